@@ -1,0 +1,250 @@
+"""Member tables: users and the one-per-user relations, photos and documents."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    ARRAY,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlmodel import Field, SQLModel
+
+from backend.domain import base as _base  # noqa: F401  (installs the naming convention first)
+
+
+class Gender(StrEnum):
+    male = "male"
+    female = "female"
+
+
+class MemberStatus(StrEnum):
+    pending = "pending"
+    active = "active"
+    rejected = "rejected"
+    suspended = "suspended"
+
+
+class Plan(StrEnum):
+    free = "free"
+    plus = "plus"
+    premium = "premium"
+
+
+class SubscriptionStatus(StrEnum):
+    active = "active"
+    cancelled = "cancelled"
+    expired = "expired"
+
+
+class PhotoStatus(StrEnum):
+    uploading = "uploading"
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class DocumentType(StrEnum):
+    identity = "identity"
+    employment = "employment"
+    education = "education"
+    income = "income"
+
+
+class DocumentStatus(StrEnum):
+    pending = "pending"
+    verified = "verified"
+    rejected = "rejected"
+
+
+def _in(column: str, enum: type[StrEnum]) -> str:
+    values = ", ".join(f"'{member.value}'" for member in enum)
+    return f"{column} IN ({values})"
+
+
+def _uuid_pk() -> Column[uuid.UUID]:
+    return Column(UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()"))
+
+
+def _user_fk(*, primary_key: bool = False) -> Column[uuid.UUID]:
+    return Column(
+        UUID(as_uuid=True),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=primary_key,
+        nullable=False,
+    )
+
+
+def _timestamp(*, nullable: bool = False, default_now: bool = True) -> Column[datetime]:
+    return Column(
+        DateTime(timezone=True),
+        nullable=nullable,
+        server_default=text("now()") if default_now else None,
+    )
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("gender", Gender), name="gender"),
+        CheckConstraint(_in("status", MemberStatus), name="status"),
+        CheckConstraint("phone ~ '^\\+[1-9][0-9]{6,14}$'", name="phone_e164"),
+        CheckConstraint("birth_year BETWEEN 1900 AND 2100", name="birth_year"),
+        CheckConstraint("version >= 1", name="version"),
+        # A phone is unique among live members; a soft-deleted one frees it.
+        Index("uq_users_phone_live", "phone", unique=True, postgresql_where=text("deleted_at IS NULL")),
+        # Keyset paging and the default order (newest first), per filter that lists commonly use.
+        Index("ix_users_created_at_id", "created_at", "id"),
+        Index("ix_users_status_created_at_id", "status", "created_at", "id"),
+        Index("ix_users_gender_created_at_id", "gender", "created_at", "id"),
+        Index("ix_users_status_gender_created_at_id", "status", "gender", "created_at", "id"),
+        Index("ix_users_birth_year", "birth_year"),
+        Index("ix_users_name_id", "name", "id"),
+        Index("ix_users_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+        Index("ix_users_phone_trgm", "phone", postgresql_using="gin", postgresql_ops={"phone": "gin_trgm_ops"}),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())
+    phone: str = Field(sa_column=Column(String(16), nullable=False))
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    gender: Gender = Field(sa_column=Column(String(8), nullable=False))
+    birth_year: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    status: MemberStatus = Field(
+        default=MemberStatus.pending,
+        sa_column=Column(String(16), nullable=False, server_default=MemberStatus.pending.value),
+    )
+    created_at: datetime | None = Field(default=None, sa_column=_timestamp())
+    updated_at: datetime | None = Field(default=None, sa_column=_timestamp())
+    deleted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+
+
+class UserProfile(SQLModel, table=True):
+    __tablename__ = "user_profiles"
+    __table_args__ = (CheckConstraint("height_cm IS NULL OR height_cm BETWEEN 100 AND 250", name="height_cm"),)
+
+    id: uuid.UUID = Field(sa_column=_user_fk(primary_key=True))
+    height_cm: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    education: str | None = Field(default=None, sa_column=Column(String(100)))
+    job: str | None = Field(default=None, sa_column=Column(String(100)))
+    region: str | None = Field(default=None, sa_column=Column(String(100)))
+    bio: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class UserLifestyle(SQLModel, table=True):
+    __tablename__ = "user_lifestyles"
+
+    id: uuid.UUID = Field(sa_column=_user_fk(primary_key=True))
+    smoking: str | None = Field(default=None, sa_column=Column(String(32)))
+    drinking: str | None = Field(default=None, sa_column=Column(String(32)))
+    religion: str | None = Field(default=None, sa_column=Column(String(32)))
+    exercise: str | None = Field(default=None, sa_column=Column(String(32)))
+
+
+class UserPreference(SQLModel, table=True):
+    __tablename__ = "user_preferences"
+    __table_args__ = (
+        CheckConstraint("age_min IS NULL OR age_max IS NULL OR age_min <= age_max", name="age_range"),
+        CheckConstraint(
+            "height_min_cm IS NULL OR height_max_cm IS NULL OR height_min_cm <= height_max_cm", name="height_range"
+        ),
+    )
+
+    id: uuid.UUID = Field(sa_column=_user_fk(primary_key=True))
+    age_min: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    age_max: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    height_min_cm: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    height_max_cm: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    regions: list[str] = Field(
+        default_factory=list, sa_column=Column(ARRAY(String(100)), nullable=False, server_default="{}")
+    )
+
+
+class UserSubscription(SQLModel, table=True):
+    """A member's current subscription (one row per member)."""
+
+    __tablename__ = "user_subscriptions"
+    __table_args__ = (
+        CheckConstraint(_in("plan", Plan), name="plan"),
+        CheckConstraint(_in("status", SubscriptionStatus), name="status"),
+        Index("ix_user_subscriptions_plan_status", "plan", "status"),
+    )
+
+    id: uuid.UUID = Field(sa_column=_user_fk(primary_key=True))
+    plan: Plan = Field(sa_column=Column(String(16), nullable=False))
+    status: SubscriptionStatus = Field(sa_column=Column(String(16), nullable=False))
+    started_at: datetime = Field(sa_column=_timestamp())
+    expires_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
+
+
+class UserPhoto(SQLModel, table=True):
+    __tablename__ = "user_photos"
+    __table_args__ = (
+        CheckConstraint(_in("status", PhotoStatus), name="status"),
+        CheckConstraint("display_order >= 0", name="display_order"),
+        Index(
+            "ix_user_photos_user_id_display_order",
+            "user_id",
+            "display_order",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index("ix_user_photos_status", "status", postgresql_where=text("deleted_at IS NULL AND status = 'pending'")),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())
+    user_id: uuid.UUID = Field(sa_column=_user_fk())
+    s3_key: str = Field(sa_column=Column(String(512), nullable=False))
+    content_type: str | None = Field(default=None, sa_column=Column(String(64)))
+    display_order: int = Field(default=0, sa_column=Column(SmallInteger, nullable=False, server_default="0"))
+    status: PhotoStatus = Field(
+        default=PhotoStatus.uploading,
+        sa_column=Column(String(16), nullable=False, server_default=PhotoStatus.uploading.value),
+    )
+    created_at: datetime | None = Field(default=None, sa_column=_timestamp())
+    deleted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
+
+
+class UserDocument(SQLModel, table=True):
+    __tablename__ = "user_documents"
+    __table_args__ = (
+        CheckConstraint(_in("doc_type", DocumentType), name="doc_type"),
+        CheckConstraint(_in("status", DocumentStatus), name="status"),
+        Index("ix_user_documents_user_id", "user_id", postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_user_documents_status", "status", postgresql_where=text("deleted_at IS NULL AND status = 'pending'")),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())
+    user_id: uuid.UUID = Field(sa_column=_user_fk())
+    doc_type: DocumentType = Field(sa_column=Column(String(16), nullable=False))
+    s3_key: str = Field(sa_column=Column(String(512), nullable=False))
+    status: DocumentStatus = Field(
+        default=DocumentStatus.pending,
+        sa_column=Column(String(16), nullable=False, server_default=DocumentStatus.pending.value),
+    )
+    created_at: datetime | None = Field(default=None, sa_column=_timestamp())
+    deleted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
+
+
+class MemberNote(SQLModel, table=True):
+    __tablename__ = "member_notes"
+    __table_args__ = (Index("ix_member_notes_user_id_created_at", "user_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())
+    user_id: uuid.UUID = Field(sa_column=_user_fk())
+    author_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("admin_users.id", ondelete="SET NULL"))
+    )
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime | None = Field(default=None, sa_column=_timestamp())

@@ -1,0 +1,32 @@
+"""Every table, imported in one place for Alembic and the tests."""
+
+from backend.domain.admin.models import AdminUser, ApiKey
+from backend.domain.audit.models import AuditLog
+from backend.domain.base import metadata
+from backend.domain.member.models import (
+    MemberNote,
+    User,
+    UserDocument,
+    UserLifestyle,
+    UserPhoto,
+    UserPreference,
+    UserProfile,
+    UserSubscription,
+)
+from backend.domain.outbox.models import OutboxEvent
+
+__all__ = [
+    "AdminUser",
+    "ApiKey",
+    "AuditLog",
+    "MemberNote",
+    "OutboxEvent",
+    "User",
+    "UserDocument",
+    "UserLifestyle",
+    "UserPhoto",
+    "UserPreference",
+    "UserProfile",
+    "UserSubscription",
+    "metadata",
+]

@@ -1,0 +1,79 @@
+"""Application settings, read from environment variables and an optional `.env` file."""
+
+from __future__ import annotations
+
+import zoneinfo
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated
+
+from pydantic import Field, PostgresDsn, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; invalid values stop start-up with the setting's name."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    environment: Environment = Environment.development
+
+    database_url: PostgresDsn = PostgresDsn("postgresql+asyncpg://memberdesk@127.0.0.1:5432/memberdesk")
+    database_replica_urls: Annotated[list[PostgresDsn], NoDecode] = Field(default_factory=list)
+    database_pool_size: int = Field(default=10, ge=1, le=500)
+    database_max_overflow: int = Field(default=5, ge=0, le=500)
+    database_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    database_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    database_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    # Behind PgBouncer in transaction mode prepared statements must not be cached.
+    database_pgbouncer: bool = False
+
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "memberdesk"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    presign_ttl_seconds: int = Field(default=900, ge=1, le=604_800)
+
+    admin_timezone: str = "UTC"
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url", "database_replica_urls", mode="after")
+    @classmethod
+    def _asyncpg_driver(cls, value: PostgresDsn | list[PostgresDsn]) -> PostgresDsn | list[PostgresDsn]:
+        urls = value if isinstance(value, list) else [value]
+        for url in urls:
+            if url.scheme != "postgresql+asyncpg":
+                raise ValueError(f"must use the postgresql+asyncpg:// scheme, got {url.scheme}://")
+        return value
+
+    @field_validator("admin_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _s3_credentials_together(self) -> Settings:
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together")
+        return self
+
+    @cached_property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.admin_timezone)
