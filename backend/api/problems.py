@@ -1,0 +1,101 @@
+"""Every error as application/problem+json (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.status import HTTP_500_INTERNAL_SERVER_ERROR
+
+from backend.domain.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = "2"
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> Response:
+    """A problem+json response."""
+    headers = extra.pop("headers", None)
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return Response(orjson.dumps(body, default=str), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _request_id(request: Request) -> str | None:
+    value = getattr(request.state, "request_id", None)
+    return value if isinstance(value, str) else None
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return problem(exc.status, exc.title, exc.detail, **exc.extra)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type", "")}
+        for error in exc.errors()
+    ]
+    fields = ", ".join(".".join(str(part) for part in e["loc"]) for e in errors)
+    return problem(422, "Unprocessable entity", f"Invalid request: {fields}.", errors=errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers) if exc.headers else None
+    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+    return problem(exc.status_code, title, str(exc.detail), headers=headers)
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    """A database that cannot be reached or a pool that ran dry: the dependency, not the request, failed."""
+    if isinstance(exc, PoolTimeoutError | OSError | TimeoutError):
+        return True
+    if isinstance(exc, InterfaceError | OperationalError):
+        return True
+    return bool(isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    logger.warning("dependency unavailable: %s", type(exc).__name__, exc_info=exc)
+    return problem(
+        503,
+        "Service unavailable",
+        "A backing service is unavailable; try again shortly.",
+        request_id=_request_id(request),
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    if _is_unavailable(exc):
+        return await _unavailable(request, exc)
+    logger.error("unhandled error", exc_info=exc)
+    return problem(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "Internal server error",
+        "An unexpected error occurred.",
+        request_id=_request_id(request),
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers."""
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unavailable in (PoolTimeoutError, OperationalError, InterfaceError, ConnectionError, TimeoutError):
+        app.add_exception_handler(unavailable, _unavailable)
+    app.add_exception_handler(Exception, _unexpected)

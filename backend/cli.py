@@ -1,0 +1,153 @@
+"""The `memberdesk` command: dev, serve, migrate, seed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import asyncpg
+from pydantic import ValidationError
+
+from backend.infrastructure.settings import Settings
+
+logger = logging.getLogger("memberdesk")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_ROOT = PROJECT_ROOT / ".devdata"
+DEV_DEMO_MEMBERS = 200
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or exit with the names of the invalid ones."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
+        raise SystemExit(f"memberdesk: invalid settings: {problems}") from None
+
+
+def migrate(database_url: str) -> None:
+    """Apply every Alembic migration up to head."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def seed(settings: Settings, members: int, *, only_if_empty: bool = False) -> None:
+    """Load `members` demo members with their relations and photo objects."""
+    from backend.infrastructure.seed import seed_members
+    from backend.infrastructure.storage import s3_client
+
+    conn = await asyncpg.connect(_asyncpg_dsn(str(settings.database_url)))
+    try:
+        if only_if_empty and await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users)"):
+            logger.info("members already present: not seeding again")
+            return
+        async with s3_client(settings) as client:
+            report = await seed_members(conn, members=members, s3_client=client, bucket=settings.s3_bucket)
+    finally:
+        await conn.close()
+    print(
+        f"Seeded {report.members:,} members ({report.photos:,} photos, {report.documents:,} documents, "
+        f"{report.photo_objects:,} objects) in {report.seconds:.1f} s "
+        f"({report.members / max(report.seconds, 1e-9):,.0f} members/s)"
+    )
+
+
+def serve(host: str, port: int, workers: int, *, reload: bool = False) -> None:
+    """Run the API under uvicorn."""
+    import uvicorn
+
+    uvicorn.run(
+        "backend.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers if workers > 1 else None,
+        reload=reload,
+        proxy_headers=True,
+        access_log=False,
+    )
+
+
+def dev(port: int, members: int) -> None:
+    """Start the embedded services, migrate, seed once, serve; Ctrl-C stops everything."""
+    from backend.infrastructure.devservices import DevServices, Ports
+
+    services = DevServices(DEV_ROOT, Ports.default())
+    try:
+        urls = services.start()
+        env = {**urls.as_env(), "ENVIRONMENT": "development"}
+        os.environ.update(env)
+        settings = load_settings()
+        migrate(str(settings.database_url))
+        asyncio.run(seed(settings, members, only_if_empty=True))
+        env_file = DEV_ROOT / "env"
+        env_file.write_text("".join(f"{key}={value}\n" for key, value in sorted(env.items())))
+        env_file.chmod(0o600)
+        base = f"http://127.0.0.1:{port}"
+        print(
+            "\nMemberdesk is running (development)\n"
+            f"  API docs     {base}/docs\n"
+            f"  API          {base}/api/v1/admin/members\n"
+            f"  Readiness    {base}/health/ready\n"
+            f"  Primary      {urls.database_url}\n"
+            f"  Replica      {', '.join(urls.replica_urls)}\n"
+            f"  S3           {urls.s3_endpoint_url} (bucket {urls.s3_bucket})\n"
+            f"  Settings     {env_file} (source it to point other tools here)\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        serve("127.0.0.1", port, 1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="memberdesk", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    dev_cmd = commands.add_parser("dev", help="embedded PostgreSQL primary + replica and S3, seeded, served")
+    dev_cmd.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    dev_cmd.add_argument("--members", type=int, default=DEV_DEMO_MEMBERS, help="demo members on first start")
+
+    serve_cmd = commands.add_parser("serve", help="serve the API with the configured settings")
+    serve_cmd.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve_cmd.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve_cmd.add_argument("--workers", type=int, default=1)
+
+    commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+
+    seed_cmd = commands.add_parser("seed", help="load demo members with COPY")
+    seed_cmd.add_argument("--members", type=int, required=True)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.command == "dev":
+        dev(args.port, args.members)
+    elif args.command == "serve":
+        load_settings()
+        serve(args.host, args.port, args.workers)
+    elif args.command == "migrate":
+        migrate(str(load_settings().database_url))
+    elif args.command == "seed":
+        asyncio.run(seed(load_settings(), args.members))
+
+
+if __name__ == "__main__":
+    main()

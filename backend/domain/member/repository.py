@@ -1,0 +1,210 @@
+"""All SQL about members."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, text, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from backend.domain.member.models import (
+    User,
+    UserDocument,
+    UserLifestyle,
+    UserPhoto,
+    UserPreference,
+    UserProfile,
+    UserSubscription,
+)
+from backend.domain.member.schemas import MemberFilters
+from backend.domain.sessions import AnySession
+
+users = User.__table__  # type: ignore[attr-defined]
+photos = UserPhoto.__table__  # type: ignore[attr-defined]
+subscriptions = UserSubscription.__table__  # type: ignore[attr-defined]
+
+SORT_COLUMNS = {name: users.c[name] for name in ("created_at", "updated_at", "name", "birth_year", "status", "gender")}
+
+
+@dataclass(frozen=True)
+class Order:
+    """One key of the list order."""
+
+    field: str
+    descending: bool
+
+
+@dataclass(frozen=True)
+class MemberListQuery:
+    """A resolved list request: filters with concrete time bounds, a total order, and where to start."""
+
+    filters: MemberFilters
+    created_from: datetime | None
+    created_before: datetime | None
+    order: tuple[Order, ...]  # always ends with `id`, so the order is total and keyset paging is exact
+    limit: int
+    offset: int = 0
+    after: tuple[Any, ...] | None = None  # sort values of the last row seen (keyset paging)
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(query: MemberListQuery) -> list[ColumnElement[bool]]:
+    f = query.filters
+    where: list[ColumnElement[bool]] = []
+    if not f.include_deleted:
+        where.append(users.c.deleted_at.is_(None))
+    if f.status:
+        where.append(users.c.status.in_([s.value for s in f.status]))
+    if f.gender:
+        where.append(users.c.gender.in_([g.value for g in f.gender]))
+    if f.q:
+        needle = f.q.strip()
+        digits = "".join(ch for ch in needle if ch.isdigit())
+        name_match = users.c.name.ilike(f"%{_escape_like(needle)}%", escape="\\")
+        phone_like = needle.replace(" ", "").replace("-", "")
+        if digits and phone_like.lstrip("+").isdigit():
+            where.append(or_(name_match, users.c.phone.like(f"%{digits}%")))
+        else:
+            where.append(name_match)
+    if query.created_from is not None:
+        where.append(users.c.created_at >= query.created_from)
+    if query.created_before is not None:
+        where.append(users.c.created_at < query.created_before)
+    if f.birth_year_min is not None:
+        where.append(users.c.birth_year >= f.birth_year_min)
+    if f.birth_year_max is not None:
+        where.append(users.c.birth_year <= f.birth_year_max)
+    if f.plan:
+        where.append(
+            exists().where(
+                subscriptions.c.id == users.c.id,
+                subscriptions.c.status == "active",
+                subscriptions.c.plan.in_([p.value for p in f.plan]),
+            )
+        )
+    if f.has_photos is not None:
+        has = exists().where(photos.c.user_id == users.c.id, photos.c.deleted_at.is_(None))
+        where.append(has if f.has_photos else ~has)
+    if f.id is not None:
+        where.append(users.c.id.in_(f.id) if f.id else false())
+    return where
+
+
+def _column(field: str) -> Any:
+    return users.c.id if field == "id" else SORT_COLUMNS[field]
+
+
+def _after(order: Sequence[Order], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after `values` in `order`.
+
+    One direction throughout becomes a row comparison, `(a, b, id) < (:a, :b, :id)`, which PostgreSQL
+    answers from a matching btree index; mixed directions need the expanded OR form.
+    """
+    columns = [_column(o.field) for o in order]
+    if all(o.descending for o in order):
+        return tuple_(*columns) < tuple_(*values)
+    if not any(o.descending for o in order):
+        return tuple_(*columns) > tuple_(*values)
+    branches = []
+    for i, o in enumerate(order):
+        equal = [columns[j] == values[j] for j in range(i)]
+        step = columns[i] < values[i] if o.descending else columns[i] > values[i]
+        branches.append(and_(*equal, step))
+    return or_(*branches)
+
+
+def _first_photo_key() -> Any:
+    return (
+        select(photos.c.s3_key)
+        .where(photos.c.user_id == users.c.id, photos.c.deleted_at.is_(None))
+        .order_by(photos.c.display_order, photos.c.id)
+        .limit(1)
+        .scalar_subquery()
+        .label("photo_key")
+    )
+
+
+def _list_select(query: MemberListQuery) -> Select[Any]:
+    stmt = select(users, _first_photo_key()).where(*_conditions(query))
+    if query.after is not None:
+        stmt = stmt.where(_after(query.order, query.after))
+    ordering = [_column(o.field).desc() if o.descending else _column(o.field).asc() for o in query.order]
+    return stmt.order_by(*ordering).limit(query.limit).offset(query.offset)
+
+
+async def list_members(session: AnySession, query: MemberListQuery) -> list[dict[str, Any]]:
+    """One page of user rows, each with `photo_key` (its first photo's object key or None)."""
+    result = await session.execute(_list_select(query))
+    return [dict(row) for row in result.mappings()]
+
+
+async def count_members(session: AnySession, query: MemberListQuery) -> int:
+    """The exact number of members matching the filters."""
+    stmt = select(func.count()).select_from(users).where(*_conditions(query))
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def estimate_members(session: AnySession, query: MemberListQuery) -> int:
+    """The planner's estimate of the matching rows (EXPLAIN), without counting them."""
+    stmt = select(users.c.id).where(*_conditions(query))
+    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    plan = (await session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}"))).scalar_one()
+    document = json.loads(plan) if isinstance(plan, str) else plan
+    return int(document[0]["Plan"]["Plan Rows"])
+
+
+async def get_member(session: AnySession, member_id: uuid.UUID, *, include_deleted: bool = False) -> User | None:
+    """The user row, or None when there is none (or it is soft-deleted)."""
+    stmt = select(User).where(User.id == member_id)  # type: ignore[arg-type]
+    if not include_deleted:
+        stmt = stmt.where(User.deleted_at.is_(None))  # type: ignore[union-attr]
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_profile(session: AnySession, member_id: uuid.UUID) -> UserProfile | None:
+    return await session.get(UserProfile, member_id)
+
+
+async def get_lifestyle(session: AnySession, member_id: uuid.UUID) -> UserLifestyle | None:
+    return await session.get(UserLifestyle, member_id)
+
+
+async def get_preference(session: AnySession, member_id: uuid.UUID) -> UserPreference | None:
+    return await session.get(UserPreference, member_id)
+
+
+async def get_subscription(session: AnySession, member_id: uuid.UUID) -> UserSubscription | None:
+    return await session.get(UserSubscription, member_id)
+
+
+def _column_of(model: type[Any], name: str) -> InstrumentedAttribute[Any]:
+    column: InstrumentedAttribute[Any] = getattr(model, name)
+    return column
+
+
+async def list_photos(session: AnySession, member_id: uuid.UUID) -> list[UserPhoto]:
+    """Live photos in display order."""
+    stmt = (
+        select(UserPhoto)
+        .where(_column_of(UserPhoto, "user_id") == member_id, _column_of(UserPhoto, "deleted_at").is_(None))
+        .order_by(_column_of(UserPhoto, "display_order"), _column_of(UserPhoto, "id"))
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def list_documents(session: AnySession, member_id: uuid.UUID) -> list[UserDocument]:
+    """Live documents, oldest first."""
+    stmt = (
+        select(UserDocument)
+        .where(_column_of(UserDocument, "user_id") == member_id, _column_of(UserDocument, "deleted_at").is_(None))
+        .order_by(_column_of(UserDocument, "created_at"), _column_of(UserDocument, "id"))
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,188 @@
+"""Member reads: the list with its total, and the detail with presigned URLs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
+
+from backend.domain.errors import BadRequest, NotFoundError
+from backend.domain.member import repository
+from backend.domain.member.loader import Relation, UserDataLoader
+from backend.domain.member.repository import MemberListQuery, Order
+from backend.domain.member.schemas import (
+    DocumentRead,
+    LifestyleRead,
+    MemberDetailRead,
+    MemberFilters,
+    MemberPage,
+    MemberRead,
+    PhotoRead,
+    PreferenceRead,
+    ProfileRead,
+    SubscriptionRead,
+)
+from backend.domain.schemas import ReadSchema
+from backend.domain.sessions import AsyncReadSession
+from backend.infrastructure.storage import Storage
+
+S = TypeVar("S", bound=ReadSchema)
+
+DEFAULT_ORDER = (Order("created_at", descending=True),)
+CountMode = Literal["exact", "estimated", "none"]
+# Under this many estimated rows an exact count is cheap, so `count=estimated` counts exactly (as PostgREST).
+EXACT_COUNT_BELOW = 10_000
+
+
+def _start_of(value: date | datetime, tz: ZoneInfo) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    return datetime.combine(value, time.min, tzinfo=tz)
+
+
+def _end_of(value: date | datetime, tz: ZoneInfo) -> datetime:
+    """The exclusive upper bound: a date covers its whole day, a datetime is itself included."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=tz)) + timedelta(microseconds=1)
+    return datetime.combine(value + timedelta(days=1), time.min, tzinfo=tz)
+
+
+def total_order(order: Sequence[Order]) -> tuple[Order, ...]:
+    """The requested order (or the default) with `id` appended, so that no two rows tie."""
+    keys = [o for o in (order or DEFAULT_ORDER) if o.field != "id"]
+    id_key = next((o for o in order if o.field == "id"), None)
+    last_descending = keys[-1].descending if keys else False
+    return (*keys, id_key or Order("id", descending=last_descending))
+
+
+def _cursor_value(field: str, value: Any) -> Any:
+    try:
+        if field == "id":
+            return uuid.UUID(str(value))
+        if field in ("created_at", "updated_at"):
+            parsed = datetime.fromisoformat(str(value))
+            if parsed.tzinfo is None:
+                raise ValueError("naive timestamp")
+            return parsed
+        if field == "birth_year":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError("not an integer")
+            return value
+        if not isinstance(value, str):
+            raise ValueError("not a string")
+        return value
+    except ValueError as exc:
+        raise BadRequest("The cursor is not valid for this list.", parameter="cursor") from exc
+
+
+def _cursor_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _read(schema: type[S], row: object, **extra: Any) -> S:
+    """`schema` built from the attributes of `row` it declares, plus `extra`."""
+    values = {name: getattr(row, name) for name in schema.model_fields if name not in extra}
+    return schema.model_validate({**values, **extra})
+
+
+class MemberService:
+    """Read operations on members."""
+
+    def __init__(self, session: AsyncReadSession, loader: UserDataLoader, storage: Storage, tz: ZoneInfo) -> None:
+        self.session = session
+        self.loader = loader
+        self.storage = storage
+        self.tz = tz
+
+    def build_query(
+        self,
+        filters: MemberFilters,
+        order: Sequence[Order],
+        *,
+        limit: int,
+        offset: int = 0,
+        after: Sequence[Any] | None = None,
+    ) -> MemberListQuery:
+        """Resolve filters and paging into a query; the cursor's values must match the order."""
+        if (
+            filters.birth_year_min is not None
+            and filters.birth_year_max is not None
+            and filters.birth_year_min > filters.birth_year_max
+        ):
+            raise BadRequest("birth_year_min is greater than birth_year_max.", parameter="birth_year_min")
+        full_order = total_order(order)
+        after_values = None
+        if after is not None:
+            if len(after) != len(full_order):
+                raise BadRequest("The cursor is not valid for this list.", parameter="cursor")
+            after_values = tuple(_cursor_value(o.field, v) for o, v in zip(full_order, after, strict=True))
+        return MemberListQuery(
+            filters=filters,
+            created_from=_start_of(filters.signed_up_from, self.tz) if filters.signed_up_from else None,
+            created_before=_end_of(filters.signed_up_to, self.tz) if filters.signed_up_to else None,
+            order=full_order,
+            limit=limit,
+            offset=offset,
+            after=after_values,
+        )
+
+    async def list_members(self, query: MemberListQuery, count: CountMode = "exact") -> MemberPage:
+        """A page of members, each with its first photo's URL, and the total as asked."""
+        rows = await repository.list_members(self.session, query)
+        items = [
+            MemberRead.model_validate(
+                {**row, "photo_url": await self.storage.presign_get(row["photo_key"]) if row["photo_key"] else None}
+            )
+            for row in rows
+        ]
+        total = await self._total(query, count)
+        next_cursor = None
+        if len(rows) == query.limit:
+            last = rows[-1]
+            next_cursor = [_cursor_json(last[o.field]) for o in query.order]
+        return MemberPage(items=items, total=total, next_cursor=next_cursor)  # type: ignore[arg-type]
+
+    async def _total(self, query: MemberListQuery, count: CountMode) -> int | None:
+        if count == "none":
+            return None
+        if count == "estimated":
+            estimate = await repository.estimate_members(self.session, query)
+            if estimate >= EXACT_COUNT_BELOW:
+                return estimate
+        return await repository.count_members(self.session, query)
+
+    async def get_member(self, member_id: uuid.UUID) -> MemberDetailRead:
+        """The member with every relation and presigned URLs; NotFoundError when absent or deleted."""
+        user = await repository.get_member(self.session, member_id)
+        if user is None:
+            raise NotFoundError(f"No member with id {member_id}.")
+        relations = await self.loader.load(member_id, tuple(Relation))
+        photo_urls = await self.storage.presign_many([photo.s3_key for photo in relations.photos])
+        document_urls = await self.storage.presign_many([document.s3_key for document in relations.documents])
+        return MemberDetailRead(
+            id=user.id,
+            phone=user.phone,
+            name=user.name,
+            gender=user.gender,
+            birth_year=user.birth_year,
+            status=user.status,
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+            deleted_at=user.deleted_at,
+            version=user.version,
+            profile=ProfileRead.model_validate(relations.profile) if relations.profile else None,
+            lifestyle=LifestyleRead.model_validate(relations.lifestyle) if relations.lifestyle else None,
+            preference=PreferenceRead.model_validate(relations.preference) if relations.preference else None,
+            subscription=SubscriptionRead.model_validate(relations.subscription) if relations.subscription else None,
+            photos=[_read(PhotoRead, photo, url=url) for photo, url in zip(relations.photos, photo_urls, strict=True)],
+            documents=[
+                _read(DocumentRead, document, url=url)
+                for document, url in zip(relations.documents, document_urls, strict=True)
+            ],
+        )

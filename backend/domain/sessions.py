@@ -1,0 +1,8 @@
+"""Session types as the domain sees them."""
+
+from backend.infrastructure.database import AsyncReadSession, AsyncWriteSession, ReadSessionFactory
+
+# A repository that only reads accepts either; one that writes accepts only AsyncWriteSession.
+AnySession = AsyncReadSession | AsyncWriteSession
+
+__all__ = ["AnySession", "AsyncReadSession", "AsyncWriteSession", "ReadSessionFactory"]
