@@ -61,7 +61,7 @@ async def active_subscriptions_by_plan(session: AnySession) -> list[tuple[str, i
             """
         )
     )
-    return [(plan, int(n)) for plan, n in result.tuples()]
+    return [(plan, int(n)) for plan, n in result]
 
 
 async def moderation_queue(session: AnySession) -> tuple[int, int]:
@@ -90,4 +90,4 @@ async def signups_per_day(session: AnySession, *, since: datetime, timezone: str
         ),
         {"since": since, "tz": timezone},
     )
-    return [(day, int(n)) for day, n in result.tuples()]
+    return [(day, int(n)) for day, n in result]

@@ -1,0 +1,46 @@
+# Memberdesk. `make run` serves the API on embedded services; `make test` runs the whole suite.
+# Both set themselves up on a fresh machine: uv (from PyPI) and the locked virtualenv.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv
+STAMP := $(VENV)/.synced
+PORT ?= 8000
+MEMBERS ?= 1000000
+
+.PHONY: run test lint fmt migrate seed bench setup clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)  ## serve on an embedded PostgreSQL primary + replica and S3 (data in .devdata/)
+	PORT=$(PORT) $(VENV)/bin/memberdesk dev
+
+test: $(STAMP)  ## the whole suite against real PostgreSQL (primary + replica) and S3, started by the tests
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy backend tests
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+migrate: $(STAMP)  ## alembic upgrade head on DATABASE_URL
+	$(VENV)/bin/memberdesk migrate
+
+seed: $(STAMP)  ## MEMBERS=N demo members into DATABASE_URL
+	$(VENV)/bin/memberdesk seed --members $(MEMBERS)
+
+clean:
+	rm -rf .devdata

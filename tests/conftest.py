@@ -1,0 +1,126 @@
+"""The test session starts real services once: a PostgreSQL primary + streaming replica and an S3 server.
+
+Migrations run once (alembic upgrade head, so the migrations themselves are tested), then a fixed set of
+demo members is seeded and the replica is waited for. Read-path tests check the API against SQL ground
+truth on that data; a test that writes makes its own rows and removes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from backend.cli import migrate
+from backend.infrastructure.devservices import DevServices, Ports, ServiceUrls
+from backend.infrastructure.seed import SeedReport, seed_members
+from backend.infrastructure.settings import Settings
+from backend.infrastructure.storage import s3_client
+from backend.main import create_app
+
+SEEDED_MEMBERS = 300
+
+
+def asyncpg_dsn(url: str) -> str:
+    """A SQLAlchemy asyncpg URL as a plain asyncpg DSN."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+def dev_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServices]:
+    services = DevServices(tmp_path_factory.mktemp("services"), Ports.free(), fast=True)
+    services.start()
+    try:
+        yield services
+    finally:
+        services.stop()
+
+
+@pytest.fixture(scope="session")
+def services(dev_services: DevServices) -> ServiceUrls:
+    urls = dev_services.start()  # already started: returns the same URLs
+    return urls
+
+
+@pytest.fixture(scope="session")
+def settings(services: ServiceUrls) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="test",
+        database_url=services.database_url,
+        database_replica_urls=list(services.replica_urls),
+        s3_endpoint_url=services.s3_endpoint_url,
+        s3_bucket=services.s3_bucket,
+        s3_region=services.s3_region,
+        s3_access_key_id=services.s3_access_key_id,
+        s3_secret_access_key=services.s3_secret_access_key,
+        admin_timezone="Asia/Seoul",
+        database_pool_size=5,
+    )
+
+
+async def wait_for_replica(services: ServiceUrls, timeout: float = 15.0) -> None:
+    """Until every replica has replayed the primary's current WAL position."""
+    primary = await asyncpg.connect(asyncpg_dsn(services.superuser_database_url))
+    try:
+        # The insert position: with synchronous_commit off (fast test servers) the write position can lag it.
+        target = await primary.fetchval("SELECT pg_current_wal_insert_lsn()")
+    finally:
+        await primary.close()
+    for url in services.superuser_replica_urls:
+        replica = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            async with asyncio.timeout(timeout):
+                while await replica.fetchval("SELECT pg_wal_lsn_diff($1, pg_last_wal_replay_lsn()) > 0", target):
+                    await asyncio.sleep(0.05)
+        finally:
+            await replica.close()
+
+
+@pytest.fixture(scope="session")
+async def seeded(services: ServiceUrls, settings: Settings) -> SeedReport:
+    """The schema at head and SEEDED_MEMBERS members with real photo objects, replayed on the replica."""
+    await asyncio.to_thread(migrate, services.database_url)
+    conn = await asyncpg.connect(asyncpg_dsn(services.database_url))
+    try:
+        async with s3_client(settings) as client:
+            report = await seed_members(
+                conn, members=SEEDED_MEMBERS, s3_client=client, bucket=settings.s3_bucket, objects_per_photo=True
+            )
+    finally:
+        await conn.close()
+    await wait_for_replica(services)
+    return report
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, seeded: SeedReport) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://memberdesk.test") as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+async def db(services: ServiceUrls, seeded: SeedReport) -> AsyncIterator[asyncpg.Connection]:
+    """A superuser connection to the primary, for ground truth and for setting up cases."""
+    conn = await asyncpg.connect(asyncpg_dsn(services.superuser_database_url))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
