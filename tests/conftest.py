@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -24,6 +25,18 @@ from backend.infrastructure.storage import s3_client
 from backend.main import create_app
 
 SEEDED_MEMBERS = 300
+
+
+async def one(db: asyncpg.Connection, sql: str, *args: Any) -> asyncpg.Record:
+    """The single row a ground-truth query returns."""
+    row = await db.fetchrow(sql, *args)
+    assert row is not None, sql
+    return row
+
+
+async def pairs(db: asyncpg.Connection, sql: str, *args: Any) -> dict[Any, Any]:
+    """A two-column query as a dict."""
+    return {r[0]: r[1] for r in await db.fetch(sql, *args)}
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -50,7 +63,7 @@ def services(dev_services: DevServices) -> ServiceUrls:
 @pytest.fixture(scope="session")
 def settings(services: ServiceUrls) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         environment="test",
         database_url=services.database_url,
         database_replica_urls=list(services.replica_urls),

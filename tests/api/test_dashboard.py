@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from backend.domain.dashboard import repository
+from tests.conftest import one, pairs
 
 STATS = "/api/v1/admin/dashboard/stats"
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -20,7 +21,8 @@ class TestDashboardStats:
         today = datetime.combine(datetime.now(SEOUL).date(), datetime.min.time(), tzinfo=SEOUL)
         week = today - timedelta(days=today.weekday())
         month = today.replace(day=1)
-        expected = await db.fetchrow(
+        expected = await one(
+            db,
             """
             SELECT count(*) AS total_members,
                    count(*) FILTER (WHERE created_at >= $1) AS monthly_signups,
@@ -45,11 +47,10 @@ class TestDashboardStats:
     async def test_sections(self, client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         body = (await client.get(STATS)).json()
         plans = {p["plan"]: p["active"] for p in body["subscriptions_by_plan"]}
-        expected_plans = dict(
-            await db.fetch(
-                "SELECT s.plan, count(*) FROM user_subscriptions s JOIN users u ON u.id = s.id"
-                " WHERE s.status = 'active' AND u.deleted_at IS NULL GROUP BY s.plan"
-            )
+        expected_plans = await pairs(
+            db,
+            "SELECT s.plan, count(*) FROM user_subscriptions s JOIN users u ON u.id = s.id"
+            " WHERE s.status = 'active' AND u.deleted_at IS NULL GROUP BY s.plan",
         )
         assert plans == expected_plans
         assert body["moderation_queue"]["photos_pending"] == await db.fetchval(

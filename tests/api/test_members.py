@@ -15,7 +15,7 @@ import pytest
 from backend.infrastructure.devservices import ServiceUrls
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import SigV4Presigner, s3_client
-from tests.conftest import wait_for_replica
+from tests.conftest import one, wait_for_replica
 
 MEMBERS = "/api/v1/admin/members"
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -28,15 +28,14 @@ async def ids_where(
     return [str(r["id"]) for r in rows]
 
 
-async def fetch_all(client: httpx.AsyncClient, params: dict[str, Any] | list[tuple[str, str]]) -> list[dict[str, Any]]:
+async def fetch_all(client: httpx.AsyncClient, params: list[tuple[str, str | int | float | bool | None]]) -> list[dict[str, Any]]:
     """Every page of a list by following X-Next-Cursor."""
     items: list[dict[str, Any]] = []
     response = await client.get(MEMBERS, params=params)
     assert response.status_code == 200, response.text
     items.extend(response.json())
     while cursor := response.headers.get("X-Next-Cursor"):
-        base = list(params.items()) if isinstance(params, dict) else list(params)
-        response = await client.get(MEMBERS, params=[*base, ("cursor", cursor)])
+        response = await client.get(MEMBERS, params=[*params, ("cursor", cursor)])
         assert response.status_code == 200, response.text
         items.extend(response.json())
     return items
@@ -281,11 +280,11 @@ class TestGetMember:
         response = await client.get(f"{MEMBERS}/{member_id}")
         assert response.status_code == 200
         body = response.json()
-        user = await db.fetchrow("SELECT * FROM users WHERE id = $1", member_id)
+        user = await one(db, "SELECT * FROM users WHERE id = $1", member_id)
         assert body["name"] == user["name"]
         assert body["phone"] == user["phone"]
         assert body["version"] == user["version"]
-        profile = await db.fetchrow("SELECT * FROM user_profiles WHERE id = $1", member_id)
+        profile = await one(db, "SELECT * FROM user_profiles WHERE id = $1", member_id)
         assert body["profile"]["job"] == profile["job"]
         assert body["profile"]["height_cm"] == profile["height_cm"]
         assert body["lifestyle"]["smoking"] == await db.fetchval(
@@ -391,7 +390,7 @@ def test_presigner_matches_botocore() -> None:
 
     fixed = datetime(2026, 11, 21, 12, 0, 0)
 
-    class Frozen(datetime):
+    class Frozen(datetime):  # botocore reads the clock through datetime.datetime
         @classmethod
         def utcnow(cls) -> datetime:  # type: ignore[override]
             return fixed
@@ -409,7 +408,7 @@ def test_presigner_matches_botocore() -> None:
         config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
     )
     key = "members/a b+c/ü~photo.jpg"
-    with mock.patch.object(botocore.auth.datetime, "datetime", Frozen):
+    with mock.patch.object(botocore.auth.datetime, "datetime", Frozen):  # type: ignore[attr-defined]
         expected = s3.generate_presigned_url("get_object", Params={"Bucket": "memberdesk", "Key": key}, ExpiresIn=900)
     presigner = SigV4Presigner(
         "http://127.0.0.1:8333", "memberdesk", "eu-west-2", "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG"

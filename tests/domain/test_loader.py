@@ -84,7 +84,7 @@ class TestUserDataLoader:
     async def test_a_failing_branch_fails_the_load_and_closes_every_session(self, app: FastAPI) -> None:
         target = app.state.database.read_target()
         pool = target.engine.pool
-        checked_out_before = pool.checkedout()  # type: ignore[attr-defined]
+        checked_out_before = pool.checkedout()
 
         class Boom(Exception):
             pass
@@ -105,4 +105,4 @@ class TestUserDataLoader:
         else:
             raise AssertionError("the failure was swallowed")
         await asyncio.sleep(0)
-        assert pool.checkedout() == checked_out_before  # type: ignore[attr-defined]
+        assert pool.checkedout() == checked_out_before

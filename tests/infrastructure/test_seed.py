@@ -1,0 +1,66 @@
+"""The seed makes realistic data: every status, both genders, recent sign-ups, relations of each kind."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from backend.infrastructure.seed import SeedReport
+from tests.conftest import SEEDED_MEMBERS, one, pairs
+
+
+async def test_seed_report_matches_the_rows(seeded: SeedReport, db: asyncpg.Connection) -> None:
+    assert seeded.members == SEEDED_MEMBERS == await db.fetchval("SELECT count(*) FROM users")
+    assert seeded.photos == await db.fetchval("SELECT count(*) FROM user_photos")
+    assert seeded.documents == await db.fetchval("SELECT count(*) FROM user_documents")
+    assert seeded.photo_objects == seeded.photos
+
+
+async def test_seed_covers_every_status_gender_and_plan(db: asyncpg.Connection) -> None:
+    statuses = await pairs(db, "SELECT status, count(*) FROM users GROUP BY status")
+    assert set(statuses) == {"pending", "active", "rejected", "suspended"}
+    assert statuses["pending"] >= SEEDED_MEMBERS * 0.1
+    genders = await pairs(db, "SELECT gender, count(*) FROM users GROUP BY gender")
+    assert set(genders) == {"male", "female"}
+    assert {r["plan"] for r in await db.fetch("SELECT DISTINCT plan FROM user_subscriptions")} == {
+        "free",
+        "plus",
+        "premium",
+    }
+
+
+async def test_seed_spreads_sign_ups_with_some_recent(db: asyncpg.Connection) -> None:
+    spread = await one(
+        db,
+        """
+        SELECT min(created_at) < now() - interval '600 days' AS old,
+               count(*) FILTER (WHERE created_at >= now() - interval '1 day') AS today,
+               count(*) FILTER (WHERE created_at >= now() - interval '7 days') AS week,
+               bool_and(updated_at >= created_at) AS ordered
+        FROM users
+        """,
+    )
+    assert spread["old"]
+    assert spread["today"] > 0
+    assert spread["week"] > spread["today"]
+    assert spread["ordered"]
+
+
+async def test_every_member_has_one_to_six_photos_in_order(db: asyncpg.Connection) -> None:
+    counts = await one(
+        db,
+        """
+        SELECT min(n) AS fewest, max(n) AS most,
+               bool_and(orders = (SELECT array_agg(g) FROM generate_series(0, n - 1) AS g)) AS ordered
+        FROM (SELECT user_id, count(*)::int AS n, array_agg(display_order::int ORDER BY display_order) AS orders
+              FROM user_photos GROUP BY user_id) AS per_member
+        """,
+    )
+    assert counts["fewest"] >= 1
+    assert counts["most"] <= 6
+    assert counts["ordered"]
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM user_photos p WHERE p.user_id = u.id)"
+        )
+        == 0
+    )
