@@ -28,7 +28,9 @@ async def ids_where(
     return [str(r["id"]) for r in rows]
 
 
-async def fetch_all(client: httpx.AsyncClient, params: list[tuple[str, str | int | float | bool | None]]) -> list[dict[str, Any]]:
+async def fetch_all(
+    client: httpx.AsyncClient, params: list[tuple[str, str | int | float | bool | None]]
+) -> list[dict[str, Any]]:
     """Every page of a list by following X-Next-Cursor."""
     items: list[dict[str, Any]] = []
     response = await client.get(MEMBERS, params=params)
