@@ -183,7 +183,6 @@ def upgrade() -> None:
         "user_documents",
         ["user_id"],
         unique=False,
-        postgresql_where=sa.text("deleted_at IS NULL"),
     )
     op.create_table(
         "user_lifestyles",
@@ -226,7 +225,6 @@ def upgrade() -> None:
         "user_photos",
         ["user_id", "display_order"],
         unique=False,
-        postgresql_where=sa.text("deleted_at IS NULL"),
     )
     op.create_table(
         "user_preferences",

@@ -194,12 +194,8 @@ class UserPhoto(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(_in("status", PhotoStatus), name="status"),
         CheckConstraint("display_order >= 0", name="display_order"),
-        Index(
-            "ix_user_photos_user_id_display_order",
-            "user_id",
-            "display_order",
-            postgresql_where=text("deleted_at IS NULL"),
-        ),
+        # Not partial: ON DELETE CASCADE from users needs to find deleted photos too.
+        Index("ix_user_photos_user_id_display_order", "user_id", "display_order"),
         Index("ix_user_photos_status", "status", postgresql_where=text("deleted_at IS NULL AND status = 'pending'")),
     )
 
@@ -221,7 +217,7 @@ class UserDocument(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(_in("doc_type", DocumentType), name="doc_type"),
         CheckConstraint(_in("status", DocumentStatus), name="status"),
-        Index("ix_user_documents_user_id", "user_id", postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_user_documents_user_id", "user_id"),
         Index("ix_user_documents_status", "status", postgresql_where=text("deleted_at IS NULL AND status = 'pending'")),
     )
 
