@@ -39,6 +39,7 @@ def migrate(database_url: str) -> None:
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    config.attributes["configure_logger"] = False
     command.upgrade(config, "head")
 
 
@@ -54,7 +55,7 @@ async def seed(settings: Settings, members: int, *, only_if_empty: bool = False)
     conn = await asyncpg.connect(_asyncpg_dsn(str(settings.database_url)))
     try:
         if only_if_empty and await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users)"):
-            logger.info("members already present: not seeding again")
+            print("Demo members already present: not seeding again.")
             return
         async with s3_client(settings) as client:
             report = await seed_members(conn, members=members, s3_client=client, bucket=settings.s3_bucket)
@@ -138,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if args.command == "dev":
         dev(args.port, args.members)
     elif args.command == "serve":
