@@ -19,6 +19,7 @@ from typing import Literal, TypeAlias
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from backend.domain.errors import BadRequest
+from backend.domain.ordering import SortKey
 
 JSONScalar: TypeAlias = str | int | float | bool | None
 CountMode: TypeAlias = Literal["exact", "estimated", "none"]
@@ -41,14 +42,6 @@ _INCOMPATIBLE: tuple[tuple[str, frozenset[str], str], ...] = (
     ("_start", frozenset({"limit", "offset"}), "paging"),
     ("_end", frozenset({"limit", "offset"}), "paging"),
 )
-
-
-@dataclass(frozen=True)
-class SortKey:
-    """One sort field and its direction."""
-
-    field: str
-    descending: bool
 
 
 @dataclass(frozen=True)

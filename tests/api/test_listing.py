@@ -13,13 +13,13 @@ from backend.api.listing import (
     JSONScalar,
     ListParams,
     ListSpec,
-    SortKey,
     decode_cursor,
     encode_cursor,
     list_headers,
     parse_list_params,
 )
 from backend.domain.errors import BadRequest, DomainError
+from backend.domain.ordering import SortKey
 
 SPEC = ListSpec(
     filter_names=frozenset({"status", "gender", "q", "id", "include_deleted", "age"}),

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import text
 
 from backend.domain.sessions import AnySession
-
-
-@dataclass(frozen=True)
-class MemberCounts:
-    total_members: int
-    monthly_signups: int
-    weekly_signups: int
-    today_signups: int
-    male_count: int
-    female_count: int
-    pending_reviews: int
-
 
 # One scan with FILTERs instead of seven queries; the thresholds are bound parameters (an inline
 # `now() - interval` made the planner's job much slower, see PITFALLS.md).
@@ -40,14 +27,14 @@ _MEMBER_COUNTS = text(
 
 async def member_counts(
     session: AnySession, *, month_start: datetime, week_start: datetime, today_start: datetime
-) -> MemberCounts:
-    """The seven headline counts over live members, in one round trip."""
+) -> dict[str, int]:
+    """The seven headline counts over live members, by name, in one round trip."""
     row = (
         await session.execute(
             _MEMBER_COUNTS, {"month_start": month_start, "week_start": week_start, "today_start": today_start}
         )
     ).one()
-    return MemberCounts(**row._asdict())
+    return dict(row._mapping)
 
 
 async def active_subscriptions_by_plan(session: AnySession) -> list[tuple[str, int]]:

@@ -69,7 +69,7 @@ class DashboardService:
         queue = results["moderation_queue"]
         daily = results["signups_per_day"]
         return DashboardStats(
-            **counts.__dict__,
+            **counts,
             subscriptions_by_plan=[PlanCount(plan=p, active=n) for p, n in plans] if plans is not None else None,
             moderation_queue=ModerationQueue(photos_pending=queue[0], documents_pending=queue[1]) if queue else None,
             signups_per_day=_fill_days(daily, since, SIGNUP_DAYS) if daily is not None else None,

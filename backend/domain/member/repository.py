@@ -22,6 +22,7 @@ from backend.domain.member.models import (
     UserSubscription,
 )
 from backend.domain.member.schemas import MemberFilters
+from backend.domain.ordering import SortKey
 from backend.domain.sessions import AnySession
 
 users = User.__table__  # type: ignore[attr-defined]
@@ -32,21 +33,13 @@ SORT_COLUMNS = {name: users.c[name] for name in ("created_at", "updated_at", "na
 
 
 @dataclass(frozen=True)
-class Order:
-    """One key of the list order."""
-
-    field: str
-    descending: bool
-
-
-@dataclass(frozen=True)
 class MemberListQuery:
     """A resolved list request: filters with concrete time bounds, a total order, and where to start."""
 
     filters: MemberFilters
     created_from: datetime | None
     created_before: datetime | None
-    order: tuple[Order, ...]  # always ends with `id`, so the order is total and keyset paging is exact
+    order: tuple[SortKey, ...]  # always ends with `id`, so the order is total and keyset paging is exact
     limit: int
     offset: int = 0
     after: tuple[Any, ...] | None = None  # sort values of the last row seen (keyset paging)
@@ -102,7 +95,7 @@ def _column(field: str) -> Any:
     return users.c.id if field == "id" else SORT_COLUMNS[field]
 
 
-def _after(order: Sequence[Order], values: Sequence[Any]) -> ColumnElement[bool]:
+def _after(order: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
     """Rows strictly after `values` in `order`.
 
     One direction throughout becomes a row comparison, `(a, b, id) < (:a, :b, :id)`, which PostgreSQL

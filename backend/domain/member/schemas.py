@@ -42,8 +42,8 @@ MEMBER_SORT_FIELDS = frozenset({"created_at", "updated_at", "name", "birth_year"
 MULTI_VALUE_FILTERS = frozenset({"status", "gender", "plan", "id"})
 
 
-class MemberRead(ReadSchema):
-    """A member as listed: the user row and the URL of their first photo."""
+class MemberFields(ReadSchema):
+    """The user row's fields, common to the list and the detail."""
 
     id: uuid.UUID
     phone: str
@@ -55,6 +55,11 @@ class MemberRead(ReadSchema):
     updated_at: datetime
     deleted_at: datetime | None
     version: int
+
+
+class MemberRead(MemberFields):
+    """A member as listed, with the URL of their first photo."""
+
     photo_url: str | None = Field(description="Presigned URL of the first photo by display order")
 
 
@@ -105,19 +110,9 @@ class DocumentRead(ReadSchema):
     url: str
 
 
-class MemberDetailRead(ReadSchema):
+class MemberDetailRead(MemberFields):
     """A member with every relation; photos and documents carry presigned GET URLs."""
 
-    id: uuid.UUID
-    phone: str
-    name: str
-    gender: Gender
-    birth_year: int
-    status: MemberStatus
-    created_at: datetime
-    updated_at: datetime
-    deleted_at: datetime | None
-    version: int
     profile: ProfileRead | None
     lifestyle: LifestyleRead | None
     preference: PreferenceRead | None

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from backend.domain.errors import BadRequest, NotFoundError
 from backend.domain.member import repository
 from backend.domain.member.loader import Relation, UserDataLoader
-from backend.domain.member.repository import MemberListQuery, Order
+from backend.domain.member.repository import MemberListQuery
 from backend.domain.member.schemas import (
     DocumentRead,
     LifestyleRead,
@@ -24,13 +24,14 @@ from backend.domain.member.schemas import (
     ProfileRead,
     SubscriptionRead,
 )
+from backend.domain.ordering import SortKey
 from backend.domain.schemas import ReadSchema
 from backend.domain.sessions import AsyncReadSession
 from backend.infrastructure.storage import Storage
 
 S = TypeVar("S", bound=ReadSchema)
 
-DEFAULT_ORDER = (Order("created_at", descending=True),)
+DEFAULT_ORDER = (SortKey("created_at", descending=True),)
 CountMode = Literal["exact", "estimated", "none"]
 # Under this many estimated rows an exact count is cheap, so `count=estimated` counts exactly (as PostgREST).
 EXACT_COUNT_BELOW = 10_000
@@ -49,12 +50,12 @@ def _end_of(value: date | datetime, tz: ZoneInfo) -> datetime:
     return datetime.combine(value + timedelta(days=1), time.min, tzinfo=tz)
 
 
-def total_order(order: Sequence[Order]) -> tuple[Order, ...]:
+def total_order(order: Sequence[SortKey]) -> tuple[SortKey, ...]:
     """The requested order (or the default) with `id` appended, so that no two rows tie."""
     keys = [o for o in (order or DEFAULT_ORDER) if o.field != "id"]
     id_key = next((o for o in order if o.field == "id"), None)
     last_descending = keys[-1].descending if keys else False
-    return (*keys, id_key or Order("id", descending=last_descending))
+    return (*keys, id_key or SortKey("id", descending=last_descending))
 
 
 def _cursor_value(field: str, value: Any) -> Any:
@@ -103,7 +104,7 @@ class MemberService:
     def build_query(
         self,
         filters: MemberFilters,
-        order: Sequence[Order],
+        order: Sequence[SortKey],
         *,
         limit: int,
         offset: int = 0,
@@ -165,17 +166,9 @@ class MemberService:
         relations = await self.loader.load(member_id, tuple(Relation))
         photo_urls = await self.storage.presign_many([photo.s3_key for photo in relations.photos])
         document_urls = await self.storage.presign_many([document.s3_key for document in relations.documents])
-        return MemberDetailRead(
-            id=user.id,
-            phone=user.phone,
-            name=user.name,
-            gender=user.gender,
-            birth_year=user.birth_year,
-            status=user.status,
-            created_at=user.created_at,
-            updated_at=user.updated_at,
-            deleted_at=user.deleted_at,
-            version=user.version,
+        return _read(
+            MemberDetailRead,
+            user,
             profile=ProfileRead.model_validate(relations.profile) if relations.profile else None,
             lifestyle=LifestyleRead.model_validate(relations.lifestyle) if relations.lifestyle else None,
             preference=PreferenceRead.model_validate(relations.preference) if relations.preference else None,

@@ -13,14 +13,12 @@ from backend.api.deps import MemberServiceDep
 from backend.api.listing import (
     ListParams,
     ListSpec,
-    SortKey,
     decode_cursor,
     encode_cursor,
     list_headers,
     parse_list_params,
 )
 from backend.domain.errors import BadRequest
-from backend.domain.member.repository import Order
 from backend.domain.member.schemas import (
     MEMBER_SORT_FIELDS,
     MULTI_VALUE_FILTERS,
@@ -75,12 +73,11 @@ async def list_members(
     """Members matching the filters, one page, with the total in X-Total-Count and Content-Range."""
     params = parse_list_params(list(request.query_params.multi_items()), prefer, MEMBER_LIST)
     filters = member_filters(params)
-    order = total_order([Order(key.field, key.descending) for key in params.sort])
-    cursor_keys = [SortKey(o.field, o.descending) for o in order]
-    after = decode_cursor(params.cursor, cursor_keys) if params.cursor is not None else None
+    order = total_order(params.sort)
+    after = decode_cursor(params.cursor, order) if params.cursor is not None else None
     query = service.build_query(filters, order, limit=params.limit, offset=params.offset, after=after)
     page = await service.list_members(query, params.count)
-    next_cursor = encode_cursor(page.next_cursor, cursor_keys) if page.next_cursor is not None else None
+    next_cursor = encode_cursor(page.next_cursor, order) if page.next_cursor is not None else None
     headers = list_headers(
         resource="members",
         offset=params.offset,
