@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +15,7 @@ from pathlib import Path
 import asyncpg
 from pydantic import ValidationError
 
+from backend.domain.admin.models import Role
 from backend.infrastructure.settings import Settings
 
 logger = logging.getLogger("memberdesk")
@@ -20,6 +23,7 @@ logger = logging.getLogger("memberdesk")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_ROOT = PROJECT_ROOT / ".devdata"
 DEV_DEMO_MEMBERS = 200
+DEMO_EMAIL = "demo@memberdesk.dev"
 
 
 def load_settings() -> Settings:
@@ -68,6 +72,44 @@ async def seed(settings: Settings, members: int, *, only_if_empty: bool = False)
     )
 
 
+def read_password(prompt: str = "Password: ") -> str:
+    """From a prompt on a terminal (asked twice), else the first line of stdin; never from argv."""
+    if sys.stdin.isatty():
+        password = getpass.getpass(prompt)
+        if getpass.getpass("Again: ") != password:
+            raise SystemExit("memberdesk: the passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def create_admin(settings: Settings, *, email: str, name: str, role: Role, password: str) -> None:
+    """Create the operator, or reset its password and role when it exists."""
+    from backend.domain.actors import COMMAND_LINE, AuditContext
+    from backend.domain.admin.service import ensure_operator
+    from backend.infrastructure.database import Database, create_engine
+
+    database = Database(create_engine(str(settings.database_url), settings))
+    try:
+        async with database.write_sessions() as session, session.begin():
+            operator = await ensure_operator(
+                session, AuditContext(COMMAND_LINE, None), email=email, name=name, role=role, password=password
+            )
+    except ValidationError as exc:
+        raise SystemExit(f"memberdesk: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from None
+    finally:
+        await database.dispose()
+    print(f"Operator {operator.email} ({operator.role.value}) is ready.")
+
+
+def demo_password() -> str:
+    """The demo operator's password, made once per .devdata and kept there."""
+    path = DEV_ROOT / "demo-password"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(15))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def serve(host: str, port: int, workers: int, *, reload: bool = False) -> None:
     """Run the API under uvicorn."""
     import uvicorn
@@ -96,6 +138,11 @@ def dev(port: int, members: int) -> None:
         settings = load_settings()
         migrate(str(settings.database_url))
         asyncio.run(seed(settings, members, only_if_empty=True))
+        env["MEMBERDESK_DEMO_EMAIL"] = DEMO_EMAIL
+        env["MEMBERDESK_DEMO_PASSWORD"] = demo_password()
+        asyncio.run(
+            create_admin(settings, email=DEMO_EMAIL, name="Demo Admin", role=Role.admin, password=demo_password())
+        )
         env_file = DEV_ROOT / "env"
         env_file.write_text("".join(f"{key}={value}\n" for key, value in sorted(env.items())))
         env_file.chmod(0o600)
@@ -108,6 +155,7 @@ def dev(port: int, members: int) -> None:
             f"  Primary      {urls.database_url}\n"
             f"  Replica      {', '.join(urls.replica_urls)}\n"
             f"  S3           {urls.s3_endpoint_url} (bucket {urls.s3_bucket})\n"
+            f"  Login        {DEMO_EMAIL} / {env['MEMBERDESK_DEMO_PASSWORD']} (role admin)\n"
             f"  Settings     {env_file} (source it to point other tools here)\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
@@ -134,6 +182,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
 
+    admin_cmd = commands.add_parser("create-admin", help="create an operator (password from a prompt or stdin)")
+    admin_cmd.add_argument("--email", required=True)
+    admin_cmd.add_argument("--name", default=None)
+    admin_cmd.add_argument("--role", choices=[role.value for role in Role], default=Role.admin.value)
+
     seed_cmd = commands.add_parser("seed", help="load demo members with COPY")
     seed_cmd.add_argument("--members", type=int, required=True)
 
@@ -147,6 +200,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         serve(args.host, args.port, args.workers)
     elif args.command == "migrate":
         migrate(str(load_settings().database_url))
+    elif args.command == "create-admin":
+        settings = load_settings()
+        password = read_password()
+        name = args.name or args.email.split("@")[0]
+        asyncio.run(create_admin(settings, email=args.email, name=name, role=Role(args.role), password=password))
     elif args.command == "seed":
         asyncio.run(seed(load_settings(), args.members))
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
 from backend.api import problems
+from backend.api.limits import BodySizeLimit
 from backend.api.v1 import api_router, health_router
 from backend.infrastructure.database import Database
 from backend.infrastructure.settings import Settings
@@ -43,9 +44,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(api_router)
     app.include_router(health_router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=[],
+        allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
         expose_headers=["X-Total-Count", "Content-Range", "Link", "X-Next-Cursor", "ETag", REQUEST_ID_HEADER],

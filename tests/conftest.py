@@ -18,7 +18,13 @@ import pytest
 from fastapi import FastAPI
 
 from backend.cli import migrate
+from backend.domain.actors import COMMAND_LINE, AuditContext
+from backend.domain.admin.models import Role
+from backend.domain.admin.schemas import OperatorRead
+from backend.domain.admin.service import ensure_operator
+from backend.infrastructure.database import Database
 from backend.infrastructure.devservices import DevServices, Ports, ServiceUrls
+from backend.infrastructure.security import issue_token
 from backend.infrastructure.seed import SeedReport, seed_members
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import s3_client
@@ -73,6 +79,7 @@ def settings(services: ServiceUrls) -> Settings:
         s3_access_key_id=services.s3_access_key_id,
         s3_secret_access_key=services.s3_secret_access_key,
         admin_timezone="Asia/Seoul",
+        jwt_secret="test-secret-" + "x" * 32,
         database_pool_size=5,
     )
 
@@ -118,9 +125,62 @@ async def app(settings: Settings, seeded: SeedReport) -> AsyncIterator[FastAPI]:
         yield application
 
 
+OPERATOR_PASSWORD = "correct horse battery staple"
+
+
+def operator_email(role: Role) -> str:
+    return f"{role.value}@memberdesk.test"
+
+
 @pytest.fixture(scope="session")
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://memberdesk.test") as c:
+async def operators(app: FastAPI) -> dict[Role, OperatorRead]:
+    """One active operator per role, password OPERATOR_PASSWORD."""
+    database: Database = app.state.database
+    made = {}
+    async with database.write_sessions() as session, session.begin():
+        for role in Role:
+            made[role] = await ensure_operator(
+                session,
+                AuditContext(COMMAND_LINE, None),
+                email=operator_email(role),
+                name=f"Test {role.value}",
+                role=role,
+                password=OPERATOR_PASSWORD,
+            )
+    return made
+
+
+@pytest.fixture(scope="session")
+def tokens(operators: dict[Role, OperatorRead], settings: Settings) -> dict[Role, str]:
+    secret = settings.jwt_secret.get_secret_value()
+    return {role: issue_token(op.id, secret, settings.jwt_ttl_seconds) for role, op in operators.items()}
+
+
+def api_client(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 50000)),
+        base_url="http://memberdesk.test",
+        headers=headers,
+    )
+
+
+@pytest.fixture(scope="session")
+async def client(app: FastAPI, tokens: dict[Role, str]) -> AsyncIterator[httpx.AsyncClient]:
+    """A viewer's client: every read is open to it."""
+    async with api_client(app, {"Authorization": f"Bearer {tokens[Role.viewer]}"}) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+async def admin(app: FastAPI, tokens: dict[Role, str]) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(app, {"Authorization": f"Bearer {tokens[Role.admin]}"}) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+async def anon(app: FastAPI, operators: dict[Role, OperatorRead]) -> AsyncIterator[httpx.AsyncClient]:
+    """A client without credentials (the test operators exist, to log in as)."""
+    async with api_client(app) as c:
         yield c
 
 

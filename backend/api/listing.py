@@ -15,8 +15,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, ValidationError
 
 from backend.domain.errors import BadRequest
 from backend.domain.ordering import SortKey
@@ -392,3 +394,29 @@ def _page_url(url: str, paging: Mapping[str, str]) -> str:
     parts = urlsplit(url)
     kept = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key not in PAGING_PARAMS]
     return urlunsplit(parts._replace(query=urlencode([*kept, *paging.items()])))
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def typed_filters(params: ListParams, model: type[ModelT], multi_value: frozenset[str]) -> ModelT:
+    """The raw filters validated into `model`; a 400 names each filter whose value is not valid.
+
+    Multi-value filters take repeated parameters or comma-separated values (ids only repeated).
+    """
+    raw: dict[str, object] = {}
+    for name, values in params.filters.items():
+        if name in multi_value:
+            raw[name] = (
+                [part for value in values for part in value.split(",") if part] if name != "id" else list(values)
+            )
+        elif len(values) > 1:
+            raise BadRequest(f"Filter '{name}' takes one value, got {len(values)}.", parameter=name)
+        else:
+            raw[name] = values[0]
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        errors = [{"loc": [str(part) for part in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
+        names = ", ".join(dict.fromkeys(str(e["loc"][0]) for e in exc.errors() if e["loc"]))
+        raise BadRequest(f"Invalid value for filter {names}.", parameter=names, errors=errors) from exc

@@ -19,6 +19,49 @@ from backend.domain.errors import DomainError
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+
+# Inline (no $refs), so that the schema stands alone in every response of the OpenAPI document.
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}}}
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("Bad request: an unknown or invalid parameter, named in the problem"),
+    401: _documented("Missing, invalid or expired credentials"),
+    403: _documented("The caller's role does not allow this"),
+    404: _documented("No such resource"),
+    409: _documented("Conflict with the current state"),
+    413: _documented("Request body too large"),
+    422: _documented("The request does not validate; `errors` lists each field"),
+    429: _documented("Too many attempts; see Retry-After"),
+    503: _documented("A backing service is unavailable; see Retry-After"),
+}
 RETRY_AFTER_SECONDS = "2"
 
 

@@ -2,6 +2,7 @@
 
 from backend.domain.admin.models import AdminUser, ApiKey
 from backend.domain.audit.models import AuditLog
+from backend.domain.auth.models import LoginFailure
 from backend.domain.base import metadata
 from backend.domain.member.models import (
     MemberNote,
@@ -19,6 +20,7 @@ __all__ = [
     "AdminUser",
     "ApiKey",
     "AuditLog",
+    "LoginFailure",
     "MemberNote",
     "OutboxEvent",
     "User",

@@ -7,8 +7,11 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated
 
-from pydantic import Field, PostgresDsn, field_validator, model_validator
+from pydantic import Field, PostgresDsn, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_JWT_SECRET = "memberdesk-development-only-secret-do-not-use"  # noqa: S105
+MIN_JWT_SECRET_BYTES = 32
 
 
 class Environment(StrEnum):
@@ -43,7 +46,15 @@ class Settings(BaseSettings):
 
     admin_timezone: str = "UTC"
 
-    @field_validator("database_replica_urls", mode="before")
+    # Signs operators' access tokens; outside development it must be set, long and not the default.
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+
+    @field_validator("database_replica_urls", "cors_origins", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
         if isinstance(value, str):
@@ -67,6 +78,17 @@ class Settings(BaseSettings):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @model_validator(mode="after")
+    def _real_secret_outside_development(self) -> Settings:
+        if self.environment is Environment.development:
+            return self
+        secret = self.jwt_secret.get_secret_value()
+        if secret == DEV_JWT_SECRET:
+            raise ValueError("JWT_SECRET must be set outside development (the development default is refused)")
+        if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
+        return self
 
     @model_validator(mode="after")
     def _s3_credentials_together(self) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.cli import load_settings
-from backend.infrastructure.settings import Settings
+from backend.infrastructure.settings import DEV_JWT_SECRET, Settings
 
 
 def test_replica_urls_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,3 +42,32 @@ def test_s3_keys_go_together(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("S3_SECRET_ACCESS_KEY", raising=False)
     with pytest.raises(SystemExit, match="S3_SECRET_ACCESS_KEY"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [(None, "must be set"), ("short-secret", "at least 32 bytes"), (DEV_JWT_SECRET, "development default")],
+)
+def test_outside_development_a_real_jwt_secret_is_required(
+    monkeypatch: pytest.MonkeyPatch, secret: str | None, reason: str
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    if secret is None:
+        monkeypatch.delenv("JWT_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("JWT_SECRET", secret)
+    with pytest.raises(SystemExit) as stopped:
+        load_settings()
+    assert "JWT_SECRET" in str(stopped.value)
+    assert reason in str(stopped.value)
+
+
+def test_production_starts_with_a_long_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("JWT_SECRET", "s" * 32)
+    assert load_settings().jwt_secret.get_secret_value() == "s" * 32
+
+
+def test_cors_origins_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
+    assert Settings(_env_file=None).cors_origins == ["https://a.example", "https://b.example"]

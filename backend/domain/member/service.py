@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from backend.domain.member.schemas import (
 from backend.domain.ordering import SortKey
 from backend.domain.schemas import ReadSchema
 from backend.domain.sessions import AsyncReadSession
+from backend.domain.timebounds import end_of, start_of
 from backend.infrastructure.storage import Storage
 
 S = TypeVar("S", bound=ReadSchema)
@@ -35,19 +36,6 @@ DEFAULT_ORDER = (SortKey("created_at", descending=True),)
 CountMode = Literal["exact", "estimated", "none"]
 # Under this many estimated rows an exact count is cheap, so `count=estimated` counts exactly (as PostgREST).
 EXACT_COUNT_BELOW = 10_000
-
-
-def _start_of(value: date | datetime, tz: ZoneInfo) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=tz)
-    return datetime.combine(value, time.min, tzinfo=tz)
-
-
-def _end_of(value: date | datetime, tz: ZoneInfo) -> datetime:
-    """The exclusive upper bound: a date covers its whole day, a datetime is itself included."""
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=tz)) + timedelta(microseconds=1)
-    return datetime.combine(value + timedelta(days=1), time.min, tzinfo=tz)
 
 
 def total_order(order: Sequence[SortKey]) -> tuple[SortKey, ...]:
@@ -125,8 +113,8 @@ class MemberService:
             after_values = tuple(_cursor_value(o.field, v) for o, v in zip(full_order, after, strict=True))
         return MemberListQuery(
             filters=filters,
-            created_from=_start_of(filters.signed_up_from, self.tz) if filters.signed_up_from else None,
-            created_before=_end_of(filters.signed_up_to, self.tz) if filters.signed_up_to else None,
+            created_from=start_of(filters.signed_up_from, self.tz) if filters.signed_up_from else None,
+            created_before=end_of(filters.signed_up_to, self.tz) if filters.signed_up_to else None,
             order=full_order,
             limit=limit,
             offset=offset,

@@ -7,18 +7,16 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Header, Request, Response
-from pydantic import ValidationError
 
 from backend.api.deps import MemberServiceDep
 from backend.api.listing import (
-    ListParams,
     ListSpec,
     decode_cursor,
     encode_cursor,
     list_headers,
     parse_list_params,
+    typed_filters,
 )
-from backend.domain.errors import BadRequest
 from backend.domain.member.schemas import (
     MEMBER_SORT_FIELDS,
     MULTI_VALUE_FILTERS,
@@ -32,26 +30,6 @@ router = APIRouter(prefix="/members", tags=["members"])
 
 MEMBER_LIST = ListSpec(filter_names=frozenset(MemberFilters.model_fields), sort_fields=MEMBER_SORT_FIELDS)
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
-
-
-def member_filters(params: ListParams) -> MemberFilters:
-    """The typed filters, or a 400 naming each filter whose value is not valid."""
-    raw: dict[str, object] = {}
-    for name, values in params.filters.items():
-        if name in MULTI_VALUE_FILTERS:
-            raw[name] = (
-                [part for value in values for part in value.split(",") if part] if name != "id" else list(values)
-            )
-        elif len(values) > 1:
-            raise BadRequest(f"Filter '{name}' takes one value, got {len(values)}.", parameter=name)
-        else:
-            raw[name] = values[0]
-    try:
-        return MemberFilters.model_validate(raw)
-    except ValidationError as exc:
-        errors = [{"loc": [str(part) for part in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
-        names = ", ".join(dict.fromkeys(str(e["loc"][0]) for e in exc.errors()))
-        raise BadRequest(f"Invalid value for filter {names}.", parameter=names, errors=errors) from exc
 
 
 @router.get(
@@ -72,7 +50,7 @@ async def list_members(
 ) -> Response:
     """Members matching the filters, one page, with the total in X-Total-Count and Content-Range."""
     params = parse_list_params(list(request.query_params.multi_items()), prefer, MEMBER_LIST)
-    filters = member_filters(params)
+    filters = typed_filters(params, MemberFilters, MULTI_VALUE_FILTERS)
     order = total_order(params.sort)
     after = decode_cursor(params.cursor, order) if params.cursor is not None else None
     query = service.build_query(filters, order, limit=params.limit, offset=params.offset, after=after)

@@ -1,0 +1,32 @@
+"""Login and the caller's identity."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from backend.api.deps import CurrentAdmin, LoginServiceDep
+from backend.api.problems import problem
+from backend.domain.actors import ActorKind
+from backend.domain.auth.schemas import LoginRequest, MeRead, TokenRead
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/login", response_model=TokenRead, summary="Exchange email and password for an access token")
+async def login(credentials: LoginRequest, request: Request, service: LoginServiceDep) -> Response | TokenRead:
+    """A short-lived bearer token; 401 for any wrong pair, 429 with Retry-After after repeated failures."""
+    client = request.client.host if request.client else "unknown"
+    outcome = await service.login(credentials, client)
+    if outcome.error is not None:
+        # Answered, not raised: the failed attempt must be committed to count against the next one.
+        error = outcome.error
+        return problem(error.status, error.title, error.detail, **error.extra)
+    assert outcome.token is not None
+    return outcome.token
+
+
+@router.get("/me", summary="The calling operator or API key")
+async def me(actor: CurrentAdmin) -> MeRead:
+    """Who the credentials belong to, and their role."""
+    kind = "operator" if actor.kind is ActorKind.operator else "api_key"
+    return MeRead.model_validate({"kind": kind, "id": actor.id, "name": actor.name, "role": actor.role})

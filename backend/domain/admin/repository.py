@@ -1,0 +1,53 @@
+"""All SQL of operator and API key management."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select, update
+
+from backend.domain.admin.models import AdminUser, ApiKey
+from backend.domain.sessions import AnySession, AsyncWriteSession
+
+admin_users = AdminUser.__table__  # type: ignore[attr-defined]
+api_keys = ApiKey.__table__  # type: ignore[attr-defined]
+
+
+async def list_operators(session: AnySession) -> list[AdminUser]:
+    stmt = select(AdminUser).order_by(admin_users.c.created_at, admin_users.c.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def email_taken(session: AnySession, email: str) -> bool:
+    stmt = select(func.count()).select_from(admin_users).where(func.lower(admin_users.c.email) == email.lower())
+    return bool((await session.execute(stmt)).scalar_one())
+
+
+async def add(session: AsyncWriteSession, row: AdminUser | ApiKey) -> None:
+    """Insert and flush, so server defaults (id, created_at) are loaded."""
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+
+
+async def operator_for_update(session: AsyncWriteSession, operator_id: uuid.UUID) -> AdminUser | None:
+    stmt = select(AdminUser).where(admin_users.c.id == operator_id).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def flush(session: AsyncWriteSession) -> None:
+    await session.flush()
+
+
+async def list_api_keys(session: AnySession) -> list[ApiKey]:
+    stmt = select(ApiKey).order_by(api_keys.c.created_at, api_keys.c.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def revoke_api_key(session: AsyncWriteSession, key_id: uuid.UUID) -> ApiKey | None:
+    """Revoke a key (once: a second revoke keeps the first time) and return it."""
+    await session.execute(
+        update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)).values(revoked_at=func.now())
+    )
+    row = await session.get(ApiKey, key_id, populate_existing=True)
+    return row

@@ -1,0 +1,61 @@
+"""Operators and API keys as the API reads and writes them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import Field, field_validator
+
+from backend.domain.admin.models import Role
+from backend.domain.schemas import ReadSchema, Schema
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class OperatorCreate(Schema):
+    email: str = Field(max_length=320, pattern=EMAIL_PATTERN)
+    name: str = Field(min_length=1, max_length=100)
+    role: Role
+    password: str = Field(min_length=12, max_length=1024)
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
+
+
+class OperatorUpdate(Schema):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    role: Role | None = None
+    is_active: bool | None = Field(default=None, description="false ends the operator's access at once")
+    password: str | None = Field(default=None, min_length=12, max_length=1024)
+
+
+class OperatorRead(ReadSchema):
+    id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    is_active: bool
+    created_at: datetime
+
+
+class ApiKeyCreate(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    role: Role
+
+
+class ApiKeyRead(ReadSchema):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    role: Role
+    created_by: uuid.UUID | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str = Field(description="The key itself; shown this once, stored only as a hash")

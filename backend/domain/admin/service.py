@@ -1,0 +1,111 @@
+"""AdminService: operator and API key management, every change audited in its transaction."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+
+from backend.domain.actors import AuditContext
+from backend.domain.admin import repository
+from backend.domain.admin.models import AdminUser, ApiKey, Role
+from backend.domain.admin.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRead,
+    OperatorCreate,
+    OperatorRead,
+    OperatorUpdate,
+)
+from backend.domain.audit.service import AuditTrail, changes
+from backend.domain.auth import repository as auth_repository
+from backend.domain.errors import ConflictError, NotFoundError
+from backend.domain.sessions import AnySession, AsyncWriteSession
+from backend.infrastructure import security
+
+_OPERATOR_AUDITED = ("email", "name", "role", "is_active")
+
+
+def _operator_state(row: AdminUser) -> dict[str, object]:
+    return {field: getattr(row, field) for field in _OPERATOR_AUDITED}
+
+
+class AdminService:
+    def __init__(self, session: AsyncWriteSession, context: AuditContext) -> None:
+        self.session = session
+        self.audit = AuditTrail(session, context)
+        self.actor = context.actor
+
+    async def create_operator(self, data: OperatorCreate) -> OperatorRead:
+        """A new operator; 409 when the email is taken."""
+        if await repository.email_taken(self.session, data.email):
+            raise ConflictError(f"An operator with email {data.email} exists.", field="email")
+        row = AdminUser(
+            email=data.email, name=data.name, role=data.role, password_hash=security.hash_password(data.password)
+        )
+        try:
+            await repository.add(self.session, row)
+        except IntegrityError as exc:  # a concurrent create of the same email
+            raise ConflictError(f"An operator with email {data.email} exists.", field="email") from exc
+        await self.audit.record("operator.created", "admin_user", row.id, changes(None, _operator_state(row)))
+        return OperatorRead.model_validate(row)
+
+    async def update_operator(self, operator_id: uuid.UUID, data: OperatorUpdate) -> OperatorRead:
+        """Change name, role, active flag or password; deactivation ends access at the next request."""
+        row = await repository.operator_for_update(self.session, operator_id)
+        if row is None:
+            raise NotFoundError(f"No operator with id {operator_id}.")
+        before = _operator_state(row)
+        values = data.model_dump(exclude_unset=True, exclude={"password"})
+        for field, value in values.items():
+            if value is not None:
+                setattr(row, field, value)
+        diff = changes(before, _operator_state(row))
+        if data.password is not None:
+            row.password_hash = security.hash_password(data.password)
+            diff["password"] = {"before": "***", "after": "***"}
+        await repository.flush(self.session)
+        if diff:
+            await self.audit.record("operator.updated", "admin_user", row.id, diff)
+        return OperatorRead.model_validate(row)
+
+    async def create_api_key(self, data: ApiKeyCreate) -> ApiKeyCreated:
+        """A key for an internal tool, returned once."""
+        material = security.new_api_key()
+        row = ApiKey(
+            name=data.name, prefix=material.prefix, key_hash=material.key_hash, role=data.role, created_by=self.actor.id
+        )
+        await repository.add(self.session, row)
+        await self.audit.record(
+            "api_key.created", "api_key", row.id, changes(None, {"name": row.name, "role": row.role})
+        )
+        return ApiKeyCreated.model_validate({**ApiKeyRead.model_validate(row).model_dump(), "key": material.key})
+
+    async def revoke_api_key(self, key_id: uuid.UUID) -> ApiKeyRead:
+        """Revoke a key; it stops working at once."""
+        row = await repository.revoke_api_key(self.session, key_id)
+        if row is None:
+            raise NotFoundError(f"No API key with id {key_id}.")
+        await self.audit.record("api_key.revoked", "api_key", row.id, changes(None, {"revoked_at": row.revoked_at}))
+        return ApiKeyRead.model_validate(row)
+
+
+async def list_operators(session: AnySession) -> list[OperatorRead]:
+    return [OperatorRead.model_validate(row) for row in await repository.list_operators(session)]
+
+
+async def list_api_keys(session: AnySession) -> list[ApiKeyRead]:
+    return [ApiKeyRead.model_validate(row) for row in await repository.list_api_keys(session)]
+
+
+async def ensure_operator(
+    session: AsyncWriteSession, context: AuditContext, *, email: str, name: str, role: Role, password: str
+) -> OperatorRead:
+    """Create the operator, or reset its password, role and active flag if the email exists."""
+    service = AdminService(session, context)
+    existing = await auth_repository.operator_by_email(session, email)
+    if existing is None:
+        return await service.create_operator(OperatorCreate(email=email, name=name, role=role, password=password))
+    return await service.update_operator(
+        existing.id, OperatorUpdate(name=name, role=role, is_active=True, password=password)
+    )

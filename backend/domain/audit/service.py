@@ -1,0 +1,109 @@
+"""Recording every write, in the writer's transaction, and reading the trail back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from backend.domain.actors import AuditContext
+from backend.domain.audit import repository
+from backend.domain.audit.repository import AuditQuery
+from backend.domain.audit.schemas import AuditFilters, AuditRead
+from backend.domain.errors import BadRequest
+from backend.domain.sessions import AsyncReadSession, AsyncWriteSession
+from backend.domain.timebounds import end_of, start_of
+
+
+def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`{field: {"before": b, "after": a}}` for every field whose value differs."""
+    before = before or {}
+    after = after or {}
+    return {
+        key: {"before": _plain(before.get(key)), "after": _plain(after.get(key))}
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if hasattr(value, "value") and isinstance(value.value, str):
+        return value.value
+    return value
+
+
+class AuditTrail:
+    """Writes audit rows into the caller's transaction: rolled back with it, committed with it."""
+
+    def __init__(self, session: AsyncWriteSession, context: AuditContext) -> None:
+        self.session = session
+        self.context = context
+
+    async def record(self, action: str, entity_type: str, entity_id: object, diff: dict[str, Any]) -> None:
+        """One audit row for a change about to be committed."""
+        actor = self.context.actor
+        await repository.add(
+            self.session,
+            actor_type=actor.kind.value,
+            actor_id=actor.id,
+            action=action,
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+            changes=diff,
+            request_id=self.context.request_id,
+        )
+
+
+class AuditService:
+    """Reads the audit trail."""
+
+    def __init__(self, session: AsyncReadSession, tz: ZoneInfo) -> None:
+        self.session = session
+        self.tz = tz
+
+    def build_query(
+        self,
+        filters: AuditFilters,
+        *,
+        descending: bool,
+        limit: int,
+        offset: int,
+        after: list[Any] | None,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+    ) -> AuditQuery:
+        after_key = None
+        if after is not None:
+            try:
+                stamp, row_id = after
+                after_key = (datetime.fromisoformat(str(stamp)), int(row_id))
+            except (TypeError, ValueError) as exc:
+                raise BadRequest("The cursor is not valid for this list.", parameter="cursor") from exc
+        return AuditQuery(
+            actor_ids=filters.actor,
+            actor_type=filters.actor_type,
+            actions=filters.action,
+            entity_type=entity_type or filters.entity,
+            entity_ids=[entity_id] if entity_id else filters.entity_id,
+            created_from=start_of(filters.created_from, self.tz) if filters.created_from else None,
+            created_before=end_of(filters.created_to, self.tz) if filters.created_to else None,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+            after=after_key,
+        )
+
+    async def list_entries(self, query: AuditQuery, *, count: bool) -> tuple[list[AuditRead], int | None, list[Any]]:
+        """A page of entries, the total when asked, and the cursor values of the last row of a full page."""
+        rows = await repository.list_entries(self.session, query)
+        total = await repository.count_entries(self.session, query) if count else None
+        next_after: list[Any] = []
+        if len(rows) == query.limit:
+            next_after = [rows[-1]["created_at"].isoformat(), rows[-1]["id"]]
+        return [AuditRead.model_validate(row) for row in rows], total, next_after

@@ -1,0 +1,74 @@
+"""All SQL of authentication: operators and keys by their handles, and failed logins."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, or_, select, text, update
+
+from backend.domain.admin.models import AdminUser, ApiKey
+from backend.domain.auth.models import LoginFailure
+from backend.domain.sessions import AnySession, AsyncWriteSession
+
+admin_users = AdminUser.__table__  # type: ignore[attr-defined]
+api_keys = ApiKey.__table__  # type: ignore[attr-defined]
+login_failures = LoginFailure.__table__  # type: ignore[attr-defined]
+
+
+async def operator_by_email(session: AnySession, email: str) -> AdminUser | None:
+    stmt = select(AdminUser).where(func.lower(admin_users.c.email) == email.lower())
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def operator_by_id(session: AnySession, operator_id: uuid.UUID) -> AdminUser | None:
+    return await session.get(AdminUser, operator_id)
+
+
+async def api_key_by_prefix(session: AnySession, prefix: str) -> ApiKey | None:
+    stmt = select(ApiKey).where(api_keys.c.prefix == prefix)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def touch_api_key(session: AsyncWriteSession, key_id: uuid.UUID, *, older_than: datetime) -> None:
+    """Set last_used_at to now unless it was set after `older_than` (so most uses write nothing)."""
+    await session.execute(
+        update(api_keys)
+        .where(api_keys.c.id == key_id, or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < older_than))
+        .values(last_used_at=func.now())
+    )
+
+
+async def lock_login(session: AsyncWriteSession, email: str) -> None:
+    """Serialise concurrent logins for one email, so that parallel guesses cannot outrun the count."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"login:{email.lower()}"})
+
+
+async def failures_since(session: AnySession, *, email: str, client: str, since: datetime) -> tuple[int, int]:
+    """Failed logins since `since` for this email and for this client address."""
+    c = login_failures.c
+    stmt = select(
+        func.count().filter(c.email == email.lower()),
+        func.count().filter(c.client == client),
+    ).where(c.created_at >= since, or_(c.email == email.lower(), c.client == client))
+    by_email, by_client = (await session.execute(stmt)).one()
+    return int(by_email), int(by_client)
+
+
+async def oldest_failure_since(session: AnySession, *, email: str, client: str, since: datetime) -> datetime | None:
+    c = login_failures.c
+    stmt = select(func.min(c.created_at)).where(
+        c.created_at >= since, or_(c.email == email.lower(), c.client == client)
+    )
+    value: datetime | None = (await session.execute(stmt)).scalar_one()
+    return value
+
+
+async def add_failure(session: AsyncWriteSession, *, email: str, client: str) -> None:
+    await session.execute(insert(login_failures).values(email=email.lower(), client=client))
+
+
+async def clear_failures(session: AsyncWriteSession, *, email: str, before: datetime) -> None:
+    """Forget an email's failures after a success, and everyone's that are too old to count."""
+    await session.execute(delete(login_failures).where(login_failures.c.email == email.lower()))
+    await session.execute(delete(login_failures).where(login_failures.c.created_at < before))

@@ -1,0 +1,30 @@
+"""Login and identity."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import Field
+
+from backend.domain.admin.models import Role
+from backend.domain.schemas import ReadSchema, Schema
+
+
+class LoginRequest(Schema):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenRead(ReadSchema):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
+    expires_in: int = Field(description="Seconds until the token expires")
+
+
+class MeRead(ReadSchema):
+    kind: Literal["operator", "api_key"]
+    id: uuid.UUID
+    name: str
+    role: Role
+    email: str | None = None

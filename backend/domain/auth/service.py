@@ -1,0 +1,124 @@
+"""Authentication: operators log in for a short-lived token; internal tools present an API key."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from backend.domain.actors import Actor, ActorKind, AuditContext
+from backend.domain.admin.models import Role
+from backend.domain.audit.service import AuditTrail
+from backend.domain.auth import repository
+from backend.domain.auth.schemas import LoginRequest, TokenRead
+from backend.domain.errors import DomainError, Unauthorized
+from backend.domain.sessions import AnySession, AsyncWriteSession
+from backend.infrastructure import security
+
+API_KEY_TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+class TooManyAttempts(DomainError):
+    status = 429
+    title = "Too many requests"
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    secret: str
+    token_ttl_seconds: int
+    max_failures: int
+    window_seconds: int
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    """A token, or the error to answer with; failures are returned so their record is committed."""
+
+    token: TokenRead | None = None
+    error: DomainError | None = None
+
+
+def _invalid_credentials() -> Unauthorized:
+    return Unauthorized("Invalid email or password.")
+
+
+class LoginService:
+    def __init__(self, session: AsyncWriteSession, policy: LoginPolicy, request_id: str | None) -> None:
+        self.session = session
+        self.policy = policy
+        self.request_id = request_id
+
+    async def login(self, credentials: LoginRequest, client: str) -> LoginOutcome:
+        """A token for valid credentials; the same 401 (after the same argon2 work) for any wrong pair."""
+        email = credentials.email.strip().lower()
+        now = datetime.now(UTC)
+        window_start = now - timedelta(seconds=self.policy.window_seconds)
+        await repository.lock_login(self.session, email)
+        by_email, by_client = await repository.failures_since(
+            self.session, email=email, client=client, since=window_start
+        )
+        if max(by_email, by_client) >= self.policy.max_failures:
+            oldest = await repository.oldest_failure_since(self.session, email=email, client=client, since=window_start)
+            wait = (oldest or now) + timedelta(seconds=self.policy.window_seconds) - now
+            retry_after = max(1, math.ceil(wait.total_seconds()))
+            return LoginOutcome(
+                error=TooManyAttempts(
+                    "Too many failed logins; try again later.", headers={"Retry-After": str(retry_after)}
+                )
+            )
+
+        operator = await repository.operator_by_email(self.session, email)
+        valid = security.verify_password(operator.password_hash if operator else None, credentials.password)
+        if operator is None or not valid or not operator.is_active:
+            await repository.add_failure(self.session, email=email, client=client)
+            actor = Actor(ActorKind.anonymous, None, None, email)
+            await AuditTrail(self.session, AuditContext(actor, self.request_id)).record(
+                "auth.login_failed",
+                "admin_user",
+                operator.id if operator else "unknown",
+                {"email": {"before": None, "after": email}, "client": {"before": None, "after": client}},
+            )
+            return LoginOutcome(error=_invalid_credentials())
+
+        await repository.clear_failures(self.session, email=email, before=window_start)
+        actor = Actor(ActorKind.operator, operator.id, operator.role, operator.name)
+        await AuditTrail(self.session, AuditContext(actor, self.request_id)).record(
+            "auth.login", "admin_user", operator.id, {}
+        )
+        token = security.issue_token(operator.id, self.policy.secret, self.policy.token_ttl_seconds, now)
+        return LoginOutcome(token=TokenRead(access_token=token, expires_in=self.policy.token_ttl_seconds))
+
+
+async def actor_from_token(session: AnySession, token: str, secret: str) -> Actor:
+    """The active operator a valid token names; 401 for anything else."""
+    try:
+        claims = security.read_token(token, secret)
+    except security.InvalidToken as exc:
+        raise Unauthorized("The access token is invalid or expired.") from exc
+    operator = await repository.operator_by_id(session, claims.subject)
+    if operator is None or not operator.is_active:
+        raise Unauthorized("The access token's operator is unknown or deactivated.")
+    return Actor(ActorKind.operator, operator.id, Role(operator.role), operator.name)
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    actor: Actor
+    needs_touch: bool  # last_used_at is stale enough to be worth a write
+
+
+async def actor_from_api_key(session: AnySession, key: str) -> KeyCheck:
+    """The role of a valid, unrevoked key; 401 for anything else."""
+    prefix = security.api_key_prefix(key)
+    row = await repository.api_key_by_prefix(session, prefix) if prefix else None
+    if row is None or row.revoked_at is not None or not security.same_hash(row.key_hash, security.hash_api_key(key)):
+        raise Unauthorized("The API key is invalid or revoked.")
+    stale = row.last_used_at is None or row.last_used_at < datetime.now(UTC) - API_KEY_TOUCH_INTERVAL
+    return KeyCheck(Actor(ActorKind.api_key, row.id, Role(row.role), row.name), needs_touch=stale)
+
+
+async def touch_api_key(session: AsyncWriteSession, key_id: uuid.UUID) -> None:
+    """Record a key's use, at most once per interval."""
+    await repository.touch_api_key(session, key_id, older_than=datetime.now(UTC) - API_KEY_TOUCH_INTERVAL)

@@ -1,0 +1,268 @@
+"""Authentication: login, tokens, API keys, throttling."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+
+from backend.domain.admin.models import Role
+from backend.domain.admin.schemas import OperatorRead
+from backend.infrastructure import security
+from backend.infrastructure.settings import Settings
+from backend.main import create_app
+from tests.conftest import OPERATOR_PASSWORD, api_client, operator_email
+
+LOGIN = "/api/v1/auth/login"
+ME = "/api/v1/auth/me"
+
+
+def unique_client() -> tuple[str, int]:
+    return (f"198.51.100.{uuid.uuid4().int % 250 + 1}", 40000)
+
+
+def client_at(app: FastAPI, address: tuple[str, int], headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=address), base_url="http://memberdesk.test", headers=headers
+    )
+
+
+async def new_operator(admin: httpx.AsyncClient, role: Role = Role.viewer) -> dict[str, str]:
+    email = f"op-{uuid.uuid4().hex[:10]}@memberdesk.test"
+    response = await admin.post(
+        "/api/v1/admin/operators",
+        json={"email": email, "name": "Someone", "role": role.value, "password": OPERATOR_PASSWORD},
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, str] = response.json()
+    return body
+
+
+class TestLogin:
+    async def test_valid_credentials_give_a_bearer_token(self, anon: httpx.AsyncClient) -> None:
+        response = await anon.post(LOGIN, json={"email": operator_email(Role.moderator), "password": OPERATOR_PASSWORD})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["token_type"] == "bearer"
+        assert body["expires_in"] > 0
+        me = await anon.get(ME, headers={"Authorization": f"Bearer {body['access_token']}"})
+        assert me.json()["role"] == "moderator"
+        assert me.json()["kind"] == "operator"
+
+    async def test_email_is_case_insensitive(self, anon: httpx.AsyncClient) -> None:
+        email = operator_email(Role.viewer).upper()
+        response = await anon.post(LOGIN, json={"email": email, "password": OPERATOR_PASSWORD})
+        assert response.status_code == 200
+
+    async def test_wrong_email_and_wrong_password_look_the_same(
+        self, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        verified: list[str | None] = []
+        real_verify = security.verify_password
+
+        def spy(password_hash: str | None, password: str) -> bool:
+            verified.append(password_hash)
+            return real_verify(password_hash, password)
+
+        monkeypatch.setattr(security, "verify_password", spy)
+        async with client_at(app, unique_client()) as c:
+            unknown = await c.post(LOGIN, json={"email": "nobody@memberdesk.test", "password": "whatever"})
+            wrong = await c.post(LOGIN, json={"email": operator_email(Role.viewer), "password": "not it"})
+        assert unknown.status_code == wrong.status_code == 401
+        assert unknown.json() == wrong.json()
+        assert unknown.headers["content-type"] == "application/problem+json"
+        # Both paths paid for one argon2 verification (against a dummy hash when the email is unknown).
+        assert len(verified) == 2
+        assert verified[0] is None
+        assert verified[1] is not None
+
+    async def test_deactivated_operator_cannot_log_in_or_use_a_token(
+        self, admin: httpx.AsyncClient, anon: httpx.AsyncClient
+    ) -> None:
+        operator = await new_operator(admin)
+        token = (await anon.post(LOGIN, json={"email": operator["email"], "password": OPERATOR_PASSWORD})).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        assert (await anon.get(ME, headers=headers)).status_code == 200
+        deactivated = await admin.patch(f"/api/v1/admin/operators/{operator['id']}", json={"is_active": False})
+        assert deactivated.status_code == 200
+        assert (await anon.get(ME, headers=headers)).status_code == 401
+        again = await anon.post(LOGIN, json={"email": operator["email"], "password": OPERATOR_PASSWORD})
+        assert again.status_code == 401
+
+
+class TestThrottling:
+    async def test_five_failures_for_one_email_then_429_with_retry_after(
+        self, app: FastAPI, admin: httpx.AsyncClient
+    ) -> None:
+        operator = await new_operator(admin)
+        for _ in range(5):
+            async with client_at(app, unique_client()) as c:
+                assert (await c.post(LOGIN, json={"email": operator["email"], "password": "wrong"})).status_code == 401
+        async with client_at(app, unique_client()) as c:
+            blocked = await c.post(LOGIN, json={"email": operator["email"], "password": OPERATOR_PASSWORD})
+        assert blocked.status_code == 429
+        assert 0 < int(blocked.headers["Retry-After"]) <= 900
+        assert blocked.headers["content-type"] == "application/problem+json"
+
+    async def test_five_failures_from_one_address_then_429(self, app: FastAPI) -> None:
+        address = unique_client()
+        async with client_at(app, address) as c:
+            for n in range(5):
+                response = await c.post(LOGIN, json={"email": f"guess{n}@memberdesk.test", "password": "x"})
+                assert response.status_code == 401
+            blocked = await c.post(LOGIN, json={"email": operator_email(Role.viewer), "password": OPERATOR_PASSWORD})
+        assert blocked.status_code == 429
+
+    async def test_the_count_is_shared_by_two_app_instances(self, settings: Settings, admin: httpx.AsyncClient) -> None:
+        operator = await new_operator(admin)
+        first, second = create_app(settings), create_app(settings)
+        async with first.router.lifespan_context(first), second.router.lifespan_context(second):
+            for n in range(5):
+                instance = first if n % 2 == 0 else second
+                async with client_at(instance, unique_client()) as c:
+                    response = await c.post(LOGIN, json={"email": operator["email"], "password": "wrong"})
+                    assert response.status_code == 401
+            for instance in (first, second):
+                async with client_at(instance, unique_client()) as c:
+                    response = await c.post(LOGIN, json={"email": operator["email"], "password": OPERATOR_PASSWORD})
+                    assert response.status_code == 429
+
+    async def test_concurrent_guesses_cannot_outrun_the_count(self, app: FastAPI, admin: httpx.AsyncClient) -> None:
+        operator = await new_operator(admin)
+
+        async def guess() -> int:
+            async with client_at(app, unique_client()) as c:
+                return (await c.post(LOGIN, json={"email": operator["email"], "password": "wrong"})).status_code
+
+        statuses = await asyncio.gather(*(guess() for _ in range(12)))
+        assert statuses.count(401) == 5
+        assert statuses.count(429) == 7
+
+
+class TestTokens:
+    def _token(self, settings: Settings, subject: uuid.UUID, **changes: object) -> str:
+        now = datetime.now(UTC)
+        claims = {"sub": str(subject), "iat": now, "exp": now + timedelta(minutes=5), "typ": "access", **changes}
+        return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+
+    @pytest.mark.parametrize("case", ["wrong_signature", "alg_none", "expired", "unknown_subject", "garbage", "no_sub"])
+    async def test_bad_tokens_are_401(
+        self,
+        anon: httpx.AsyncClient,
+        settings: Settings,
+        operators: dict[Role, OperatorRead],
+        case: str,
+    ) -> None:
+        subject = operators[Role.admin].id
+        token = {
+            "wrong_signature": jwt.encode(
+                {"sub": str(subject), "iat": datetime.now(UTC), "exp": datetime.now(UTC) + timedelta(minutes=5)},
+                "another-secret-that-is-long-enough-0123456789",
+                algorithm="HS256",
+            ),
+            "alg_none": jwt.encode(
+                {"sub": str(subject), "typ": "access", "iat": 1, "exp": 4102444800}, None, algorithm="none"
+            ),
+            "expired": self._token(settings, subject, exp=datetime.now(UTC) - timedelta(seconds=5)),
+            "unknown_subject": self._token(settings, uuid.uuid4()),
+            "garbage": "not.a.token",
+            "no_sub": jwt.encode(
+                {"iat": datetime.now(UTC), "exp": datetime.now(UTC) + timedelta(minutes=5), "typ": "access"},
+                settings.jwt_secret.get_secret_value(),
+                algorithm="HS256",
+            ),
+        }[case]
+        response = await anon.get(ME, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+
+    async def test_a_valid_token_is_accepted(
+        self, anon: httpx.AsyncClient, settings: Settings, operators: dict[Role, OperatorRead]
+    ) -> None:
+        response = await anon.get(
+            ME, headers={"Authorization": f"Bearer {self._token(settings, operators[Role.admin].id)}"}
+        )
+        assert response.status_code == 200
+
+    async def test_no_credentials_is_401(self, anon: httpx.AsyncClient) -> None:
+        assert (await anon.get(ME)).status_code == 401
+
+
+@pytest.fixture
+async def api_key(admin: httpx.AsyncClient) -> AsyncIterator[dict[str, str]]:
+    response = await admin.post("/api/v1/admin/api-keys", json={"name": "dashboard", "role": "viewer"})
+    assert response.status_code == 201, response.text
+    body: dict[str, str] = response.json()
+    yield body
+    await admin.delete(f"/api/v1/admin/api-keys/{body['id']}")
+
+
+class TestApiKeys:
+    async def test_key_is_shown_once_and_stored_as_a_hash(
+        self, admin: httpx.AsyncClient, api_key: dict[str, str], db: asyncpg.Connection
+    ) -> None:
+        assert api_key["key"].startswith("mdk_")
+        listed = (await admin.get("/api/v1/admin/api-keys")).json()
+        mine = next(k for k in listed if k["id"] == api_key["id"])
+        assert "key" not in mine
+        stored = await db.fetchrow("SELECT key_hash, prefix FROM api_keys WHERE id = $1", uuid.UUID(api_key["id"]))
+        assert stored is not None
+        assert api_key["key"] not in (stored["key_hash"], stored["prefix"])
+        assert stored["key_hash"] == security.hash_api_key(api_key["key"])
+
+    @pytest.mark.parametrize("header", ["X-API-Key", "Authorization"])
+    async def test_key_works_in_either_header(
+        self, anon: httpx.AsyncClient, api_key: dict[str, str], header: str
+    ) -> None:
+        value = api_key["key"] if header == "X-API-Key" else f"Bearer {api_key['key']}"
+        me = await anon.get(ME, headers={header: value})
+        assert me.status_code == 200
+        assert me.json() == {
+            "kind": "api_key",
+            "id": api_key["id"],
+            "name": "dashboard",
+            "role": "viewer",
+            "email": None,
+        }
+        assert (await anon.get("/api/v1/admin/members?limit=1", headers={header: value})).status_code == 200
+
+    async def test_key_role_bounds_what_it_may_do(self, anon: httpx.AsyncClient, api_key: dict[str, str]) -> None:
+        response = await anon.get("/api/v1/admin/operators", headers={"X-API-Key": api_key["key"]})
+        assert response.status_code == 403
+
+    async def test_revoked_or_forged_keys_are_401(
+        self, admin: httpx.AsyncClient, anon: httpx.AsyncClient, api_key: dict[str, str]
+    ) -> None:
+        forged = api_key["key"][:-4] + "AAAA"
+        assert (await anon.get(ME, headers={"X-API-Key": forged})).status_code == 401
+        assert (await anon.get(ME, headers={"X-API-Key": "mdk_nope"})).status_code == 401
+        revoked = await admin.delete(f"/api/v1/admin/api-keys/{api_key['id']}")
+        assert revoked.status_code == 200
+        assert revoked.json()["revoked_at"] is not None
+        assert (await anon.get(ME, headers={"X-API-Key": api_key["key"]})).status_code == 401
+
+    async def test_last_used_is_kept_without_a_write_per_request(
+        self, anon: httpx.AsyncClient, api_key: dict[str, str], db: asyncpg.Connection
+    ) -> None:
+        key_id = uuid.UUID(api_key["id"])
+        assert await db.fetchval("SELECT last_used_at FROM api_keys WHERE id = $1", key_id) is None
+        await anon.get(ME, headers={"X-API-Key": api_key["key"]})
+        first = await db.fetchval("SELECT last_used_at FROM api_keys WHERE id = $1", key_id)
+        assert first is not None
+        xmin = await db.fetchval("SELECT xmin::text FROM api_keys WHERE id = $1", key_id)
+        for _ in range(3):
+            await anon.get(ME, headers={"X-API-Key": api_key["key"]})
+        # No new row version: the following uses wrote nothing.
+        assert await db.fetchval("SELECT xmin::text FROM api_keys WHERE id = $1", key_id) == xmin
+
+
+async def test_api_client_helper_sets_a_client_address(app: FastAPI) -> None:
+    async with api_client(app) as c:
+        assert (await c.get("/health/live")).status_code == 200

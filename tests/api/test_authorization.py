@@ -1,0 +1,93 @@
+"""Every route of the app, walked: no credentials -> 401; each role -> allowed or 403.
+
+A route that is not in ACCESS fails the walk, so a new route cannot ship without a decision about who may
+call it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+
+from backend.domain.actors import ROLE_RANK
+from backend.domain.admin.models import Role
+
+PUBLIC = {
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("POST", "/api/v1/auth/login"),
+    ("GET", "/health/live"),
+    ("GET", "/health/ready"),
+}
+
+ACCESS: dict[tuple[str, str], Role] = {
+    ("GET", "/api/v1/auth/me"): Role.viewer,
+    ("GET", "/api/v1/admin/members"): Role.viewer,
+    ("GET", "/api/v1/admin/members/{member_id}"): Role.viewer,
+    ("GET", "/api/v1/admin/members/{member_id}/audit"): Role.viewer,
+    ("GET", "/api/v1/admin/dashboard/stats"): Role.viewer,
+    ("GET", "/api/v1/admin/audit-log"): Role.viewer,
+    ("GET", "/api/v1/admin/operators"): Role.admin,
+    ("POST", "/api/v1/admin/operators"): Role.admin,
+    ("PATCH", "/api/v1/admin/operators/{operator_id}"): Role.admin,
+    ("GET", "/api/v1/admin/api-keys"): Role.admin,
+    ("POST", "/api/v1/admin/api-keys"): Role.admin,
+    ("DELETE", "/api/v1/admin/api-keys/{key_id}"): Role.admin,
+}
+
+
+def app_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) the app serves, through included routers too."""
+    routes = sorted(
+        (str(method), str(route.path))
+        for route in iter_route_contexts(app.routes)
+        for method in (getattr(route, "methods", None) or ())
+        if method != "HEAD"
+    )
+    assert len(routes) > len(PUBLIC)
+    return routes
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+
+
+async def call(client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
+    body: dict[str, object] | None = {} if method in {"POST", "PUT", "PATCH"} else None
+    return await client.request(method, concrete(path), json=body, headers=headers)
+
+
+def test_every_route_has_an_access_decision(app: FastAPI) -> None:
+    undecided = [r for r in app_routes(app) if r not in PUBLIC and r not in ACCESS]
+    assert undecided == [], f"routes without an entry in ACCESS: {undecided}"
+    stale = [r for r in ACCESS if r not in app_routes(app)]
+    assert stale == []
+
+
+async def test_no_credentials_is_401_everywhere_but_public(app: FastAPI, anon: httpx.AsyncClient) -> None:
+    for method, path in app_routes(app):
+        if (method, path) in PUBLIC:
+            continue
+        response = await call(anon, method, path, {})
+        assert response.status_code == 401, f"{method} {path} answered {response.status_code} without credentials"
+
+
+@pytest.mark.parametrize("role", list(Role))
+async def test_each_role_is_allowed_or_forbidden(
+    app: FastAPI, anon: httpx.AsyncClient, tokens: dict[Role, str], role: Role
+) -> None:
+    headers = {"Authorization": f"Bearer {tokens[role]}"}
+    for (method, path), minimum in ACCESS.items():
+        response = await call(anon, method, path, headers)
+        if ROLE_RANK[role] >= ROLE_RANK[minimum]:
+            assert response.status_code not in (401, 403), f"{role} refused on {method} {path}"
+        else:
+            assert response.status_code == 403, f"{role} got {response.status_code} on {method} {path}"
+            assert response.headers["content-type"] == "application/problem+json"
