@@ -416,3 +416,22 @@ def test_presigner_matches_botocore() -> None:
         "http://127.0.0.1:8333", "memberdesk", "eu-west-2", "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG"
     )
     assert presigner.presign_get(key, 900, fixed.replace(tzinfo=UTC)) == expected
+
+
+async def test_estimated_count_uses_the_planner_for_large_results(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.domain.member import service
+
+    monkeypatch.setattr(service, "EXACT_COUNT_BELOW", 0)
+    response = await client.get(
+        MEMBERS, params={"status": "active", "q": "o'brien%_"}, headers={"Prefer": "count=estimated"}
+    )
+    assert response.status_code == 200
+    assert response.headers["Preference-Applied"] == "count=estimated"
+    assert int(response.headers["X-Total-Count"]) >= 0
+    filtered = await client.get(
+        MEMBERS, params={"gender": "female", "signed_up_from": "2024-01-01"}, headers={"Prefer": "count=estimated"}
+    )
+    assert filtered.status_code == 200
+    assert int(filtered.headers["X-Total-Count"]) > 0

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from backend.domain.member.models import (
@@ -148,8 +148,14 @@ async def count_members(session: AnySession, query: MemberListQuery) -> int:
 async def estimate_members(session: AnySession, query: MemberListQuery) -> int:
     """The planner's estimate of the matching rows (EXPLAIN), without counting them."""
     stmt = select(users.c.id).where(*_conditions(query))
-    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-    plan = (await session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}"))).scalar_one()
+    connection = await session.connection()
+    compiled = stmt.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    params = [compiled.params[name] for name in compiled.positiontup or ()]
+    # EXPLAIN of the same statement with the same bound values; SQLAlchemy has no EXPLAIN construct, so the
+    # compiled SQL goes to the driver connection, inside this session's transaction.
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    plan = await driver.fetchval(f"EXPLAIN (FORMAT JSON) {compiled}", *params)
     document = json.loads(plan) if isinstance(plan, str) else plan
     return int(document[0]["Plan"]["Plan Rows"])
 
