@@ -4,6 +4,7 @@ from backend.domain.admin.models import AdminUser, ApiKey
 from backend.domain.audit.models import AuditLog
 from backend.domain.auth.models import LoginFailure
 from backend.domain.base import metadata
+from backend.domain.idempotency.models import IdempotencyKey
 from backend.domain.member.models import (
     MemberNote,
     User,
@@ -20,6 +21,7 @@ __all__ = [
     "AdminUser",
     "ApiKey",
     "AuditLog",
+    "IdempotencyKey",
     "LoginFailure",
     "MemberNote",
     "OutboxEvent",

@@ -208,6 +208,8 @@ class UserPhoto(SQLModel, table=True):
         default=PhotoStatus.uploading,
         sa_column=Column(String(16), nullable=False, server_default=PhotoStatus.uploading.value),
     )
+    size_bytes: int | None = Field(default=None, sa_column=Column(Integer))
+    status_reason: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime | None = Field(default=None, sa_column=_timestamp())
     deleted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
 
@@ -233,14 +235,27 @@ class UserDocument(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
 
 
+class NoteKind(StrEnum):
+    note = "note"
+    approved = "approved"
+    rejected = "rejected"
+    suspended = "suspended"
+
+
 class MemberNote(SQLModel, table=True):
     __tablename__ = "member_notes"
-    __table_args__ = (Index("ix_member_notes_user_id_created_at", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_member_notes_user_id_created_at", "user_id", "created_at"),
+        CheckConstraint(_in("kind", NoteKind), name="kind"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())
     user_id: uuid.UUID = Field(sa_column=_user_fk())
     author_id: uuid.UUID | None = Field(
         default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("admin_users.id", ondelete="SET NULL"))
+    )
+    kind: NoteKind = Field(
+        default=NoteKind.note, sa_column=Column(String(16), nullable=False, server_default=NoteKind.note.value)
     )
     content: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime | None = Field(default=None, sa_column=_timestamp())

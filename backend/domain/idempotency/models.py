@@ -1,0 +1,32 @@
+"""Idempotency keys: a POST retried with the same key gets the first answer and writes nothing new."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Index, Integer, LargeBinary, PrimaryKeyConstraint, String, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from backend.domain import base as _base  # noqa: F401
+
+
+class IdempotencyKey(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        PrimaryKeyConstraint("owner", "key", name="pk_idempotency_keys"),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+
+    owner: str = Field(sa_column=Column(String(64), nullable=False))  # the actor the key belongs to
+    key: str = Field(sa_column=Column(String(255), nullable=False))
+    method: str = Field(sa_column=Column(String(8), nullable=False))
+    path: str = Field(sa_column=Column(String(512), nullable=False))
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))  # sha256 of method, path and body
+    response_status: int | None = Field(default=None, sa_column=Column(Integer))
+    # Stored response headers, a list of [name, value] pairs; free-form JSON.
+    response_headers: list[list[str]] | None = Field(default=None, sa_column=Column(JSONB))
+    response_body: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    created_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    )
