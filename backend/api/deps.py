@@ -16,6 +16,7 @@ from backend.domain.auth import service as auth_service
 from backend.domain.auth.service import LoginPolicy, LoginService
 from backend.domain.dashboard.service import DashboardService
 from backend.domain.errors import PermissionDenied, Unauthorized
+from backend.domain.outbox.service import OUTBOX_PENDING
 from backend.domain.health.service import HealthService
 from backend.domain.member.loader import UserDataLoader
 from backend.domain.member.service import MemberService
@@ -61,11 +62,12 @@ async def get_read_session(target: ReadTargetDep) -> AsyncIterator[AsyncReadSess
         yield session
 
 
-async def get_write_session(database: DatabaseDep) -> AsyncIterator[AsyncWriteSession]:
+async def get_write_session(request: Request, database: DatabaseDep) -> AsyncIterator[AsyncWriteSession]:
     """The request's transaction on the primary: committed before the response is sent, rolled back on error.
 
     `scope="function"` ends the dependency when the endpoint returns, before the response goes out, so a
-    commit that fails reaches the client as an error instead of a 200 for a write that was lost.
+    commit that fails reaches the client as an error instead of a 200 for a write that was lost. Events the
+    transaction put in the outbox are handed to the worker right after the commit.
     """
     async with database.write_sessions() as session:
         try:
@@ -74,6 +76,10 @@ async def get_write_session(database: DatabaseDep) -> AsyncIterator[AsyncWriteSe
         except BaseException:
             await session.rollback()
             raise
+        if session.info.get(OUTBOX_PENDING):
+            worker = getattr(request.app.state, "outbox_worker", None)
+            if worker is not None:
+                worker.nudge()
 
 
 ReadSession = Annotated[AsyncReadSession, Depends(get_read_session, scope="function")]

@@ -7,7 +7,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated
 
-from pydantic import Field, PostgresDsn, SecretStr, field_validator, model_validator
+from pydantic import Field, HttpUrl, PostgresDsn, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_JWT_SECRET = "memberdesk-development-only-secret-do-not-use"  # noqa: S105
@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
+
+    # Side effects: notifications go as HMAC-signed POSTs to WEBHOOK_URL (logged only when unset).
+    webhook_url: HttpUrl | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    outbox_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    outbox_sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    outbox_batch_size: int = Field(default=50, ge=1, le=1000)
+
+    photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    photo_upload_ttl_seconds: int = Field(default=600, ge=10, le=86_400)
 
     @field_validator("database_replica_urls", "cors_origins", mode="before")
     @classmethod
