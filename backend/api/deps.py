@@ -16,10 +16,10 @@ from backend.domain.auth import service as auth_service
 from backend.domain.auth.service import LoginPolicy, LoginService
 from backend.domain.dashboard.service import DashboardService
 from backend.domain.errors import PermissionDenied, Unauthorized
-from backend.domain.outbox.service import OUTBOX_PENDING
 from backend.domain.health.service import HealthService
 from backend.domain.member.loader import UserDataLoader
 from backend.domain.member.service import MemberService
+from backend.domain.outbox.service import OUTBOX_PENDING
 from backend.infrastructure import security
 from backend.infrastructure.database import AsyncReadSession, AsyncWriteSession, Database, ReadTarget
 from backend.infrastructure.settings import Settings
