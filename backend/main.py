@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
 from backend.api import problems
+from backend.api.idempotency import IdempotencyRecorder
 from backend.api.limits import BodySizeLimit
 from backend.api.v1 import api_router, health_router
 from backend.infrastructure.database import Database
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(api_router)
     app.include_router(health_router)
+    app.add_middleware(IdempotencyRecorder)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,

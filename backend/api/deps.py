@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Request
 
+from backend.api.idempotency import CLAIMED
 from backend.domain.actors import Actor, AuditContext
 from backend.domain.admin.models import Role
 from backend.domain.admin.service import AdminService
@@ -17,8 +18,9 @@ from backend.domain.auth.service import LoginPolicy, LoginService
 from backend.domain.dashboard.service import DashboardService
 from backend.domain.errors import PermissionDenied, Unauthorized
 from backend.domain.health.service import HealthService
-from backend.domain.member.loader import UserDataLoader
+from backend.domain.idempotency import service as idempotency
 from backend.domain.member.service import MemberService
+from backend.domain.member.writes import MemberWriteService
 from backend.domain.outbox.service import OUTBOX_PENDING
 from backend.infrastructure import security
 from backend.infrastructure.database import AsyncReadSession, AsyncWriteSession, Database, ReadTarget
@@ -70,12 +72,20 @@ async def get_write_session(request: Request, database: DatabaseDep) -> AsyncIte
     transaction put in the outbox are handed to the worker right after the commit.
     """
     async with database.write_sessions() as session:
+        key = request.headers.get(idempotency.HEADER)
+        actor: Actor | None = getattr(request.state, "actor", None)
         try:
+            if key is not None and request.method == "POST" and actor is not None:
+                await idempotency.claim(
+                    session, actor=actor, key=key, method="POST", path=request.url.path, body=await request.body()
+                )
             yield session
             await session.commit()
         except BaseException:
             await session.rollback()
             raise
+        if key is not None and request.method == "POST" and actor is not None:
+            setattr(request.state, CLAIMED, key)
         if session.info.get(OUTBOX_PENDING):
             worker = getattr(request.app.state, "outbox_worker", None)
             if worker is not None:
@@ -89,7 +99,7 @@ WriteSession = Annotated[AsyncWriteSession, Depends(get_write_session, scope="fu
 def get_member_service(
     session: ReadSession, target: ReadTargetDep, storage: StorageDep, settings: SettingsDep
 ) -> MemberService:
-    return MemberService(session, UserDataLoader(target.sessions), storage, settings.tz)
+    return MemberService(session, target.sessions, storage, settings.tz)
 
 
 def get_dashboard_service(session: ReadSession, target: ReadTargetDep, settings: SettingsDep) -> DashboardService:
@@ -191,6 +201,11 @@ def get_login_service(request: Request, session: WriteSession, settings: Setting
     return LoginService(session, policy, getattr(request.state, "request_id", None))
 
 
+def get_member_writer(session: WriteSession, context: AuditContextDep, storage: StorageDep) -> MemberWriteService:
+    return MemberWriteService(session, context, storage)
+
+
 AdminServiceDep = Annotated[AdminService, Depends(get_admin_service)]
+MemberWriterDep = Annotated[MemberWriteService, Depends(get_member_writer)]
 AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
 LoginServiceDep = Annotated[LoginService, Depends(get_login_service)]

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.status import HTTP_500_INTERNAL_SERVER_ERROR
 
 from backend.domain.errors import DomainError
+from backend.domain.idempotency.service import Replay
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _documented("The caller's role does not allow this"),
     404: _documented("No such resource"),
     409: _documented("Conflict with the current state"),
+    412: _documented("If-Match names a version that is no longer current"),
     413: _documented("Request body too large"),
     422: _documented("The request does not validate; `errors` lists each field"),
     429: _documented("Too many attempts; see Retry-After"),
@@ -81,6 +83,10 @@ def _request_id(request: Request) -> str | None:
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, Replay):
+        headers = {name: value for name, value in exc.response_headers}
+        headers["Idempotent-Replayed"] = "true"
+        return Response(exc.body, status_code=exc.response_status, headers=headers)
     assert isinstance(exc, DomainError)
     return problem(exc.status, exc.title, exc.detail, **exc.extra)
 

@@ -10,6 +10,7 @@ from backend.domain.admin.models import Role
 # The one guard of every admin route: authenticated, viewer or above. Routes that write ask for more.
 admin_router = APIRouter(prefix="/admin", dependencies=[Depends(require(Role.viewer))], responses=PROBLEM_RESPONSES)
 admin_router.include_router(members.router)
+admin_router.include_router(members.reviews_router)
 admin_router.include_router(dashboard.router)
 admin_router.include_router(operators.router)
 admin_router.include_router(audit.router)

@@ -57,6 +57,16 @@ _LOADERS: dict[Relation, Callable[[AnySession, uuid.UUID], Awaitable[Any]]] = {
 }
 
 
+async def load_on(
+    session: AnySession, member_id: uuid.UUID, relations: Collection[Relation] = tuple(Relation)
+) -> MemberRelations:
+    """The requested relations one after another on one session (e.g. inside a write transaction)."""
+    loaded = MemberRelations()
+    for relation in dict.fromkeys(relations):
+        setattr(loaded, relation.value, await _LOADERS[relation](session, member_id))
+    return loaded
+
+
 class UserDataLoader:
     """Loads the requested relations of one member concurrently."""
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, literal, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
 from backend.domain.member.models import (
+    MemberNote,
     User,
     UserDocument,
     UserLifestyle,
@@ -23,7 +25,7 @@ from backend.domain.member.models import (
 )
 from backend.domain.member.schemas import MemberFilters
 from backend.domain.ordering import SortKey
-from backend.domain.sessions import AnySession
+from backend.domain.sessions import AnySession, AsyncWriteSession
 
 users = User.__table__  # type: ignore[attr-defined]
 photos = UserPhoto.__table__  # type: ignore[attr-defined]
@@ -207,3 +209,124 @@ async def list_documents(session: AnySession, member_id: uuid.UUID) -> list[User
         .order_by(_column_of(UserDocument, "created_at"), _column_of(UserDocument, "id"))
     )
     return list((await session.execute(stmt)).scalars())
+
+
+# Writes ------------------------------------------------------------------------------------------------------
+
+
+async def lock_member(session: AsyncWriteSession, member_id: uuid.UUID) -> User | None:
+    """The user row, locked until the transaction ends (deleted ones too)."""
+    stmt = select(User).where(users.c.id == member_id).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def live_phone_owner(session: AnySession, phone: str) -> uuid.UUID | None:
+    """The live member using `phone`, if any."""
+    stmt = select(users.c.id).where(users.c.phone == phone, users.c.deleted_at.is_(None))
+    owner: uuid.UUID | None = (await session.execute(stmt)).scalar_one_or_none()
+    return owner
+
+
+async def add_member(session: AsyncWriteSession, user: User) -> None:
+    """Insert the user row and load its server defaults."""
+    session.add(user)
+    await session.flush()
+    await session.refresh(user)
+
+
+async def save_member(session: AsyncWriteSession, user: User, *, deleted: bool | None = None) -> None:
+    """Write the changed user row with the next version, and load what the server set.
+
+    `deleted` True soft-deletes (deleted_at = now()), False restores, None leaves it.
+    """
+    user.version += 1
+    user.updated_at = func.now()  # type: ignore[assignment]
+    if deleted is not None:
+        user.deleted_at = func.now() if deleted else None  # type: ignore[assignment]
+    await session.flush()
+    await session.refresh(user)
+
+
+_RELATION_TABLES = {
+    "profile": UserProfile.__table__,  # type: ignore[attr-defined]
+    "lifestyle": UserLifestyle.__table__,  # type: ignore[attr-defined]
+    "preference": UserPreference.__table__,  # type: ignore[attr-defined]
+}
+
+
+async def upsert_relation(
+    session: AsyncWriteSession, relation: str, member_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    """Create the member's one-per-member row, or change the given fields of it."""
+    table = _RELATION_TABLES[relation]
+    stmt = pg_insert(table).values(id=member_id, **values)
+    if values:
+        stmt = stmt.on_conflict_do_update(index_elements=["id"], set_=values)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["id"])
+    await session.execute(stmt)
+
+
+async def relation_values(session: AnySession, relation: str, member_id: uuid.UUID) -> dict[str, Any]:
+    """The current values of one one-per-member row (empty when there is none)."""
+    table = _RELATION_TABLES[relation]
+    row = (await session.execute(select(table).where(table.c.id == member_id))).mappings().first()
+    return {key: value for key, value in row.items() if key != "id"} if row else {}
+
+
+async def add_note(session: AsyncWriteSession, note: MemberNote) -> MemberNote:
+    session.add(note)
+    await session.flush()
+    await session.refresh(note)
+    return note
+
+
+async def list_notes(session: AnySession, member_id: uuid.UUID, *, limit: int, offset: int) -> list[MemberNote]:
+    """A member's notes, newest first."""
+    stmt = (
+        select(MemberNote)
+        .where(_column_of(MemberNote, "user_id") == member_id)
+        .order_by(_column_of(MemberNote, "created_at").desc(), _column_of(MemberNote, "id").desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def count_notes(session: AnySession, member_id: uuid.UUID) -> int:
+    stmt = select(func.count()).select_from(MemberNote).where(_column_of(MemberNote, "user_id") == member_id)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+EXPORT_COLUMNS = ("id", "name", "phone", "gender", "birth_year", "status", "created_at", "updated_at", "deleted_at")
+_FORMULA_START = "^[=+@\t\r-]"
+
+
+def _spreadsheet_safe(column: Any) -> Any:
+    """The text with a leading apostrophe when a spreadsheet would read it as a formula (= + - @ tab CR)."""
+    return case((column.regexp_match(_FORMULA_START), literal("'") + column), else_=column).label(column.name)
+
+
+async def export_csv(
+    session: AnySession, query: MemberListQuery, sink: Callable[[bytes], Coroutine[Any, Any, None]]
+) -> None:
+    """Every matching member as CSV with a header, written by PostgreSQL (COPY) and handed to `sink` in chunks.
+
+    COPY streams from the server without materialising the result, so memory stays flat at any size.
+    """
+    columns = [
+        _spreadsheet_safe(users.c[name]) if name in ("name", "phone") else users.c[name] for name in EXPORT_COLUMNS
+    ]
+    ordering = [_column(o.field).desc() if o.descending else _column(o.field).asc() for o in query.order]
+    stmt = select(*columns).where(*_conditions(query)).order_by(*ordering)
+    connection = await session.connection()
+    compiled = stmt.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    params = [compiled.params[name] for name in compiled.positiontup or ()]
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+
+    # asyncpg quotes the arguments into the COPY statement server-side (COPY takes no bind parameters).
+    async def write(data: bytes | bytearray) -> None:
+        await sink(bytes(data))
+
+    await driver.copy_from_query(str(compiled), *params, output=write, format="csv", header=True)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from backend.domain.member.models import (
     DocumentStatus,
     DocumentType,
     Gender,
     MemberStatus,
+    NoteKind,
     PhotoStatus,
     Plan,
     SubscriptionStatus,
@@ -128,3 +130,110 @@ class MemberPage:
     items: list[MemberRead]
     total: int | None
     next_cursor: str | None
+
+
+PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+Smoking = Literal["never", "quit", "sometimes", "regularly"]
+Drinking = Literal["never", "rarely", "socially", "often"]
+Religion = Literal["none", "christian", "catholic", "buddhist", "other"]
+Exercise = Literal["never", "sometimes", "regularly", "daily"]
+
+
+class ProfileWrite(Schema):
+    height_cm: int | None = Field(default=None, ge=100, le=250)
+    education: str | None = Field(default=None, max_length=100)
+    job: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    bio: str | None = Field(default=None, max_length=2000)
+
+
+class LifestyleWrite(Schema):
+    smoking: Smoking | None = None
+    drinking: Drinking | None = None
+    religion: Religion | None = None
+    exercise: Exercise | None = None
+
+
+class PreferenceWrite(Schema):
+    age_min: int | None = Field(default=None, ge=18, le=100)
+    age_max: int | None = Field(default=None, ge=18, le=100)
+    height_min_cm: int | None = Field(default=None, ge=100, le=250)
+    height_max_cm: int | None = Field(default=None, ge=100, le=250)
+    regions: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> PreferenceWrite:
+        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
+            raise ValueError("age_min is greater than age_max")
+        if (
+            self.height_min_cm is not None
+            and self.height_max_cm is not None
+            and self.height_min_cm > self.height_max_cm
+        ):
+            raise ValueError("height_min_cm is greater than height_max_cm")
+        return self
+
+
+class MemberCreate(Schema):
+    """A new member with a profile, and optionally lifestyle and preference; created pending unless said."""
+
+    phone: str = Field(pattern=PHONE_PATTERN, description="E.164, e.g. +821012345678")
+    name: str = Field(min_length=1, max_length=100)
+    gender: Gender
+    birth_year: int = Field(ge=1900, le=2100)
+    status: MemberStatus = MemberStatus.pending
+    profile: ProfileWrite
+    lifestyle: LifestyleWrite | None = None
+    preference: PreferenceWrite | None = None
+
+
+class MemberUpdate(Schema):
+    """A partial edit: given fields change, absent ones stay; status changes go through the review actions."""
+
+    phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    gender: Gender | None = None
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    profile: ProfileWrite | None = None
+    lifestyle: LifestyleWrite | None = None
+    preference: PreferenceWrite | None = None
+
+
+class MemberReplace(MemberUpdate):
+    """react-admin's PUT: the record as GET returned it, edited.
+
+    Read-only fields may be echoed back but not changed (a change is refused); `version` acts as If-Match.
+    The computed parts (photos, documents, subscription, photo URL) are not writable here and are skipped.
+    """
+
+    id: uuid.UUID | None = None
+    version: int | None = None
+    status: MemberStatus | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+    photo_url: str | None = None
+    subscription: dict[str, Any] | None = None
+    photos: list[dict[str, Any]] | None = None
+    documents: list[dict[str, Any]] | None = None
+
+
+READ_ONLY_ECHO = ("id", "status", "created_at", "deleted_at")
+COMPUTED = ("version", "updated_at", "photo_url", "subscription", "photos", "documents")
+
+
+class ReviewDecision(Schema):
+    reason: str | None = Field(default=None, max_length=2000, description="Required to reject or suspend")
+
+
+class NoteCreate(Schema):
+    content: str = Field(min_length=1, max_length=10_000)
+
+
+class NoteRead(ReadSchema):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    author_id: uuid.UUID | None
+    kind: NoteKind
+    content: str
+    created_at: datetime

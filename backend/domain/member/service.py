@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from backend.domain.errors import BadRequest, NotFoundError
 from backend.domain.member import repository
-from backend.domain.member.loader import Relation, UserDataLoader
+from backend.domain.member.loader import MemberRelations, Relation, UserDataLoader
+from backend.domain.member.models import User
 from backend.domain.member.repository import MemberListQuery
 from backend.domain.member.schemas import (
     DocumentRead,
@@ -19,6 +22,7 @@ from backend.domain.member.schemas import (
     MemberFilters,
     MemberPage,
     MemberRead,
+    NoteRead,
     PhotoRead,
     PreferenceRead,
     ProfileRead,
@@ -26,7 +30,7 @@ from backend.domain.member.schemas import (
 )
 from backend.domain.ordering import SortKey
 from backend.domain.schemas import ReadSchema
-from backend.domain.sessions import AsyncReadSession
+from backend.domain.sessions import AsyncReadSession, ReadSessionFactory
 from backend.domain.timebounds import end_of, start_of
 from backend.infrastructure.storage import Storage
 
@@ -36,6 +40,7 @@ DEFAULT_ORDER = (SortKey("created_at", descending=True),)
 CountMode = Literal["exact", "estimated", "none"]
 # Under this many estimated rows an exact count is cheap, so `count=estimated` counts exactly (as PostgREST).
 EXACT_COUNT_BELOW = 10_000
+EXPORT_QUEUE_CHUNKS = 16
 
 
 def total_order(order: Sequence[SortKey]) -> tuple[SortKey, ...]:
@@ -80,12 +85,32 @@ def _read(schema: type[S], row: object, **extra: Any) -> S:
     return schema.model_validate({**values, **extra})
 
 
+async def detail_of(user: User, relations: MemberRelations, storage: Storage) -> MemberDetailRead:
+    """The detail answer: the user row, its relations, and presigned URLs for photos and documents."""
+    photo_urls = await storage.presign_many([photo.s3_key for photo in relations.photos])
+    document_urls = await storage.presign_many([document.s3_key for document in relations.documents])
+    return _read(
+        MemberDetailRead,
+        user,
+        profile=ProfileRead.model_validate(relations.profile) if relations.profile else None,
+        lifestyle=LifestyleRead.model_validate(relations.lifestyle) if relations.lifestyle else None,
+        preference=PreferenceRead.model_validate(relations.preference) if relations.preference else None,
+        subscription=SubscriptionRead.model_validate(relations.subscription) if relations.subscription else None,
+        photos=[_read(PhotoRead, photo, url=url) for photo, url in zip(relations.photos, photo_urls, strict=True)],
+        documents=[
+            _read(DocumentRead, document, url=url)
+            for document, url in zip(relations.documents, document_urls, strict=True)
+        ],
+    )
+
+
 class MemberService:
     """Read operations on members."""
 
-    def __init__(self, session: AsyncReadSession, loader: UserDataLoader, storage: Storage, tz: ZoneInfo) -> None:
+    def __init__(self, session: AsyncReadSession, sessions: ReadSessionFactory, storage: Storage, tz: ZoneInfo) -> None:
         self.session = session
-        self.loader = loader
+        self.sessions = sessions
+        self.loader = UserDataLoader(sessions)
         self.storage = storage
         self.tz = tz
 
@@ -152,18 +177,35 @@ class MemberService:
         if user is None:
             raise NotFoundError(f"No member with id {member_id}.")
         relations = await self.loader.load(member_id, tuple(Relation))
-        photo_urls = await self.storage.presign_many([photo.s3_key for photo in relations.photos])
-        document_urls = await self.storage.presign_many([document.s3_key for document in relations.documents])
-        return _read(
-            MemberDetailRead,
-            user,
-            profile=ProfileRead.model_validate(relations.profile) if relations.profile else None,
-            lifestyle=LifestyleRead.model_validate(relations.lifestyle) if relations.lifestyle else None,
-            preference=PreferenceRead.model_validate(relations.preference) if relations.preference else None,
-            subscription=SubscriptionRead.model_validate(relations.subscription) if relations.subscription else None,
-            photos=[_read(PhotoRead, photo, url=url) for photo, url in zip(relations.photos, photo_urls, strict=True)],
-            documents=[
-                _read(DocumentRead, document, url=url)
-                for document, url in zip(relations.documents, document_urls, strict=True)
-            ],
-        )
+        return await detail_of(user, relations, self.storage)
+
+    async def list_notes(self, member_id: uuid.UUID, *, limit: int, offset: int) -> tuple[list[NoteRead], int]:
+        """A member's notes, newest first, and how many there are."""
+        if await repository.get_member(self.session, member_id, include_deleted=True) is None:
+            raise NotFoundError(f"No member with id {member_id}.")
+        notes = await repository.list_notes(self.session, member_id, limit=limit, offset=offset)
+        return [NoteRead.model_validate(n) for n in notes], await repository.count_notes(self.session, member_id)
+
+    async def export_csv(self, query: MemberListQuery) -> AsyncIterator[bytes]:
+        """The members of `query` as CSV chunks, streamed from its own session while the client reads.
+
+        A bounded queue couples PostgreSQL's COPY to the client's pace, so a slow reader holds back the copy
+        instead of filling memory.
+        """
+        chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=EXPORT_QUEUE_CHUNKS)
+
+        async def copy() -> None:
+            async with self.sessions() as session:
+                await repository.export_csv(session, query, chunks.put)
+            await chunks.put(None)
+
+        task = asyncio.create_task(copy())
+        try:
+            while (chunk := await chunks.get()) is not None:
+                yield chunk
+            await task
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

@@ -1,15 +1,17 @@
-"""Members: the list with every query style react-admin speaks, and the detail."""
+"""Members: the list with every query style react-admin speaks, the detail, edits, reviews, notes, export."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
-from backend.api.deps import MemberServiceDep
+from backend.api.deps import MemberServiceDep, MemberWriterDep, RequireAdmin, RequireModerator
 from backend.api.listing import (
+    ListParams,
     ListSpec,
     decode_cursor,
     encode_cursor,
@@ -17,45 +19,58 @@ from backend.api.listing import (
     parse_list_params,
     typed_filters,
 )
+from backend.domain.errors import BadRequest
+from backend.domain.member.models import MemberStatus
+from backend.domain.member.repository import MemberListQuery
 from backend.domain.member.schemas import (
     MEMBER_SORT_FIELDS,
     MULTI_VALUE_FILTERS,
+    MemberCreate,
     MemberDetailRead,
+    MemberFields,
     MemberFilters,
+    MemberPage,
     MemberRead,
+    MemberReplace,
+    MemberUpdate,
+    NoteCreate,
+    NoteRead,
+    ReviewDecision,
 )
-from backend.domain.member.service import total_order
+from backend.domain.member.service import MemberService, total_order
+from backend.domain.ordering import SortKey
 
 router = APIRouter(prefix="/members", tags=["members"])
+reviews_router = APIRouter(prefix="/reviews", tags=["reviews"])
 
 MEMBER_LIST = ListSpec(filter_names=frozenset(MemberFilters.model_fields), sort_fields=MEMBER_SORT_FIELDS)
+REVIEW_LIST = ListSpec(filter_names=frozenset({"gender", "q"}), sort_fields=frozenset({"created_at"}))
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
+OLDEST_FIRST = (SortKey("created_at", descending=False),)
 
 
-@router.get(
-    "",
-    response_model=list[MemberRead],
-    summary="List members",
-    openapi_extra={
-        "parameters": [
-            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-            for name in ("sort", "limit", "offset", "cursor", "range", "filter", *MEMBER_LIST.filter_names)
-        ]
-    },
-)
-async def list_members(
+def _list_parameters(spec: ListSpec) -> dict[str, Any]:
+    names = ("sort", "limit", "offset", "cursor", "range", "filter", *sorted(spec.filter_names))
+    return {"parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names]}
+
+
+def _query(
     request: Request,
-    service: MemberServiceDep,
-    prefer: Annotated[str | None, Header()] = None,
-) -> Response:
-    """Members matching the filters, one page, with the total in X-Total-Count and Content-Range."""
-    params = parse_list_params(list(request.query_params.multi_items()), prefer, MEMBER_LIST)
-    filters = typed_filters(params, MemberFilters, MULTI_VALUE_FILTERS)
-    order = total_order(params.sort)
+    service: MemberService,
+    prefer: str | None,
+    spec: ListSpec,
+    default: tuple[SortKey, ...] = (),
+    **fixed: Any,
+) -> tuple[ListParams, MemberListQuery]:
+    params = parse_list_params(list(request.query_params.multi_items()), prefer, spec)
+    filters = typed_filters(params, MemberFilters, MULTI_VALUE_FILTERS).model_copy(update=fixed)
+    order = total_order(params.sort or default)
     after = decode_cursor(params.cursor, order) if params.cursor is not None else None
-    query = service.build_query(filters, order, limit=params.limit, offset=params.offset, after=after)
-    page = await service.list_members(query, params.count)
-    next_cursor = encode_cursor(page.next_cursor, order) if page.next_cursor is not None else None
+    return params, service.build_query(filters, order, limit=params.limit, offset=params.offset, after=after)
+
+
+def _page_response(request: Request, params: ListParams, query: MemberListQuery, page: MemberPage) -> Response:
+    next_cursor = encode_cursor(page.next_cursor, query.order) if page.next_cursor is not None else None
     headers = list_headers(
         resource="members",
         offset=params.offset,
@@ -74,12 +89,157 @@ async def list_members(
     return Response(body, media_type="application/json", headers=headers)
 
 
+def _json(model: MemberDetailRead | MemberFields, status_code: int = 200, **headers: str) -> Response:
+    return Response(
+        orjson.dumps(model.model_dump(mode="json")),
+        status_code=status_code,
+        media_type="application/json",
+        headers={"ETag": f'"{model.version}"', **headers},
+    )
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an If-Match names (`"3"`, `W/"3"`); None for `*` or no header; 412 if it names none."""
+    if if_match is None or if_match.strip() in ("", "*"):
+        return None
+    tag = if_match.split(",")[0].strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        return -1  # matches no version: answered with 412
+    return int(tag)
+
+
+IfMatch = Annotated[str | None, Header(description='The ETag from GET, e.g. "3"; 412 when stale')]
+PreferHeader = Annotated[str | None, Header()]
+
+
+@router.get("", response_model=list[MemberRead], summary="List members", openapi_extra=_list_parameters(MEMBER_LIST))
+async def list_members(request: Request, service: MemberServiceDep, prefer: PreferHeader = None) -> Response:
+    """Members matching the filters, one page, with the total in X-Total-Count and Content-Range."""
+    params, query = _query(request, service, prefer, MEMBER_LIST)
+    return _page_response(request, params, query, await service.list_members(query, params.count))
+
+
+@router.get(
+    "/export.csv",
+    summary="Export members as CSV",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "CSV with a header row"}},
+    openapi_extra=_list_parameters(MEMBER_LIST),
+)
+async def export_members(request: Request, service: MemberServiceDep) -> StreamingResponse:
+    """Every member matching the list filters, streamed as CSV in constant memory (formula cells escaped)."""
+    params, query = _query(request, service, None, MEMBER_LIST)
+    if params.cursor is not None or params.offset:
+        raise BadRequest("The export has no paging: it streams every matching member.", parameter="offset")
+    return StreamingResponse(
+        service.export_csv(query),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="members.csv"'},
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=MemberDetailRead, summary="Create a member")
+async def create_member(data: MemberCreate, _: RequireAdmin, writer: MemberWriterDep) -> Response:
+    """A member with profile (and lifestyle, preference) in one transaction; 409 when the phone is in use."""
+    member = await writer.create(data)
+    return _json(member, status.HTTP_201_CREATED, Location=f"/api/v1/admin/members/{member.id}")
+
+
 @router.get("/{member_id}", response_model=MemberDetailRead, summary="Get a member with every relation")
 async def get_member(member_id: uuid.UUID, service: MemberServiceDep) -> Response:
     """The member, its relations, and presigned URLs for its photos and documents; ETag from its version."""
-    member = await service.get_member(member_id)
-    return Response(
-        orjson.dumps(member.model_dump(mode="json")),
-        media_type="application/json",
-        headers={"ETag": f'"{member.version}"'},
-    )
+    return _json(await service.get_member(member_id))
+
+
+@router.patch("/{member_id}", response_model=MemberDetailRead, summary="Edit a member")
+async def update_member(
+    member_id: uuid.UUID, data: MemberUpdate, _: RequireAdmin, writer: MemberWriterDep, if_match: IfMatch = None
+) -> Response:
+    """Change the given fields; with If-Match, 412 when someone else changed the member first."""
+    return _json(await writer.update(member_id, data, expected_version(if_match)))
+
+
+@router.put("/{member_id}", response_model=MemberDetailRead, summary="Replace a member (react-admin update)")
+async def replace_member(
+    member_id: uuid.UUID, data: MemberReplace, _: RequireAdmin, writer: MemberWriterDep, if_match: IfMatch = None
+) -> Response:
+    """The record as GET returned it, edited; `version` in the body works as If-Match."""
+    if data.id is not None and data.id != member_id:
+        raise BadRequest("The body's id differs from the path's.", field="id")
+    return _json(await writer.replace(member_id, data, expected_version(if_match)))
+
+
+@router.delete("/{member_id}", response_model=MemberFields, summary="Soft-delete a member")
+async def delete_member(
+    member_id: uuid.UUID, _: RequireAdmin, writer: MemberWriterDep, if_match: IfMatch = None
+) -> Response:
+    """Hide the member and free its phone; the record is returned; restore undoes it."""
+    return _json(await writer.delete(member_id, expected_version(if_match)))
+
+
+@router.post("/{member_id}/restore", response_model=MemberDetailRead, summary="Undo a soft delete")
+async def restore_member(member_id: uuid.UUID, _: RequireAdmin, writer: MemberWriterDep) -> Response:
+    """Bring the member back; 409 when a live member took its phone meanwhile."""
+    return _json(await writer.restore(member_id))
+
+
+async def _decide(
+    decision: str, member_id: uuid.UUID, data: ReviewDecision, writer: MemberWriterDep, if_match: str | None
+) -> Response:
+    return _json(await writer.decide(member_id, decision, data.reason, expected_version(if_match)))
+
+
+@router.post("/{member_id}/approve", response_model=MemberDetailRead, summary="Approve a member")
+async def approve_member(
+    member_id: uuid.UUID, data: ReviewDecision, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
+) -> Response:
+    """pending or suspended -> active, with a note, an audit row and a member.approved event."""
+    return await _decide("approve", member_id, data, writer, if_match)
+
+
+@router.post("/{member_id}/reject", response_model=MemberDetailRead, summary="Reject a member")
+async def reject_member(
+    member_id: uuid.UUID, data: ReviewDecision, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
+) -> Response:
+    """pending -> rejected; a reason is required."""
+    return await _decide("reject", member_id, data, writer, if_match)
+
+
+@router.post("/{member_id}/suspend", response_model=MemberDetailRead, summary="Suspend a member")
+async def suspend_member(
+    member_id: uuid.UUID, data: ReviewDecision, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
+) -> Response:
+    """active -> suspended; a reason is required."""
+    return await _decide("suspend", member_id, data, writer, if_match)
+
+
+@router.get("/{member_id}/notes", summary="A member's notes")
+async def list_notes(
+    member_id: uuid.UUID,
+    service: MemberServiceDep,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=200)] = 25,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+) -> list[NoteRead]:
+    """Operators' notes and review decisions, newest first."""
+    notes, total = await service.list_notes(member_id, limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(total)
+    return notes
+
+
+@router.post("/{member_id}/notes", status_code=status.HTTP_201_CREATED, summary="Write a note")
+async def add_note(member_id: uuid.UUID, data: NoteCreate, _: RequireModerator, writer: MemberWriterDep) -> NoteRead:
+    """A note about the member, by the calling operator."""
+    return await writer.add_note(member_id, data)
+
+
+@reviews_router.get(
+    "/pending",
+    response_model=list[MemberRead],
+    summary="The review queue",
+    openapi_extra=_list_parameters(REVIEW_LIST),
+)
+async def pending_reviews(request: Request, service: MemberServiceDep, prefer: PreferHeader = None) -> Response:
+    """Members waiting for review, oldest first; cursor paging via X-Next-Cursor."""
+    params, query = _query(request, service, prefer, REVIEW_LIST, OLDEST_FIRST, status=[MemberStatus.pending])
+    return _page_response(request, params, query, await service.list_members(query, params.count))

@@ -1,0 +1,66 @@
+"""Keeps the answer of a POST that claimed an Idempotency-Key, before the answer is sent."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.domain.idempotency import service as idempotency
+from backend.infrastructure.database import Database
+
+logger = logging.getLogger(__name__)
+
+CLAIMED = "idempotency_claimed"  # request.state key set by the write session after its commit
+_KEPT_HEADERS = {b"content-type", b"location", b"etag"}
+
+
+class IdempotencyRecorder:
+    """Buffers the answer of requests whose key was claimed and committed, stores it, then sends it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            state: dict[str, Any] = scope.get("state", {})
+            if CLAIMED not in state:
+                if held:
+                    for earlier in held:
+                        await send(earlier)
+                    held.clear()
+                await send(message)
+                return
+            held.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                await self._store(scope, state, held)
+                for buffered in held:
+                    await send(buffered)
+                held.clear()
+
+        await self.app(scope, receive, hold)
+
+    async def _store(self, scope: Scope, state: dict[str, Any], messages: list[Message]) -> None:
+        start = messages[0]
+        body = b"".join(m.get("body", b"") for m in messages[1:])
+        headers = [[k.decode(), v.decode()] for k, v in start.get("headers", []) if k.lower() in _KEPT_HEADERS]
+        database: Database = scope["app"].state.database
+        try:
+            async with database.write_sessions() as session, session.begin():
+                await idempotency.save_response(
+                    session,
+                    actor=state.get("actor"),
+                    key=state[CLAIMED],
+                    status=start["status"],
+                    headers=headers,
+                    body=body,
+                )
+        except Exception:
+            # The write is committed; a retry will be told to try again rather than write twice.
+            logger.exception("could not store the answer of an idempotent request")

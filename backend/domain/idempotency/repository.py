@@ -1,0 +1,57 @@
+"""All SQL of idempotency keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from backend.domain.idempotency.models import IdempotencyKey
+from backend.domain.sessions import AsyncWriteSession
+
+keys = IdempotencyKey.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    fingerprint: str
+    response_status: int | None
+    response_headers: list[list[str]] | None
+    response_body: bytes | None
+
+
+async def claim(
+    session: AsyncWriteSession, *, owner: str, key: str, method: str, path: str, fingerprint: str
+) -> StoredKey | None:
+    """Insert the key in this transaction, or return the one already committed.
+
+    A concurrent request with the same key blocks on the unique index until the first commits or rolls back,
+    so only one of them ever runs the write.
+    """
+    inserted = await session.execute(
+        insert(keys)
+        .values(owner=owner, key=key, method=method, path=path, fingerprint=fingerprint)
+        .on_conflict_do_nothing(index_elements=["owner", "key"])
+        .returning(keys.c.key)
+    )
+    if inserted.first() is not None:
+        return None
+    row = (
+        await session.execute(
+            select(keys.c.fingerprint, keys.c.response_status, keys.c.response_headers, keys.c.response_body).where(
+                keys.c.owner == owner, keys.c.key == key
+            )
+        )
+    ).one()
+    return StoredKey(*row)
+
+
+async def save_response(
+    session: AsyncWriteSession, *, owner: str, key: str, status: int, headers: list[list[str]], body: bytes
+) -> None:
+    await session.execute(
+        update(keys)
+        .where(keys.c.owner == owner, keys.c.key == key)
+        .values(response_status=status, response_headers=headers, response_body=body)
+    )
