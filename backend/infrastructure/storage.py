@@ -1,8 +1,9 @@
-"""S3 access: one aiobotocore client for the app's life, and presigned GET URLs signed in-process.
+"""S3 access: one aiobotocore client for the app's life, presigned GET URLs signed in-process, upload forms.
 
 botocore's presigner costs about 0.6 ms per URL on the event loop; a member page carries dozens of URLs.
 With static credentials the same AWS Signature V4 query string is computed here directly (a SHA-256 and an
 HMAC per URL, the signing key cached per day), and checked against botocore's output in the tests.
+Upload forms (presigned POST) are rare and carry a policy, so they go through botocore.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import aioboto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from backend.infrastructure.settings import Settings
 
@@ -78,6 +80,31 @@ class SigV4Presigner:
         return f"{self._origin}{path}?{query}&X-Amz-Signature={signature}"
 
 
+class StorageError(Exception):
+    """S3 could not answer (unreachable, or an error other than a missing object)."""
+
+
+@dataclass(frozen=True)
+class PresignedPost:
+    """An HTML form upload: POST `fields` and then the file (last) as multipart/form-data to `url`."""
+
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a HEAD tells about a stored object."""
+
+    size: int
+    content_type: str | None
+    etag: str | None
+
+
+_MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+
+
 def client_config() -> Config:
     """SigV4 always (botocore may default to SigV2), short timeouts so a dead S3 fails fast."""
     return Config(
@@ -96,6 +123,7 @@ class Storage:
         self.client = client
         self.bucket = settings.s3_bucket
         self.ttl_seconds = settings.presign_ttl_seconds
+        self.upload_ttl_seconds = settings.photo_upload_ttl_seconds
         self._presigner: SigV4Presigner | None = None
         if settings.s3_access_key_id and settings.s3_secret_access_key and settings.s3_endpoint_url:
             self._presigner = SigV4Presigner(
@@ -117,6 +145,44 @@ class Storage:
     async def presign_many(self, keys: list[str]) -> list[str]:
         """Presigned GET URLs for several keys, in order."""
         return [await self.presign_get(key) for key in keys]
+
+    async def presign_post(
+        self, key: str, content_type: str, max_bytes: int, *, expires_in: int | None = None
+    ) -> PresignedPost:
+        """A form that uploads exactly `key`, with exactly `content_type`, of 1..`max_bytes` bytes.
+
+        S3 checks the signed policy: another key or Content-Type is refused (403), a body outside
+        content-length-range too (400 EntityTooLarge / EntityTooSmall). `expires_in` defaults to
+        PHOTO_UPLOAD_TTL_SECONDS.
+        """
+        ttl = self.upload_ttl_seconds if expires_in is None else expires_in
+        expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=ttl)
+        form = await self.client.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=ttl,
+        )
+        return PresignedPost(
+            url=str(form["url"]), fields={str(k): str(v) for k, v in form["fields"].items()}, expires_at=expires_at
+        )
+
+    async def head(self, key: str) -> ObjectInfo | None:
+        """The object's size and type, or None when there is no object at `key`; StorageError if S3 fails."""
+        try:
+            answer = await self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if error.get("Code") in _MISSING_CODES or status == 404:
+                return None
+            raise StorageError(f"HEAD {key}: {error.get('Code') or status}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"HEAD {key}: {type(exc).__name__}") from exc
+        return ObjectInfo(
+            size=int(answer["ContentLength"]), content_type=answer.get("ContentType"), etag=answer.get("ETag")
+        )
 
     async def check(self) -> None:
         """Raise if the bucket cannot be reached."""

@@ -119,7 +119,7 @@ def _after(order: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[boo
 def _first_photo_key() -> Any:
     return (
         select(photos.c.s3_key)
-        .where(photos.c.user_id == users.c.id, photos.c.deleted_at.is_(None))
+        .where(photos.c.user_id == users.c.id, photos.c.deleted_at.is_(None), photos.c.status != "uploading")
         .order_by(photos.c.display_order, photos.c.id)
         .limit(1)
         .scalar_subquery()
@@ -192,10 +192,14 @@ def _column_of(model: type[Any], name: str) -> InstrumentedAttribute[Any]:
 
 
 async def list_photos(session: AnySession, member_id: uuid.UUID) -> list[UserPhoto]:
-    """Live photos in display order."""
+    """Live photos in display order (an upload still under way has no object yet, so it is left out)."""
     stmt = (
         select(UserPhoto)
-        .where(_column_of(UserPhoto, "user_id") == member_id, _column_of(UserPhoto, "deleted_at").is_(None))
+        .where(
+            _column_of(UserPhoto, "user_id") == member_id,
+            _column_of(UserPhoto, "deleted_at").is_(None),
+            _column_of(UserPhoto, "status") != "uploading",
+        )
         .order_by(_column_of(UserPhoto, "display_order"), _column_of(UserPhoto, "id"))
     )
     return list((await session.execute(stmt)).scalars())

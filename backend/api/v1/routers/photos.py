@@ -1,5 +1,61 @@
-"""Placeholder until this router lands."""
+"""Member photos: presigned uploads, their confirmation, moderation, order and deletion (moderator role)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from backend.api.deps import AuditContextDep, RequireModerator, SettingsDep, StorageDep, WriteSession
+from backend.domain.photo.schemas import PhotoDetailRead, PhotoUpdate, PhotoUploadCreate, PhotoUploadStarted
+from backend.domain.photo.service import PhotoService
+
+router = APIRouter(tags=["photos"])
+
+
+def get_photo_service(
+    session: WriteSession, context: AuditContextDep, storage: StorageDep, settings: SettingsDep
+) -> PhotoService:
+    return PhotoService(
+        session,
+        context,
+        storage,
+        max_bytes=settings.photo_max_bytes,
+        upload_ttl_seconds=settings.photo_upload_ttl_seconds,
+    )
+
+
+PhotoServiceDep = Annotated[PhotoService, Depends(get_photo_service)]
+
+
+@router.post(
+    "/members/{member_id}/photos",
+    status_code=status.HTTP_201_CREATED,
+    summary="Start a photo upload",
+)
+async def start_photo_upload(
+    member_id: uuid.UUID, data: PhotoUploadCreate, _: RequireModerator, service: PhotoServiceDep
+) -> PhotoUploadStarted:
+    """A new `uploading` photo and a presigned POST limited to its key, type and PHOTO_MAX_BYTES."""
+    return await service.start_upload(member_id, data)
+
+
+@router.post("/photos/{photo_id}/complete", summary="Confirm a photo upload")
+async def complete_photo_upload(photo_id: uuid.UUID, _: RequireModerator, service: PhotoServiceDep) -> PhotoDetailRead:
+    """Check the object in S3 and move the photo to `pending`; 409 when it is missing or not as announced."""
+    return await service.complete(photo_id)
+
+
+@router.patch("/photos/{photo_id}", summary="Moderate or reorder a photo")
+async def update_photo(
+    photo_id: uuid.UUID, data: PhotoUpdate, _: RequireModerator, service: PhotoServiceDep
+) -> PhotoDetailRead:
+    """Approve, reject with a reason, and/or move to another display_order; the others shift to keep 0..n-1."""
+    return await service.update(photo_id, data)
+
+
+@router.delete("/photos/{photo_id}", summary="Delete a photo")
+async def delete_photo(photo_id: uuid.UUID, _: RequireModerator, service: PhotoServiceDep) -> PhotoDetailRead:
+    """Soft-delete the photo; its S3 object is deleted by the outbox worker after the commit."""
+    return await service.delete(photo_id)

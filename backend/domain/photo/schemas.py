@@ -1,0 +1,79 @@
+"""What the API reads and returns about member photos: uploads, moderation and order."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal, Self
+
+from pydantic import AliasChoices, Field, model_validator
+
+from backend.domain.member.models import PhotoStatus
+from backend.domain.schemas import ReadSchema, Schema
+
+PhotoContentType = Literal["image/jpeg", "image/png", "image/webp"]
+
+# The object key's extension for each accepted type.
+EXTENSIONS: dict[str, str] = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+
+MAX_DISPLAY_ORDER = 32_767  # the column is a smallint
+
+
+class PhotoUploadCreate(Schema):
+    """An upload to start: the file's type, and its size when the client knows it."""
+
+    content_type: PhotoContentType
+    size_bytes: int | None = Field(default=None, ge=1, description="Checked against PHOTO_MAX_BYTES up front")
+
+
+class PhotoUpdate(Schema):
+    """A moderation decision, a new position, or both."""
+
+    status: Literal["approved", "rejected"] | None = None
+    reason: str | None = Field(default=None, min_length=1, max_length=2000, description="Required to reject")
+    display_order: int | None = Field(
+        default=None, ge=0, le=MAX_DISPLAY_ORDER, description="0-based position among the member's photos"
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if self.status is None and self.display_order is None:
+            raise ValueError("give status, display_order or both")
+        if self.reason is not None and self.reason.strip() == "":
+            raise ValueError("reason must not be blank")
+        if self.status == "rejected" and self.reason is None:
+            raise ValueError("a rejection needs a reason")
+        if self.status is None and self.reason is not None:
+            raise ValueError("reason goes with a status")
+        return self
+
+
+class PhotoDetailRead(ReadSchema):
+    """A photo as operators manage it."""
+
+    id: uuid.UUID
+    member_id: uuid.UUID = Field(validation_alias=AliasChoices("user_id", "member_id"))
+    s3_key: str
+    content_type: str | None
+    display_order: int
+    status: PhotoStatus
+    status_reason: str | None
+    size_bytes: int | None
+    created_at: datetime
+    deleted_at: datetime | None
+
+
+class UploadForm(ReadSchema):
+    """A presigned POST: send `fields` and then the file as multipart/form-data to `url`."""
+
+    url: str
+    fields: dict[str, str] = Field(description="Form fields to send as they are, before the file part")
+    file_field: Literal["file"] = "file"
+    expires_at: datetime
+    max_bytes: int
+
+
+class PhotoUploadStarted(PhotoDetailRead):
+    """The new photo (status `uploading`) and the form that uploads its file straight to S3."""
+
+    upload: UploadForm

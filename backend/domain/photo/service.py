@@ -1,0 +1,216 @@
+"""PhotoService: uploads straight to S3, their confirmation, moderation, order and deletion, all audited.
+
+The file never passes through the API: an operator's client posts it to S3 with a presigned form whose
+policy fixes the key, the Content-Type and the size range, then asks us to `complete`, which checks the
+object with a HEAD. S3 objects are never deleted inside the transaction: a deletion is an outbox event the
+worker carries out after the commit, so a rolled-back delete leaves the object in place.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from backend.domain.actors import AuditContext
+from backend.domain.audit.service import AuditTrail, changes
+from backend.domain.errors import ConflictError, NotFoundError, ServiceUnavailable, UnprocessableEntity
+from backend.domain.member.models import PhotoStatus, UserPhoto
+from backend.domain.outbox.service import enqueue
+from backend.domain.photo import repository
+from backend.domain.photo.schemas import (
+    EXTENSIONS,
+    MAX_DISPLAY_ORDER,
+    PhotoDetailRead,
+    PhotoUpdate,
+    PhotoUploadCreate,
+    PhotoUploadStarted,
+    UploadForm,
+)
+from backend.domain.sessions import AsyncWriteSession
+from backend.infrastructure.storage import Storage, StorageError
+
+ENTITY = "photo"
+MODERATED = frozenset({PhotoStatus.pending, PhotoStatus.approved, PhotoStatus.rejected})
+_AUDITED = ("user_id", "s3_key", "content_type", "display_order", "status", "status_reason", "size_bytes", "deleted_at")
+
+
+def photo_key(member_id: uuid.UUID, photo_id: uuid.UUID, content_type: str) -> str:
+    """The object key of a photo: members/<member_id>/photos/<photo_id>.<ext>."""
+    return f"members/{member_id}/photos/{photo_id}.{EXTENSIONS[content_type]}"
+
+
+def _state(row: UserPhoto) -> dict[str, object]:
+    return {field: getattr(row, field) for field in _AUDITED}
+
+
+def _renumber(ordered: list[UserPhoto]) -> bool:
+    """Give `ordered` the positions 0..n-1; whether any photo moved."""
+    moved = False
+    for position, photo in enumerate(ordered):
+        if photo.display_order != position:
+            photo.display_order = position
+            moved = True
+    return moved
+
+
+class PhotoService:
+    """Operators' writes on member photos, each in the request's transaction with its audit row."""
+
+    def __init__(
+        self,
+        session: AsyncWriteSession,
+        context: AuditContext,
+        storage: Storage,
+        *,
+        max_bytes: int,
+        upload_ttl_seconds: int,
+    ) -> None:
+        self.session = session
+        self.audit = AuditTrail(session, context)
+        self.storage = storage
+        self.max_bytes = max_bytes
+        self.upload_ttl_seconds = upload_ttl_seconds
+
+    async def start_upload(self, member_id: uuid.UUID, data: PhotoUploadCreate) -> PhotoUploadStarted:
+        """A new `uploading` photo after the member's others, and the presigned form that uploads its file."""
+        if data.size_bytes is not None and data.size_bytes > self.max_bytes:
+            raise UnprocessableEntity(
+                f"The file is {data.size_bytes} bytes; photos may be at most {self.max_bytes} bytes.",
+                field="size_bytes",
+                max_bytes=self.max_bytes,
+            )
+        if not await repository.lock_member(self.session, member_id):
+            raise NotFoundError(f"No member with id {member_id}.")
+        position = await repository.next_display_order(self.session, member_id)
+        if position > MAX_DISPLAY_ORDER:
+            raise ConflictError(f"The member has {position} photos, the most a member can have.")
+        photo_id = uuid.uuid4()
+        row = UserPhoto(
+            id=photo_id,
+            user_id=member_id,
+            s3_key=photo_key(member_id, photo_id, data.content_type),
+            content_type=data.content_type,
+            display_order=position,
+            status=PhotoStatus.uploading,
+        )
+        await repository.add(self.session, row)
+        await self.audit.record("photo.upload_started", ENTITY, row.id, changes(None, _state(row)))
+        form = await self.storage.presign_post(
+            row.s3_key, data.content_type, self.max_bytes, expires_in=self.upload_ttl_seconds
+        )
+        upload = UploadForm(url=form.url, fields=form.fields, expires_at=form.expires_at, max_bytes=self.max_bytes)
+        return PhotoUploadStarted.model_validate({**PhotoDetailRead.model_validate(row).model_dump(), "upload": upload})
+
+    async def complete(self, photo_id: uuid.UUID) -> PhotoDetailRead:
+        """Check the uploaded object (exists, size, type) and move the photo to `pending`; 409 otherwise."""
+        row = await self._photo(photo_id, for_update=True)
+        if row.status != PhotoStatus.uploading:
+            raise ConflictError(
+                f"The photo is {row.status}; only an uploading photo can be completed.", photo_status=row.status
+            )
+        try:
+            found = await self.storage.head(row.s3_key)
+        except StorageError as exc:
+            raise ServiceUnavailable("S3 could not be reached to check the upload; try again.") from exc
+        if found is None:
+            raise ConflictError("No file has been uploaded for this photo yet.", problem="missing", s3_key=row.s3_key)
+        # S3 enforced the upload policy; these catch an object that reached the key some other way. The photo
+        # stays `uploading`, so a correct file can still be posted to the same key and completed.
+        if not 1 <= found.size <= self.max_bytes:
+            raise ConflictError(
+                f"The uploaded file is {found.size} bytes; photos must be 1 to {self.max_bytes} bytes.",
+                problem="size",
+                size_bytes=found.size,
+                max_bytes=self.max_bytes,
+            )
+        if found.content_type != row.content_type:
+            raise ConflictError(
+                f"The uploaded file is stored as {found.content_type or 'no content type'}; "
+                f"the upload was started for {row.content_type}.",
+                problem="content_type",
+                content_type=found.content_type,
+            )
+        before = _state(row)
+        row.status = PhotoStatus.pending
+        row.size_bytes = found.size
+        await repository.flush(self.session)
+        await self.audit.record("photo.completed", ENTITY, row.id, changes(before, _state(row)))
+        return PhotoDetailRead.model_validate(row)
+
+    async def update(self, photo_id: uuid.UUID, data: PhotoUpdate) -> PhotoDetailRead:
+        """Approve or reject (with a reason) and/or move the photo to another position."""
+        if data.display_order is None:
+            row = await self._photo(photo_id, for_update=True)
+            siblings: list[UserPhoto] = []
+        else:
+            row, siblings = await self._photo_with_siblings(photo_id)
+        if data.status is not None:
+            await self._moderate(row, PhotoStatus(data.status), data.reason)
+        if data.display_order is not None:
+            await self._move(row, siblings, data.display_order)
+        return PhotoDetailRead.model_validate(row)
+
+    async def delete(self, photo_id: uuid.UUID) -> PhotoDetailRead:
+        """Soft-delete the photo, close the gap in the order, and have the worker delete its object."""
+        row, siblings = await self._photo_with_siblings(photo_id)
+        before = _state(row)
+        await repository.soft_delete(self.session, row)
+        _renumber([photo for photo in siblings if photo.id != row.id])
+        await repository.flush(self.session)
+        await self.audit.record("photo.deleted", ENTITY, row.id, changes(before, _state(row)))
+        await enqueue(
+            self.session,
+            "photo.deleted",
+            {"s3_key": row.s3_key, "action": "delete_object", "photo_id": str(row.id), "member_id": str(row.user_id)},
+        )
+        return PhotoDetailRead.model_validate(row)
+
+    async def _photo(self, photo_id: uuid.UUID, *, for_update: bool) -> UserPhoto:
+        row = await repository.get_photo(self.session, photo_id, for_update=for_update)
+        if row is None:
+            raise NotFoundError(f"No photo with id {photo_id}.")
+        return row
+
+    async def _photo_with_siblings(self, photo_id: uuid.UUID) -> tuple[UserPhoto, list[UserPhoto]]:
+        """The photo and all its member's live photos, locked in the repository's lock order."""
+        member_id = (await self._photo(photo_id, for_update=False)).user_id  # a photo never changes member
+        if not await repository.lock_member(self.session, member_id):
+            raise NotFoundError(f"No photo with id {photo_id}.")
+        siblings = await repository.lock_live_photos(self.session, member_id)
+        row = next((photo for photo in siblings if photo.id == photo_id), None)
+        if row is None:  # deleted while we waited for the lock
+            raise NotFoundError(f"No photo with id {photo_id}.")
+        return row, siblings
+
+    async def _moderate(self, row: UserPhoto, status: PhotoStatus, reason: str | None) -> None:
+        if row.status not in MODERATED:
+            raise ConflictError(
+                f"The photo is {row.status}; complete its upload before moderating it.", photo_status=row.status
+            )
+        if row.status == status and row.status_reason == reason:
+            return
+        before = _state(row)
+        row.status = status
+        row.status_reason = reason
+        await repository.flush(self.session)
+        await self.audit.record(f"photo.{status.value}", ENTITY, row.id, changes(before, _state(row)))
+        if status == PhotoStatus.rejected:
+            await enqueue(
+                self.session,
+                "photo.rejected",
+                {"member_id": str(row.user_id), "photo_id": str(row.id), "reason": reason},
+            )
+
+    async def _move(self, row: UserPhoto, siblings: list[UserPhoto], position: int) -> None:
+        if position >= len(siblings):
+            raise UnprocessableEntity(
+                f"display_order must be below {len(siblings)}, the member's number of photos.",
+                field="display_order",
+            )
+        before = {"display_order": row.display_order, "order": [str(photo.id) for photo in siblings]}
+        ordered = [photo for photo in siblings if photo.id != row.id]
+        ordered.insert(position, row)
+        if not _renumber(ordered):
+            return
+        await repository.flush(self.session)
+        after = {"display_order": row.display_order, "order": [str(photo.id) for photo in ordered]}
+        await self.audit.record("photo.reordered", ENTITY, row.id, changes(before, after))
