@@ -1,0 +1,242 @@
+"""The outbox worker: delivers committed side effects, at least once, from any number of processes.
+
+Why it works this way:
+
+- **Written with the change.** `service.enqueue` inserts the event in the change's own transaction, so a change
+  that rolls back leaves no event, and a committed change cannot lose its event, whatever happens to the
+  process afterwards: the row waits in `outbox` until some worker delivers it.
+- **Claimed with SKIP LOCKED, held by a lease.** A round claims due rows in a short transaction on the primary:
+  `SELECT ... FOR UPDATE SKIP LOCKED` (concurrent claimers pass over each other's rows instead of queueing on
+  them), `attempts + 1` and `next_attempt_at = now() + lease`, committed before anything is sent. No lock or
+  transaction stays open while S3 or a webhook is called; the lease keeps every other worker off the event,
+  and if this process dies the lease simply runs out and the event is claimed again.
+- **Never twice at the same time.** Each attempt is cut off at three quarters of its lease, so a lease cannot
+  expire while its delivery is still in flight. A failure is recorded only while the row still carries this
+  attempt's number (a fencing token); a success is recorded whoever sent it.
+- **At least once.** A process that dies after the target acted but before the outcome was recorded sends the
+  event again once the lease ends. Targets must therefore be idempotent: S3 DeleteObject is, and webhook
+  receivers dedupe on `X-Memberdesk-Delivery` (the event id, the same on every attempt).
+- **Retries.** A failed attempt is due again after OUTBOX_BACKOFF_BASE_SECONDS * 2^(attempts - 1), capped at
+  an hour, plus up to 25% random jitter so that events failing together do not retry in lockstep. After
+  OUTBOX_MAX_ATTEMPTS attempts (or at once, for an event that can never succeed) the event is dead: listed by
+  `GET /api/v1/admin/outbox?status=dead`, put back by `POST /api/v1/admin/outbox/{id}/retry`.
+- **Wake-ups.** `nudge()` after a commit that enqueued starts a round at once in this process; a sweep every
+  OUTBOX_SWEEP_INTERVAL_SECONDS catches the rest (other processes' events, retries coming due, expired leases).
+- **Never dies.** A delivery error is an outcome; a database error is logged and the loop backs off and tries
+  again. Only `stop()` ends it.
+
+Targets, read from the payload (see `service`): `{"action": "delete_object", "s3_key": ...}` deletes the object
+through the app's one S3 client; every other event is a notification POSTed by `infrastructure.webhooks`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+
+import orjson
+
+from backend.domain.outbox import repository
+from backend.domain.outbox.repository import ClaimedEvent
+from backend.domain.outbox.service import ACTION, DELETE_OBJECT, S3_KEY
+from backend.infrastructure.database import Database
+from backend.infrastructure.settings import Settings
+from backend.infrastructure.storage import Storage
+from backend.infrastructure.webhooks import WebhookError, WebhookSender
+
+logger = logging.getLogger(__name__)
+
+MIN_LEASE_SECONDS = 60.0
+DEFAULT_CONCURRENCY = 10
+BACKOFF_CAP_SECONDS = 3600.0
+JITTER = 0.25
+# An attempt must end (and its outcome be recorded) before its lease does.
+DEADLINE_SHARE_OF_LEASE = 0.75
+OUTAGE_BACKOFF_CAP_SECONDS = 60.0
+
+
+class PermanentFailure(Exception):
+    """An event that no number of retries can deliver (a malformed payload): it goes dead at once."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt ended: delivered when `error` is None."""
+
+    event: ClaimedEvent
+    error: str | None = None
+    permanent: bool = False
+
+
+@dataclass
+class WorkerStats:
+    """Counters since start, for logs and metrics."""
+
+    rounds: int = 0
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+    round_errors: int = 0
+
+
+def backoff_seconds(base: float, attempts: int) -> float:
+    """The wait after the `attempts`-th failed attempt: base * 2^(attempts - 1), capped, plus up to 25% jitter."""
+    nominal = min(BACKOFF_CAP_SECONDS, base * 2.0 ** min(attempts - 1, 64))
+    return nominal * (1.0 + random.uniform(0.0, JITTER))
+
+
+class OutboxWorker:
+    """One asyncio task for the app's life that claims due events, delivers them and records the outcome."""
+
+    def __init__(
+        self,
+        database: Database,
+        storage: Storage,
+        settings: Settings,
+        *,
+        lease_seconds: float | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        self.database = database
+        self.storage = storage
+        self.batch_size = settings.outbox_batch_size
+        self.max_attempts = settings.outbox_max_attempts
+        self.backoff_base = settings.outbox_backoff_base_seconds
+        self.sweep_interval = settings.outbox_sweep_interval_seconds
+        self.lease_seconds = lease_seconds or max(MIN_LEASE_SECONDS, 4 * settings.webhook_timeout_seconds)
+        self.stats = WorkerStats()
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        url = str(settings.webhook_url) if settings.webhook_url else None
+        self._webhooks = WebhookSender(url, secret, settings.webhook_timeout_seconds)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the worker's task is alive."""
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start the task (a first round runs at once)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-worker")
+
+    def nudge(self) -> None:
+        """Run a round now: events were just committed."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Cancel the task and wait for it; events it had claimed are retried once their lease ends."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+            if not task.cancelled() and task.exception() is not None:
+                logger.error("the outbox worker had stopped on an error", exc_info=task.exception())
+        await self._webhooks.aclose()
+
+    async def run_once(self) -> int:
+        """One round: claim due events, deliver them, record the outcomes; the number claimed."""
+        self.stats.rounds += 1
+        events = await self.claim()
+        if events:
+            await self.record(await self.deliver(events))
+        return len(events)
+
+    async def claim(self) -> list[ClaimedEvent]:
+        """Lease up to a batch of due events to this worker, in a committed transaction of its own."""
+        async with self.database.write_sessions() as session, session.begin():
+            buried = await repository.bury_abandoned(session, max_attempts=self.max_attempts)
+            events = await repository.claim(
+                session, batch_size=self.batch_size, lease_seconds=self.lease_seconds, max_attempts=self.max_attempts
+            )
+        if buried:
+            self.stats.dead += buried
+            logger.error("%d outbox event(s) dead: their last attempt never reported an outcome", buried)
+        return events
+
+    async def deliver(self, events: list[ClaimedEvent]) -> list[Outcome]:
+        """Deliver claimed events concurrently, each cut off before its lease ends; never raises for one event."""
+        deadline = asyncio.get_running_loop().time() + self.lease_seconds * DEADLINE_SHARE_OF_LEASE
+        return list(await asyncio.gather(*(self._attempt(event, deadline) for event in events)))
+
+    async def record(self, outcomes: list[Outcome]) -> None:
+        """Write the outcomes: delivered, due again after a backoff, or dead."""
+        delivered = [outcome.event.id for outcome in outcomes if outcome.error is None]
+        failed = [outcome for outcome in outcomes if outcome.error is not None]
+        async with self.database.write_sessions() as session, session.begin():
+            await repository.mark_delivered(session, delivered)
+            for outcome in failed:
+                error = outcome.error or ""
+                dead = outcome.permanent or outcome.event.attempts >= self.max_attempts
+                retry_in = None if dead else backoff_seconds(self.backoff_base, outcome.event.attempts)
+                await repository.mark_failed(session, outcome.event, error, retry_in_seconds=retry_in)
+        self.stats.delivered += len(delivered)
+        for outcome in failed:
+            event = outcome.event
+            if outcome.permanent or event.attempts >= self.max_attempts:
+                self.stats.dead += 1
+                logger.error("outbox event %d (%s) is dead after %d attempt(s): %s", *_described(outcome))
+            else:
+                self.stats.failed += 1
+                logger.warning("outbox event %d (%s) attempt %d failed: %s", *_described(outcome))
+
+    async def _attempt(self, event: ClaimedEvent, deadline: float) -> Outcome:
+        try:
+            async with asyncio.timeout_at(deadline), self._slots:
+                await self._send(event)
+        except PermanentFailure as exc:
+            return Outcome(event, str(exc), permanent=True)
+        except TimeoutError:
+            return Outcome(event, "timed out: the attempt did not finish within its lease")
+        except WebhookError as exc:
+            return Outcome(event, str(exc))
+        except Exception as exc:  # any failure of one delivery is that event's outcome, never the worker's
+            return Outcome(event, f"{type(exc).__name__}: {exc}")
+        return Outcome(event)
+
+    async def _send(self, event: ClaimedEvent) -> None:
+        if event.payload.get(ACTION) == DELETE_OBJECT:
+            key = event.payload.get(S3_KEY)
+            if not isinstance(key, str) or not key:
+                raise PermanentFailure(f"a {DELETE_OBJECT} event needs a non-empty string {S3_KEY}")
+            await self.storage.client.delete_object(Bucket=self.storage.bucket, Key=key)
+            return
+        body = orjson.dumps(
+            {"id": event.id, "topic": event.topic, "created_at": event.created_at, "data": event.payload}
+        )
+        await self._webhooks.send(topic=event.topic, delivery_id=str(event.id), body=body)
+
+    async def _run(self) -> None:
+        errors_in_a_row = 0
+        while True:
+            self._wake.clear()
+            try:
+                claimed = await self.run_once()
+            except Exception as exc:  # a database outage: log, back off, carry on
+                errors_in_a_row += 1
+                self.stats.round_errors += 1
+                delay = min(OUTAGE_BACKOFF_CAP_SECONDS, self.sweep_interval * 2.0 ** min(errors_in_a_row, 16))
+                logger.error(
+                    "outbox round failed (%d in a row), next try in %.1fs: %s",
+                    errors_in_a_row,
+                    delay,
+                    exc,
+                    exc_info=errors_in_a_row == 1,
+                )
+                await asyncio.sleep(delay)
+                continue
+            errors_in_a_row = 0
+            if claimed < self.batch_size:  # a full batch means more may be due: go on at once
+                try:
+                    async with asyncio.timeout(self.sweep_interval):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+
+
+def _described(outcome: Outcome) -> tuple[int, str, int, str | None]:
+    return outcome.event.id, outcome.event.topic, outcome.event.attempts, outcome.error
