@@ -9,7 +9,7 @@ STAMP := $(VENV)/.synced
 PORT ?= 8000
 MEMBERS ?= 1000000
 
-.PHONY: run test lint fmt migrate seed bench setup clean
+.PHONY: run test lint fmt migrate seed bench setup clean pgbouncer
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -24,8 +24,15 @@ setup: $(STAMP)
 run: $(STAMP)  ## serve on an embedded PostgreSQL primary + replica and S3 (data in .devdata/)
 	PORT=$(PORT) $(VENV)/bin/memberdesk dev
 
-test: $(STAMP)  ## the whole suite against real PostgreSQL (primary + replica) and S3, started by the tests
+test: $(STAMP) pgbouncer  ## the whole suite against real PostgreSQL (primary + replica) and S3, started by the tests
 	$(VENV)/bin/pytest
+	@echo "== the API tests again, with the primary behind PgBouncer in transaction mode =="
+	MEMBERDESK_TEST_VIA_PGBOUNCER=1 $(VENV)/bin/pytest tests/api
+
+pgbouncer:  ## Debian's PgBouncer, for the tests that run through it (its system service is left stopped)
+	@test -x /usr/sbin/pgbouncer || command -v pgbouncer >/dev/null || { \
+		(apt-get install -y -qq pgbouncer >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq pgbouncer)) \
+		&& (service pgbouncer stop >/dev/null 2>&1 || true); }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

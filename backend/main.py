@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import iter_route_contexts
 
 from backend.api import problems
+from backend.api.context import LSN_HEADER, REQUEST_ID_HEADER, RequestContext
 from backend.api.idempotency import IdempotencyRecorder
 from backend.api.limits import BodySizeLimit
 from backend.api.v1 import api_router, health_router
+from backend.domain.outbox.worker import OutboxWorker
 from backend.infrastructure.database import Database
+from backend.infrastructure.observability import Metrics, instrument_engine
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage, s3_client
-
-REQUEST_ID_HEADER = "X-Request-ID"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -27,12 +29,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database.from_settings(settings)
+        for engine in (database.primary, *(replica.engine for replica in database.replicas)):
+            instrument_engine(engine)
+        await database.monitor.check()
+        database.monitor.start(settings.replica_check_interval_seconds)
         try:
             async with s3_client(settings) as client:
                 app.state.database = database
-                app.state.storage = Storage(client, settings)
-                yield
+                app.state.storage = storage = Storage(client, settings)
+                # Delivers side effects after commit; stopped before the S3 client it deletes objects with closes.
+                app.state.outbox_worker = worker = OutboxWorker(database, storage, settings)
+                worker.start()
+                try:
+                    yield
+                finally:
+                    await worker.stop()
         finally:
+            await database.monitor.stop()
             await database.dispose()
 
     app = FastAPI(
@@ -42,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics = Metrics()
     problems.install(app)
     app.include_router(api_router)
     app.include_router(health_router)
@@ -52,15 +66,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Total-Count", "Content-Range", "Link", "X-Next-Cursor", "ETag", REQUEST_ID_HEADER],
+        expose_headers=[
+            "X-Total-Count",
+            "Content-Range",
+            "Link",
+            "X-Next-Cursor",
+            "ETag",
+            REQUEST_ID_HEADER,
+            LSN_HEADER,
+            "Server-Timing",
+        ],
     )
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        request.state.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers[REQUEST_ID_HEADER] = request.state.request_id
-        return response
-
+    templates: dict[Any, str] = {
+        route.endpoint: str(route.path) for route in iter_route_contexts(app.routes) if route.endpoint is not None
+    }
+    app.add_middleware(RequestContext, settings=settings, metrics=metrics, templates=templates)
     return app

@@ -8,7 +8,9 @@ truth on that data; a test that writes makes its own rows and removes them.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from backend.infrastructure.seed import SeedReport, seed_members
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import s3_client
 from backend.main import create_app
+from tests.pgbouncer import PgBouncer
 
 SEEDED_MEMBERS = 300
 
@@ -66,12 +69,33 @@ def services(dev_services: DevServices) -> ServiceUrls:
     return urls
 
 
+# `MEMBERDESK_TEST_VIA_PGBOUNCER=1 pytest tests/api` runs the API tests with the primary behind a real
+# PgBouncer in transaction mode (make test does both runs).
+VIA_PGBOUNCER = os.environ.get("MEMBERDESK_TEST_VIA_PGBOUNCER") == "1"
+
+
 @pytest.fixture(scope="session")
-def settings(services: ServiceUrls) -> Settings:
+def primary_url(dev_services: DevServices, services: ServiceUrls) -> Iterator[str]:
+    """The primary as the app reaches it: directly, or through PgBouncer."""
+    if not VIA_PGBOUNCER:
+        yield services.database_url
+        return
+    # Under the services' root, which the postgres user can reach (PgBouncer refuses root too).
+    bouncer = PgBouncer(dev_services.root / "pgbouncer", services.database_url)
+    try:
+        yield bouncer.start()
+    finally:
+        bouncer.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(services: ServiceUrls, primary_url: str) -> Settings:
     return Settings(
         _env_file=None,
         environment="test",
-        database_url=services.database_url,
+        database_pgbouncer=VIA_PGBOUNCER,
+        debug_headers=True,
+        database_url=primary_url,
         database_replica_urls=list(services.replica_urls),
         s3_endpoint_url=services.s3_endpoint_url,
         s3_bucket=services.s3_bucket,
@@ -103,14 +127,25 @@ async def wait_for_replica(services: ServiceUrls, timeout: float = 15.0) -> None
 
 
 @pytest.fixture(scope="session")
-async def seeded(services: ServiceUrls, settings: Settings) -> SeedReport:
+def seeded_at() -> datetime:
+    """The seed's `now`: seeded rows are created no later; rows the tests make come after."""
+    return datetime.now(UTC) - timedelta(seconds=1)
+
+
+@pytest.fixture(scope="session")
+async def seeded(services: ServiceUrls, settings: Settings, seeded_at: datetime) -> SeedReport:
     """The schema at head and SEEDED_MEMBERS members with real photo objects, replayed on the replica."""
     await asyncio.to_thread(migrate, services.database_url)
     conn = await asyncpg.connect(asyncpg_dsn(services.database_url))
     try:
         async with s3_client(settings) as client:
             report = await seed_members(
-                conn, members=SEEDED_MEMBERS, s3_client=client, bucket=settings.s3_bucket, objects_per_photo=True
+                conn,
+                members=SEEDED_MEMBERS,
+                s3_client=client,
+                bucket=settings.s3_bucket,
+                objects_per_photo=True,
+                now=seeded_at,
             )
     finally:
         await conn.close()
@@ -185,13 +220,16 @@ async def anon(app: FastAPI, operators: dict[Role, OperatorRead]) -> AsyncIterat
 
 
 @pytest.fixture(scope="session")
-async def db(services: ServiceUrls, seeded: SeedReport) -> AsyncIterator[asyncpg.Connection]:
-    """A superuser connection to the primary, for ground truth and for setting up cases."""
-    conn = await asyncpg.connect(asyncpg_dsn(services.superuser_database_url))
+async def db(services: ServiceUrls, seeded: SeedReport) -> AsyncIterator[asyncpg.Pool]:
+    """Superuser connections to the primary, for ground truth and for setting up cases.
+
+    A pool (used like a connection: fetch, fetchval, execute) so that it outlives a primary restart.
+    """
+    pool = await asyncpg.create_pool(asyncpg_dsn(services.superuser_database_url), min_size=1, max_size=4)
     try:
-        yield conn
+        yield pool
     finally:
-        await conn.close()
+        await pool.close()
 
 
 @pytest.fixture(scope="session")

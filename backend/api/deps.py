@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Request
 
+from backend.api.context import AVOID_REPLICAS, LSN_COOKIE, LSN_HEADER
 from backend.api.idempotency import CLAIMED
 from backend.domain.actors import Actor, AuditContext
 from backend.domain.admin.models import Role
@@ -23,9 +25,18 @@ from backend.domain.member.service import MemberService
 from backend.domain.member.writes import MemberWriteService
 from backend.domain.outbox.service import OUTBOX_PENDING
 from backend.infrastructure import security
-from backend.infrastructure.database import AsyncReadSession, AsyncWriteSession, Database, ReadTarget
+from backend.infrastructure.database import (
+    UNAVAILABLE_ERRORS,
+    AsyncReadSession,
+    AsyncWriteSession,
+    Database,
+    ReadTarget,
+)
+from backend.infrastructure.replication import parse_lsn
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage
+
+logger = logging.getLogger(__name__)
 
 
 def get_settings(request: Request) -> Settings:
@@ -48,9 +59,19 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 
 
-def get_read_target(request: Request, database: DatabaseDep) -> ReadTarget:
-    """The server this request reads from, chosen once so that all its sessions see the same server."""
-    target = database.read_target()
+def client_position(request: Request) -> int | None:
+    """The WAL position of the client's last write, from the header or the cookie."""
+    return parse_lsn(request.headers.get(LSN_HEADER) or request.cookies.get(LSN_COOKIE))
+
+
+async def get_read_target(request: Request, database: DatabaseDep) -> ReadTarget:
+    """The server this request reads from, chosen once so that all its sessions see the same server.
+
+    A client that presents its last write's position reads from a replica that has replayed it, or from
+    the primary.
+    """
+    avoid = getattr(request.state, AVOID_REPLICAS, ())
+    target = await database.read_target(client_position(request), avoid)
     request.state.read_target = target.name
     return target
 
@@ -84,6 +105,7 @@ async def get_write_session(request: Request, database: DatabaseDep) -> AsyncIte
         except BaseException:
             await session.rollback()
             raise
+        request.state.commit_lsn = await database.commit_position(session)
         if key is not None and request.method == "POST" and actor is not None:
             setattr(request.state, CLAIMED, key)
         if session.info.get(OUTBOX_PENDING):
@@ -137,23 +159,36 @@ async def authenticate(
     """The caller, from a bearer token or an API key; 401 without valid credentials.
 
     Identities are read on the primary so that deactivating an operator or revoking a key takes effect at
-    once, even while replicas lag. A key's last_used_at is written after the response, at most every few
-    minutes, never on the request's path.
+    once, even while replicas lag (a replica stands in only while the primary is down). A key's
+    last_used_at is written after the response, at most every few minutes, never on the request's path.
     """
     credentials = _credentials(request)
     if credentials is None:
         raise Unauthorized("Authentication required: send Authorization: Bearer <token> or X-API-Key.")
     kind, value = credentials
-    async with database.primary_reads.sessions() as session:
+    try:
+        if not database.monitor.primary_healthy and database.replicas:
+            raise OSError("the last probe found the primary down")
+        check = await _identify(database.primary_reads, kind, value, settings)
+    except UNAVAILABLE_ERRORS:
+        if not database.replicas:
+            raise
+        # The primary is down: reads must go on, so the identity is read from a replica (seconds stale).
+        database.monitor.primary_healthy = False
+        logger.warning("primary unavailable for authentication; using a replica")
+        check = await _identify(await database.read_target(), kind, value, settings)
+    if check.needs_touch and check.actor.id is not None:
+        background.add_task(_touch_api_key, database, check.actor.id)
+    request.state.actor = check.actor
+    return check.actor
+
+
+async def _identify(target: ReadTarget, kind: str, value: str, settings: Settings) -> auth_service.KeyCheck:
+    async with target.sessions() as session:
         if kind == "bearer":
             actor = await auth_service.actor_from_token(session, value, settings.jwt_secret.get_secret_value())
-        else:
-            check = await auth_service.actor_from_api_key(session, value)
-            actor = check.actor
-            if check.needs_touch and actor.id is not None:
-                background.add_task(_touch_api_key, database, actor.id)
-    request.state.actor = actor
-    return actor
+            return auth_service.KeyCheck(actor, needs_touch=False)
+        return await auth_service.actor_from_api_key(session, value)
 
 
 CurrentAdmin = Annotated[Actor, Depends(authenticate)]

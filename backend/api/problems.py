@@ -9,13 +9,15 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.status import HTTP_500_INTERNAL_SERVER_ERROR
 
+from backend.api.context import RETRY_MARKER
 from backend.domain.errors import DomainError
 from backend.domain.idempotency.service import Replay
+from backend.infrastructure.database import UNAVAILABLE_ERRORS, is_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -108,28 +110,25 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return problem(exc.status_code, title, str(exc.detail), headers=headers)
 
 
-def _is_unavailable(exc: BaseException) -> bool:
-    """A database that cannot be reached or a pool that ran dry: the dependency, not the request, failed."""
-    if isinstance(exc, PoolTimeoutError | OSError | TimeoutError):
-        return True
-    if isinstance(exc, InterfaceError | OperationalError):
-        return True
-    return bool(isinstance(exc, DBAPIError) and exc.connection_invalidated)
-
-
 async def _unavailable(request: Request, exc: Exception) -> Response:
     logger.warning("dependency unavailable: %s", type(exc).__name__, exc_info=exc)
+    headers = {"Retry-After": RETRY_AFTER_SECONDS}
+    server = getattr(request.state, "read_target", None)
+    if server and server != "primary" and not isinstance(exc, PoolTimeoutError):
+        # The replica failed under this read: take it out now, and let the failover run the GET elsewhere.
+        request.app.state.database.monitor.mark_down(server, f"{type(exc).__name__} during a request")
+        headers[RETRY_MARKER] = server
     return problem(
         503,
         "Service unavailable",
         "A backing service is unavailable; try again shortly.",
         request_id=_request_id(request),
-        headers={"Retry-After": RETRY_AFTER_SECONDS},
+        headers=headers,
     )
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    if _is_unavailable(exc):
+    if is_unavailable(exc):
         return await _unavailable(request, exc)
     logger.error("unhandled error", exc_info=exc)
     return problem(
@@ -145,6 +144,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for unavailable in (PoolTimeoutError, OperationalError, InterfaceError, ConnectionError, TimeoutError):
+    for unavailable in UNAVAILABLE_ERRORS:
         app.add_exception_handler(unavailable, _unavailable)
+    # Any other database error is decided here, inside the middleware stack, so that a lost connection
+    # (connection_invalidated) still reaches the failover as a 503; the rest is a logged 500.
+    app.add_exception_handler(DBAPIError, _unexpected)
     app.add_exception_handler(Exception, _unexpected)

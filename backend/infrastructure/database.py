@@ -8,13 +8,55 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from backend.infrastructure.replication import LagBounds, ReplicaMonitor, lsn_to_int
 from backend.infrastructure.settings import Settings
+
+# A server that cannot be reached, refuses connections while starting or stopping, or drops a connection:
+# the dependency failed, not the request. asyncpg raises some of these unwrapped at connect time.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    PoolTimeout,
+    InterfaceError,
+    OperationalError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+# SQLSTATE classes of a server out of reach: connection exceptions, and shutdown / "cannot connect now".
+_UNAVAILABLE_SQLSTATES = ("08", "57P")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means a database server is out of reach (as opposed to a bad statement).
+
+    The driver's error may sit under SQLAlchemy's wrapper and its adapter, so the whole cause chain is read.
+    """
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            break
+        if isinstance(seen, UNAVAILABLE_ERRORS):
+            return True
+        sqlstate = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 class AsyncWriteSession(AsyncSession):
@@ -87,10 +129,15 @@ def read_sessions(engine: AsyncEngine) -> ReadSessionFactory:
     )
 
 
-class Database:
-    """The primary's engine and the replicas' engines, built once for the app's life."""
+DEFAULT_BOUNDS = LagBounds(max_bytes=16 * 1024 * 1024, max_seconds=30.0, probe_timeout=1.0)
 
-    def __init__(self, primary: AsyncEngine, replicas: Sequence[AsyncEngine] = ()) -> None:
+
+class Database:
+    """The primary's engine and the replicas' engines, built once for the app's life, and read routing."""
+
+    def __init__(
+        self, primary: AsyncEngine, replicas: Sequence[AsyncEngine] = (), bounds: LagBounds = DEFAULT_BOUNDS
+    ) -> None:
         self.primary = primary
         self.write_sessions: WriteSessionFactory = async_sessionmaker(
             bind=primary, class_=AsyncWriteSession, expire_on_commit=False, autoflush=False
@@ -99,21 +146,41 @@ class Database:
         self.replicas = tuple(
             ReadTarget(f"replica{index}", engine, read_sessions(engine)) for index, engine in enumerate(replicas)
         )
-        self._next_replica = itertools.cycle(self.replicas) if self.replicas else None
+        self._by_name = {target.name: target for target in self.replicas}
+        self.monitor = ReplicaMonitor(primary, {t.name: t.engine for t in self.replicas}, bounds)
+        self._turn = itertools.count()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         """Engines for the configured primary and replicas."""
+        bounds = LagBounds(
+            max_bytes=settings.replica_max_lag_bytes,
+            max_seconds=settings.replica_max_lag_seconds,
+            probe_timeout=settings.replica_probe_timeout_seconds,
+        )
         return cls(
             create_engine(str(settings.database_url), settings),
             [create_engine(str(url), settings) for url in settings.database_replica_urls],
+            bounds,
         )
 
-    def read_target(self) -> ReadTarget:
-        """The server the next read goes to: the replicas in turn, or the primary when there is none."""
-        if self._next_replica is None:
+    async def read_target(self, min_lsn: int | None = None, avoid: Collection[str] = ()) -> ReadTarget:
+        """Where the next read goes: a healthy replica in turn (one that has replayed `min_lsn` when given),
+        or the primary when no replica qualifies."""
+        healthy = self.monitor.healthy(name for name in self._by_name if name not in avoid)
+        if not healthy:
             return self.primary_reads
-        return next(self._next_replica)
+        start = next(self._turn) % len(healthy)
+        for name in healthy[start:] + healthy[:start]:
+            if min_lsn is None or await self.monitor.caught_up(name, min_lsn):
+                return self._by_name[name]
+        return self.primary_reads
+
+    async def commit_position(self, session: AsyncWriteSession) -> int:
+        """The primary's WAL position after the session's commit: replicas past it have the write."""
+        value = (await session.execute(text("SELECT pg_current_wal_insert_lsn()::text"))).scalar_one()
+        await session.rollback()
+        return lsn_to_int(str(value))
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

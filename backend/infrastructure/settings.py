@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     # Behind PgBouncer in transaction mode prepared statements must not be cached.
     database_pgbouncer: bool = False
 
+    # Replicas past either bound, or not answering a probe within the timeout, are skipped.
+    replica_max_lag_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
+    replica_max_lag_seconds: float = Field(default=30.0, gt=0)
+    replica_check_interval_seconds: float = Field(default=1.0, gt=0)
+    replica_probe_timeout_seconds: float = Field(default=1.0, gt=0)
+    # How long a client's write position is kept (cookie lifetime) for read-your-writes.
+    read_your_writes_seconds: int = Field(default=300, ge=1)
+    # Adds X-Memberdesk-Read-From (which server answered) to responses; for debugging and tests.
+    debug_headers: bool = False
+
     s3_endpoint_url: str | None = None
     s3_bucket: str = "memberdesk"
     s3_region: str = "us-east-1"

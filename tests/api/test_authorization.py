@@ -25,6 +25,7 @@ PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
+    ("GET", "/metrics"),
 }
 
 ACCESS: dict[tuple[str, str], Role] = {
@@ -32,6 +33,18 @@ ACCESS: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/admin/members"): Role.viewer,
     ("GET", "/api/v1/admin/members/{member_id}"): Role.viewer,
     ("GET", "/api/v1/admin/members/{member_id}/audit"): Role.viewer,
+    ("GET", "/api/v1/admin/members/export.csv"): Role.viewer,
+    ("GET", "/api/v1/admin/members/{member_id}/notes"): Role.viewer,
+    ("GET", "/api/v1/admin/reviews/pending"): Role.viewer,
+    ("POST", "/api/v1/admin/members"): Role.admin,
+    ("PATCH", "/api/v1/admin/members/{member_id}"): Role.admin,
+    ("PUT", "/api/v1/admin/members/{member_id}"): Role.admin,
+    ("DELETE", "/api/v1/admin/members/{member_id}"): Role.admin,
+    ("POST", "/api/v1/admin/members/{member_id}/restore"): Role.admin,
+    ("POST", "/api/v1/admin/members/{member_id}/approve"): Role.moderator,
+    ("POST", "/api/v1/admin/members/{member_id}/reject"): Role.moderator,
+    ("POST", "/api/v1/admin/members/{member_id}/suspend"): Role.moderator,
+    ("POST", "/api/v1/admin/members/{member_id}/notes"): Role.moderator,
     ("GET", "/api/v1/admin/dashboard/stats"): Role.viewer,
     ("GET", "/api/v1/admin/audit-log"): Role.viewer,
     ("GET", "/api/v1/admin/operators"): Role.admin,
@@ -40,6 +53,13 @@ ACCESS: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/admin/api-keys"): Role.admin,
     ("POST", "/api/v1/admin/api-keys"): Role.admin,
     ("DELETE", "/api/v1/admin/api-keys/{key_id}"): Role.admin,
+    ("GET", "/api/v1/admin/outbox"): Role.admin,
+    ("POST", "/api/v1/admin/outbox/{event_id}/retry"): Role.admin,
+    # Photos
+    ("POST", "/api/v1/admin/members/{member_id}/photos"): Role.moderator,
+    ("POST", "/api/v1/admin/photos/{photo_id}/complete"): Role.moderator,
+    ("PATCH", "/api/v1/admin/photos/{photo_id}"): Role.moderator,
+    ("DELETE", "/api/v1/admin/photos/{photo_id}"): Role.moderator,
 }
 
 

@@ -47,7 +47,7 @@ class TestUserDataLoader:
         self, app: FastAPI, db: asyncpg.Connection
     ) -> None:
         database: Database = app.state.database
-        target = database.read_target()
+        target = await database.read_target()
         tracker = StatementTracker()
         sync_engine = target.engine.sync_engine
         event.listen(sync_engine, "before_cursor_execute", tracker.before)
@@ -75,14 +75,14 @@ class TestUserDataLoader:
         assert tracker.max_overall > 1, "the branches did not run in parallel"
 
     async def test_loads_only_what_is_asked(self, app: FastAPI, db: asyncpg.Connection) -> None:
-        target = app.state.database.read_target()
+        target = await app.state.database.read_target()
         member_id = await _member_id(db)
         relations = await UserDataLoader(target.sessions).load(member_id, [Relation.photos])
         assert relations.photos
         assert relations.profile is None
 
     async def test_a_failing_branch_fails_the_load_and_closes_every_session(self, app: FastAPI) -> None:
-        target = app.state.database.read_target()
+        target = await app.state.database.read_target()
         pool = target.engine.pool
         checked_out_before = pool.checkedout()
 

@@ -14,7 +14,7 @@ from backend.infrastructure.settings import Settings
 class TestReadSession:
     async def test_reads_come_from_the_replica(self, app: FastAPI) -> None:
         database: Database = app.state.database
-        target = database.read_target()
+        target = await database.read_target()
         assert target.name.startswith("replica")
         async with target.sessions() as session:
             assert (await session.execute(text("SELECT pg_is_in_recovery()"))).scalar_one() is True
@@ -30,7 +30,7 @@ class TestReadSession:
     async def test_without_replicas_reads_use_the_primary_still_read_only(self, settings: Settings) -> None:
         database = Database.from_settings(settings.model_copy(update={"database_replica_urls": []}))
         try:
-            target = database.read_target()
+            target = await database.read_target()
             assert target.name == "primary"
             async with target.sessions() as session:
                 assert (await session.execute(text("SELECT pg_is_in_recovery()"))).scalar_one() is False

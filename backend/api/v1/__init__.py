@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends
 
 from backend.api.deps import require
 from backend.api.problems import PROBLEM_RESPONSES
-from backend.api.v1.routers import audit, auth, dashboard, health, members, operators, outbox, photos
+from backend.api.v1.routers import audit, auth, dashboard, health, members, metrics, operators, outbox, photos
 from backend.domain.admin.models import Role
 
 # The one guard of every admin route: authenticated, viewer or above. Routes that write ask for more.
@@ -21,6 +21,8 @@ api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(auth.router, responses=PROBLEM_RESPONSES)
 api_router.include_router(admin_router)
 
-health_router = health.router
+health_router = APIRouter()
+health_router.include_router(health.router)
+health_router.include_router(metrics.router)
 
 __all__ = ["api_router", "health_router"]

@@ -13,13 +13,17 @@ class Check(ReadSchema):
     error: str | None = None
 
 
-class ReplicaCheck(Check):
+class ReplicaCheck(ReadSchema):
+    name: str
+    status: Literal["ok", "lagging", "down"]
+    error: str | None = None
     lag_seconds: float | None = None
     lag_bytes: int | None = None
 
 
 class Readiness(ReadSchema):
-    """`ready` is false when the primary or the bucket is down; a down replica only degrades reads."""
+    """`unavailable` (503) when no database can serve or the bucket is down; `degraded` while the primary or
+    a replica is out (reads go on from what is left)."""
 
     status: Literal["ready", "degraded", "unavailable"]
     primary: Check

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from backend.domain.health import repository
 from backend.domain.health.schemas import Check, Readiness, ReplicaCheck
 from backend.infrastructure.database import Database
+from backend.infrastructure.replication import primary_lsn
 from backend.infrastructure.storage import Storage
 
 T = TypeVar("T")
@@ -17,12 +17,6 @@ CHECK_TIMEOUT_SECONDS = 2.0
 
 async def _bounded(awaitable: Awaitable[T]) -> T:
     return await asyncio.wait_for(awaitable, CHECK_TIMEOUT_SECONDS)
-
-
-def lsn_to_int(lsn: str) -> int:
-    """A WAL position `X/Y` (two hex halves) as a byte offset."""
-    high, low = lsn.split("/")
-    return (int(high, 16) << 32) | int(low, 16)
 
 
 def _reason(exc: BaseException) -> str:
@@ -35,34 +29,31 @@ class HealthService:
         self.storage = storage
 
     async def readiness(self) -> Readiness:
-        """Every dependency's state; no check waits longer than the deadline."""
-        primary_task = asyncio.ensure_future(_bounded(repository.ping(self.database.primary)))
-        replica_tasks = [
-            asyncio.ensure_future(_bounded(repository.replica_state(target.engine)))
-            for target in self.database.replicas
-        ]
+        """Every dependency's state now; no check waits longer than the deadline."""
+        primary_task = asyncio.ensure_future(_bounded(primary_lsn(self.database.primary)))
         storage_task = asyncio.ensure_future(_bounded(self.storage.check()))
-        await asyncio.gather(primary_task, *replica_tasks, storage_task, return_exceptions=True)
+        await asyncio.gather(primary_task, storage_task, return_exceptions=True)
 
-        primary_lsn: str | None = None
-        if primary_task.exception() is None:
-            primary_lsn = primary_task.result()
-            primary = Check(name="primary", status="ok")
-        else:
-            primary = Check(name="primary", status="down", error=_reason(primary_task.exception()))  # type: ignore[arg-type]
+        primary_error = primary_task.exception()
+        primary_at = primary_task.result() if primary_error is None else None
+        primary = Check(name="primary", status="ok" if primary_error is None else "down")
+        if primary_error is not None:
+            primary.error = _reason(primary_error)
 
+        monitor = self.database.monitor
+        names = [target.name for target in self.database.replicas]
+        found = await asyncio.gather(*(monitor.probe(name, primary_at) for name in names))
         replicas = []
-        for target, task in zip(self.database.replicas, replica_tasks, strict=True):
-            error = task.exception()
-            if error is not None:
-                replicas.append(ReplicaCheck(name=target.name, status="down", error=_reason(error)))
-                continue
-            state = task.result()
-            lag_bytes = None
-            if primary_lsn and state.replay_lsn:
-                lag_bytes = max(0, lsn_to_int(primary_lsn) - lsn_to_int(state.replay_lsn))
+        for name, health in zip(names, found, strict=True):
+            monitor.record(name, health)
             replicas.append(
-                ReplicaCheck(name=target.name, status="ok", lag_seconds=state.lag_seconds, lag_bytes=lag_bytes)
+                ReplicaCheck(
+                    name=name,
+                    status="ok" if health.healthy else "lagging" if "behind" in (health.error or "") else "down",
+                    error=health.error,
+                    lag_seconds=health.lag_seconds,
+                    lag_bytes=health.lag_bytes,
+                )
             )
 
         storage_error = storage_task.exception()
@@ -70,9 +61,11 @@ class HealthService:
         if storage_error is not None:
             storage.error = _reason(storage_error)
 
-        if primary.status == "down" or storage.status == "down":
+        # Without the primary the instance still serves reads from a healthy replica: degraded, not unready.
+        readable = primary.status == "ok" or any(r.status == "ok" for r in replicas)
+        if not readable or storage.status == "down":
             status = "unavailable"
-        elif any(r.status == "down" for r in replicas):
+        elif primary.status == "down" or any(r.status != "ok" for r in replicas):
             status = "degraded"
         else:
             status = "ready"

@@ -1,0 +1,114 @@
+"""Per-request context: request id, logs, Server-Timing, read-your-writes position, failover, metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.infrastructure.observability import Metrics, begin_request
+from backend.infrastructure.replication import int_to_lsn
+from backend.infrastructure.settings import Settings
+
+REQUEST_ID_HEADER = "X-Request-ID"
+LSN_HEADER = "X-Memberdesk-LSN"
+LSN_COOKIE = "memberdesk_lsn"
+READ_FROM_HEADER = "X-Memberdesk-Read-From"
+RETRY_MARKER = "x-memberdesk-retry-elsewhere"  # set by the 503 handler when a replica failed a GET
+AVOID_REPLICAS = "avoid_replicas"
+
+_SAFE_METHODS = {"GET", "HEAD"}
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text = str(value.decode("latin-1"))
+            if 0 < len(text) <= 64 and text.isprintable():
+                return text
+    return uuid.uuid4().hex
+
+
+class RequestContext:
+    """Wraps every HTTP request; a GET that lost its replica is run once more, elsewhere."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, metrics: Metrics, templates: dict[Any, str]) -> None:
+        self.app = app
+        self.settings = settings
+        self.metrics = metrics
+        self.templates = templates  # endpoint -> its full path template, for metric labels
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        try:
+            status, failed = await self._attempt(scope, receive, send, request_id, started, avoid=())
+            if failed is not None:
+                self.metrics.read_fallbacks.labels("replica_failed_mid_request").inc()
+                status, _ = await self._attempt(scope, receive, send, request_id, started, avoid=(failed,))
+        finally:
+            template = self.templates.get(scope.get("endpoint"), "unmatched")
+            self.metrics.request_seconds.labels(scope["method"], template).observe(time.perf_counter() - started)
+            self.metrics.responses.labels(scope["method"], template, str(status)).inc()
+            server = scope.get("state", {}).get("read_target")
+            if server:
+                self.metrics.reads.labels(server).inc()
+
+    async def _attempt(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, started: float, avoid: tuple[str, ...]
+    ) -> tuple[int, str | None]:
+        """Run the app once; returns the status sent, or the replica to avoid when a GET should be retried."""
+        state: dict[str, Any] = {"request_id": request_id, AVOID_REPLICAS: avoid}
+        scope["state"] = state
+        stats = begin_request()
+        status = 500
+        failed: str | None = None
+
+        async def respond(message: Message) -> None:
+            nonlocal status, failed
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                marker = headers.get(RETRY_MARKER)
+                if marker and scope["method"] in _SAFE_METHODS and not avoid:
+                    failed = marker  # swallowed: the request runs once more, elsewhere
+                    return
+                if marker:
+                    del headers[RETRY_MARKER]
+                status = message["status"]
+                self._decorate(headers, state, stats, started, request_id)
+            elif failed is not None:
+                return
+            await send(message)
+
+        await self.app(scope, receive, respond)
+        return status, failed
+
+    def _decorate(
+        self, headers: MutableHeaders, state: dict[str, Any], stats: Any, started: float, request_id: str
+    ) -> None:
+        headers[REQUEST_ID_HEADER] = request_id
+        total_ms = (time.perf_counter() - started) * 1000
+        headers.append(
+            "Server-Timing",
+            f'db;dur={stats.db_seconds * 1000:.2f};desc="{stats.statements} statements", app;dur={total_ms:.2f}',
+        )
+        position = state.get("commit_lsn")
+        if position is not None:
+            lsn = int_to_lsn(position)
+            headers[LSN_HEADER] = lsn
+            headers.append(
+                "Set-Cookie",
+                f"{LSN_COOKIE}={lsn}; Max-Age={self.settings.read_your_writes_seconds}; Path=/; HttpOnly; SameSite=Lax",
+            )
+        if self.settings.debug_headers and state.get("read_target"):
+            headers[READ_FROM_HEADER] = state["read_target"]

@@ -1,0 +1,42 @@
+"""Prometheus metrics, open to the scraper without credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from backend.api.deps import DatabaseDep
+from backend.domain.outbox.service import backlog
+from backend.infrastructure.observability import Metrics
+
+router = APIRouter(tags=["health"])
+logger = logging.getLogger(__name__)
+BACKLOG_TIMEOUT_SECONDS = 2.0
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request, database: DatabaseDep) -> Response:
+    """Latency by route, status counts, pool use per server, reads per server, replica lag, outbox backlog."""
+    registry: Metrics = request.app.state.metrics
+    for target in (database.primary_reads, *database.replicas):
+        pool = target.engine.pool
+        registry.pool_checked_out.labels(target.name).set(pool.checkedout())  # type: ignore[attr-defined]
+        registry.pool_size.labels(target.name).set(pool.size())  # type: ignore[attr-defined]
+    for name, health in database.monitor.health.items():
+        registry.replica_healthy.labels(name).set(1 if health.healthy else 0)
+        if health.lag_seconds is not None:
+            registry.replica_lag_seconds.labels(name).set(health.lag_seconds)
+        if health.lag_bytes is not None:
+            registry.replica_lag_bytes.labels(name).set(health.lag_bytes)
+    try:
+        target = await database.read_target()
+        async with target.sessions() as session:
+            counts = await asyncio.wait_for(backlog(session), BACKLOG_TIMEOUT_SECONDS)
+        for status, count in counts.items():
+            registry.outbox_events.labels(status).set(count)
+    except Exception:  # a scrape still answers with what it has
+        logger.warning("outbox backlog unavailable for metrics", exc_info=True)
+    return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
