@@ -123,6 +123,7 @@ def serve(host: str, port: int, workers: int, *, reload: bool = False) -> None:
         reload=reload,
         proxy_headers=True,
         access_log=False,
+        log_config=None,  # the app configures logging (JSON lines) in every worker
     )
 
 
@@ -133,7 +134,7 @@ def dev(port: int, members: int) -> None:
     services = DevServices(DEV_ROOT, Ports.default())
     try:
         urls = services.start()
-        env = {**urls.as_env(), "ENVIRONMENT": "development"}
+        env = {**urls.as_env(), "ENVIRONMENT": "development", "LOG_FORMAT": "console", "DEBUG_HEADERS": "true"}
         os.environ.update(env)
         settings = load_settings()
         migrate(str(settings.database_url))

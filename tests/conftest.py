@@ -95,6 +95,7 @@ def settings(services: ServiceUrls, primary_url: str) -> Settings:
         environment="test",
         database_pgbouncer=VIA_PGBOUNCER,
         debug_headers=True,
+        log_format="none",
         database_url=primary_url,
         database_replica_urls=list(services.replica_urls),
         s3_endpoint_url=services.s3_endpoint_url,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from typing import Any
@@ -14,10 +15,13 @@ from backend.infrastructure.observability import Metrics, begin_request
 from backend.infrastructure.replication import int_to_lsn
 from backend.infrastructure.settings import Settings
 
+log = structlog.get_logger("memberdesk.request")
+
 REQUEST_ID_HEADER = "X-Request-ID"
 LSN_HEADER = "X-Memberdesk-LSN"
 LSN_COOKIE = "memberdesk_lsn"
 READ_FROM_HEADER = "X-Memberdesk-Read-From"
+WORKER_HEADER = "X-Memberdesk-Worker"
 RETRY_MARKER = "x-memberdesk-retry-elsewhere"  # set by the 503 handler when a replica failed a GET
 AVOID_REPLICAS = "avoid_replicas"
 
@@ -58,11 +62,21 @@ class RequestContext:
                 status, _ = await self._attempt(scope, receive, send, request_id, started, avoid=(failed,))
         finally:
             template = self.templates.get(scope.get("endpoint"), "unmatched")
-            self.metrics.request_seconds.labels(scope["method"], template).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self.metrics.request_seconds.labels(scope["method"], template).observe(elapsed)
             self.metrics.responses.labels(scope["method"], template, str(status)).inc()
             server = scope.get("state", {}).get("read_target")
             if server:
                 self.metrics.reads.labels(server).inc()
+            log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                route=template,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+                read_from=server,
+            )
 
     async def _attempt(
         self, scope: Scope, receive: Receive, send: Send, request_id: str, started: float, avoid: tuple[str, ...]
@@ -110,5 +124,7 @@ class RequestContext:
                 "Set-Cookie",
                 f"{LSN_COOKIE}={lsn}; Max-Age={self.settings.read_your_writes_seconds}; Path=/; HttpOnly; SameSite=Lax",
             )
-        if self.settings.debug_headers and state.get("read_target"):
-            headers[READ_FROM_HEADER] = state["read_target"]
+        if self.settings.debug_headers:
+            headers[WORKER_HEADER] = str(os.getpid())
+            if state.get("read_target"):
+                headers[READ_FROM_HEADER] = state["read_target"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, HttpUrl, PostgresDsn, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -44,8 +44,12 @@ class Settings(BaseSettings):
     replica_probe_timeout_seconds: float = Field(default=1.0, gt=0)
     # How long a client's write position is kept (cookie lifetime) for read-your-writes.
     read_your_writes_seconds: int = Field(default=300, ge=1)
-    # Adds X-Memberdesk-Read-From (which server answered) to responses; for debugging and tests.
+    # Adds X-Memberdesk-Read-From (which server answered) and X-Memberdesk-Worker (which process) to answers.
     debug_headers: bool = False
+
+    # JSON lines for log collectors, or readable lines for a terminal; `none` leaves logging as it is (tests).
+    log_format: Literal["json", "console", "none"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     s3_endpoint_url: str | None = None
     s3_bucket: str = "memberdesk"
