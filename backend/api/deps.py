@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Request
@@ -21,6 +21,7 @@ from backend.domain.dashboard.service import DashboardService
 from backend.domain.errors import PermissionDenied, Unauthorized
 from backend.domain.health.service import HealthService
 from backend.domain.idempotency import service as idempotency
+from backend.domain.member.loader import LoaderKind
 from backend.domain.member.service import MemberService
 from backend.domain.member.writes import MemberWriteService
 from backend.domain.outbox.service import OUTBOX_PENDING
@@ -39,17 +40,17 @@ from backend.infrastructure.storage import Storage
 logger = logging.getLogger(__name__)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
 
-def get_storage(request: Request) -> Storage:
+async def get_storage(request: Request) -> Storage:
     storage: Storage = request.app.state.storage
     return storage
 
@@ -118,17 +119,17 @@ ReadSession = Annotated[AsyncReadSession, Depends(get_read_session, scope="funct
 WriteSession = Annotated[AsyncWriteSession, Depends(get_write_session, scope="function")]
 
 
-def get_member_service(
+async def get_member_service(
     session: ReadSession, target: ReadTargetDep, storage: StorageDep, settings: SettingsDep
 ) -> MemberService:
-    return MemberService(session, target.sessions, storage, settings.tz)
+    return MemberService(session, target.sessions, storage, settings.tz, LoaderKind(settings.member_loader))
 
 
-def get_dashboard_service(session: ReadSession, target: ReadTargetDep, settings: SettingsDep) -> DashboardService:
+async def get_dashboard_service(session: ReadSession, target: ReadTargetDep, settings: SettingsDep) -> DashboardService:
     return DashboardService(session, target.sessions, settings.tz)
 
 
-def get_health_service(database: DatabaseDep, storage: StorageDep) -> HealthService:
+async def get_health_service(database: DatabaseDep, storage: StorageDep) -> HealthService:
     return HealthService(database, storage)
 
 
@@ -194,10 +195,13 @@ async def _identify(target: ReadTarget, kind: str, value: str, settings: Setting
 CurrentAdmin = Annotated[Actor, Depends(authenticate)]
 
 
-def require(role: Role) -> Callable[[Actor], Actor]:
-    """A dependency that lets through actors of `role` or above, and answers 403 to the others."""
+def require(role: Role) -> Callable[[Actor], Awaitable[Actor]]:
+    """A dependency that lets through actors of `role` or above, and answers 403 to the others.
 
-    def check(actor: CurrentAdmin) -> Actor:
+    Every dependency here is `async def`: FastAPI runs a plain `def` one in a worker thread, a costly hop.
+    """
+
+    async def check(actor: CurrentAdmin) -> Actor:
         if not actor.can(role):
             raise PermissionDenied(f"This needs the {role.value} role; you are {actor.role or 'nobody'}.")
         return actor
@@ -211,22 +215,22 @@ RequireModerator = Annotated[Actor, Depends(require(Role.moderator))]
 RequireAdmin = Annotated[Actor, Depends(require(Role.admin))]
 
 
-def get_audit_context(request: Request, actor: CurrentAdmin) -> AuditContext:
+async def get_audit_context(request: Request, actor: CurrentAdmin) -> AuditContext:
     return AuditContext(actor, getattr(request.state, "request_id", None))
 
 
 AuditContextDep = Annotated[AuditContext, Depends(get_audit_context)]
 
 
-def get_admin_service(session: WriteSession, context: AuditContextDep) -> AdminService:
+async def get_admin_service(session: WriteSession, context: AuditContextDep) -> AdminService:
     return AdminService(session, context)
 
 
-def get_audit_service(session: ReadSession, settings: SettingsDep) -> AuditService:
+async def get_audit_service(session: ReadSession, settings: SettingsDep) -> AuditService:
     return AuditService(session, settings.tz)
 
 
-def get_login_service(request: Request, session: WriteSession, settings: SettingsDep) -> LoginService:
+async def get_login_service(request: Request, session: WriteSession, settings: SettingsDep) -> LoginService:
     policy = LoginPolicy(
         secret=settings.jwt_secret.get_secret_value(),
         token_ttl_seconds=settings.jwt_ttl_seconds,
@@ -236,7 +240,7 @@ def get_login_service(request: Request, session: WriteSession, settings: Setting
     return LoginService(session, policy, getattr(request.state, "request_id", None))
 
 
-def get_member_writer(session: WriteSession, context: AuditContextDep, storage: StorageDep) -> MemberWriteService:
+async def get_member_writer(session: WriteSession, context: AuditContextDep, storage: StorageDep) -> MemberWriteService:
     return MemberWriteService(session, context, storage)
 
 

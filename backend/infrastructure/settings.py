@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     debug_headers: bool = False
 
     # JSON lines for log collectors, or readable lines for a terminal; `none` leaves logging as it is (tests).
+    # How a member's detail is loaded: one statement (fastest measured here), queries in sequence on one
+    # connection, or in parallel on one connection each (for high-latency links). See `make bench`.
+    member_loader: Literal["joined", "sequential", "parallel"] = "joined"
+
     log_format: Literal["json", "console", "none"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -11,7 +11,8 @@ import asyncpg
 from fastapi import FastAPI
 from sqlalchemy import event
 
-from backend.domain.member.loader import Relation, UserDataLoader
+from backend.domain.member.loader import LoaderKind, Relation, UserDataLoader, load_detail
+from backend.domain.member.service import detail_of
 from backend.infrastructure.database import Database
 
 
@@ -106,3 +107,22 @@ class TestUserDataLoader:
             raise AssertionError("the failure was swallowed")
         await asyncio.sleep(0)
         assert pool.checkedout() == checked_out_before
+
+
+async def test_the_three_loaders_give_the_same_detail(app: FastAPI, db: asyncpg.Connection) -> None:
+    """joined (one statement), sequential and parallel load the same member the same way."""
+    target = await app.state.database.read_target()
+    member_id = await _member_id(db)
+    details = {}
+    async with target.sessions() as session:
+        for kind in LoaderKind:
+            row = await load_detail(kind, session, target.sessions, member_id)
+            assert row is not None
+            detail = await detail_of(row, app.state.storage)
+            details[kind] = detail.model_dump(
+                mode="json", exclude={"photos": {"__all__": {"url"}}, "documents": {"__all__": {"url"}}}
+            )
+    assert details[LoaderKind.joined] == details[LoaderKind.sequential] == details[LoaderKind.parallel]
+    assert details[LoaderKind.joined]["photos"]
+    async with target.sessions() as session:
+        assert await load_detail(LoaderKind.joined, session, None, uuid.uuid4()) is None

@@ -16,6 +16,7 @@ from typing import Any
 
 from backend.domain.member import repository
 from backend.domain.member.models import (
+    User,
     UserDocument,
     UserLifestyle,
     UserPhoto,
@@ -65,6 +66,48 @@ async def load_on(
     for relation in dict.fromkeys(relations):
         setattr(loaded, relation.value, await _LOADERS[relation](session, member_id))
     return loaded
+
+
+def _columns(row: Any) -> dict[str, Any] | None:
+    """A table row's column values (what the detail schemas read), or None."""
+    if row is None:
+        return None
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+def detail_row(user: User, relations: MemberRelations) -> dict[str, Any]:
+    """The user and its relations as one mapping, the shape the one-statement loader returns."""
+    return {
+        **(_columns(user) or {}),
+        "profile": _columns(relations.profile),
+        "lifestyle": _columns(relations.lifestyle),
+        "preference": _columns(relations.preference),
+        "subscription": _columns(relations.subscription),
+        "photos": [_columns(photo) for photo in relations.photos],
+        "documents": [_columns(document) for document in relations.documents],
+    }
+
+
+class LoaderKind(StrEnum):
+    """How a member's detail is loaded; `make bench` measures the three."""
+
+    joined = "joined"  # one statement on the request's session (JSON subqueries)
+    sequential = "sequential"  # one query per relation, one after another on the request's session
+    parallel = "parallel"  # one session and connection per relation, gathered (UserDataLoader)
+
+
+async def load_detail(
+    kind: LoaderKind, session: AnySession, sessions: ReadSessionFactory | None, member_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The member (live only) with every relation, by the chosen strategy; None when there is none."""
+    if kind is LoaderKind.joined:
+        return await repository.member_detail(session, member_id)
+    user = await repository.get_member(session, member_id)
+    if user is None:
+        return None
+    if kind is LoaderKind.parallel and sessions is not None:
+        return detail_row(user, await UserDataLoader(sessions).load(member_id))
+    return detail_row(user, await load_on(session, member_id))
 
 
 class UserDataLoader:

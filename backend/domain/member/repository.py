@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, literal, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -334,3 +335,42 @@ async def export_csv(
         await sink(bytes(data))
 
     await driver.copy_from_query(str(compiled), *params, output=write, format="csv", header=True)
+
+
+# The whole detail in one round trip: the user row, each one-per-member relation as a JSON object, photos
+# and documents as JSON arrays in their order. Measured against the parallel loader and a sequence of
+# queries on one connection by `make bench`.
+_DETAIL = text(
+    """
+    SELECT u.id, u.phone, u.name, u.gender, u.birth_year, u.status, u.created_at, u.updated_at, u.deleted_at,
+           u.version,
+           (SELECT to_jsonb(p) - 'id' FROM user_profiles p WHERE p.id = u.id) AS profile,
+           (SELECT to_jsonb(l) - 'id' FROM user_lifestyles l WHERE l.id = u.id) AS lifestyle,
+           (SELECT to_jsonb(r) - 'id' FROM user_preferences r WHERE r.id = u.id) AS preference,
+           (SELECT to_jsonb(s) - 'id' FROM user_subscriptions s WHERE s.id = u.id) AS subscription,
+           COALESCE((SELECT jsonb_agg(to_jsonb(ph) ORDER BY ph.display_order, ph.id) FROM user_photos ph
+                     WHERE ph.user_id = u.id AND ph.deleted_at IS NULL AND ph.status <> 'uploading'),
+                    '[]'::jsonb) AS photos,
+           COALESCE((SELECT jsonb_agg(to_jsonb(d) ORDER BY d.created_at, d.id) FROM user_documents d
+                     WHERE d.user_id = u.id AND d.deleted_at IS NULL),
+                    '[]'::jsonb) AS documents
+    FROM users u
+    WHERE u.id = :member_id AND (u.deleted_at IS NULL OR :include_deleted)
+    """
+).columns(
+    profile=JSONB,
+    lifestyle=JSONB,
+    preference=JSONB,
+    subscription=JSONB,
+    photos=JSONB,
+    documents=JSONB,
+)
+
+
+async def member_detail(
+    session: AnySession, member_id: uuid.UUID, *, include_deleted: bool = False
+) -> dict[str, Any] | None:
+    """The member with every relation in one statement, or None (relations as plain JSON values)."""
+    result = await session.execute(_DETAIL, {"member_id": member_id, "include_deleted": include_deleted})
+    row = result.mappings().first()
+    return dict(row) if row is not None else None

@@ -5,28 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from backend.domain.errors import BadRequest, NotFoundError
 from backend.domain.member import repository
-from backend.domain.member.loader import MemberRelations, Relation, UserDataLoader
-from backend.domain.member.models import User
+from backend.domain.member.loader import LoaderKind, load_detail
 from backend.domain.member.repository import MemberListQuery
 from backend.domain.member.schemas import (
-    DocumentRead,
-    LifestyleRead,
     MemberDetailRead,
     MemberFilters,
     MemberPage,
     MemberRead,
     NoteRead,
-    PhotoRead,
-    PreferenceRead,
-    ProfileRead,
-    SubscriptionRead,
 )
 from backend.domain.ordering import SortKey
 from backend.domain.schemas import ReadSchema
@@ -85,32 +78,39 @@ def _read(schema: type[S], row: object, **extra: Any) -> S:
     return schema.model_validate({**values, **extra})
 
 
-async def detail_of(user: User, relations: MemberRelations, storage: Storage) -> MemberDetailRead:
-    """The detail answer: the user row, its relations, and presigned URLs for photos and documents."""
-    photo_urls = await storage.presign_many([photo.s3_key for photo in relations.photos])
-    document_urls = await storage.presign_many([document.s3_key for document in relations.documents])
-    return _read(
-        MemberDetailRead,
-        user,
-        profile=ProfileRead.model_validate(relations.profile) if relations.profile else None,
-        lifestyle=LifestyleRead.model_validate(relations.lifestyle) if relations.lifestyle else None,
-        preference=PreferenceRead.model_validate(relations.preference) if relations.preference else None,
-        subscription=SubscriptionRead.model_validate(relations.subscription) if relations.subscription else None,
-        photos=[_read(PhotoRead, photo, url=url) for photo, url in zip(relations.photos, photo_urls, strict=True)],
-        documents=[
-            _read(DocumentRead, document, url=url)
-            for document, url in zip(relations.documents, document_urls, strict=True)
-        ],
+def _with_url(item: Mapping[str, Any], url: str) -> dict[str, Any]:
+    return {**item, "url": url}
+
+
+async def detail_of(row: Mapping[str, Any], storage: Storage) -> MemberDetailRead:
+    """The detail answer from a loaded row: relations, and presigned URLs for photos and documents."""
+    photos = row["photos"]
+    documents = row["documents"]
+    photo_urls = await storage.presign_many([photo["s3_key"] for photo in photos])
+    document_urls = await storage.presign_many([document["s3_key"] for document in documents])
+    return MemberDetailRead.model_validate(
+        {
+            **row,
+            "photos": [_with_url(p, url) for p, url in zip(photos, photo_urls, strict=True)],
+            "documents": [_with_url(d, url) for d, url in zip(documents, document_urls, strict=True)],
+        }
     )
 
 
 class MemberService:
     """Read operations on members."""
 
-    def __init__(self, session: AsyncReadSession, sessions: ReadSessionFactory, storage: Storage, tz: ZoneInfo) -> None:
+    def __init__(
+        self,
+        session: AsyncReadSession,
+        sessions: ReadSessionFactory,
+        storage: Storage,
+        tz: ZoneInfo,
+        loader_kind: LoaderKind = LoaderKind.joined,
+    ) -> None:
         self.session = session
         self.sessions = sessions
-        self.loader = UserDataLoader(sessions)
+        self.loader_kind = loader_kind
         self.storage = storage
         self.tz = tz
 
@@ -173,11 +173,10 @@ class MemberService:
 
     async def get_member(self, member_id: uuid.UUID) -> MemberDetailRead:
         """The member with every relation and presigned URLs; NotFoundError when absent or deleted."""
-        user = await repository.get_member(self.session, member_id)
-        if user is None:
+        row = await load_detail(self.loader_kind, self.session, self.sessions, member_id)
+        if row is None:
             raise NotFoundError(f"No member with id {member_id}.")
-        relations = await self.loader.load(member_id, tuple(Relation))
-        return await detail_of(user, relations, self.storage)
+        return await detail_of(row, self.storage)
 
     async def list_notes(self, member_id: uuid.UUID, *, limit: int, offset: int) -> tuple[list[NoteRead], int]:
         """A member's notes, newest first, and how many there are."""

@@ -16,7 +16,6 @@ from backend.domain.actors import AuditContext
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.errors import BadRequest, ConflictError, NotFoundError, PreconditionFailed, UnprocessableEntity
 from backend.domain.member import repository
-from backend.domain.member.loader import load_on
 from backend.domain.member.models import MemberNote, MemberStatus, NoteKind, User
 from backend.domain.member.schemas import (
     COMPUTED,
@@ -70,7 +69,9 @@ class MemberWriteService:
         self.storage = storage
 
     async def _detail(self, user: User) -> MemberDetailRead:
-        return await detail_of(user, await load_on(self.session, user.id), self.storage)
+        row = await repository.member_detail(self.session, user.id, include_deleted=True)
+        assert row is not None  # the row is locked by this transaction
+        return await detail_of(row, self.storage)
 
     async def _locked(self, member_id: uuid.UUID, expected_version: int | None, *, deleted: bool = False) -> User:
         user = await repository.lock_member(self.session, member_id)

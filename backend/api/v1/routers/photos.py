@@ -14,7 +14,7 @@ from backend.domain.photo.service import PhotoService
 router = APIRouter(tags=["photos"])
 
 
-def get_photo_service(
+async def get_photo_service(
     session: WriteSession, context: AuditContextDep, storage: StorageDep, settings: SettingsDep
 ) -> PhotoService:
     return PhotoService(
