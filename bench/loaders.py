@@ -1,0 +1,173 @@
+"""The member detail's relations loaded four ways, through SQLAlchemy AsyncSession on the replica, as the app does.
+
+- `parallel`: six branches gathered, each on its own session (and pool connection), as issue 6 describes the
+  UserDataLoader;
+- `sequential`: the same six statements one after another on one session;
+- `single`: one statement, every relation as a JSON subquery, on one session;
+- `default`: whatever `backend.domain.member.loader.UserDataLoader(...).load()` does today (the app's default).
+
+Engines and READ ONLY session factories come from `backend.infrastructure.database` with the app's settings
+(pool size, overflow, timeouts), so the four compare like for like. The baseline serves them at /loader/<way>/<id>.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from sqlalchemy import Uuid, bindparam, select, text
+from sqlmodel import SQLModel
+
+from backend.domain.member.models import (
+    UserDocument,
+    UserLifestyle,
+    UserPhoto,
+    UserPreference,
+    UserProfile,
+    UserSubscription,
+)
+from backend.infrastructure.database import AsyncReadSession, Database, ReadSessionFactory
+from backend.infrastructure.settings import Settings
+
+Relations = dict[str, Any]
+
+ONE_STATEMENT = text(
+    """
+    SELECT
+      (SELECT to_json(p) FROM user_profiles p WHERE p.id = :id) AS profile,
+      (SELECT to_json(l) FROM user_lifestyles l WHERE l.id = :id) AS lifestyle,
+      (SELECT to_json(r) FROM user_preferences r WHERE r.id = :id) AS preference,
+      (SELECT to_json(s) FROM user_subscriptions s WHERE s.id = :id) AS subscription,
+      (SELECT coalesce(json_agg(ph ORDER BY ph.display_order, ph.id), '[]') FROM user_photos ph
+        WHERE ph.user_id = :id AND ph.deleted_at IS NULL) AS photos,
+      (SELECT coalesce(json_agg(d ORDER BY d.created_at, d.id), '[]') FROM user_documents d
+        WHERE d.user_id = :id AND d.deleted_at IS NULL) AS documents
+    """
+).bindparams(bindparam("id", type_=Uuid()))
+
+
+async def _profile(session: AsyncReadSession, member_id: uuid.UUID) -> Any:
+    return await session.get(UserProfile, member_id)
+
+
+async def _lifestyle(session: AsyncReadSession, member_id: uuid.UUID) -> Any:
+    return await session.get(UserLifestyle, member_id)
+
+
+async def _preference(session: AsyncReadSession, member_id: uuid.UUID) -> Any:
+    return await session.get(UserPreference, member_id)
+
+
+async def _subscription(session: AsyncReadSession, member_id: uuid.UUID) -> Any:
+    return await session.get(UserSubscription, member_id)
+
+
+async def _photos(session: AsyncReadSession, member_id: uuid.UUID) -> Any:
+    photo: Any = UserPhoto
+    stmt = (
+        select(UserPhoto)
+        .where(photo.user_id == member_id, photo.deleted_at.is_(None))
+        .order_by(photo.display_order, photo.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def _documents(session: AsyncReadSession, member_id: uuid.UUID) -> Any:
+    document: Any = UserDocument
+    stmt = (
+        select(UserDocument)
+        .where(document.user_id == member_id, document.deleted_at.is_(None))
+        .order_by(document.created_at, document.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+# The same statements as backend/domain/member/repository.py (session.get by primary key, two ordered selects).
+BRANCHES: dict[str, Callable[[AsyncReadSession, uuid.UUID], Awaitable[Any]]] = {
+    "profile": _profile,
+    "lifestyle": _lifestyle,
+    "preference": _preference,
+    "subscription": _subscription,
+    "photos": _photos,
+    "documents": _documents,
+}
+MODELS: dict[str, type[SQLModel]] = {
+    "profile": UserProfile,
+    "lifestyle": UserLifestyle,
+    "preference": UserPreference,
+    "subscription": UserSubscription,
+    "photos": UserPhoto,
+    "documents": UserDocument,
+}
+
+
+def _dump(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_dump(item) for item in value]
+    if isinstance(value, SQLModel):
+        return value.model_dump(mode="json", warnings=False)
+    # A dataclass of relations (the app's MemberRelations) or anything with attributes per relation.
+    return {name: _dump(getattr(value, name, None)) for name in BRANCHES}
+
+
+class LoaderBench:
+    """The four ways, sharing the app's engine for the replica."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        target = database.replicas[0] if database.replicas else database.primary_reads
+        self.sessions: ReadSessionFactory = target.sessions
+        self.ways: dict[str, Callable[[uuid.UUID], Awaitable[Relations]]] = {
+            "parallel": self.parallel,
+            "sequential": self.sequential,
+            "single": self.single,
+            "default": self.default,
+        }
+
+    @classmethod
+    def from_environment(cls) -> LoaderBench:
+        return cls(Database.from_settings(Settings()))
+
+    async def close(self) -> None:
+        await self.database.dispose()
+
+    async def load(self, way: str, member_id: uuid.UUID) -> Relations:
+        """The relations as JSON-ready values; KeyError for an unknown way."""
+        return await self.ways[way](member_id)
+
+    async def _branch(self, name: str, member_id: uuid.UUID) -> Any:
+        async with self.sessions() as session:
+            return await BRANCHES[name](session, member_id)
+
+    async def parallel(self, member_id: uuid.UUID) -> Relations:
+        async with asyncio.TaskGroup() as group:
+            tasks = {name: group.create_task(self._branch(name, member_id)) for name in BRANCHES}
+        return {name: _dump(task.result()) for name, task in tasks.items()}
+
+    async def sequential(self, member_id: uuid.UUID) -> Relations:
+        async with self.sessions() as session:
+            return {name: _dump(await load(session, member_id)) for name, load in BRANCHES.items()}
+
+    async def single(self, member_id: uuid.UUID) -> Relations:
+        async with self.sessions() as session:
+            row = (await session.execute(ONE_STATEMENT, {"id": member_id})).one()
+        loaded: Relations = {}
+        for name, raw in row._mapping.items():
+            value = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+            model = MODELS[name]
+            if isinstance(value, list):
+                loaded[name] = _dump([model.model_validate(item) for item in value])
+            else:
+                loaded[name] = _dump(model.model_validate(value)) if value is not None else None
+        return loaded
+
+    async def default(self, member_id: uuid.UUID) -> Relations:
+        from backend.domain.member.loader import UserDataLoader
+
+        loaded = await UserDataLoader(self.sessions).load(member_id)
+        return {name: _dump(getattr(loaded, name, None)) for name in BRANCHES}
