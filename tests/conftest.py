@@ -113,8 +113,9 @@ async def wait_for_replica(services: ServiceUrls, timeout: float = 15.0) -> None
     """Until every replica has replayed the primary's current WAL position."""
     primary = await asyncpg.connect(asyncpg_dsn(services.superuser_database_url))
     try:
-        # The insert position: with synchronous_commit off (fast test servers) the write position can lag it.
-        target = await primary.fetchval("SELECT pg_current_wal_insert_lsn()")
+        # The flush position: what has been (or can be) streamed. WAL that is only inserted (a hint-bit
+        # record, say) may wait in the primary's buffers until the next commit.
+        target = await primary.fetchval("SELECT pg_current_wal_flush_lsn()")
     finally:
         await primary.close()
     for url in services.superuser_replica_urls:
@@ -123,6 +124,12 @@ async def wait_for_replica(services: ServiceUrls, timeout: float = 15.0) -> None
             async with asyncio.timeout(timeout):
                 while await replica.fetchval("SELECT pg_wal_lsn_diff($1, pg_last_wal_replay_lsn()) > 0", target):
                     await asyncio.sleep(0.05)
+        except TimeoutError:
+            state = await replica.fetchrow(
+                "SELECT pg_last_wal_receive_lsn() AS received, pg_last_wal_replay_lsn() AS replayed,"
+                " pg_is_wal_replay_paused() AS paused"
+            )
+            raise AssertionError(f"replica did not reach {target} in {timeout} s: {dict(state or {})}") from None
         finally:
             await replica.close()
 

@@ -6,6 +6,7 @@ from backend.domain.auth.models import LoginFailure
 from backend.domain.base import metadata
 from backend.domain.idempotency.models import IdempotencyKey
 from backend.domain.member.models import (
+    MemberCount,
     MemberNote,
     User,
     UserDocument,
@@ -23,6 +24,7 @@ __all__ = [
     "AuditLog",
     "IdempotencyKey",
     "LoginFailure",
+    "MemberCount",
     "MemberNote",
     "OutboxEvent",
     "User",

@@ -211,5 +211,6 @@ class TestObservability:
         ]
         assert 'memberdesk_responses_total{method="GET",route="/api/v1/admin/members",status="200"}' in text
         assert 'memberdesk_db_pool_checked_out{server="primary"}' in text
-        assert 'memberdesk_replica_lag_bytes{replica="replica0"}' in text
+        assert 'memberdesk_replica_healthy{replica="replica0"}' in text
+        assert "# TYPE memberdesk_replica_lag_bytes gauge" in text
         assert 'memberdesk_outbox_events{status="dead"}' in text

@@ -106,7 +106,7 @@ class TestUserDataLoader:
         else:
             raise AssertionError("the failure was swallowed")
         await asyncio.sleep(0)
-        assert pool.checkedout() == checked_out_before
+        assert pool.checkedout() <= checked_out_before  # nothing leaked (background probes may come and go)
 
 
 async def test_the_three_loaders_give_the_same_detail(app: FastAPI, db: asyncpg.Connection) -> None:

@@ -312,15 +312,15 @@ class TestRetries:
         assert third.at - second.at >= 2 * base - 0.01
 
     async def test_a_receiver_that_does_not_answer_in_time_is_a_failure(self, env: Env) -> None:
-        worker = env.worker(webhook_timeout_seconds=0.2)
+        worker = env.worker(webhook_timeout_seconds=0.5)
         env.receiver.stall_next = 1
-        env.receiver.stall_seconds = 1.0
+        env.receiver.stall_seconds = 3.0
         name = topic()
         async with running(worker):
             await env.enqueue(name, {"member_id": "m-4"})
             await eventually(lambda: env.status_is(name, "delivered"), "delivery after a timeout")
         row = await env.row(name)
-        assert row["attempts"] == 2
+        assert row["attempts"] >= 2  # the stalled one, then one that answered (a loaded machine may need more)
         assert "timed out" in row["last_error"]
 
     async def test_an_event_is_dead_after_the_last_attempt_fails(self, env: Env) -> None:

@@ -2,39 +2,50 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import text
 
 from backend.domain.sessions import AnySession
 
-# One scan with FILTERs instead of seven queries; the thresholds are bound parameters (an inline
-# `now() - interval` made the planner's job much slower, see PITFALLS.md).
+# One round trip over the trigger-kept member counters (a few thousand rows at most, whatever the number of
+# members). A sign-up window starting mid-day (in the admin's time zone) takes whole UTC days from the
+# counters and counts only the partial first day row by row, on the created_at index.
 _MEMBER_COUNTS = text(
     """
-    SELECT count(*) AS total_members,
-           count(*) FILTER (WHERE created_at >= :month_start) AS monthly_signups,
-           count(*) FILTER (WHERE created_at >= :week_start) AS weekly_signups,
-           count(*) FILTER (WHERE created_at >= :today_start) AS today_signups,
-           count(*) FILTER (WHERE gender = 'male') AS male_count,
-           count(*) FILTER (WHERE gender = 'female') AS female_count,
-           count(*) FILTER (WHERE status = 'pending') AS pending_reviews
-    FROM users
-    WHERE deleted_at IS NULL
+    SELECT coalesce(sum(n) FILTER (WHERE NOT deleted), 0) AS total_members,
+           coalesce(sum(n) FILTER (WHERE NOT deleted AND day >= :month_day), 0)
+             + (SELECT count(*) FROM users WHERE deleted_at IS NULL
+                AND created_at >= :month_start AND created_at < :month_day_start) AS monthly_signups,
+           coalesce(sum(n) FILTER (WHERE NOT deleted AND day >= :week_day), 0)
+             + (SELECT count(*) FROM users WHERE deleted_at IS NULL
+                AND created_at >= :week_start AND created_at < :week_day_start) AS weekly_signups,
+           coalesce(sum(n) FILTER (WHERE NOT deleted AND day >= :today_day), 0)
+             + (SELECT count(*) FROM users WHERE deleted_at IS NULL
+                AND created_at >= :today_start AND created_at < :today_day_start) AS today_signups,
+           coalesce(sum(n) FILTER (WHERE NOT deleted AND gender = 'male'), 0) AS male_count,
+           coalesce(sum(n) FILTER (WHERE NOT deleted AND gender = 'female'), 0) AS female_count,
+           coalesce(sum(n) FILTER (WHERE NOT deleted AND status = 'pending'), 0) AS pending_reviews
+    FROM member_counts
     """
 )
+
+
+def _first_whole_utc_day(moment: datetime) -> datetime:
+    start = datetime.combine(moment.astimezone(UTC).date(), time.min, tzinfo=UTC)
+    return start if start == moment else start + timedelta(days=1)
 
 
 async def member_counts(
     session: AnySession, *, month_start: datetime, week_start: datetime, today_start: datetime
 ) -> dict[str, int]:
     """The seven headline counts over live members, by name, in one round trip."""
-    row = (
-        await session.execute(
-            _MEMBER_COUNTS, {"month_start": month_start, "week_start": week_start, "today_start": today_start}
-        )
-    ).one()
-    return dict(row._mapping)
+    params: dict[str, object] = {}
+    for name, start in (("month", month_start), ("week", week_start), ("today", today_start)):
+        whole = _first_whole_utc_day(start)
+        params |= {f"{name}_start": start, f"{name}_day_start": whole, f"{name}_day": whole.date()}
+    row = (await session.execute(_MEMBER_COUNTS, params)).one()
+    return {key: int(value) for key, value in row._mapping.items()}
 
 
 async def active_subscriptions_by_plan(session: AnySession) -> list[tuple[str, int]]:

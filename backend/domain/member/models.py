@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Text,
@@ -259,3 +263,21 @@ class MemberNote(SQLModel, table=True):
     )
     content: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime | None = Field(default=None, sa_column=_timestamp())
+
+
+class MemberCount(SQLModel, table=True):
+    """Members per sign-up day (UTC), status, gender, active plan ('' for none) and deletion.
+
+    Kept by triggers in the same transaction as every change to users and subscriptions, so exact totals
+    for those filters cost a sum over a few hundred rows instead of a count over millions.
+    """
+
+    __tablename__ = "member_counts"
+    __table_args__ = (PrimaryKeyConstraint("day", "status", "gender", "plan", "deleted", name="pk_member_counts"),)
+
+    day: date = Field(sa_column=Column(Date, nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    gender: str = Field(sa_column=Column(String(8), nullable=False))
+    plan: str = Field(sa_column=Column(String(16), nullable=False))
+    deleted: bool = Field(sa_column=Column(Boolean, nullable=False))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))

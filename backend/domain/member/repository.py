@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, literal, or_, select, text, tuple_
@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
 from backend.domain.member.models import (
+    MemberCount,
     MemberNote,
     User,
     UserDocument,
@@ -29,6 +30,7 @@ from backend.domain.ordering import SortKey
 from backend.domain.sessions import AnySession, AsyncWriteSession
 
 users = User.__table__  # type: ignore[attr-defined]
+member_counts = MemberCount.__table__  # type: ignore[attr-defined]
 photos = UserPhoto.__table__  # type: ignore[attr-defined]
 subscriptions = UserSubscription.__table__  # type: ignore[attr-defined]
 
@@ -142,10 +144,68 @@ async def list_members(session: AnySession, query: MemberListQuery) -> list[dict
     return [dict(row) for row in result.mappings()]
 
 
-async def count_members(session: AnySession, query: MemberListQuery) -> int:
-    """The exact number of members matching the filters."""
+async def _count_rows(session: AnySession, query: MemberListQuery) -> int:
     stmt = select(func.count()).select_from(users).where(*_conditions(query))
     return int((await session.execute(stmt)).scalar_one())
+
+
+def _counters_answer(query: MemberListQuery) -> bool:
+    """Whether the member counters hold this total: only status, gender, plan, deletion and sign-up time."""
+    f = query.filters
+    return not (f.q or f.id is not None or f.has_photos is not None or f.birth_year_min or f.birth_year_max)
+
+
+def _next_utc_midnight(moment: datetime) -> datetime:
+    start = datetime.combine(moment.astimezone(UTC).date(), time.min, tzinfo=UTC)
+    return start if start == moment else start + timedelta(days=1)
+
+
+def _utc_midnight_before(moment: datetime) -> datetime:
+    return datetime.combine(moment.astimezone(UTC).date(), time.min, tzinfo=UTC)
+
+
+async def _count_counters(
+    session: AnySession, query: MemberListQuery, first_day: date | None, end_day: date | None
+) -> int:
+    f = query.filters
+    c = member_counts.c
+    where: list[ColumnElement[bool]] = []
+    if not f.include_deleted:
+        where.append(c.deleted.is_(False))
+    if f.status:
+        where.append(c.status.in_([s.value for s in f.status]))
+    if f.gender:
+        where.append(c.gender.in_([g.value for g in f.gender]))
+    if f.plan:
+        where.append(c.plan.in_([p.value for p in f.plan]))
+    if first_day is not None:
+        where.append(c.day >= first_day)
+    if end_day is not None:
+        where.append(c.day < end_day)
+    stmt = select(func.coalesce(func.sum(c.n), 0)).where(*where)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def count_members(session: AnySession, query: MemberListQuery) -> int:
+    """The exact number of members matching the filters.
+
+    For status, gender, plan and sign-up time the trigger-kept counters answer: whole UTC days are summed
+    from them and only the partial days at the edges of a time range are counted row by row (an index range
+    of at most two days). Any other filter counts the rows.
+    """
+    if not _counters_answer(query):
+        return await _count_rows(session, query)
+    lower, upper = query.created_from, query.created_before
+    first = _next_utc_midnight(lower) if lower is not None else None
+    end = _utc_midnight_before(upper) if upper is not None else None
+    if first is not None and end is not None and first >= end:
+        return await _count_rows(session, query)
+    total = await _count_counters(session, query, first.date() if first else None, end.date() if end else None)
+    if lower is not None and first is not None and lower < first:
+        total += await _count_rows(session, replace(query, created_from=lower, created_before=first))
+    if upper is not None and end is not None and end < upper:
+        total += await _count_rows(session, replace(query, created_from=end, created_before=upper))
+    return total
 
 
 async def estimate_members(session: AnySession, query: MemberListQuery) -> int:
