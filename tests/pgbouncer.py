@@ -48,6 +48,8 @@ class PgBouncer:
             "pool_mode = transaction\nmax_client_conn = 500\ndefault_pool_size = 20\n"
             f"logfile = {self.root / 'pgbouncer.log'}\n"
             "ignore_startup_parameters = extra_float_digits\n"
+            # A restarted server is tried again after a second, and a client never queues for long.
+            "server_login_retry = 1\nquery_wait_timeout = 5\n"
         )
         as_postgres = os.geteuid() == 0
         if as_postgres:

@@ -2,69 +2,31 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from backend.domain.admin.models import Role
 from backend.infrastructure.devservices import ServiceUrls
 from backend.infrastructure.settings import Settings
+from tests.servers import serve
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
-def server(
-    services: ServiceUrls, settings: Settings, tokens: dict[Role, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def server(services: ServiceUrls, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`memberdesk serve` on a free port with the test session's settings."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        **services.as_env(),
+    environment = {
         "ENVIRONMENT": "test",
         "JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "ADMIN_TIMEZONE": settings.admin_timezone,
     }
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start: {log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
+    with serve(services, tmp_path_factory.mktemp("server") / "server.log", environment) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
 
 
 def test_no_server_errors_and_every_answer_as_documented(

@@ -4,10 +4,6 @@ processes (the position travels with the client)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,46 +15,22 @@ from backend.domain.admin.models import Role
 from backend.infrastructure.devservices import ServiceUrls
 from backend.infrastructure.settings import Settings
 from tests.factories import create_member
-from tests.test_schemathesis import _free_port
+from tests.servers import serve
 
 
 @pytest.fixture(scope="module")
 def two_workers(
-    services: ServiceUrls, settings: Settings, tokens: dict[Role, str], tmp_path_factory: pytest.TempPathFactory
+    services: ServiceUrls, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {
-        **os.environ,
-        **services.as_env(),
+    environment = {
         "ENVIRONMENT": "production",
         "JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "DEBUG_HEADERS": "true",
         "LOG_FORMAT": "json",
     }
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"serve did not start: {log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+    with serve(services, log_path, environment, workers=2) as url:
         yield url, log_path
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 async def test_two_processes_share_the_work_and_the_client_reads_its_writes(

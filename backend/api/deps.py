@@ -27,11 +27,11 @@ from backend.domain.member.writes import MemberWriteService
 from backend.domain.outbox.service import OUTBOX_PENDING
 from backend.infrastructure import security
 from backend.infrastructure.database import (
-    UNAVAILABLE_ERRORS,
     AsyncReadSession,
     AsyncWriteSession,
     Database,
     ReadTarget,
+    is_unavailable,
 )
 from backend.infrastructure.replication import parse_lsn
 from backend.infrastructure.settings import Settings
@@ -171,8 +171,8 @@ async def authenticate(
         if not database.monitor.primary_healthy and database.replicas:
             raise OSError("the last probe found the primary down")
         check = await _identify(database.primary_reads, kind, value, settings)
-    except UNAVAILABLE_ERRORS:
-        if not database.replicas:
+    except Exception as exc:
+        if not database.replicas or not is_unavailable(exc):
             raise
         # The primary is down: reads must go on, so the identity is read from a replica (seconds stale).
         database.monitor.primary_healthy = False

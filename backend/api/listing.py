@@ -15,10 +15,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal, TypeAlias, TypeVar
+from typing import Any, Literal, TypeAlias, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import orjson
 from pydantic import BaseModel, ValidationError
+from starlette.responses import Response
 
 from backend.domain.errors import BadRequest
 from backend.domain.ordering import SortKey
@@ -420,3 +422,42 @@ def typed_filters(params: ListParams, model: type[ModelT], multi_value: frozense
         errors = [{"loc": [str(part) for part in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
         names = ", ".join(dict.fromkeys(str(e["loc"][0]) for e in exc.errors() if e["loc"]))
         raise BadRequest(f"Invalid value for filter {names}.", parameter=names, errors=errors) from exc
+
+
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
+
+
+def page_response(
+    *,
+    resource: str,
+    url: str,
+    params: ListParams,
+    items: Sequence[BaseModel],
+    total: int | None,
+    next_after: Sequence[JSONScalar] | None,
+    order: Sequence[SortKey],
+) -> Response:
+    """A list answer: the bare JSON array, the paging headers, and X-Next-Cursor when a page may follow."""
+    next_cursor = encode_cursor(next_after, order) if next_after else None
+    headers = list_headers(
+        resource=resource,
+        offset=params.offset,
+        returned=len(items),
+        total=total,
+        limit=params.limit,
+        url=url,
+        next_cursor=next_cursor if params.cursor is not None else None,
+    )
+    if next_cursor is not None:
+        headers[NEXT_CURSOR_HEADER] = next_cursor
+    headers["Access-Control-Expose-Headers"] += f", {NEXT_CURSOR_HEADER}"
+    if params.count == "estimated" and total is not None:
+        headers["Preference-Applied"] = "count=estimated"
+    body = orjson.dumps([item.model_dump(mode="json") for item in items])
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def openapi_parameters(spec: ListSpec) -> dict[str, Any]:
+    """The list's query parameters for the OpenAPI document (they are parsed by hand, not by FastAPI)."""
+    names = ("sort", "limit", "offset", "cursor", "range", "filter", *sorted(spec.filter_names))
+    return {"parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names]}

@@ -5,22 +5,24 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Header, Request, Response
 
 from backend.api.deps import AuditServiceDep
-from backend.api.listing import ListSpec, decode_cursor, encode_cursor, list_headers, parse_list_params, typed_filters
+from backend.api.listing import (
+    ListSpec,
+    decode_cursor,
+    openapi_parameters,
+    page_response,
+    parse_list_params,
+    typed_filters,
+)
 from backend.domain.audit.schemas import AUDIT_MULTI_VALUE, AUDIT_SORT_FIELDS, AuditFilters, AuditRead
 from backend.domain.ordering import SortKey
 
 router = APIRouter(tags=["audit"])
 
 AUDIT_LIST = ListSpec(filter_names=frozenset(AuditFilters.model_fields), sort_fields=AUDIT_SORT_FIELDS)
-NEXT_CURSOR_HEADER = "X-Next-Cursor"
-_LIST_PARAMETERS = [
-    {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-    for name in ("sort", "limit", "offset", "cursor", "range", "filter", *sorted(AUDIT_LIST.filter_names))
-]
+_LIST_PARAMETERS = openapi_parameters(AUDIT_LIST)
 
 
 async def _audit_page(
@@ -46,27 +48,22 @@ async def _audit_page(
         entity_id=entity_id,
     )
     entries, total, next_after = await service.list_entries(query, count=params.count != "none")
-    next_cursor = encode_cursor(next_after, order) if next_after else None
-    headers = list_headers(
+    return page_response(
         resource="audit",
-        offset=params.offset,
-        returned=len(entries),
-        total=total,
-        limit=params.limit,
         url=str(request.url),
-        next_cursor=next_cursor if params.cursor is not None else None,
+        params=params,
+        items=entries,
+        total=total,
+        next_after=next_after,
+        order=order,
     )
-    if next_cursor is not None:
-        headers[NEXT_CURSOR_HEADER] = next_cursor
-    body = orjson.dumps([entry.model_dump(mode="json") for entry in entries])
-    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get(
     "/audit-log",
     response_model=list[AuditRead],
     summary="The audit trail",
-    openapi_extra={"parameters": _LIST_PARAMETERS},
+    openapi_extra=_LIST_PARAMETERS,
 )
 async def audit_log(
     request: Request, service: AuditServiceDep, prefer: Annotated[str | None, Header()] = None
@@ -79,7 +76,7 @@ async def audit_log(
     "/members/{member_id}/audit",
     response_model=list[AuditRead],
     summary="A member's audit trail",
-    openapi_extra={"parameters": _LIST_PARAMETERS},
+    openapi_extra=_LIST_PARAMETERS,
 )
 async def member_audit(
     member_id: uuid.UUID,

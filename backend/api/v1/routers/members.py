@@ -14,8 +14,8 @@ from backend.api.listing import (
     ListParams,
     ListSpec,
     decode_cursor,
-    encode_cursor,
-    list_headers,
+    openapi_parameters,
+    page_response,
     parse_list_params,
     typed_filters,
 )
@@ -45,13 +45,7 @@ reviews_router = APIRouter(prefix="/reviews", tags=["reviews"])
 
 MEMBER_LIST = ListSpec(filter_names=frozenset(MemberFilters.model_fields), sort_fields=MEMBER_SORT_FIELDS)
 REVIEW_LIST = ListSpec(filter_names=frozenset({"gender", "q"}), sort_fields=frozenset({"created_at"}))
-NEXT_CURSOR_HEADER = "X-Next-Cursor"
 OLDEST_FIRST = (SortKey("created_at", descending=False),)
-
-
-def _list_parameters(spec: ListSpec) -> dict[str, Any]:
-    names = ("sort", "limit", "offset", "cursor", "range", "filter", *sorted(spec.filter_names))
-    return {"parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names]}
 
 
 def _query(
@@ -70,23 +64,15 @@ def _query(
 
 
 def _page_response(request: Request, params: ListParams, query: MemberListQuery, page: MemberPage) -> Response:
-    next_cursor = encode_cursor(page.next_cursor, query.order) if page.next_cursor is not None else None
-    headers = list_headers(
+    return page_response(
         resource="members",
-        offset=params.offset,
-        returned=len(page.items),
-        total=page.total,
-        limit=params.limit,
         url=str(request.url),
-        next_cursor=next_cursor if params.cursor is not None else None,
+        params=params,
+        items=page.items,
+        total=page.total,
+        next_after=page.next_cursor,
+        order=query.order,
     )
-    if next_cursor is not None:
-        headers[NEXT_CURSOR_HEADER] = next_cursor
-    headers["Access-Control-Expose-Headers"] += f", {NEXT_CURSOR_HEADER}"
-    if params.count == "estimated" and page.total is not None:
-        headers["Preference-Applied"] = "count=estimated"
-    body = orjson.dumps([item.model_dump(mode="json") for item in page.items])
-    return Response(body, media_type="application/json", headers=headers)
 
 
 def _json(model: MemberDetailRead | MemberFields, status_code: int = 200, **headers: str) -> Response:
@@ -112,7 +98,7 @@ IfMatch = Annotated[str | None, Header(description='The ETag from GET, e.g. "3";
 PreferHeader = Annotated[str | None, Header()]
 
 
-@router.get("", response_model=list[MemberRead], summary="List members", openapi_extra=_list_parameters(MEMBER_LIST))
+@router.get("", response_model=list[MemberRead], summary="List members", openapi_extra=openapi_parameters(MEMBER_LIST))
 async def list_members(request: Request, service: MemberServiceDep, prefer: PreferHeader = None) -> Response:
     """Members matching the filters, one page, with the total in X-Total-Count and Content-Range."""
     params, query = _query(request, service, prefer, MEMBER_LIST)
@@ -124,7 +110,7 @@ async def list_members(request: Request, service: MemberServiceDep, prefer: Pref
     summary="Export members as CSV",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "CSV with a header row"}},
-    openapi_extra=_list_parameters(MEMBER_LIST),
+    openapi_extra=openapi_parameters(MEMBER_LIST),
 )
 async def export_members(request: Request, service: MemberServiceDep) -> StreamingResponse:
     """Every member matching the list filters, streamed as CSV in constant memory (formula cells escaped)."""
@@ -237,7 +223,7 @@ async def add_note(member_id: uuid.UUID, data: NoteCreate, _: RequireModerator, 
     "/pending",
     response_model=list[MemberRead],
     summary="The review queue",
-    openapi_extra=_list_parameters(REVIEW_LIST),
+    openapi_extra=openapi_parameters(REVIEW_LIST),
 )
 async def pending_reviews(request: Request, service: MemberServiceDep, prefer: PreferHeader = None) -> Response:
     """Members waiting for review, oldest first; cursor paging via X-Next-Cursor."""

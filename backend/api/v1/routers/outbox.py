@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Header, Path, Request, Response
 
 from backend.api.deps import AuditContextDep, ReadSession, RequireAdmin, WriteSession
-from backend.api.listing import ListSpec, decode_cursor, encode_cursor, list_headers, parse_list_params, typed_filters
+from backend.api.listing import (
+    ListSpec,
+    decode_cursor,
+    openapi_parameters,
+    page_response,
+    parse_list_params,
+    typed_filters,
+)
 from backend.domain.ordering import SortKey
 from backend.domain.outbox import service as outbox_service
 from backend.domain.outbox.schemas import OUTBOX_MULTI_VALUE, OUTBOX_SORT_FIELDS, OutboxEventRead, OutboxFilters
@@ -16,18 +22,14 @@ from backend.domain.outbox.schemas import OUTBOX_MULTI_VALUE, OUTBOX_SORT_FIELDS
 router = APIRouter(tags=["outbox"])
 
 OUTBOX_LIST = ListSpec(filter_names=frozenset(OutboxFilters.model_fields), sort_fields=OUTBOX_SORT_FIELDS)
-NEXT_CURSOR_HEADER = "X-Next-Cursor"
-_LIST_PARAMETERS = [
-    {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-    for name in ("sort", "limit", "offset", "cursor", "range", "filter", *sorted(OUTBOX_LIST.filter_names))
-]
+_LIST_PARAMETERS = openapi_parameters(OUTBOX_LIST)
 
 
 @router.get(
     "/outbox",
     response_model=list[OutboxEventRead],
     summary="List outbox events",
-    openapi_extra={"parameters": _LIST_PARAMETERS},
+    openapi_extra=_LIST_PARAMETERS,
 )
 async def list_outbox(
     request: Request, _: RequireAdmin, session: ReadSession, prefer: Annotated[str | None, Header()] = None
@@ -42,20 +44,15 @@ async def list_outbox(
         filters, descending=descending, limit=params.limit, offset=params.offset, after=after
     )
     events, total, next_after = await outbox_service.list_events(session, query, count=params.count != "none")
-    next_cursor = encode_cursor(next_after, order) if next_after else None
-    headers = list_headers(
+    return page_response(
         resource="outbox",
-        offset=params.offset,
-        returned=len(events),
-        total=total,
-        limit=params.limit,
         url=str(request.url),
-        next_cursor=next_cursor if params.cursor is not None else None,
+        params=params,
+        items=events,
+        total=total,
+        next_after=next_after,
+        order=order,
     )
-    if next_cursor is not None:
-        headers[NEXT_CURSOR_HEADER] = next_cursor
-    body = orjson.dumps([event.model_dump(mode="json") for event in events])
-    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.post("/outbox/{event_id}/retry", summary="Retry a dead outbox event")
