@@ -4,7 +4,7 @@
   UserDataLoader;
 - `sequential`: the same six statements one after another on one session;
 - `single`: one statement, every relation as a JSON subquery, on one session;
-- `default`: whatever `backend.domain.member.loader.UserDataLoader(...).load()` does today (the app's default).
+- `default`: the app's own `load_detail` with the strategy its settings choose by default (MEMBER_LOADER).
 
 Engines and READ ONLY session factories come from `backend.infrastructure.database` with the app's settings
 (pool size, overflow, timeouts), so the four compare like for like. The baseline serves them at /loader/<way>/<id>.
@@ -167,7 +167,10 @@ class LoaderBench:
         return loaded
 
     async def default(self, member_id: uuid.UUID) -> Relations:
-        from backend.domain.member.loader import UserDataLoader
+        from backend.domain.member.loader import LoaderKind, load_detail
+        from backend.infrastructure.settings import Settings
 
-        loaded = await UserDataLoader(self.sessions).load(member_id)
-        return {name: _dump(getattr(loaded, name, None)) for name in BRANCHES}
+        kind = LoaderKind(Settings.model_fields["member_loader"].default)
+        async with self.sessions() as session:
+            row = await load_detail(kind, session, self.sessions, member_id)
+        return {name: (row or {}).get(name) for name in BRANCHES}

@@ -52,7 +52,7 @@ LOADER_LABELS = {
     "parallel": "parallel, a session per relation",
     "sequential": "sequential, one session",
     "single": "one statement",
-    "default": "UserDataLoader as the app has it",
+    "default": "the app's default (load_detail, MEMBER_LOADER)",
 }
 
 

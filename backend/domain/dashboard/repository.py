@@ -49,13 +49,13 @@ async def member_counts(
 
 
 async def active_subscriptions_by_plan(session: AnySession) -> list[tuple[str, int]]:
-    """Active subscriptions of live members per plan."""
+    """Active subscriptions of live members per plan (from the member counters)."""
     result = await session.execute(
         text(
             """
-            SELECT s.plan, count(*) FROM user_subscriptions s JOIN users u ON u.id = s.id
-            WHERE s.status = 'active' AND u.deleted_at IS NULL
-            GROUP BY s.plan ORDER BY s.plan
+            SELECT plan, sum(n) FROM member_counts
+            WHERE NOT deleted AND plan <> ''
+            GROUP BY plan HAVING sum(n) > 0 ORDER BY plan
             """
         )
     )
