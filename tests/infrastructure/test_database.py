@@ -44,3 +44,34 @@ class TestReadSession:
             assert (await session.execute(text("SHOW transaction_read_only"))).scalar_one() == "off"
             assert (await session.execute(text("SELECT pg_is_in_recovery()"))).scalar_one() is False
             await session.rollback()
+
+
+class TestReplicaRouting:
+    async def test_reads_spread_over_healthy_replicas_and_skip_a_sick_one(self, settings: Settings) -> None:
+        # Two replica entries (both on the test replica) stand for two replicas.
+        replica = str(settings.database_replica_urls[0])
+        database = Database.from_settings(settings.model_copy(update={"database_replica_urls": [replica, replica]}))
+        try:
+            await database.monitor.check()
+            chosen = [(await database.read_target()).name for _ in range(6)]
+            assert sorted(set(chosen)) == ["replica0", "replica1"]
+            assert chosen.count("replica0") == chosen.count("replica1") == 3
+            database.monitor.mark_down("replica1", "test")
+            assert {(await database.read_target()).name for _ in range(4)} == {"replica0"}
+            database.monitor.mark_down("replica0", "test")
+            assert (await database.read_target()).name == "primary"
+            await database.monitor.check()  # a probe brings them back
+            assert {(await database.read_target()).name for _ in range(4)} == {"replica0", "replica1"}
+        finally:
+            await database.dispose()
+
+    async def test_a_position_ahead_of_every_replica_reads_from_the_primary(self, settings: Settings) -> None:
+        database = Database.from_settings(settings)
+        try:
+            await database.monitor.check()
+            health = database.monitor.health["replica0"]
+            assert health.replay_lsn is not None
+            assert (await database.read_target(min_lsn=health.replay_lsn)).name == "replica0"
+            assert (await database.read_target(min_lsn=health.replay_lsn + 10**12)).name == "primary"
+        finally:
+            await database.dispose()
