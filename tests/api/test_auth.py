@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -24,8 +25,13 @@ LOGIN = "/api/v1/auth/login"
 ME = "/api/v1/auth/me"
 
 
+_addresses = itertools.count(1)
+
+
 def unique_client() -> tuple[str, int]:
-    return (f"198.51.100.{uuid.uuid4().int % 250 + 1}", 40000)
+    """A client address no other request of the session uses (the throttle also counts by address)."""
+    n = next(_addresses)
+    return (f"100.64.{n // 250}.{n % 250 + 1}", 40000)
 
 
 def client_at(app: FastAPI, address: tuple[str, int], headers: dict[str, str] | None = None) -> httpx.AsyncClient:
