@@ -15,6 +15,7 @@ from backend.api.context import LSN_HEADER, REQUEST_ID_HEADER, RequestContext
 from backend.api.idempotency import IdempotencyRecorder
 from backend.api.limits import BodySizeLimit
 from backend.api.v1 import api_router, health_router
+from backend.domain.auth.service import IdentityCache
 from backend.domain.outbox.worker import OutboxWorker
 from backend.infrastructure.database import Database
 from backend.infrastructure.observability import Metrics, configure_logging, instrument_engine
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics = Metrics()
+    app.state.identity_cache = IdentityCache(settings.auth_cache_seconds)
     problems.install(app)
     app.include_router(api_router)
     app.include_router(health_router)

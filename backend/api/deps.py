@@ -16,7 +16,7 @@ from backend.domain.admin.models import Role
 from backend.domain.admin.service import AdminService
 from backend.domain.audit.service import AuditService
 from backend.domain.auth import service as auth_service
-from backend.domain.auth.service import LoginPolicy, LoginService
+from backend.domain.auth.service import IdentityCache, LoginPolicy, LoginService
 from backend.domain.dashboard.service import DashboardService
 from backend.domain.errors import PermissionDenied, Unauthorized
 from backend.domain.health.service import HealthService
@@ -160,36 +160,52 @@ async def authenticate(
     """The caller, from a bearer token or an API key; 401 without valid credentials.
 
     Identities are read on the primary so that deactivating an operator or revoking a key takes effect at
-    once, even while replicas lag (a replica stands in only while the primary is down). A key's
+    once, even while replicas lag (a replica stands in only while the primary is down), and kept for a
+    couple of seconds (AUTH_CACHE_SECONDS) so that most requests skip that round trip. A key's
     last_used_at is written after the response, at most every few minutes, never on the request's path.
     """
     credentials = _credentials(request)
     if credentials is None:
         raise Unauthorized("Authentication required: send Authorization: Bearer <token> or X-API-Key.")
     kind, value = credentials
-    try:
-        if not database.monitor.primary_healthy and database.replicas:
-            raise OSError("the last probe found the primary down")
-        check = await _identify(database.primary_reads, kind, value, settings)
-    except Exception as exc:
-        if not database.replicas or not is_unavailable(exc):
-            raise
-        # The primary is down: reads must go on, so the identity is read from a replica (seconds stale).
-        database.monitor.primary_healthy = False
-        logger.warning("primary unavailable for authentication; using a replica")
-        check = await _identify(await database.read_target(), kind, value, settings)
-    if check.needs_touch and check.actor.id is not None:
-        background.add_task(_touch_api_key, database, check.actor.id)
-    request.state.actor = check.actor
-    return check.actor
+    cache: IdentityCache = request.app.state.identity_cache
+    if kind == "bearer":
+        subject = auth_service.token_subject(value, settings.jwt_secret.get_secret_value())
+        cache_key = f"operator:{subject}"
+    else:
+        subject = None
+        cache_key = f"api_key:{security.hash_api_key(value)}"
+    actor = cache.get(cache_key)
+    if actor is None:
+        try:
+            if not database.monitor.primary_healthy and database.replicas:
+                raise OSError("the last probe found the primary down")
+            check = await _identify(database.primary_reads, value, subject)
+        except Exception as exc:
+            if not database.replicas or not is_unavailable(exc):
+                raise
+            # The primary is down: reads must go on, so the identity is read from a replica (seconds stale).
+            database.monitor.primary_healthy = False
+            logger.warning("primary unavailable for authentication; using a replica")
+            check = await _identify(await database.read_target(), value, subject)
+        actor = check.actor
+        cache.put(cache_key, actor)
+        if check.needs_touch and actor.id is not None:
+            background.add_task(_touch_api_key, database, actor.id)
+    request.state.actor = actor
+    return actor
 
 
-async def _identify(target: ReadTarget, kind: str, value: str, settings: Settings) -> auth_service.KeyCheck:
+async def _identify(target: ReadTarget, key: str, operator_id: uuid.UUID | None) -> auth_service.KeyCheck:
     async with target.sessions() as session:
-        if kind == "bearer":
-            actor = await auth_service.actor_from_token(session, value, settings.jwt_secret.get_secret_value())
-            return auth_service.KeyCheck(actor, needs_touch=False)
-        return await auth_service.actor_from_api_key(session, value)
+        if operator_id is not None:
+            return auth_service.KeyCheck(await auth_service.actor_by_id(session, operator_id), needs_touch=False)
+        return await auth_service.actor_from_api_key(session, key)
+
+
+def forget_identities(request: Request) -> None:
+    """After an operator or key changed: this process stops trusting what it had confirmed."""
+    request.app.state.identity_cache.clear()
 
 
 CurrentAdmin = Annotated[Actor, Depends(authenticate)]

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     jwt_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # How long a confirmed operator or key is trusted without asking the primary again (0: ask every time).
+    auth_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
 

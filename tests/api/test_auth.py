@@ -272,3 +272,19 @@ class TestApiKeys:
 async def test_api_client_helper_sets_a_client_address(app: FastAPI) -> None:
     async with api_client(app) as c:
         assert (await c.get("/health/live")).status_code == 200
+
+
+async def test_another_process_stops_trusting_a_deactivated_operator_within_the_cache_time(
+    settings: Settings, admin: httpx.AsyncClient, anon: httpx.AsyncClient
+) -> None:
+    operator = await new_operator(admin)
+    token = (await anon.post(LOGIN, json={"email": operator["email"], "password": OPERATOR_PASSWORD})).json()
+    other = create_app(settings.model_copy(update={"auth_cache_seconds": 0.3}))
+    async with other.router.lifespan_context(other), api_client(other) as elsewhere:
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        assert (await elsewhere.get(ME, headers=headers)).status_code == 200
+        assert (
+            await admin.patch(f"/api/v1/admin/operators/{operator['id']}", json={"is_active": False})
+        ).status_code == 200
+        await asyncio.sleep(0.4)
+        assert (await elsewhere.get(ME, headers=headers)).status_code == 401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -95,13 +96,17 @@ class LoginService:
         return LoginOutcome(token=TokenRead(access_token=token, expires_in=self.policy.token_ttl_seconds))
 
 
-async def actor_from_token(session: AnySession, token: str, secret: str) -> Actor:
-    """The active operator a valid token names; 401 for anything else."""
+def token_subject(token: str, secret: str) -> uuid.UUID:
+    """The operator id a valid, unexpired token names; 401 for anything else."""
     try:
-        claims = security.read_token(token, secret)
+        return security.read_token(token, secret).subject
     except security.InvalidToken as exc:
         raise Unauthorized("The access token is invalid or expired.") from exc
-    operator = await repository.identity_by_id(session, claims.subject)
+
+
+async def actor_by_id(session: AnySession, operator_id: uuid.UUID) -> Actor:
+    """The active operator with this id; 401 for anything else."""
+    operator = await repository.identity_by_id(session, operator_id)
     if operator is None or not operator.is_active:
         raise Unauthorized("The access token's operator is unknown or deactivated.")
     return Actor(ActorKind.operator, operator.id, Role(operator.role), operator.name)
@@ -126,3 +131,30 @@ async def actor_from_api_key(session: AnySession, key: str) -> KeyCheck:
 async def touch_api_key(session: AsyncWriteSession, key_id: uuid.UUID) -> None:
     """Record a key's use, at most once per interval."""
     await repository.touch_api_key(session, key_id, older_than=datetime.now(UTC) - API_KEY_TOUCH_INTERVAL)
+
+
+class IdentityCache:
+    """Identities confirmed in the last `ttl` seconds, so that most requests skip the lookup on the primary.
+
+    Deactivating an operator or revoking a key clears this process's cache at once; other processes notice
+    within `ttl` seconds (AUTH_CACHE_SECONDS, 0 turns the cache off).
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, Actor]] = {}
+
+    def get(self, key: str) -> Actor | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: str, actor: Actor) -> None:
+        if self.ttl > 0:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + self.ttl, actor)
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
-from backend.api.deps import AdminServiceDep, ReadSession, RequireAdmin
+from backend.api.deps import AdminServiceDep, ReadSession, RequireAdmin, forget_identities
 from backend.domain.admin import service as admin_service
 from backend.domain.admin.schemas import (
     ApiKeyCreate,
@@ -36,10 +36,12 @@ async def create_operator(data: OperatorCreate, _: RequireAdmin, service: AdminS
 
 @router.patch("/operators/{operator_id}", summary="Change an operator")
 async def update_operator(
-    operator_id: uuid.UUID, data: OperatorUpdate, _: RequireAdmin, service: AdminServiceDep
+    operator_id: uuid.UUID, data: OperatorUpdate, request: Request, _: RequireAdmin, service: AdminServiceDep
 ) -> OperatorRead:
     """Name, role, password or active flag; deactivating ends the operator's access at once."""
-    return await service.update_operator(operator_id, data)
+    operator = await service.update_operator(operator_id, data)
+    forget_identities(request)
+    return operator
 
 
 @router.get("/api-keys", summary="List API keys")
@@ -57,6 +59,8 @@ async def create_api_key(data: ApiKeyCreate, _: RequireAdmin, service: AdminServ
 
 
 @router.delete("/api-keys/{key_id}", summary="Revoke an API key")
-async def revoke_api_key(key_id: uuid.UUID, _: RequireAdmin, service: AdminServiceDep) -> ApiKeyRead:
+async def revoke_api_key(key_id: uuid.UUID, request: Request, _: RequireAdmin, service: AdminServiceDep) -> ApiKeyRead:
     """The key stops working at once."""
-    return await service.revoke_api_key(key_id)
+    key = await service.revoke_api_key(key_id)
+    forget_identities(request)
+    return key
