@@ -246,14 +246,16 @@ async def get_audit_service(session: ReadSession, settings: SettingsDep) -> Audi
     return AuditService(session, settings.tz)
 
 
-async def get_login_service(request: Request, session: WriteSession, settings: SettingsDep) -> LoginService:
+async def get_login_service(
+    request: Request, session: WriteSession, database: DatabaseDep, settings: SettingsDep
+) -> LoginService:
     policy = LoginPolicy(
         secret=settings.jwt_secret.get_secret_value(),
         token_ttl_seconds=settings.jwt_ttl_seconds,
         max_failures=settings.login_max_failures,
         window_seconds=settings.login_window_seconds,
     )
-    return LoginService(session, policy, getattr(request.state, "request_id", None))
+    return LoginService(session, database.primary_reads.sessions, policy, getattr(request.state, "request_id", None))
 
 
 async def get_member_writer(session: WriteSession, context: AuditContextDep, storage: StorageDep) -> MemberWriteService:

@@ -15,7 +15,7 @@ from backend.domain.audit.service import AuditTrail
 from backend.domain.auth import repository
 from backend.domain.auth.schemas import LoginRequest, TokenRead
 from backend.domain.errors import DomainError, Unauthorized
-from backend.domain.sessions import AnySession, AsyncWriteSession
+from backend.domain.sessions import AnySession, AsyncWriteSession, ReadSessionFactory
 from backend.infrastructure import security
 
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=5)
@@ -47,35 +47,46 @@ def _invalid_credentials() -> Unauthorized:
 
 
 class LoginService:
-    def __init__(self, session: AsyncWriteSession, policy: LoginPolicy, request_id: str | None) -> None:
+    def __init__(
+        self, session: AsyncWriteSession, reads: ReadSessionFactory, policy: LoginPolicy, request_id: str | None
+    ) -> None:
         self.session = session
+        self.reads = reads  # READ ONLY sessions on the primary
         self.policy = policy
         self.request_id = request_id
 
+    async def _throttled(self, session: AnySession, email: str, client: str, now: datetime) -> LoginOutcome | None:
+        window_start = now - timedelta(seconds=self.policy.window_seconds)
+        by_email, by_client = await repository.failures_since(session, email=email, client=client, since=window_start)
+        if max(by_email, by_client) < self.policy.max_failures:
+            return None
+        oldest = await repository.oldest_failure_since(session, email=email, client=client, since=window_start)
+        wait = (oldest or now) + timedelta(seconds=self.policy.window_seconds) - now
+        retry_after = max(1, math.ceil(wait.total_seconds()))
+        return LoginOutcome(
+            error=TooManyAttempts("Too many failed logins; try again later.", headers={"Retry-After": str(retry_after)})
+        )
+
     async def login(self, credentials: LoginRequest, client: str) -> LoginOutcome:
-        """A token for valid credentials; the same 401 (after the same argon2 work) for any wrong pair."""
+        """A token for valid credentials; the same 401 (after the same argon2 work) for any wrong pair.
+
+        argon2 runs with no database connection held (it costs tens of milliseconds of CPU, in a thread): a
+        quick read refuses throttled attempts first, and the decision is taken afterwards under a per-email
+        lock that re-reads the count, so concurrent guesses still cannot outrun it.
+        """
         email = credentials.email.strip().lower()
         now = datetime.now(UTC)
-        window_start = now - timedelta(seconds=self.policy.window_seconds)
-        await repository.lock_login(self.session, email)
-        by_email, by_client = await repository.failures_since(
-            self.session, email=email, client=client, since=window_start
-        )
-        if max(by_email, by_client) >= self.policy.max_failures:
-            oldest = await repository.oldest_failure_since(self.session, email=email, client=client, since=window_start)
-            wait = (oldest or now) + timedelta(seconds=self.policy.window_seconds) - now
-            retry_after = max(1, math.ceil(wait.total_seconds()))
-            return LoginOutcome(
-                error=TooManyAttempts(
-                    "Too many failed logins; try again later.", headers={"Retry-After": str(retry_after)}
-                )
-            )
-
-        operator = await repository.operator_by_email(self.session, email)
-        # argon2 costs tens of milliseconds of CPU: off the event loop, so other requests go on meanwhile.
+        async with self.reads() as look:
+            if (throttled := await self._throttled(look, email, client, now)) is not None:
+                return throttled
+            operator = await repository.operator_by_email(look, email)
         valid = await asyncio.to_thread(
             security.verify_password, operator.password_hash if operator else None, credentials.password
         )
+
+        await repository.lock_login(self.session, email)
+        if (throttled := await self._throttled(self.session, email, client, now)) is not None:
+            return throttled
         if operator is None or not valid or not operator.is_active:
             await repository.add_failure(self.session, email=email, client=client)
             actor = Actor(ActorKind.anonymous, None, None, email)
@@ -87,7 +98,9 @@ class LoginService:
             )
             return LoginOutcome(error=_invalid_credentials())
 
-        await repository.clear_failures(self.session, email=email, before=window_start)
+        await repository.clear_failures(
+            self.session, email=email, before=now - timedelta(seconds=self.policy.window_seconds)
+        )
         actor = Actor(ActorKind.operator, operator.id, operator.role, operator.name)
         await AuditTrail(self.session, AuditContext(actor, self.request_id)).record(
             "auth.login", "admin_user", operator.id, {}
