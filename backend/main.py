@@ -18,7 +18,12 @@ from backend.api.v1 import api_router, health_router
 from backend.domain.auth.service import IdentityCache
 from backend.domain.outbox.worker import OutboxWorker
 from backend.infrastructure.database import Database
-from backend.infrastructure.observability import Metrics, configure_logging, instrument_engine
+from backend.infrastructure.observability import (
+    Metrics,
+    configure_logging,
+    instrument_engine,
+    route_structlog_to_stdlib,
+)
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage, s3_client
 
@@ -29,7 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.log_format != "none":
+        if settings.log_format == "none":
+            route_structlog_to_stdlib()
+        else:
             # Here rather than in the command line, so that every uvicorn worker process is configured.
             configure_logging(settings.log_level, json=settings.log_format == "json")
         database = Database.from_settings(settings)

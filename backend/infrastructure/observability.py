@@ -23,6 +23,16 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
+def route_structlog_to_stdlib() -> None:
+    """structlog events through the standard library's loggers, leaving their handlers as they are (tests)."""
+    structlog.configure(
+        processors=[structlog.contextvars.merge_contextvars, structlog.stdlib.render_to_log_kwargs],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     """JSON (or console) lines on stderr for structlog and the standard library alike."""
     shared: list[Any] = [

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
 _ALGORITHM = "AWS4-HMAC-SHA256"
+# Keys made only of these characters need no percent-encoding (the seeded and uploaded ones all are).
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9/._~-]+")
 
 
 def _hmac(key: bytes, message: str) -> bytes:
@@ -51,6 +55,8 @@ class SigV4Presigner:
         self._path_prefix = parts.path.rstrip("/")
         self._key_day = ""
         self._signing_key = b""
+        self._second: tuple[int, int] = (-1, -1)
+        self._cached = ("", "", "")
 
     def _key_for(self, day: str) -> bytes:
         if day != self._key_day:
@@ -60,23 +66,33 @@ class SigV4Presigner:
             self._key_day, self._signing_key = day, key
         return self._signing_key
 
+    def _moment(self, now: datetime | None, expires_in: int) -> tuple[str, str, str]:
+        """The request time, its string to sign's prefix and the query string: the same for a whole second."""
+        second = int(now.timestamp()) if now is not None else int(time.time())
+        if (second, expires_in) != self._second:
+            moment = datetime.fromtimestamp(second, UTC)
+            amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
+            day = amz_date[:8]
+            query = (
+                f"X-Amz-Algorithm={_ALGORITHM}"
+                f"&X-Amz-Credential={quote(self.access_key_id, safe='~')}%2F{day}%2F{self.region}%2Fs3%2Faws4_request"
+                f"&X-Amz-Date={amz_date}&X-Amz-Expires={expires_in}&X-Amz-SignedHeaders=host"
+            )
+            if self.session_token is not None:
+                query += f"&X-Amz-Security-Token={quote(self.session_token, safe='~')}"
+            prefix = f"{_ALGORITHM}\n{amz_date}\n{day}/{self.region}/s3/aws4_request\n"
+            self._second = (second, expires_in)
+            self._cached = (day, prefix, query)
+        return self._cached
+
     def presign_get(self, key: str, expires_in: int, now: datetime | None = None) -> str:
-        """A URL that GETs `key` for `expires_in` seconds from `now`."""
-        moment = (now or datetime.now(UTC)).astimezone(UTC)
-        amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
-        day = amz_date[:8]
-        scope = f"{day}/{self.region}/s3/aws4_request"
-        path = f"{self._path_prefix}/{self.bucket}/{quote(key, safe='/~')}"
-        query = (
-            f"X-Amz-Algorithm={_ALGORITHM}"
-            f"&X-Amz-Credential={quote(self.access_key_id, safe='~')}%2F{day}%2F{self.region}%2Fs3%2Faws4_request"
-            f"&X-Amz-Date={amz_date}&X-Amz-Expires={expires_in}&X-Amz-SignedHeaders=host"
-        )
-        if self.session_token is not None:
-            query += f"&X-Amz-Security-Token={quote(self.session_token, safe='~')}"
+        """A URL that GETs `key` for `expires_in` seconds from `now` (second precision, as SigV4 has it)."""
+        day, prefix, query = self._moment(now, expires_in)
+        encoded = key if _PLAIN_KEY.fullmatch(key) else quote(key, safe="/~")
+        path = f"{self._path_prefix}/{self.bucket}/{encoded}"
         canonical = f"GET\n{path}\n{query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
-        to_sign = f"{_ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        signature = hmac.new(self._key_for(day), to_sign.encode(), hashlib.sha256).hexdigest()
+        to_sign = prefix + hashlib.sha256(canonical.encode()).hexdigest()
+        signature = hmac.digest(self._key_for(day), to_sign.encode(), "sha256").hex()
         return f"{self._origin}{path}?{query}&X-Amz-Signature={signature}"
 
 
