@@ -4,6 +4,7 @@ from backend.domain.admin.models import AdminUser, ApiKey
 from backend.domain.audit.models import AuditLog
 from backend.domain.auth.models import LoginFailure
 from backend.domain.base import metadata
+from backend.domain.dashboard.models import ModerationCount, SignupHour
 from backend.domain.idempotency.models import IdempotencyKey
 from backend.domain.member.models import (
     MemberCount,
@@ -26,7 +27,9 @@ __all__ = [
     "LoginFailure",
     "MemberCount",
     "MemberNote",
+    "ModerationCount",
     "OutboxEvent",
+    "SignupHour",
     "User",
     "UserDocument",
     "UserLifestyle",

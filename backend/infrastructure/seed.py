@@ -64,6 +64,13 @@ _MIN_BIRTH_YEAR: Final = 1960
 _MAX_BIRTH_YEAR: Final = 2006
 _ADULT_AGE: Final = 19
 
+# The counter triggers that fire on inserts; the seed turns them off and rebuilds the counters once instead.
+_COUNTER_TRIGGERS: Final = (
+    "ALTER TABLE users {action} TRIGGER member_counts_insert, {action} TRIGGER signup_hours_insert;"
+    " ALTER TABLE user_subscriptions {action} TRIGGER member_counts_plan;"
+    " ALTER TABLE user_photos {action} TRIGGER moderation_counts_photos;"
+    " ALTER TABLE user_documents {action} TRIGGER moderation_counts_documents"
+)
 _SEED_LOCK_KEY: Final = 0x6D656D6265727364  # "membersd": serialises concurrent seeds (phone block allocation)
 _TABLES: Final = (
     "users",
@@ -873,10 +880,7 @@ async def seed_members(
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _SEED_LOCK_KEY)
         # The member counters are rebuilt once at the end instead of row by row (a trigger call per row would
         # add most of a minute at 1M members); ALTER TABLE is transactional, so a failed seed restores them.
-        await conn.execute(
-            "ALTER TABLE users DISABLE TRIGGER member_counts_insert;"
-            " ALTER TABLE user_subscriptions DISABLE TRIGGER member_counts_plan"
-        )
+        await conn.execute(_COUNTER_TRIGGERS.format(action="DISABLE"))
         phone_base = await _next_phone_base(conn)
         if phone_base + members > _PHONE_SPACE:
             raise ValueError(f"no room for {members} more seeded phones (+8210 block starts at {phone_base})")
@@ -925,11 +929,8 @@ async def seed_members(
                     )
                     photo_objects += photos_uploaded
                     document_objects += len(uploads) - photos_uploaded
-        await conn.execute(
-            "SELECT member_counts_rebuild();"
-            " ALTER TABLE users ENABLE TRIGGER member_counts_insert;"
-            " ALTER TABLE user_subscriptions ENABLE TRIGGER member_counts_plan"
-        )
+        await conn.execute("SELECT member_counts_rebuild(); SELECT dashboard_counts_rebuild();")
+        await conn.execute(_COUNTER_TRIGGERS.format(action="ENABLE"))
 
     # Planner statistics now rather than whenever autovacuum gets there (it also vacuums these tables, setting
     # hint bits and the visibility map, within a minute or so of the commit).

@@ -79,3 +79,36 @@ async def test_totals_with_plan_status_and_a_time_range_are_exact(
     response = await client.get("/api/v1/admin/members", params=params)
     assert response.status_code == 200
     assert int(response.headers["X-Total-Count"]) == expected
+
+
+async def test_moderation_and_signup_counters_follow_changes(db: asyncpg.Connection) -> None:
+    async def exact() -> None:
+        kept = await db.fetch(
+            "SELECT entity, status, sum(n) AS n FROM moderation_counts GROUP BY 1, 2 HAVING sum(n) <> 0"
+        )
+        truth = await db.fetch(
+            "SELECT 'photo' AS entity, status, count(*) AS n FROM user_photos WHERE deleted_at IS NULL GROUP BY 2"
+            " UNION ALL SELECT 'document', status, count(*) FROM user_documents WHERE deleted_at IS NULL GROUP BY 2"
+        )
+        assert {(r["entity"], r["status"]): r["n"] for r in kept} == {(r["entity"], r["status"]): r["n"] for r in truth}
+        hours = await db.fetch("SELECT hour, n FROM signup_hours WHERE n <> 0")
+        truth_hours = await db.fetch(
+            "SELECT date_trunc('hour', created_at) AS hour, count(*) AS n FROM users"
+            " WHERE deleted_at IS NULL GROUP BY 1"
+        )
+        assert {r["hour"]: r["n"] for r in hours} == {r["hour"]: r["n"] for r in truth_hours}
+
+    await exact()
+    member = await create_member(db)
+    photo = await db.fetchval(
+        "INSERT INTO user_photos (user_id, s3_key, status) VALUES ($1, 'k', 'pending') RETURNING id", member
+    )
+    await db.execute("UPDATE user_photos SET status = 'approved' WHERE id = $1", photo)
+    await db.execute("INSERT INTO user_documents (user_id, doc_type, s3_key) VALUES ($1, 'identity', 'd')", member)
+    await db.execute("UPDATE users SET created_at = created_at - interval '5 hours' WHERE id = $1", member)
+    await exact()
+    await db.execute("UPDATE user_photos SET deleted_at = now() WHERE id = $1", photo)
+    await db.execute("UPDATE users SET deleted_at = now() WHERE id = $1", member)
+    await exact()
+    await db.execute("DELETE FROM users WHERE id = $1", member)
+    await exact()

@@ -63,12 +63,13 @@ async def active_subscriptions_by_plan(session: AnySession) -> list[tuple[str, i
 
 
 async def moderation_queue(session: AnySession) -> tuple[int, int]:
-    """Photos and documents awaiting moderation."""
+    """Live photos and documents awaiting moderation (from the moderation counters)."""
     result = await session.execute(
         text(
             """
-            SELECT (SELECT count(*) FROM user_photos WHERE status = 'pending' AND deleted_at IS NULL),
-                   (SELECT count(*) FROM user_documents WHERE status = 'pending' AND deleted_at IS NULL)
+            SELECT coalesce(sum(n) FILTER (WHERE entity = 'photo'), 0),
+                   coalesce(sum(n) FILTER (WHERE entity = 'document'), 0)
+            FROM moderation_counts WHERE status = 'pending'
             """
         )
     )
@@ -77,15 +78,18 @@ async def moderation_queue(session: AnySession) -> tuple[int, int]:
 
 
 async def signups_per_day(session: AnySession, *, since: datetime, timezone: str) -> list[tuple[date, int]]:
-    """Sign-ups of live members per calendar day in `timezone`, from `since` on."""
-    result = await session.execute(
-        text(
-            """
-            SELECT (created_at AT TIME ZONE :tz)::date AS day, count(*)
-            FROM users WHERE created_at >= :since AND deleted_at IS NULL
-            GROUP BY 1 ORDER BY 1
-            """
-        ),
-        {"since": since, "tz": timezone},
+    """Sign-ups of live members per calendar day in `timezone`, from `since` on.
+
+    From the hourly counters when the zone's days start on whole UTC hours (nearly all zones), else by
+    counting the members.
+    """
+    offset = since.utcoffset()
+    whole_hours = offset is not None and offset.total_seconds() % 3600 == 0
+    source = (
+        "SELECT (hour AT TIME ZONE :tz)::date AS day, sum(n) FROM signup_hours WHERE hour >= :since"
+        if whole_hours
+        else "SELECT (created_at AT TIME ZONE :tz)::date AS day, count(*) FROM users"
+        " WHERE created_at >= :since AND deleted_at IS NULL"
     )
+    result = await session.execute(text(f"{source} GROUP BY 1 ORDER BY 1"), {"since": since, "tz": timezone})
     return [(day, int(n)) for day, n in result]
