@@ -190,9 +190,20 @@ class TestPool:
                 assert response.headers["content-type"] == "application/problem+json"
 
 
+async def settled(client: httpx.AsyncClient) -> None:
+    """Until the primary and the replica both answer again (tests above restart them)."""
+
+    async def ready() -> bool:
+        return (await client.get("/health/ready")).json()["status"] == "ready"
+
+    await eventually(ready)
+
+
 class TestObservability:
     async def test_server_timing_and_request_id(self, client: httpx.AsyncClient) -> None:
+        await settled(client)
         response = await client.get(MEMBERS, headers={"X-Request-ID": "abc-123"})
+        assert response.status_code == 200, response.text
         assert response.headers["X-Request-ID"] == "abc-123"
         timing = response.headers["Server-Timing"]
         assert "db;dur=" in timing
@@ -200,6 +211,7 @@ class TestObservability:
         assert 'desc="0 statements"' not in timing
 
     async def test_metrics(self, client: httpx.AsyncClient, anon: httpx.AsyncClient) -> None:
+        await settled(client)
         listed = await client.get(MEMBERS)
         assert listed.status_code == 200, listed.text
         response = await anon.get("/metrics")
