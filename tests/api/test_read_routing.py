@@ -194,7 +194,7 @@ async def settled(client: httpx.AsyncClient) -> None:
     """Until the primary and the replica both answer again (tests above restart them)."""
 
     async def ready() -> bool:
-        return (await client.get("/health/ready")).json()["status"] == "ready"
+        return bool((await client.get("/health/ready")).json()["status"] == "ready")
 
     await eventually(ready)
 
