@@ -191,10 +191,12 @@ class TestPool:
 
 
 async def settled(client: httpx.AsyncClient) -> None:
-    """Until the primary and the replica both answer again (tests above restart them)."""
+    """Until the servers the tests above restarted serve again (pools drop their dead connections on use)."""
 
     async def ready() -> bool:
-        return bool((await client.get("/health/ready")).json()["status"] == "ready")
+        health = await client.get("/health/ready")
+        listed = await client.get(MEMBERS, params={"limit": "1"})
+        return bool(health.json()["status"] == "ready" and listed.status_code == 200)
 
     await eventually(ready)
 
