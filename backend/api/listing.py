@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import Any, Generic, Literal, TypeAlias, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -461,3 +461,29 @@ def openapi_parameters(spec: ListSpec) -> dict[str, Any]:
     """The list's query parameters for the OpenAPI document (they are parsed by hand, not by FastAPI)."""
     names = ("sort", "limit", "offset", "cursor", "range", "filter", *sorted(spec.filter_names))
     return {"parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names]}
+
+
+@dataclass(frozen=True)
+class NewestFirst(Generic[ModelT]):
+    """A newest-first list request (created_at, then id): parameters, typed filters, order and cursor values."""
+
+    params: ListParams
+    filters: ModelT
+    descending: bool
+    order: tuple[SortKey, SortKey]
+    after: list[JSONScalar] | None
+
+
+def parse_newest_first(
+    query: Sequence[tuple[str, str]],
+    prefer_header: str | None,
+    spec: ListSpec,
+    model: type[ModelT],
+    multi_value: frozenset[str],
+) -> NewestFirst[ModelT]:
+    """Parse a list that sorts only by time (`sort=created_at` turns it oldest first), with keyset paging."""
+    params = parse_list_params(query, prefer_header, spec)
+    descending = params.sort[0].descending if params.sort else True
+    order = (SortKey("created_at", descending), SortKey("id", descending))
+    after = decode_cursor(params.cursor, order) if params.cursor is not None else None
+    return NewestFirst(params, typed_filters(params, model, multi_value), descending, order, after)

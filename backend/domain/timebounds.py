@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -18,3 +18,14 @@ def end_of(value: date | datetime, tz: ZoneInfo) -> datetime:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=tz)) + timedelta(microseconds=1)
     return datetime.combine(value + timedelta(days=1), time.min, tzinfo=tz)
+
+
+def next_utc_midnight(moment: datetime) -> datetime:
+    """The first UTC midnight at or after `moment`: where the whole UTC days (counter buckets) begin."""
+    start = utc_midnight_before(moment)
+    return start if start == moment else start + timedelta(days=1)
+
+
+def utc_midnight_before(moment: datetime) -> datetime:
+    """The UTC midnight that starts `moment`'s UTC day."""
+    return datetime.combine(moment.astimezone(UTC).date(), time.min, tzinfo=UTC)

@@ -12,7 +12,7 @@ from backend.domain.actors import AuditContext
 from backend.domain.audit import repository
 from backend.domain.audit.repository import AuditQuery
 from backend.domain.audit.schemas import AuditFilters, AuditRead
-from backend.domain.errors import BadRequest
+from backend.domain.ordering import created_id_position
 from backend.domain.sessions import AsyncReadSession, AsyncWriteSession
 from backend.domain.timebounds import end_of, start_of
 
@@ -78,13 +78,6 @@ class AuditService:
         entity_type: str | None = None,
         entity_id: str | None = None,
     ) -> AuditQuery:
-        after_key = None
-        if after is not None:
-            try:
-                stamp, row_id = after
-                after_key = (datetime.fromisoformat(str(stamp)), int(row_id))
-            except (TypeError, ValueError) as exc:
-                raise BadRequest("The cursor is not valid for this list.", parameter="cursor") from exc
         return AuditQuery(
             actor_ids=filters.actor,
             actor_type=filters.actor_type,
@@ -96,7 +89,7 @@ class AuditService:
             descending=descending,
             limit=limit,
             offset=offset,
-            after=after_key,
+            after=created_id_position(after),
         )
 
     async def list_entries(self, query: AuditQuery, *, count: bool) -> tuple[list[AuditRead], int | None, list[Any]]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import text
 
 from backend.domain.sessions import AnySession
+from backend.domain.timebounds import next_utc_midnight
 
 # One round trip over the trigger-kept member counters (a few thousand rows at most, whatever the number of
 # members). A sign-up window starting mid-day (in the admin's time zone) takes whole UTC days from the
@@ -31,18 +32,13 @@ _MEMBER_COUNTS = text(
 )
 
 
-def _first_whole_utc_day(moment: datetime) -> datetime:
-    start = datetime.combine(moment.astimezone(UTC).date(), time.min, tzinfo=UTC)
-    return start if start == moment else start + timedelta(days=1)
-
-
 async def member_counts(
     session: AnySession, *, month_start: datetime, week_start: datetime, today_start: datetime
 ) -> dict[str, int]:
     """The seven headline counts over live members, by name, in one round trip."""
     params: dict[str, object] = {}
     for name, start in (("month", month_start), ("week", week_start), ("today", today_start)):
-        whole = _first_whole_utc_day(start)
+        whole = next_utc_midnight(start)
         params |= {f"{name}_start": start, f"{name}_day_start": whole, f"{name}_day": whole.date()}
     row = (await session.execute(_MEMBER_COUNTS, params)).one()
     return {key: int(value) for key, value in row._mapping.items()}

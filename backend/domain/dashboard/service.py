@@ -26,7 +26,7 @@ class DashboardService:
         self.sessions = sessions
         self.tz = tz
 
-    async def _section(self, name: str, load: Callable[[AsyncReadSession], Awaitable[Any]]) -> Any:
+    async def _section(self, load: Callable[[AsyncReadSession], Awaitable[Any]]) -> Any:
         async with self.sessions() as session:
             return await load(session)
 
@@ -45,9 +45,7 @@ class DashboardService:
         }
         # Each section on its own session (one connection runs one statement at a time); failures are
         # returned, not raised, so one failing section cannot cancel the others.
-        gathered = asyncio.gather(
-            *(self._section(name, load) for name, load in sections.items()), return_exceptions=True
-        )
+        gathered = asyncio.gather(*(self._section(load) for load in sections.values()), return_exceptions=True)
         try:
             counts = await repository.member_counts(self.session, month_start=month, week_start=week, today_start=today)
         except BaseException:

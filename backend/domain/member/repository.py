@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, literal, or_, select, text, tuple_
@@ -28,6 +28,7 @@ from backend.domain.member.models import (
 from backend.domain.member.schemas import MemberFilters
 from backend.domain.ordering import SortKey
 from backend.domain.sessions import AnySession, AsyncWriteSession
+from backend.domain.timebounds import next_utc_midnight, utc_midnight_before
 
 users = User.__table__  # type: ignore[attr-defined]
 member_counts = MemberCount.__table__  # type: ignore[attr-defined]
@@ -155,15 +156,6 @@ def _counters_answer(query: MemberListQuery) -> bool:
     return not (f.q or f.id is not None or f.has_photos is not None or f.birth_year_min or f.birth_year_max)
 
 
-def _next_utc_midnight(moment: datetime) -> datetime:
-    start = datetime.combine(moment.astimezone(UTC).date(), time.min, tzinfo=UTC)
-    return start if start == moment else start + timedelta(days=1)
-
-
-def _utc_midnight_before(moment: datetime) -> datetime:
-    return datetime.combine(moment.astimezone(UTC).date(), time.min, tzinfo=UTC)
-
-
 async def _count_counters(
     session: AnySession, query: MemberListQuery, first_day: date | None, end_day: date | None
 ) -> int:
@@ -196,8 +188,8 @@ async def count_members(session: AnySession, query: MemberListQuery) -> int:
     if not _counters_answer(query):
         return await _count_rows(session, query)
     lower, upper = query.created_from, query.created_before
-    first = _next_utc_midnight(lower) if lower is not None else None
-    end = _utc_midnight_before(upper) if upper is not None else None
+    first = next_utc_midnight(lower) if lower is not None else None
+    end = utc_midnight_before(upper) if upper is not None else None
     if first is not None and end is not None and first >= end:
         return await _count_rows(session, query)
     total = await _count_counters(session, query, first.date() if first else None, end.date() if end else None)

@@ -9,12 +9,12 @@ An event is one side effect, and its payload says which kind (the worker reads n
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from backend.domain.actors import AuditContext
 from backend.domain.audit.service import AuditTrail, changes
-from backend.domain.errors import BadRequest, ConflictError, NotFoundError
+from backend.domain.errors import ConflictError, NotFoundError
+from backend.domain.ordering import created_id_position
 from backend.domain.outbox import repository
 from backend.domain.outbox.models import OutboxStatus
 from backend.domain.outbox.repository import OutboxQuery
@@ -52,13 +52,6 @@ def build_query(
     filters: OutboxFilters, *, descending: bool, limit: int, offset: int, after: list[Any] | None
 ) -> OutboxQuery:
     """The repository query for the API's filters, page and keyset cursor values."""
-    after_key = None
-    if after is not None:
-        try:
-            stamp, row_id = after
-            after_key = (datetime.fromisoformat(str(stamp)), int(str(row_id)))
-        except (TypeError, ValueError) as exc:
-            raise BadRequest("The cursor is not valid for this list.", parameter="cursor") from exc
     return OutboxQuery(
         statuses=filters.status,
         topics=filters.topic,
@@ -66,7 +59,7 @@ def build_query(
         descending=descending,
         limit=limit,
         offset=offset,
-        after=after_key,
+        after=created_id_position(after),
     )
 
 

@@ -8,16 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 
 from backend.api.deps import AuditServiceDep
-from backend.api.listing import (
-    ListSpec,
-    decode_cursor,
-    openapi_parameters,
-    page_response,
-    parse_list_params,
-    typed_filters,
-)
+from backend.api.listing import ListSpec, openapi_parameters, page_response, parse_newest_first
 from backend.domain.audit.schemas import AUDIT_MULTI_VALUE, AUDIT_SORT_FIELDS, AuditFilters, AuditRead
-from backend.domain.ordering import SortKey
 
 router = APIRouter(tags=["audit"])
 
@@ -33,17 +25,16 @@ async def _audit_page(
     entity_type: str | None = None,
     entity_id: str | None = None,
 ) -> Response:
-    params = parse_list_params(list(request.query_params.multi_items()), prefer, AUDIT_LIST)
-    filters = typed_filters(params, AuditFilters, AUDIT_MULTI_VALUE)
-    descending = params.sort[0].descending if params.sort else True
-    order = (SortKey("created_at", descending), SortKey("id", descending))
-    after = decode_cursor(params.cursor, order) if params.cursor is not None else None
+    page = parse_newest_first(
+        list(request.query_params.multi_items()), prefer, AUDIT_LIST, AuditFilters, AUDIT_MULTI_VALUE
+    )
+    params = page.params
     query = service.build_query(
-        filters,
-        descending=descending,
+        page.filters,
+        descending=page.descending,
         limit=params.limit,
         offset=params.offset,
-        after=after,
+        after=page.after,
         entity_type=entity_type,
         entity_id=entity_id,
     )
@@ -55,7 +46,7 @@ async def _audit_page(
         items=entries,
         total=total,
         next_after=next_after,
-        order=order,
+        order=page.order,
     )
 
 

@@ -7,15 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request, Response
 
 from backend.api.deps import AuditContextDep, ReadSession, RequireAdmin, WriteSession
-from backend.api.listing import (
-    ListSpec,
-    decode_cursor,
-    openapi_parameters,
-    page_response,
-    parse_list_params,
-    typed_filters,
-)
-from backend.domain.ordering import SortKey
+from backend.api.listing import ListSpec, openapi_parameters, page_response, parse_newest_first
 from backend.domain.outbox import service as outbox_service
 from backend.domain.outbox.schemas import OUTBOX_MULTI_VALUE, OUTBOX_SORT_FIELDS, OutboxEventRead, OutboxFilters
 
@@ -35,13 +27,12 @@ async def list_outbox(
     request: Request, _: RequireAdmin, session: ReadSession, prefer: Annotated[str | None, Header()] = None
 ) -> Response:
     """Events filtered by `status` (pending, delivered, dead), `topic` or `id`; newest first."""
-    params = parse_list_params(list(request.query_params.multi_items()), prefer, OUTBOX_LIST)
-    filters = typed_filters(params, OutboxFilters, OUTBOX_MULTI_VALUE)
-    descending = params.sort[0].descending if params.sort else True
-    order = (SortKey("created_at", descending), SortKey("id", descending))
-    after = decode_cursor(params.cursor, order) if params.cursor is not None else None
+    page = parse_newest_first(
+        list(request.query_params.multi_items()), prefer, OUTBOX_LIST, OutboxFilters, OUTBOX_MULTI_VALUE
+    )
+    params = page.params
     query = outbox_service.build_query(
-        filters, descending=descending, limit=params.limit, offset=params.offset, after=after
+        page.filters, descending=page.descending, limit=params.limit, offset=params.offset, after=page.after
     )
     events, total, next_after = await outbox_service.list_events(session, query, count=params.count != "none")
     return page_response(
@@ -51,7 +42,7 @@ async def list_outbox(
         items=events,
         total=total,
         next_after=next_after,
-        order=order,
+        order=page.order,
     )
 
 
