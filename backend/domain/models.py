@@ -9,6 +9,7 @@ from backend.domain.idempotency.models import IdempotencyKey
 from backend.domain.member.models import (
     MemberCount,
     MemberNote,
+    MemberTotal,
     User,
     UserDocument,
     UserLifestyle,
@@ -27,6 +28,7 @@ __all__ = [
     "LoginFailure",
     "MemberCount",
     "MemberNote",
+    "MemberTotal",
     "ModerationCount",
     "OutboxEvent",
     "SignupHour",

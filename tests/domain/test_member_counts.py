@@ -18,12 +18,21 @@ TRUTH = """
 
 
 async def assert_counters_exact(db: asyncpg.Connection) -> None:
+    """member_counts per day and member_totals over all days both match a count of the rows."""
     truth = {tuple(r.values())[:5]: r["n"] for r in await db.fetch(TRUTH)}
     kept = {
         tuple(r.values())[:5]: r["n"]
         for r in await db.fetch("SELECT day, status, gender, plan, deleted, n FROM member_counts WHERE n <> 0")
     }
     assert kept == truth
+    truth_totals: dict[tuple[object, ...], int] = {}
+    for (_day, *bucket), n in truth.items():
+        truth_totals[tuple(bucket)] = truth_totals.get(tuple(bucket), 0) + n
+    totals = {
+        tuple(r.values())[:4]: r["n"]
+        for r in await db.fetch("SELECT status, gender, plan, deleted, n FROM member_totals WHERE n <> 0")
+    }
+    assert totals == truth_totals
 
 
 async def test_counters_follow_every_change(db: asyncpg.Connection) -> None:
@@ -43,6 +52,108 @@ async def test_counters_follow_every_change(db: asyncpg.Connection) -> None:
     await assert_counters_exact(db)
     await db.execute("DELETE FROM users WHERE id = $1", member)  # cascades to the subscription
     await assert_counters_exact(db)
+
+
+async def test_totals_follow_every_change(db: asyncpg.Connection) -> None:
+    async def total(status: str, gender: str, plan: str = "", deleted: bool = False) -> int:
+        n = await db.fetchval(
+            "SELECT n FROM member_totals WHERE (status, gender, plan, deleted) = ($1, $2, $3, $4)",
+            status,
+            gender,
+            plan,
+            deleted,
+        )
+        return int(n or 0)
+
+    before = await total("pending", "male")
+    member = await create_member(db, status="pending", gender="male")
+    assert await total("pending", "male") == before + 1
+    await assert_counters_exact(db)
+    await db.execute("UPDATE users SET status = 'active' WHERE id = $1", member)
+    await db.execute("UPDATE users SET gender = 'female' WHERE id = $1", member)
+    await assert_counters_exact(db)
+    before = await total("active", "female", "plus")
+    await db.execute("INSERT INTO user_subscriptions (id, plan, status) VALUES ($1, 'plus', 'active')", member)
+    assert await total("active", "female", "plus") == before + 1
+    await db.execute("UPDATE user_subscriptions SET plan = 'premium' WHERE id = $1", member)
+    assert await total("active", "female", "plus") == before
+    await assert_counters_exact(db)
+    # Only the sign-up day changes: the day rows move, the totals stay.
+    premium = await total("active", "female", "premium")
+    await db.execute("UPDATE users SET created_at = created_at - interval '40 days' WHERE id = $1", member)
+    assert await total("active", "female", "premium") == premium
+    await assert_counters_exact(db)
+    await db.execute("UPDATE users SET deleted_at = now() WHERE id = $1", member)
+    assert await total("active", "female", "premium") == premium - 1
+    await assert_counters_exact(db)
+    await db.execute("UPDATE users SET deleted_at = NULL WHERE id = $1", member)
+    await db.execute("UPDATE user_subscriptions SET status = 'expired' WHERE id = $1", member)
+    await assert_counters_exact(db)
+    await db.execute("UPDATE user_subscriptions SET status = 'active', plan = 'free' WHERE id = $1", member)
+    await db.execute("DELETE FROM user_subscriptions WHERE id = $1", member)
+    await assert_counters_exact(db)
+    await db.execute("INSERT INTO user_subscriptions (id, plan, status) VALUES ($1, 'plus', 'active')", member)
+    await db.execute("DELETE FROM users WHERE id = $1", member)  # cascades to the subscription
+    await assert_counters_exact(db)
+
+
+async def test_rebuild_restores_both_counters(db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            # Counters gone wrong (as a seed leaves them, with the triggers off), rebuilt, then rolled back.
+            await conn.execute("UPDATE member_counts SET n = n + 3")
+            await conn.execute("UPDATE member_totals SET n = n - 2")
+            await conn.execute(
+                "INSERT INTO member_totals (status, gender, plan, deleted, n)"
+                " VALUES ('rejected', 'male', 'plus', true, 7)"
+                " ON CONFLICT (status, gender, plan, deleted) DO UPDATE SET n = member_totals.n + 7"
+            )
+            await conn.execute("SELECT member_counts_rebuild()")
+            await assert_counters_exact(conn)  # type: ignore[arg-type]
+        finally:
+            await transaction.rollback()
+
+
+async def test_a_stalled_move_holds_no_totals_row(db: asyncpg.Pool) -> None:
+    """Moves lock their day rows, then their totals rows: a move waiting on a day row blocks no totals row.
+
+    With the day and totals rows of each add interleaved, a move stalled on its second day row would hold the
+    first totals row, and two moves taking the same totals rows in opposite orders could deadlock.
+    """
+    a = await create_member(db, status="pending", gender="male")  # type: ignore[arg-type]
+    b = await create_member(db, status="active", gender="male")  # type: ignore[arg-type]
+    await db.execute("UPDATE users SET created_at = now() - interval '100 days' WHERE id = $1", a)
+    await db.execute("UPDATE users SET created_at = now() - interval '200 days' WHERE id = $1", b)
+    a_new_day = await db.fetchval(
+        "SELECT ((created_at + interval '10 days') AT TIME ZONE 'UTC')::date FROM users WHERE id = $1", a
+    )
+    async with db.acquire() as holder, db.acquire() as mover, db.acquire() as other:
+        # `holder` holds the day row that A moves to, so A's move stops there.
+        holding = holder.transaction()
+        await holding.start()
+        try:
+            await holder.execute("SELECT member_counts_day_add($1, 'active', 'male', '', false, 0)", a_new_day)
+            stalled = asyncio.ensure_future(
+                mover.execute(
+                    "UPDATE users SET status = 'active', created_at = created_at + interval '10 days' WHERE id = $1", a
+                )
+            )
+            await asyncio.sleep(0.3)
+            assert not stalled.done()
+            # B moves between the same two totals rows the other way round and must not wait on A.
+            async with asyncio.timeout(5):
+                await other.execute(
+                    "UPDATE users SET status = 'pending', created_at = created_at + interval '10 days' WHERE id = $1", b
+                )
+        finally:
+            await holding.rollback()
+        async with asyncio.timeout(5):
+            await stalled
+    await assert_counters_exact(db)  # type: ignore[arg-type]
+    await db.execute("DELETE FROM users WHERE id = ANY($1::uuid[])", [a, b])
+    await assert_counters_exact(db)  # type: ignore[arg-type]
 
 
 async def test_counters_stay_exact_under_concurrent_moves(db: asyncpg.Pool) -> None:

@@ -9,25 +9,31 @@ from sqlalchemy import text
 from backend.domain.sessions import AnySession
 from backend.domain.timebounds import next_utc_midnight
 
-# One round trip over the trigger-kept member counters (a few thousand rows at most, whatever the number of
-# members). A sign-up window starting mid-day (in the admin's time zone) takes whole UTC days from the
-# counters and counts only the partial first day row by row, on the created_at index.
+# One round trip over the trigger-kept member counters. Totals over all time come from member_totals (a few
+# dozen rows, whatever the number of members); sign-ups since a day from member_counts, a range over the leading
+# key column (a month of day rows, not all of them). A sign-up window starting mid-day (in the admin's time
+# zone) takes whole UTC days from the counters and counts only the partial first day row by row, on the
+# created_at index. The week may start in the previous month: the day range starts at the earlier of the two.
 _MEMBER_COUNTS = text(
     """
-    SELECT coalesce(sum(n) FILTER (WHERE NOT deleted), 0) AS total_members,
-           coalesce(sum(n) FILTER (WHERE NOT deleted AND day >= :month_day), 0)
-             + (SELECT count(*) FROM users WHERE deleted_at IS NULL
-                AND created_at >= :month_start AND created_at < :month_day_start) AS monthly_signups,
-           coalesce(sum(n) FILTER (WHERE NOT deleted AND day >= :week_day), 0)
-             + (SELECT count(*) FROM users WHERE deleted_at IS NULL
-                AND created_at >= :week_start AND created_at < :week_day_start) AS weekly_signups,
-           coalesce(sum(n) FILTER (WHERE NOT deleted AND day >= :today_day), 0)
-             + (SELECT count(*) FROM users WHERE deleted_at IS NULL
-                AND created_at >= :today_start AND created_at < :today_day_start) AS today_signups,
-           coalesce(sum(n) FILTER (WHERE NOT deleted AND gender = 'male'), 0) AS male_count,
-           coalesce(sum(n) FILTER (WHERE NOT deleted AND gender = 'female'), 0) AS female_count,
-           coalesce(sum(n) FILTER (WHERE NOT deleted AND status = 'pending'), 0) AS pending_reviews
-    FROM member_counts
+    SELECT t.total_members, t.male_count, t.female_count, t.pending_reviews,
+           d.monthly + (SELECT count(*) FROM users WHERE deleted_at IS NULL
+                        AND created_at >= :month_start AND created_at < :month_day_start) AS monthly_signups,
+           d.weekly + (SELECT count(*) FROM users WHERE deleted_at IS NULL
+                       AND created_at >= :week_start AND created_at < :week_day_start) AS weekly_signups,
+           d.today + (SELECT count(*) FROM users WHERE deleted_at IS NULL
+                      AND created_at >= :today_start AND created_at < :today_day_start) AS today_signups
+    FROM (SELECT coalesce(sum(n), 0) AS total_members,
+                 coalesce(sum(n) FILTER (WHERE gender = 'male'), 0) AS male_count,
+                 coalesce(sum(n) FILTER (WHERE gender = 'female'), 0) AS female_count,
+                 coalesce(sum(n) FILTER (WHERE status = 'pending'), 0) AS pending_reviews
+          FROM member_totals WHERE NOT deleted) AS t,
+         (SELECT coalesce(sum(n) FILTER (WHERE day >= :month_day), 0) AS monthly,
+                 coalesce(sum(n) FILTER (WHERE day >= :week_day), 0) AS weekly,
+                 coalesce(sum(n) FILTER (WHERE day >= :today_day), 0) AS today
+          FROM member_counts
+          WHERE day >= least(CAST(:month_day AS date), CAST(:week_day AS date), CAST(:today_day AS date))
+            AND NOT deleted) AS d
     """
 )
 
@@ -45,11 +51,11 @@ async def member_counts(
 
 
 async def active_subscriptions_by_plan(session: AnySession) -> list[tuple[str, int]]:
-    """Active subscriptions of live members per plan (from the member counters)."""
+    """Active subscriptions of live members per plan (from the member totals)."""
     result = await session.execute(
         text(
             """
-            SELECT plan, sum(n) FROM member_counts
+            SELECT plan, sum(n) FROM member_totals
             WHERE NOT deleted AND plan <> ''
             GROUP BY plan HAVING sum(n) > 0 ORDER BY plan
             """
