@@ -40,7 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Here rather than in the command line, so that every uvicorn worker process is configured.
             configure_logging(settings.log_level, json=settings.log_format == "json")
         database = Database.from_settings(settings)
-        for engine in (database.primary, *(replica.engine for replica in database.replicas)):
+        engines = (database.primary, database.primary_reads.engine, *(r.engine for r in database.replicas))
+        for engine in dict.fromkeys(engines):
             instrument_engine(engine)
         await database.monitor.check()
         database.monitor.start(settings.replica_check_interval_seconds)

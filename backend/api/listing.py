@@ -432,7 +432,7 @@ def page_response(
     resource: str,
     url: str,
     params: ListParams,
-    items: Sequence[BaseModel],
+    items: Sequence[BaseModel | Mapping[str, Any]],
     total: int | None,
     next_after: Sequence[JSONScalar] | None,
     order: Sequence[SortKey],
@@ -453,8 +453,22 @@ def page_response(
     headers["Access-Control-Expose-Headers"] += f", {NEXT_CURSOR_HEADER}"
     if params.count == "estimated" and total is not None:
         headers["Preference-Applied"] = "count=estimated"
-    body = orjson.dumps([item.model_dump(mode="json") for item in items])
-    return Response(body, media_type="application/json", headers=headers)
+    return Response(json_list(items), media_type="application/json", headers=headers)
+
+
+def _plain(value: Any) -> str:
+    # Types orjson leaves to us: the driver's UUID subclass, and anything else with a canonical str().
+    return str(value)
+
+
+def json_list(items: Sequence[BaseModel | Mapping[str, Any]]) -> bytes:
+    """A JSON array of models (as pydantic renders them) or of plain rows (the same JSON for the same values:
+    UTC times end in Z, UUIDs are strings)."""
+    return orjson.dumps(
+        [item.model_dump(mode="json") if isinstance(item, BaseModel) else item for item in items],
+        default=_plain,
+        option=orjson.OPT_UTC_Z,
+    )
 
 
 def openapi_parameters(spec: ListSpec) -> dict[str, Any]:

@@ -1,8 +1,23 @@
 """Session types as the domain sees them."""
 
-from backend.infrastructure.database import AsyncReadSession, AsyncWriteSession, ReadSessionFactory
+from backend.infrastructure.database import (
+    AsyncReadSession,
+    AsyncWriteSession,
+    ReadSessionFactory,
+    Row,
+    driver_connection,
+    fetch,
+)
 
 # A repository that only reads accepts either; one that writes accepts only AsyncWriteSession.
 AnySession = AsyncReadSession | AsyncWriteSession
 
-__all__ = ["AnySession", "AsyncReadSession", "AsyncWriteSession", "ReadSessionFactory"]
+__all__ = [
+    "AnySession",
+    "AsyncReadSession",
+    "AsyncWriteSession",
+    "ReadSessionFactory",
+    "Row",
+    "driver_connection",
+    "fetch",
+]

@@ -1,16 +1,23 @@
-"""Engines and session factories: writes on the primary, reads on a replica in READ ONLY transactions.
+"""Engines and session factories: writes on the primary, reads on a replica, read-only either way.
 
 A session is bound to one engine for its whole life (SQLAlchemy advises against a session that routes
 statements between engines), so a request chooses its reader or writer up front.
+
+Read engines run in autocommit on connections opened with `default_transaction_read_only=on`: every
+statement is a read-only transaction of its own, so a read costs one round trip instead of three (BEGIN
+READ ONLY, the statement, ROLLBACK), and a write that slips into a read session still fails in PostgreSQL.
+A read that needs one snapshot across statements asks for it in one statement. Behind PgBouncer, which
+refuses unknown startup parameters, reads keep explicit `BEGIN READ ONLY` transactions instead.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy import text
@@ -19,6 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from backend.infrastructure.observability import note_statement
 from backend.infrastructure.replication import LagBounds, ReplicaMonitor, lsn_to_int
 from backend.infrastructure.settings import Settings
 
@@ -33,6 +41,9 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InterfaceError,
+    # A pooled connection whose server went away while it was idle can be caught between the server's last
+    # error and the socket's close: the driver then refuses to use it ("another operation is in progress").
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -65,11 +76,62 @@ class AsyncWriteSession(AsyncSession):
 
 
 class AsyncReadSession(AsyncSession):
-    """A session on a replica (or the primary), always inside a READ ONLY transaction.
+    """A session on a replica (or the primary) whose every statement runs in a read-only transaction.
 
     A distinct type from `AsyncWriteSession`, so passing one where a write is expected fails type checking;
     a write that slips through anyway fails in PostgreSQL ("cannot execute ... in a read-only transaction").
     """
+
+
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under `session`, for statements SQLAlchemy has no construct for (COPY, EXPLAIN)
+    and for the hottest reads, where building and compiling SQLAlchemy statements would cost more than the
+    query itself. The session keeps owning the connection: it goes back to the pool when the session closes."""
+    connection = await session.connection()
+    driver: asyncpg.Connection | None = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    return driver
+
+
+class Row(Protocol):
+    """A result row by column name: an asyncpg Record or a SQLAlchemy RowMapping (`dict(row)` works on both)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+    def keys(self) -> Iterable[str]: ...
+
+
+async def fetch(session: AsyncSession, sql: str, *args: Any) -> Sequence[Row]:
+    """The rows of one statement with asyncpg's `$n` parameters, as mappings of column name to value.
+
+    On an autocommit read session the driver runs it directly (the hot path, no SQLAlchemy statement to
+    build or result to wrap); the statement is counted in the request's Server-Timing like the others, and
+    a connection found dead is dropped from the pool. Anywhere else (a write transaction, reads behind
+    PgBouncer) it runs through SQLAlchemy, inside the session's transaction.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    if raw.dbapi_connection is None or not raw.dbapi_connection.autocommit:
+        result = await connection.exec_driver_sql(sql, args)
+        return result.mappings().all()
+    driver: asyncpg.Connection | None = raw.driver_connection
+    assert driver is not None
+    started = time.perf_counter()
+    try:
+        rows: list[Row] = await driver.fetch(sql, *args)  # type: ignore[assignment]  # Record has no stub mapping
+        return rows
+    except BaseException as exc:
+        # A statement error leaves the connection usable; anything else (the server gone, the request
+        # cancelled mid-protocol) may not, so the pool must not hand it out again.
+        if is_unavailable(exc):
+            # As SQLAlchemy does on a disconnect: every connection opened before now is replaced at its next
+            # checkout (the server went away, so they are dead too), without a round trip each.
+            connection.sync_engine.pool._invalidate(raw, exc if isinstance(exc, Exception) else None, _checkin=False)
+        if not isinstance(exc, asyncpg.PostgresError) or is_unavailable(exc):
+            await connection.invalidate()
+        raise
+    finally:
+        note_statement(time.perf_counter() - started)
 
 
 ReadSessionFactory = async_sessionmaker[AsyncReadSession]
@@ -89,11 +151,13 @@ def _unique_statement_name() -> str:
     return f"__asyncpg_{uuid.uuid4().hex}__"
 
 
-def _connect_args(settings: Settings) -> dict[str, Any]:
+def _connect_args(settings: Settings, *, read_only: bool = False) -> dict[str, Any]:
     args: dict[str, Any] = {
         "timeout": settings.database_connect_timeout_seconds,
         "server_settings": {"application_name": "memberdesk"},
     }
+    if read_only:
+        args["server_settings"]["default_transaction_read_only"] = "on"
     if settings.database_statement_timeout_ms:
         args["server_settings"]["statement_timeout"] = str(settings.database_statement_timeout_ms)
     if settings.database_pgbouncer:
@@ -102,16 +166,31 @@ def _connect_args(settings: Settings) -> dict[str, Any]:
         args["statement_cache_size"] = 0
         args["prepared_statement_cache_size"] = 0
         args["prepared_statement_name_func"] = _unique_statement_name
-        # PgBouncer rejects unknown startup parameters; the timeout is set per transaction instead.
+        # PgBouncer rejects unknown startup parameters; read-only-ness comes from BEGIN READ ONLY instead.
         args["server_settings"].pop("statement_timeout", None)
+        args["server_settings"].pop("default_transaction_read_only", None)
     return args
 
 
-def create_engine(url: str, settings: Settings, *, pre_ping: bool = True) -> AsyncEngine:
-    """An asyncpg engine with the pool bounds and timeouts from settings.
+def create_engine(url: str, settings: Settings) -> AsyncEngine:
+    """The primary's engine for writes: pool bounds and timeouts from settings, a pre-ping on checkout."""
+    return create_async_engine(
+        url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args=_connect_args(settings),
+    )
 
-    Replicas skip the pre-ping (a round trip on every checkout, measured at a tenth of a read's cost): a
-    connection that died is caught by the read failover instead, which runs the GET again elsewhere.
+
+def create_read_engine(url: str, settings: Settings, *, pre_ping: bool = False) -> AsyncEngine:
+    """An engine for reads: autocommit on read-only connections (see the module's docstring).
+
+    Replicas go without a pre-ping (a round trip on every checkout, measured at a tenth of a read's cost): a
+    connection that died is caught by the read failover instead, which runs the GET again elsewhere. The
+    primary's reader keeps it, since it is where that failover lands and nothing stands behind it.
     """
     return create_async_engine(
         url,
@@ -120,7 +199,8 @@ def create_engine(url: str, settings: Settings, *, pre_ping: bool = True) -> Asy
         pool_timeout=settings.database_pool_timeout_seconds,
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
-        connect_args=_connect_args(settings),
+        isolation_level="READ COMMITTED" if settings.database_pgbouncer else "AUTOCOMMIT",
+        connect_args=_connect_args(settings, read_only=True),
     )
 
 
@@ -129,10 +209,10 @@ def create_probe_engine(url: str, settings: Settings) -> AsyncEngine:
     return create_async_engine(url, poolclass=NullPool, connect_args=_connect_args(settings))
 
 
-def read_sessions(engine: AsyncEngine) -> ReadSessionFactory:
-    """Sessions whose every transaction is `BEGIN READ ONLY`."""
+def read_sessions(engine: AsyncEngine, *, autocommit: bool) -> ReadSessionFactory:
+    """Sessions on a read engine: autocommit ones as they are, the others in `BEGIN READ ONLY` transactions."""
     return async_sessionmaker(
-        bind=engine.execution_options(postgresql_readonly=True),
+        bind=engine if autocommit else engine.execution_options(postgresql_readonly=True),
         class_=AsyncReadSession,
         expire_on_commit=False,
         autoflush=False,
@@ -151,14 +231,25 @@ class Database:
         replicas: Sequence[AsyncEngine] = (),
         bounds: LagBounds = DEFAULT_BOUNDS,
         probes: tuple[AsyncEngine, Sequence[AsyncEngine]] | None = None,
+        *,
+        primary_reader: AsyncEngine | None = None,
+        autocommit_reads: bool = False,
     ) -> None:
+        """`replicas` and `primary_reader` are read engines (autocommit when `autocommit_reads`); without a
+        `primary_reader`, reads on the primary share its engine in READ ONLY transactions."""
         self.primary = primary
         self.write_sessions: WriteSessionFactory = async_sessionmaker(
             bind=primary, class_=AsyncWriteSession, expire_on_commit=False, autoflush=False
         )
-        self.primary_reads = ReadTarget("primary", primary, read_sessions(primary))
+        self._primary_reader = primary_reader
+        self.primary_reads = ReadTarget(
+            "primary",
+            primary_reader or primary,
+            read_sessions(primary_reader or primary, autocommit=autocommit_reads and primary_reader is not None),
+        )
         self.replicas = tuple(
-            ReadTarget(f"replica{index}", engine, read_sessions(engine)) for index, engine in enumerate(replicas)
+            ReadTarget(f"replica{index}", engine, read_sessions(engine, autocommit=autocommit_reads))
+            for index, engine in enumerate(replicas)
         )
         self._by_name = {target.name: target for target in self.replicas}
         probe_primary, probe_replicas = probes or (primary, replicas)
@@ -179,12 +270,14 @@ class Database:
         replica_urls = [str(url) for url in settings.database_replica_urls]
         return cls(
             create_engine(str(settings.database_url), settings),
-            [create_engine(url, settings, pre_ping=False) for url in replica_urls],
+            [create_read_engine(url, settings) for url in replica_urls],
             bounds,
             probes=(
                 create_probe_engine(str(settings.database_url), settings),
                 [create_probe_engine(url, settings) for url in replica_urls],
             ),
+            primary_reader=create_read_engine(str(settings.database_url), settings, pre_ping=True),
+            autocommit_reads=not settings.database_pgbouncer,
         )
 
     async def read_target(self, min_lsn: int | None = None, avoid: Collection[str] = ()) -> ReadTarget:
@@ -213,5 +306,6 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.primary.dispose()
-        for engine in (*(replica.engine for replica in self.replicas), *self._probe_engines):
+        readers = (*((self._primary_reader,) if self._primary_reader else ()), *(r.engine for r in self.replicas))
+        for engine in (*readers, *self._probe_engines):
             await engine.dispose()

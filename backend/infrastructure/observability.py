@@ -83,6 +83,14 @@ def begin_request() -> RequestStats:
     return stats
 
 
+def note_statement(seconds: float) -> None:
+    """Add one statement of `seconds` to the current request's stats (statements sent to the driver directly)."""
+    stats = _request_stats.get()
+    if stats is not None:
+        stats.statements += 1
+        stats.db_seconds += seconds
+
+
 def instrument_engine(engine: AsyncEngine) -> None:
     """Count statements and their time into the current request's stats."""
 
@@ -90,11 +98,7 @@ def instrument_engine(engine: AsyncEngine) -> None:
         conn.info.setdefault("query_started", []).append(time.perf_counter())
 
     def after(conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: Any) -> None:
-        started = conn.info["query_started"].pop()
-        stats = _request_stats.get()
-        if stats is not None:
-            stats.statements += 1
-            stats.db_seconds += time.perf_counter() - started
+        note_statement(time.perf_counter() - conn.info["query_started"].pop())
 
     event.listen(engine.sync_engine, "before_cursor_execute", before)
     event.listen(engine.sync_engine, "after_cursor_execute", after)

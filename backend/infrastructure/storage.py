@@ -132,6 +132,10 @@ def client_config() -> Config:
     )
 
 
+PRESIGNED_URLS_KEPT = 100_000
+"""URLs kept for reuse within one signing window (about 30 MB at most)."""
+
+
 class Storage:
     """The bucket of member photos and documents."""
 
@@ -141,6 +145,9 @@ class Storage:
         self.ttl_seconds = settings.presign_ttl_seconds
         self.upload_ttl_seconds = settings.photo_upload_ttl_seconds
         self._presigner: SigV4Presigner | None = None
+        self._window = max(1, min(60, self.ttl_seconds // 10))
+        self._urls_second = 0
+        self._urls: dict[str, str] = {}
         if settings.s3_access_key_id and settings.s3_secret_access_key and settings.s3_endpoint_url:
             self._presigner = SigV4Presigner(
                 endpoint_url=settings.s3_endpoint_url,
@@ -151,9 +158,23 @@ class Storage:
             )
 
     async def presign_get(self, key: str) -> str:
-        """A presigned GET URL for `key`, valid for the configured TTL."""
+        """A presigned GET URL for `key`, valid for at least 90% of the configured TTL.
+
+        URLs are signed as of the start of a window of a tenth of the TTL (a minute at most), and kept for
+        that window: a page asked again within it costs a dictionary lookup per URL, and the browser sees the
+        same URL and can serve the image from its cache.
+        """
         if self._presigner is not None:
-            return self._presigner.presign_get(key, self.ttl_seconds)
+            second = int(time.time())
+            second -= second % self._window
+            if second != self._urls_second or len(self._urls) >= PRESIGNED_URLS_KEPT:
+                self._urls_second, self._urls = second, {}
+            url = self._urls.get(key)
+            if url is None:
+                url = self._urls[key] = self._presigner.presign_get(
+                    key, self.ttl_seconds, datetime.fromtimestamp(second, UTC)
+                )
+            return url
         return await self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.ttl_seconds
         )

@@ -109,10 +109,10 @@ class LoginService:
         return LoginOutcome(token=TokenRead(access_token=token, expires_in=self.policy.token_ttl_seconds))
 
 
-def token_subject(token: str, secret: str) -> uuid.UUID:
-    """The operator id a valid, unexpired token names; 401 for anything else."""
+def token_claims(token: str, secret: str) -> security.TokenClaims:
+    """The operator id a valid, unexpired token names, and when it expires; 401 for anything else."""
     try:
-        return security.read_token(token, secret).subject
+        return security.read_token(token, secret)
     except security.InvalidToken as exc:
         raise Unauthorized("The access token is invalid or expired.") from exc
 
@@ -163,11 +163,13 @@ class IdentityCache:
             return None
         return entry[1]
 
-    def put(self, key: str, actor: Actor) -> None:
+    def put(self, key: str, actor: Actor, *, until: datetime | None = None) -> None:
+        """Keep `actor` for `ttl` seconds, and never past `until` (a token's expiry)."""
         if self.ttl > 0:
             if len(self._entries) > 10_000:
                 self._entries.clear()
-            self._entries[key] = (time.monotonic() + self.ttl, actor)
+            seconds = self.ttl if until is None else min(self.ttl, (until - datetime.now(UTC)).total_seconds())
+            self._entries[key] = (time.monotonic() + seconds, actor)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -9,13 +9,12 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, literal, or_, select, text, tuple_
-from sqlalchemy.dialects.postgresql import JSONB
+import orjson
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
 from backend.domain.member.models import (
-    MemberCount,
     MemberNote,
     User,
     UserDocument,
@@ -27,15 +26,10 @@ from backend.domain.member.models import (
 )
 from backend.domain.member.schemas import MemberFilters
 from backend.domain.ordering import SortKey
-from backend.domain.sessions import AnySession, AsyncWriteSession
+from backend.domain.sessions import AnySession, AsyncWriteSession, Row, driver_connection, fetch
 from backend.domain.timebounds import next_utc_midnight, utc_midnight_before
 
 users = User.__table__  # type: ignore[attr-defined]
-member_counts = MemberCount.__table__  # type: ignore[attr-defined]
-photos = UserPhoto.__table__  # type: ignore[attr-defined]
-subscriptions = UserSubscription.__table__  # type: ignore[attr-defined]
-
-SORT_COLUMNS = {name: users.c[name] for name in ("created_at", "updated_at", "name", "birth_year", "status", "gender")}
 
 
 @dataclass(frozen=True)
@@ -55,99 +49,121 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _conditions(query: MemberListQuery) -> list[ColumnElement[bool]]:
+# The member list's SQL is written by hand: at a million members an operator's list page is the hottest read,
+# and building and compiling its SQLAlchemy statement cost more CPU than PostgreSQL spends answering it. The
+# same WHERE serves the page, the row count, the planner's estimate and the CSV export.
+SORT_COLUMNS = {name: f"u.{name}" for name in ("created_at", "updated_at", "name", "birth_year", "status", "gender")}
+_USER_COLUMNS = (
+    "u.id, u.phone, u.name, u.gender, u.birth_year, u.status, u.created_at, u.updated_at, u.deleted_at, u.version"
+)
+_FIRST_PHOTO_KEY = (
+    "(SELECT p.s3_key FROM user_photos p"
+    " WHERE p.user_id = u.id AND p.deleted_at IS NULL AND p.status <> 'uploading'"
+    " ORDER BY p.display_order, p.id LIMIT 1) AS photo_key"
+)
+
+
+class _Where:
+    """Conditions over `users u` with their positional parameters ($1, $2, ...) for asyncpg."""
+
+    def __init__(self) -> None:
+        self.conditions: list[str] = []
+        self.args: list[Any] = []
+
+    def param(self, value: Any) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+    def add(self, condition: str) -> None:
+        self.conditions.append(condition)
+
+    @property
+    def sql(self) -> str:
+        return f" WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
+
+
+def _where(query: MemberListQuery) -> _Where:
     f = query.filters
-    where: list[ColumnElement[bool]] = []
+    w = _Where()
     if not f.include_deleted:
-        where.append(users.c.deleted_at.is_(None))
+        w.add("u.deleted_at IS NULL")
     if f.status:
-        where.append(users.c.status.in_([s.value for s in f.status]))
+        w.add(f"u.status = ANY({w.param([s.value for s in f.status])}::text[])")
     if f.gender:
-        where.append(users.c.gender.in_([g.value for g in f.gender]))
+        w.add(f"u.gender = ANY({w.param([g.value for g in f.gender])}::text[])")
     if f.q:
         needle = f.q.strip()
         digits = "".join(ch for ch in needle if ch.isdigit())
-        name_match = users.c.name.ilike(f"%{_escape_like(needle)}%", escape="\\")
+        name_match = f"u.name ILIKE {w.param(f'%{_escape_like(needle)}%')} ESCAPE '\\'"
         phone_like = needle.replace(" ", "").replace("-", "")
         if digits and phone_like.lstrip("+").isdigit():
-            where.append(or_(name_match, users.c.phone.like(f"%{digits}%")))
+            w.add(f"({name_match} OR u.phone LIKE {w.param(f'%{digits}%')})")
         else:
-            where.append(name_match)
+            w.add(name_match)
     if query.created_from is not None:
-        where.append(users.c.created_at >= query.created_from)
+        w.add(f"u.created_at >= {w.param(query.created_from)}")
     if query.created_before is not None:
-        where.append(users.c.created_at < query.created_before)
+        w.add(f"u.created_at < {w.param(query.created_before)}")
     if f.birth_year_min is not None:
-        where.append(users.c.birth_year >= f.birth_year_min)
+        w.add(f"u.birth_year >= {w.param(f.birth_year_min)}")
     if f.birth_year_max is not None:
-        where.append(users.c.birth_year <= f.birth_year_max)
+        w.add(f"u.birth_year <= {w.param(f.birth_year_max)}")
     if f.plan:
-        where.append(
-            exists().where(
-                subscriptions.c.id == users.c.id,
-                subscriptions.c.status == "active",
-                subscriptions.c.plan.in_([p.value for p in f.plan]),
-            )
+        w.add(
+            "EXISTS (SELECT 1 FROM user_subscriptions s WHERE s.id = u.id AND s.status = 'active'"
+            f" AND s.plan = ANY({w.param([p.value for p in f.plan])}::text[]))"
         )
     if f.has_photos is not None:
-        has = exists().where(photos.c.user_id == users.c.id, photos.c.deleted_at.is_(None))
-        where.append(has if f.has_photos else ~has)
+        has = "EXISTS (SELECT 1 FROM user_photos p WHERE p.user_id = u.id AND p.deleted_at IS NULL)"
+        w.add(has if f.has_photos else f"NOT {has}")
     if f.id is not None:
-        where.append(users.c.id.in_(f.id) if f.id else false())
-    return where
+        w.add(f"u.id = ANY({w.param(f.id)}::uuid[])" if f.id else "false")
+    return w
 
 
-def _column(field: str) -> Any:
-    return users.c.id if field == "id" else SORT_COLUMNS[field]
+def _column(field: str) -> str:
+    return "u.id" if field == "id" else SORT_COLUMNS[field]
 
 
-def _after(order: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
+def _after(w: _Where, order: Sequence[SortKey], values: Sequence[Any]) -> str:
     """Rows strictly after `values` in `order`.
 
-    One direction throughout becomes a row comparison, `(a, b, id) < (:a, :b, :id)`, which PostgreSQL
+    One direction throughout becomes a row comparison, `(a, b, id) < ($1, $2, $3)`, which PostgreSQL
     answers from a matching btree index; mixed directions need the expanded OR form.
     """
     columns = [_column(o.field) for o in order]
-    if all(o.descending for o in order):
-        return tuple_(*columns) < tuple_(*values)
-    if not any(o.descending for o in order):
-        return tuple_(*columns) > tuple_(*values)
+    if all(o.descending for o in order) or not any(o.descending for o in order):
+        operator = "<" if order[0].descending else ">"
+        params = ", ".join(w.param(value) for value in values)
+        return f"({', '.join(columns)}) {operator} ({params})"
     branches = []
     for i, o in enumerate(order):
-        equal = [columns[j] == values[j] for j in range(i)]
-        step = columns[i] < values[i] if o.descending else columns[i] > values[i]
-        branches.append(and_(*equal, step))
-    return or_(*branches)
+        equal = [f"{columns[j]} = {w.param(values[j])}" for j in range(i)]
+        step = f"{columns[i]} {'<' if o.descending else '>'} {w.param(values[i])}"
+        branches.append(f"({' AND '.join([*equal, step])})")
+    return f"({' OR '.join(branches)})"
 
 
-def _first_photo_key() -> Any:
-    return (
-        select(photos.c.s3_key)
-        .where(photos.c.user_id == users.c.id, photos.c.deleted_at.is_(None), photos.c.status != "uploading")
-        .order_by(photos.c.display_order, photos.c.id)
-        .limit(1)
-        .scalar_subquery()
-        .label("photo_key")
-    )
+def _order_by(order: Sequence[SortKey]) -> str:
+    return ", ".join(f"{_column(o.field)} {'DESC' if o.descending else 'ASC'}" for o in order)
 
 
-def _list_select(query: MemberListQuery) -> Select[Any]:
-    stmt = select(users, _first_photo_key()).where(*_conditions(query))
-    if query.after is not None:
-        stmt = stmt.where(_after(query.order, query.after))
-    ordering = [_column(o.field).desc() if o.descending else _column(o.field).asc() for o in query.order]
-    return stmt.order_by(*ordering).limit(query.limit).offset(query.offset)
-
-
-async def list_members(session: AnySession, query: MemberListQuery) -> list[dict[str, Any]]:
+async def list_members(session: AnySession, query: MemberListQuery) -> Sequence[Row]:
     """One page of user rows, each with `photo_key` (its first photo's object key or None)."""
-    result = await session.execute(_list_select(query))
-    return [dict(row) for row in result.mappings()]
+    w = _where(query)
+    if query.after is not None:
+        w.add(_after(w, query.order, query.after))
+    sql = (
+        f"SELECT {_USER_COLUMNS}, {_FIRST_PHOTO_KEY} FROM users u{w.sql}"
+        f" ORDER BY {_order_by(query.order)} LIMIT {w.param(query.limit)} OFFSET {w.param(query.offset)}"
+    )
+    return await fetch(session, sql, *w.args)
 
 
 async def _count_rows(session: AnySession, query: MemberListQuery) -> int:
-    stmt = select(func.count()).select_from(users).where(*_conditions(query))
-    return int((await session.execute(stmt)).scalar_one())
+    w = _where(query)
+    rows = await fetch(session, f"SELECT count(*) AS n FROM users u{w.sql}", *w.args)
+    return int(rows[0]["n"])
 
 
 def _counters_answer(query: MemberListQuery) -> bool:
@@ -160,22 +176,23 @@ async def _count_counters(
     session: AnySession, query: MemberListQuery, first_day: date | None, end_day: date | None
 ) -> int:
     f = query.filters
-    c = member_counts.c
-    where: list[ColumnElement[bool]] = []
+    # Without sign-up bounds the totals answer (a few dozen rows); a range sums its days (one row per day and bucket).
+    w = _Where()
     if not f.include_deleted:
-        where.append(c.deleted.is_(False))
+        w.add("NOT c.deleted")
     if f.status:
-        where.append(c.status.in_([s.value for s in f.status]))
+        w.add(f"c.status = ANY({w.param([s.value for s in f.status])}::text[])")
     if f.gender:
-        where.append(c.gender.in_([g.value for g in f.gender]))
+        w.add(f"c.gender = ANY({w.param([g.value for g in f.gender])}::text[])")
     if f.plan:
-        where.append(c.plan.in_([p.value for p in f.plan]))
+        w.add(f"c.plan = ANY({w.param([p.value for p in f.plan])}::text[])")
     if first_day is not None:
-        where.append(c.day >= first_day)
+        w.add(f"c.day >= {w.param(first_day)}")
     if end_day is not None:
-        where.append(c.day < end_day)
-    stmt = select(func.coalesce(func.sum(c.n), 0)).where(*where)
-    return int((await session.execute(stmt)).scalar_one())
+        w.add(f"c.day < {w.param(end_day)}")
+    table = "member_totals" if first_day is None and end_day is None else "member_counts"
+    rows = await fetch(session, f"SELECT coalesce(sum(c.n), 0) AS n FROM {table} c{w.sql}", *w.args)
+    return int(rows[0]["n"])
 
 
 async def count_members(session: AnySession, query: MemberListQuery) -> int:
@@ -202,15 +219,9 @@ async def count_members(session: AnySession, query: MemberListQuery) -> int:
 
 async def estimate_members(session: AnySession, query: MemberListQuery) -> int:
     """The planner's estimate of the matching rows (EXPLAIN), without counting them."""
-    stmt = select(users.c.id).where(*_conditions(query))
-    connection = await session.connection()
-    compiled = stmt.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    params = [compiled.params[name] for name in compiled.positiontup or ()]
-    # EXPLAIN of the same statement with the same bound values; SQLAlchemy has no EXPLAIN construct, so the
-    # compiled SQL goes to the driver connection, inside this session's transaction.
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
-    plan = await driver.fetchval(f"EXPLAIN (FORMAT JSON) {compiled}", *params)
+    w = _where(query)
+    rows = await fetch(session, f"EXPLAIN (FORMAT JSON) SELECT u.id FROM users u{w.sql}", *w.args)
+    plan = rows[0]["QUERY PLAN"]
     document = json.loads(plan) if isinstance(plan, str) else plan
     return int(document[0]["Plan"]["Plan Rows"])
 
@@ -356,12 +367,14 @@ async def count_notes(session: AnySession, member_id: uuid.UUID) -> int:
 
 
 EXPORT_COLUMNS = ("id", "name", "phone", "gender", "birth_year", "status", "created_at", "updated_at", "deleted_at")
+
+
 _FORMULA_START = "^[=+@\t\r-]"
 
 
-def _spreadsheet_safe(column: Any) -> Any:
+def _spreadsheet_safe(w: _Where, column: str) -> str:
     """The text with a leading apostrophe when a spreadsheet would read it as a formula (= + - @ tab CR)."""
-    return case((column.regexp_match(_FORMULA_START), literal("'") + column), else_=column).label(column.name)
+    return f"CASE WHEN u.{column} ~ {w.param(_FORMULA_START)} THEN '''' || u.{column} ELSE u.{column} END AS {column}"
 
 
 async def export_csv(
@@ -371,29 +384,24 @@ async def export_csv(
 
     COPY streams from the server without materialising the result, so memory stays flat at any size.
     """
-    columns = [
-        _spreadsheet_safe(users.c[name]) if name in ("name", "phone") else users.c[name] for name in EXPORT_COLUMNS
-    ]
-    ordering = [_column(o.field).desc() if o.descending else _column(o.field).asc() for o in query.order]
-    stmt = select(*columns).where(*_conditions(query)).order_by(*ordering)
-    connection = await session.connection()
-    compiled = stmt.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    params = [compiled.params[name] for name in compiled.positiontup or ()]
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
+    w = _where(query)
+    columns = ", ".join(
+        _spreadsheet_safe(w, name) if name in ("name", "phone") else f"u.{name}" for name in EXPORT_COLUMNS
+    )
+    sql = f"SELECT {columns} FROM users u{w.sql} ORDER BY {_order_by(query.order)}"
+    driver = await driver_connection(session)
 
     # asyncpg quotes the arguments into the COPY statement server-side (COPY takes no bind parameters).
     async def write(data: bytes | bytearray) -> None:
         await sink(bytes(data))
 
-    await driver.copy_from_query(str(compiled), *params, output=write, format="csv", header=True)
+    await driver.copy_from_query(sql, *w.args, output=write, format="csv", header=True)
 
 
 # The whole detail in one round trip: the user row, each one-per-member relation as a JSON object, photos
 # and documents as JSON arrays in their order. Measured against the parallel loader and a sequence of
 # queries on one connection by `make bench`.
-_DETAIL = text(
-    """
+_DETAIL = """
     SELECT u.id, u.phone, u.name, u.gender, u.birth_year, u.status, u.created_at, u.updated_at, u.deleted_at,
            u.version,
            (SELECT to_jsonb(p) - 'id' FROM user_profiles p WHERE p.id = u.id) AS profile,
@@ -407,22 +415,20 @@ _DETAIL = text(
                      WHERE d.user_id = u.id AND d.deleted_at IS NULL),
                     '[]'::jsonb) AS documents
     FROM users u
-    WHERE u.id = :member_id AND (u.deleted_at IS NULL OR :include_deleted)
-    """
-).columns(
-    profile=JSONB,
-    lifestyle=JSONB,
-    preference=JSONB,
-    subscription=JSONB,
-    photos=JSONB,
-    documents=JSONB,
-)
+    WHERE u.id = $1 AND (u.deleted_at IS NULL OR $2)
+"""
+_JSON_COLUMNS = ("profile", "lifestyle", "preference", "subscription", "photos", "documents")
 
 
 async def member_detail(
     session: AnySession, member_id: uuid.UUID, *, include_deleted: bool = False
 ) -> dict[str, Any] | None:
     """The member with every relation in one statement, or None (relations as plain JSON values)."""
-    result = await session.execute(_DETAIL, {"member_id": member_id, "include_deleted": include_deleted})
-    row = result.mappings().first()
-    return dict(row) if row is not None else None
+    rows = await fetch(session, _DETAIL, member_id, include_deleted)
+    if not rows:
+        return None
+    row = dict(rows[0])
+    for name in _JSON_COLUMNS:
+        if isinstance(row[name], str | bytes):
+            row[name] = orjson.loads(row[name])
+    return row

@@ -127,7 +127,7 @@ class MemberDetailRead(MemberFields):
 class MemberPage:
     """One page of the member list, with the total when it was asked for."""
 
-    items: list[MemberRead]
+    items: list[dict[str, Any]]  # in MemberRead's shape
     total: int | None
     next_cursor: str | None
 

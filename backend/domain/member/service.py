@@ -18,7 +18,6 @@ from backend.domain.member.schemas import (
     MemberDetailRead,
     MemberFilters,
     MemberPage,
-    MemberRead,
     NoteRead,
 )
 from backend.domain.ordering import SortKey
@@ -147,14 +146,18 @@ class MemberService:
         )
 
     async def list_members(self, query: MemberListQuery, count: CountMode = "exact") -> MemberPage:
-        """A page of members, each with its first photo's URL, and the total as asked."""
+        """A page of members, each with its first photo's URL, and the total as asked.
+
+        The items are plain mappings in MemberRead's shape, straight from the rows: the list is the hottest
+        read, and the rows' types are already the answer's (the schema still documents it in OpenAPI).
+        """
         rows = await repository.list_members(self.session, query)
-        items = [
-            MemberRead.model_validate(
-                {**row, "photo_url": await self.storage.presign_get(row["photo_key"]) if row["photo_key"] else None}
-            )
-            for row in rows
-        ]
+        items = []
+        for row in rows:
+            item = dict(row)
+            key = item.pop("photo_key")
+            item["photo_url"] = await self.storage.presign_get(key) if key else None
+            items.append(item)
         total = await self._total(query, count)
         next_cursor = None
         if len(rows) == query.limit:

@@ -21,10 +21,14 @@ BACKLOG_TIMEOUT_SECONDS = 2.0
 async def metrics(request: Request, database: DatabaseDep) -> Response:
     """Latency by route, status counts, pool use per server, reads per server, replica lag, outbox backlog."""
     registry: Metrics = request.app.state.metrics
-    for target in (database.primary_reads, *database.replicas):
-        pool = target.engine.pool
-        registry.pool_checked_out.labels(target.name).set(pool.checkedout())  # type: ignore[attr-defined]
-        registry.pool_size.labels(target.name).set(pool.size())  # type: ignore[attr-defined]
+    pools = {
+        "primary_writes": database.primary,
+        **{t.name: t.engine for t in (database.primary_reads, *database.replicas)},
+    }
+    for name, engine in pools.items():
+        pool = engine.pool
+        registry.pool_checked_out.labels(name).set(pool.checkedout())  # type: ignore[attr-defined]
+        registry.pool_size.labels(name).set(pool.size())  # type: ignore[attr-defined]
     for name, health in database.monitor.health.items():
         registry.replica_healthy.labels(name).set(1 if health.healthy else 0)
         if health.lag_seconds is not None:
