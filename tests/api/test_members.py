@@ -204,6 +204,29 @@ class TestListMembers:
         assert [m["id"] for m in response.json()] == expected[5:15]
         assert response.headers["X-Total-Count"] == str(len(expected))
 
+    @pytest.mark.parametrize(
+        ("params", "where"),
+        [
+            ({"status": "active"}, "deleted_at IS NULL AND status = 'active'"),
+            ({"q": "a"}, "deleted_at IS NULL AND name ILIKE '%a%'"),
+            (
+                {"has_photos": "true", "gender": "male"},
+                "deleted_at IS NULL AND gender = 'male' AND EXISTS "
+                "(SELECT 1 FROM user_photos p WHERE p.user_id = users.id AND p.deleted_at IS NULL)",
+            ),
+            ({"include_deleted": "true"}, "true"),
+        ],
+    )
+    async def test_a_page_past_the_end_still_carries_the_exact_total(
+        self, client: httpx.AsyncClient, db: asyncpg.Connection, params: dict[str, str], where: str
+    ) -> None:
+        # The total rides along in the page's own statement; a page with no rows must still count them.
+        total = await db.fetchval(f"SELECT count(*) FROM users WHERE {where}")
+        first = await client.get(MEMBERS, params={**params, "limit": "5"})
+        beyond = await client.get(MEMBERS, params={**params, "limit": "5", "offset": str(total + 10)})
+        assert first.headers["X-Total-Count"] == beyond.headers["X-Total-Count"] == str(total)
+        assert beyond.json() == []
+
     async def test_estimated_count_on_request(self, client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         total = await db.fetchval("SELECT count(*) FROM users WHERE deleted_at IS NULL")
         response = await client.get(MEMBERS, headers={"Prefer": "count=estimated"})

@@ -63,69 +63,63 @@ _FIRST_PHOTO_KEY = (
 )
 
 
-class _Where:
-    """Conditions over `users u` with their positional parameters ($1, $2, ...) for asyncpg."""
+class _Params:
+    """The positional parameters ($1, $2, ...) of one asyncpg statement, collected while its SQL is written."""
 
     def __init__(self) -> None:
-        self.conditions: list[str] = []
         self.args: list[Any] = []
 
-    def param(self, value: Any) -> str:
+    def __call__(self, value: Any) -> str:
         self.args.append(value)
         return f"${len(self.args)}"
 
-    def add(self, condition: str) -> None:
-        self.conditions.append(condition)
 
-    @property
-    def sql(self) -> str:
-        return f" WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
-
-
-def _where(query: MemberListQuery) -> _Where:
+def _where(query: MemberListQuery, p: _Params, extra: Sequence[str] = ()) -> str:
+    """` WHERE ...` over `users u` for the query's filters (and `extra` conditions), or an empty string."""
     f = query.filters
-    w = _Where()
+    where: list[str] = []
     if not f.include_deleted:
-        w.add("u.deleted_at IS NULL")
+        where.append("u.deleted_at IS NULL")
     if f.status:
-        w.add(f"u.status = ANY({w.param([s.value for s in f.status])}::text[])")
+        where.append(f"u.status = ANY({p([s.value for s in f.status])}::text[])")
     if f.gender:
-        w.add(f"u.gender = ANY({w.param([g.value for g in f.gender])}::text[])")
+        where.append(f"u.gender = ANY({p([g.value for g in f.gender])}::text[])")
     if f.q:
         needle = f.q.strip()
         digits = "".join(ch for ch in needle if ch.isdigit())
-        name_match = f"u.name ILIKE {w.param(f'%{_escape_like(needle)}%')} ESCAPE '\\'"
+        name_match = f"u.name ILIKE {p(f'%{_escape_like(needle)}%')} ESCAPE '\\'"
         phone_like = needle.replace(" ", "").replace("-", "")
         if digits and phone_like.lstrip("+").isdigit():
-            w.add(f"({name_match} OR u.phone LIKE {w.param(f'%{digits}%')})")
+            where.append(f"({name_match} OR u.phone LIKE {p(f'%{digits}%')})")
         else:
-            w.add(name_match)
+            where.append(name_match)
     if query.created_from is not None:
-        w.add(f"u.created_at >= {w.param(query.created_from)}")
+        where.append(f"u.created_at >= {p(query.created_from)}")
     if query.created_before is not None:
-        w.add(f"u.created_at < {w.param(query.created_before)}")
+        where.append(f"u.created_at < {p(query.created_before)}")
     if f.birth_year_min is not None:
-        w.add(f"u.birth_year >= {w.param(f.birth_year_min)}")
+        where.append(f"u.birth_year >= {p(f.birth_year_min)}")
     if f.birth_year_max is not None:
-        w.add(f"u.birth_year <= {w.param(f.birth_year_max)}")
+        where.append(f"u.birth_year <= {p(f.birth_year_max)}")
     if f.plan:
-        w.add(
+        where.append(
             "EXISTS (SELECT 1 FROM user_subscriptions s WHERE s.id = u.id AND s.status = 'active'"
-            f" AND s.plan = ANY({w.param([p.value for p in f.plan])}::text[]))"
+            f" AND s.plan = ANY({p([plan.value for plan in f.plan])}::text[]))"
         )
     if f.has_photos is not None:
-        has = "EXISTS (SELECT 1 FROM user_photos p WHERE p.user_id = u.id AND p.deleted_at IS NULL)"
-        w.add(has if f.has_photos else f"NOT {has}")
+        has = "EXISTS (SELECT 1 FROM user_photos ph WHERE ph.user_id = u.id AND ph.deleted_at IS NULL)"
+        where.append(has if f.has_photos else f"NOT {has}")
     if f.id is not None:
-        w.add(f"u.id = ANY({w.param(f.id)}::uuid[])" if f.id else "false")
-    return w
+        where.append(f"u.id = ANY({p(f.id)}::uuid[])" if f.id else "false")
+    where.extend(extra)
+    return f" WHERE {' AND '.join(where)}" if where else ""
 
 
 def _column(field: str) -> str:
     return "u.id" if field == "id" else SORT_COLUMNS[field]
 
 
-def _after(w: _Where, order: Sequence[SortKey], values: Sequence[Any]) -> str:
+def _after(p: _Params, order: Sequence[SortKey], values: Sequence[Any]) -> str:
     """Rows strictly after `values` in `order`.
 
     One direction throughout becomes a row comparison, `(a, b, id) < ($1, $2, $3)`, which PostgreSQL
@@ -134,12 +128,11 @@ def _after(w: _Where, order: Sequence[SortKey], values: Sequence[Any]) -> str:
     columns = [_column(o.field) for o in order]
     if all(o.descending for o in order) or not any(o.descending for o in order):
         operator = "<" if order[0].descending else ">"
-        params = ", ".join(w.param(value) for value in values)
-        return f"({', '.join(columns)}) {operator} ({params})"
+        return f"({', '.join(columns)}) {operator} ({', '.join(p(value) for value in values)})"
     branches = []
     for i, o in enumerate(order):
-        equal = [f"{columns[j]} = {w.param(values[j])}" for j in range(i)]
-        step = f"{columns[i]} {'<' if o.descending else '>'} {w.param(values[i])}"
+        equal = [f"{columns[j]} = {p(values[j])}" for j in range(i)]
+        step = f"{columns[i]} {'<' if o.descending else '>'} {p(values[i])}"
         branches.append(f"({' AND '.join([*equal, step])})")
     return f"({' OR '.join(branches)})"
 
@@ -148,79 +141,89 @@ def _order_by(order: Sequence[SortKey]) -> str:
     return ", ".join(f"{_column(o.field)} {'DESC' if o.descending else 'ASC'}" for o in order)
 
 
-async def list_members(session: AnySession, query: MemberListQuery) -> Sequence[Row]:
-    """One page of user rows, each with `photo_key` (its first photo's object key or None)."""
-    w = _where(query)
-    if query.after is not None:
-        w.add(_after(w, query.order, query.after))
-    sql = (
-        f"SELECT {_USER_COLUMNS}, {_FIRST_PHOTO_KEY} FROM users u{w.sql}"
-        f" ORDER BY {_order_by(query.order)} LIMIT {w.param(query.limit)} OFFSET {w.param(query.offset)}"
-    )
-    return await fetch(session, sql, *w.args)
-
-
-async def _count_rows(session: AnySession, query: MemberListQuery) -> int:
-    w = _where(query)
-    rows = await fetch(session, f"SELECT count(*) AS n FROM users u{w.sql}", *w.args)
-    return int(rows[0]["n"])
-
-
 def _counters_answer(query: MemberListQuery) -> bool:
     """Whether the member counters hold this total: only status, gender, plan, deletion and sign-up time."""
     f = query.filters
     return not (f.q or f.id is not None or f.has_photos is not None or f.birth_year_min or f.birth_year_max)
 
 
-async def _count_counters(
-    session: AnySession, query: MemberListQuery, first_day: date | None, end_day: date | None
-) -> int:
+def _counted_rows(query: MemberListQuery, p: _Params) -> str:
+    return f"(SELECT count(*) FROM users u{_where(query, p)})"
+
+
+def _summed_counters(query: MemberListQuery, p: _Params, first_day: date | None, end_day: date | None) -> str:
     f = query.filters
-    # Without sign-up bounds the totals answer (a few dozen rows); a range sums its days (one row per day and bucket).
-    w = _Where()
+    where: list[str] = []
     if not f.include_deleted:
-        w.add("NOT c.deleted")
+        where.append("NOT c.deleted")
     if f.status:
-        w.add(f"c.status = ANY({w.param([s.value for s in f.status])}::text[])")
+        where.append(f"c.status = ANY({p([s.value for s in f.status])}::text[])")
     if f.gender:
-        w.add(f"c.gender = ANY({w.param([g.value for g in f.gender])}::text[])")
+        where.append(f"c.gender = ANY({p([g.value for g in f.gender])}::text[])")
     if f.plan:
-        w.add(f"c.plan = ANY({w.param([p.value for p in f.plan])}::text[])")
+        where.append(f"c.plan = ANY({p([plan.value for plan in f.plan])}::text[])")
     if first_day is not None:
-        w.add(f"c.day >= {w.param(first_day)}")
+        where.append(f"c.day >= {p(first_day)}")
     if end_day is not None:
-        w.add(f"c.day < {w.param(end_day)}")
+        where.append(f"c.day < {p(end_day)}")
+    # Without sign-up bounds the totals answer (a few dozen rows); a range sums its days (a row per day and bucket).
     table = "member_totals" if first_day is None and end_day is None else "member_counts"
-    rows = await fetch(session, f"SELECT coalesce(sum(c.n), 0) AS n FROM {table} c{w.sql}", *w.args)
-    return int(rows[0]["n"])
+    condition = f" WHERE {' AND '.join(where)}" if where else ""
+    return f"(SELECT coalesce(sum(c.n), 0) FROM {table} c{condition})"
 
 
-async def count_members(session: AnySession, query: MemberListQuery) -> int:
-    """The exact number of members matching the filters.
+def _total(query: MemberListQuery, p: _Params) -> str:
+    """An SQL expression for the exact number of members matching the filters.
 
     For status, gender, plan and sign-up time the trigger-kept counters answer: whole UTC days are summed
     from them and only the partial days at the edges of a time range are counted row by row (an index range
     of at most two days). Any other filter counts the rows.
     """
     if not _counters_answer(query):
-        return await _count_rows(session, query)
+        return _counted_rows(query, p)
     lower, upper = query.created_from, query.created_before
     first = next_utc_midnight(lower) if lower is not None else None
     end = utc_midnight_before(upper) if upper is not None else None
     if first is not None and end is not None and first >= end:
-        return await _count_rows(session, query)
-    total = await _count_counters(session, query, first.date() if first else None, end.date() if end else None)
+        return _counted_rows(query, p)
+    parts = [_summed_counters(query, p, first.date() if first else None, end.date() if end else None)]
     if lower is not None and first is not None and lower < first:
-        total += await _count_rows(session, replace(query, created_from=lower, created_before=first))
+        parts.append(_counted_rows(replace(query, created_from=lower, created_before=first), p))
     if upper is not None and end is not None and end < upper:
-        total += await _count_rows(session, replace(query, created_from=end, created_before=upper))
-    return total
+        parts.append(_counted_rows(replace(query, created_from=end, created_before=upper), p))
+    return " + ".join(parts)
+
+
+async def count_members(session: AnySession, query: MemberListQuery) -> int:
+    """The exact number of members matching the filters (see `_total`)."""
+    p = _Params()
+    rows = await fetch(session, f"SELECT {_total(query, p)} AS n", *p.args)
+    return int(rows[0]["n"])
+
+
+async def list_members(
+    session: AnySession, query: MemberListQuery, *, with_total: bool = False
+) -> tuple[Sequence[Row], int | None]:
+    """One page of user rows, each with `photo_key` (its first photo's object key or None), and with
+    `with_total` the exact number of matching members, from the same statement and snapshot."""
+    p = _Params()
+    after = [_after(p, query.order, query.after)] if query.after is not None else []
+    total = f", {_total(query, p)} AS total" if with_total else ""
+    sql = (
+        f"SELECT {_USER_COLUMNS}, {_FIRST_PHOTO_KEY}{total} FROM users u{_where(query, p, after)}"
+        f" ORDER BY {_order_by(query.order)} LIMIT {p(query.limit)} OFFSET {p(query.offset)}"
+    )
+    rows = await fetch(session, sql, *p.args)
+    if not with_total:
+        return rows, None
+    # An uncorrelated subquery in the select list runs once; a page with no rows needs it asked alone.
+    return rows, int(rows[0]["total"]) if rows else await count_members(session, query)
 
 
 async def estimate_members(session: AnySession, query: MemberListQuery) -> int:
     """The planner's estimate of the matching rows (EXPLAIN), without counting them."""
-    w = _where(query)
-    rows = await fetch(session, f"EXPLAIN (FORMAT JSON) SELECT u.id FROM users u{w.sql}", *w.args)
+    p = _Params()
+    rows = await fetch(session, f"EXPLAIN (FORMAT JSON) SELECT u.id FROM users u{_where(query, p)}", *p.args)
     plan = rows[0]["QUERY PLAN"]
     document = json.loads(plan) if isinstance(plan, str) else plan
     return int(document[0]["Plan"]["Plan Rows"])
@@ -372,9 +375,9 @@ EXPORT_COLUMNS = ("id", "name", "phone", "gender", "birth_year", "status", "crea
 _FORMULA_START = "^[=+@\t\r-]"
 
 
-def _spreadsheet_safe(w: _Where, column: str) -> str:
+def _spreadsheet_safe(p: _Params, column: str) -> str:
     """The text with a leading apostrophe when a spreadsheet would read it as a formula (= + - @ tab CR)."""
-    return f"CASE WHEN u.{column} ~ {w.param(_FORMULA_START)} THEN '''' || u.{column} ELSE u.{column} END AS {column}"
+    return f"CASE WHEN u.{column} ~ {p(_FORMULA_START)} THEN '''' || u.{column} ELSE u.{column} END AS {column}"
 
 
 async def export_csv(
@@ -384,18 +387,18 @@ async def export_csv(
 
     COPY streams from the server without materialising the result, so memory stays flat at any size.
     """
-    w = _where(query)
+    p = _Params()
     columns = ", ".join(
-        _spreadsheet_safe(w, name) if name in ("name", "phone") else f"u.{name}" for name in EXPORT_COLUMNS
+        _spreadsheet_safe(p, name) if name in ("name", "phone") else f"u.{name}" for name in EXPORT_COLUMNS
     )
-    sql = f"SELECT {columns} FROM users u{w.sql} ORDER BY {_order_by(query.order)}"
+    sql = f"SELECT {columns} FROM users u{_where(query, p)} ORDER BY {_order_by(query.order)}"
     driver = await driver_connection(session)
 
     # asyncpg quotes the arguments into the COPY statement server-side (COPY takes no bind parameters).
     async def write(data: bytes | bytearray) -> None:
         await sink(bytes(data))
 
-    await driver.copy_from_query(sql, *w.args, output=write, format="csv", header=True)
+    await driver.copy_from_query(sql, *p.args, output=write, format="csv", header=True)
 
 
 # The whole detail in one round trip: the user row, each one-per-member relation as a JSON object, photos

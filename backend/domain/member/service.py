@@ -151,27 +151,27 @@ class MemberService:
         The items are plain mappings in MemberRead's shape, straight from the rows: the list is the hottest
         read, and the rows' types are already the answer's (the schema still documents it in OpenAPI).
         """
-        rows = await repository.list_members(self.session, query)
+        rows, total = await repository.list_members(self.session, query, with_total=count == "exact")
         items = []
         for row in rows:
             item = dict(row)
             key = item.pop("photo_key")
+            item.pop("total", None)
             item["photo_url"] = await self.storage.presign_get(key) if key else None
             items.append(item)
-        total = await self._total(query, count)
+        if count == "estimated":
+            total = await self._estimate(query)
         next_cursor = None
         if len(rows) == query.limit:
             last = rows[-1]
             next_cursor = [_cursor_json(last[o.field]) for o in query.order]
         return MemberPage(items=items, total=total, next_cursor=next_cursor)  # type: ignore[arg-type]
 
-    async def _total(self, query: MemberListQuery, count: CountMode) -> int | None:
-        if count == "none":
-            return None
-        if count == "estimated":
-            estimate = await repository.estimate_members(self.session, query)
-            if estimate >= EXACT_COUNT_BELOW:
-                return estimate
+    async def _estimate(self, query: MemberListQuery) -> int:
+        """The planner's estimate, or the exact count when the estimate is small enough to count cheaply."""
+        estimate = await repository.estimate_members(self.session, query)
+        if estimate >= EXACT_COUNT_BELOW:
+            return estimate
         return await repository.count_members(self.session, query)
 
     async def get_member(self, member_id: uuid.UUID) -> MemberDetailRead:
