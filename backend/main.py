@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,6 +27,22 @@ from backend.infrastructure.observability import (
 )
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage, s3_client
+
+GC_THRESHOLDS = (10_000, 20, 20)
+
+
+def settle_garbage_collector() -> None:
+    """Once the app is up: freeze what startup made, and collect young objects less often.
+
+    Python's default thresholds (700, 10, 10) ran a full collection about once a second under load, each
+    walking every object of the process (the app's modules, SQLAlchemy's and pydantic's caches) for 10 to
+    100 ms while all requests of the process waited: that was the p99. Frozen objects are never walked
+    again, and with fewer young collections `make bench` measured a tenth of the collector's time and a p99
+    within 2.5x the p50.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -52,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # Delivers side effects after commit; stopped before the S3 client it deletes objects with closes.
                 app.state.outbox_worker = worker = OutboxWorker(database, storage, settings)
                 worker.start()
+                settle_garbage_collector()
                 try:
                     yield
                 finally:

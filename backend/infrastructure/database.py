@@ -24,7 +24,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from backend.infrastructure.observability import note_statement
 from backend.infrastructure.replication import LagBounds, ReplicaMonitor, lsn_to_int
@@ -205,8 +204,22 @@ def create_read_engine(url: str, settings: Settings, *, pre_ping: bool = False) 
 
 
 def create_probe_engine(url: str, settings: Settings) -> AsyncEngine:
-    """A pool-less engine for health probes: a busy request pool must not make a healthy server look dead."""
-    return create_async_engine(url, poolclass=NullPool, connect_args=_connect_args(settings))
+    """A small pool of its own for health probes.
+
+    Its own, so that a busy request pool cannot make a healthy server look dead; pooled, because a probe
+    every second on a new connection costs a server process and a SCRAM handshake each time, and those
+    stalls showed in every request's tail latency. The pre-ping replaces a connection that died with its
+    server before the probe judges the server.
+    """
+    return create_async_engine(
+        url,
+        pool_size=1,
+        max_overflow=4,
+        pool_timeout=settings.replica_probe_timeout_seconds,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args=_connect_args(settings),
+    )
 
 
 def read_sessions(engine: AsyncEngine, *, autocommit: bool) -> ReadSessionFactory:

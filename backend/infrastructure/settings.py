@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     database_url: PostgresDsn = PostgresDsn("postgresql+asyncpg://memberdesk@127.0.0.1:5432/memberdesk")
     database_replica_urls: Annotated[list[PostgresDsn], NoDecode] = Field(default_factory=list)
     database_pool_size: int = Field(default=10, ge=1, le=500)
-    database_max_overflow: int = Field(default=5, ge=0, le=500)
+    # Overflow connections are closed when they come back, so a steady load above the pool opened and closed
+    # a connection (a server process, a SCRAM handshake, cold statement caches) for every few requests.
+    database_max_overflow: int = Field(default=0, ge=0, le=500)
     database_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     database_connect_timeout_seconds: float = Field(default=3.0, gt=0)
     database_statement_timeout_ms: int = Field(default=30_000, ge=0)
