@@ -128,9 +128,9 @@ async def get_member_service(request: Request, session: ReadSession, target: Rea
     return MemberService(session, target.sessions, state.storage, settings.tz, LoaderKind(settings.member_loader))
 
 
-async def get_dashboard_service(request: Request, session: ReadSession, target: ReadTargetDep) -> DashboardService:
+async def get_dashboard_service(request: Request, session: ReadSession) -> DashboardService:
     settings: Settings = request.app.state.settings
-    return DashboardService(session, target.sessions, settings.tz)
+    return DashboardService(session, settings.tz)
 
 
 async def get_health_service(database: DatabaseDep, storage: StorageDep) -> HealthService:
