@@ -15,7 +15,8 @@ from backend.infrastructure.observability import Metrics, begin_request
 from backend.infrastructure.replication import int_to_lsn
 from backend.infrastructure.settings import Settings
 
-log = structlog.get_logger("memberdesk.request")
+REQUEST_LOGGER = "memberdesk.request"
+log = structlog.get_logger(REQUEST_LOGGER)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 LSN_HEADER = "X-Memberdesk-LSN"
@@ -70,6 +71,7 @@ class RequestContext:
                 self.metrics.reads.labels(server).inc()
             log.info(
                 "request",
+                logger=REQUEST_LOGGER,
                 method=scope["method"],
                 path=scope["path"],
                 route=template,

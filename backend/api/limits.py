@@ -19,9 +19,14 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._reject(send)
+            return
+        if b"transfer-encoding" not in headers:
+            # No body, or one whose length the HTTP parser holds to the Content-Length just checked.
+            await self.app(scope, receive, send)
             return
 
         received = 0
