@@ -120,31 +120,28 @@ ReadSession = Annotated[AsyncReadSession, Depends(get_read_session, scope="funct
 WriteSession = Annotated[AsyncWriteSession, Depends(get_write_session, scope="function")]
 
 
-# The read services choose their server, open their session and take settings and storage from the app's state
+# The read services take their server's session factory, settings and storage from the app's state
 # themselves, instead of from one dependency each: every dependency FastAPI solves costs microseconds per
-# request (a generator one several times more), and these are the hottest routes.
-async def get_member_service(request: Request) -> AsyncIterator[MemberService]:
+# request (a generator one several times more), and these are the hottest routes. They open a session per
+# operation (see MemberService).
+async def get_member_service(request: Request) -> MemberService:
     state = request.app.state
     settings: Settings = state.settings
     target = await get_read_target(request)
-    async with target.sessions() as session:
-        yield MemberService(session, target.sessions, state.storage, settings.tz, LoaderKind(settings.member_loader))
+    return MemberService(target.sessions, state.storage, settings.tz, LoaderKind(settings.member_loader))
 
 
-async def get_dashboard_service(request: Request) -> AsyncIterator[DashboardService]:
+async def get_dashboard_service(request: Request) -> DashboardService:
     settings: Settings = request.app.state.settings
-    target = await get_read_target(request)
-    async with target.sessions() as session:
-        yield DashboardService(session, settings.tz)
+    return DashboardService((await get_read_target(request)).sessions, settings.tz)
 
 
 async def get_health_service(database: DatabaseDep, storage: StorageDep) -> HealthService:
     return HealthService(database, storage)
 
 
-# Read services open their read session themselves, closed when the endpoint returns (scope="function").
-MemberServiceDep = Annotated[MemberService, Depends(get_member_service, scope="function")]
-DashboardServiceDep = Annotated[DashboardService, Depends(get_dashboard_service, scope="function")]
+MemberServiceDep = Annotated[MemberService, Depends(get_member_service)]
+DashboardServiceDep = Annotated[DashboardService, Depends(get_dashboard_service)]
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
 
 

@@ -164,24 +164,31 @@ class Storage:
         that window: a page asked again within it costs a dictionary lookup per URL, and the browser sees the
         same URL and can serve the image from its cache.
         """
-        if self._presigner is not None:
-            second = int(time.time())
-            second -= second % self._window
-            if second != self._urls_second or len(self._urls) >= PRESIGNED_URLS_KEPT:
-                self._urls_second, self._urls = second, {}
-            url = self._urls.get(key)
-            if url is None:
-                url = self._urls[key] = self._presigner.presign_get(
-                    key, self.ttl_seconds, datetime.fromtimestamp(second, UTC)
-                )
-            return url
-        return await self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.ttl_seconds
-        )
+        return (await self.presign_many([key]))[0]
 
     async def presign_many(self, keys: list[str]) -> list[str]:
-        """Presigned GET URLs for several keys, in order."""
-        return [await self.presign_get(key) for key in keys]
+        """Presigned GET URLs for several keys, in order (see `presign_get`)."""
+        if self._presigner is None:
+            return [
+                await self.client.generate_presigned_url(
+                    "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.ttl_seconds
+                )
+                for key in keys
+            ]
+        second = int(time.time())
+        second -= second % self._window
+        if second != self._urls_second or len(self._urls) + len(keys) > PRESIGNED_URLS_KEPT:
+            self._urls_second, self._urls = second, {}
+        urls = self._urls
+        signed_at: datetime | None = None
+        found = []
+        for key in keys:
+            url = urls.get(key)
+            if url is None:
+                signed_at = signed_at or datetime.fromtimestamp(second, UTC)
+                url = urls[key] = self._presigner.presign_get(key, self.ttl_seconds, signed_at)
+            found.append(url)
+        return found
 
     async def presign_post(
         self, key: str, content_type: str, max_bytes: int, *, expires_in: int | None = None

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from backend.domain.dashboard import repository
 from backend.domain.dashboard.schemas import DailySignups, DashboardStats, ModerationQueue, PlanCount
-from backend.domain.sessions import AsyncReadSession
+from backend.domain.sessions import AsyncReadSession, ReadSessionFactory
 
 logger = logging.getLogger(__name__)
 
@@ -20,20 +20,21 @@ SIGNUP_DAYS = 30
 class DashboardService:
     """Assembles the dashboard from one counting query and three independent sections.
 
-    Everything runs on the request's one session, one statement after another: each reads a few dozen
-    counter rows, so four round trips cost well under a millisecond. Sections used to run in parallel on
-    sessions of their own, which held up to four connections per request: under load every request held
-    one and waited for three more, and the pool ran dry.
+    Everything runs on one session, one statement after another: each reads a few dozen counter rows, so
+    four round trips cost well under a millisecond. Sections used to run in parallel on sessions of their
+    own, which held up to four connections per request: under load every request held one and waited for
+    three more, and the pool ran dry.
     """
 
-    def __init__(self, session: AsyncReadSession, tz: ZoneInfo) -> None:
-        self.session = session
+    def __init__(self, sessions: ReadSessionFactory, tz: ZoneInfo) -> None:
+        self.sessions = sessions
         self.tz = tz
 
-    async def _section(self, load: Callable[[AsyncReadSession], Awaitable[Any]]) -> Any:
+    @staticmethod
+    async def _section(session: AsyncReadSession, load: Callable[[AsyncReadSession], Awaitable[Any]]) -> Any:
         """The section, or the exception it failed with (logged), so that one section cannot sink the rest."""
         try:
-            return await load(self.session)
+            return await load(session)
         except Exception as exc:
             return exc
 
@@ -50,16 +51,17 @@ class DashboardService:
             "moderation_queue": repository.moderation_queue,
             "signups_per_day": lambda s: repository.signups_per_day(s, since=since, timezone=self.tz.key),
         }
-        counts = await repository.member_counts(self.session, month_start=month, week_start=week, today_start=today)
         results: dict[str, Any] = {}
         degraded = []
-        for name, load in sections.items():
-            result = await self._section(load)
-            if isinstance(result, Exception):
-                logger.error("dashboard section %s failed", name, exc_info=result)
-                degraded.append(name)
-                result = None
-            results[name] = result
+        async with self.sessions() as session:
+            counts = await repository.member_counts(session, month_start=month, week_start=week, today_start=today)
+            for name, load in sections.items():
+                result = await self._section(session, load)
+                if isinstance(result, Exception):
+                    logger.error("dashboard section %s failed", name, exc_info=result)
+                    degraded.append(name)
+                    result = None
+                results[name] = result
 
         plans = results["subscriptions_by_plan"]
         queue = results["moderation_queue"]

@@ -97,17 +97,20 @@ async def detail_of(row: Mapping[str, Any], storage: Storage) -> MemberDetailRea
 
 
 class MemberService:
-    """Read operations on members."""
+    """Read operations on members.
+
+    Each operation reads on a session of its own from the request's read target, held only while its
+    statements run: in autocommit there is no transaction for the request to own, and the connection is
+    back in the pool before the answer is serialised and sent.
+    """
 
     def __init__(
         self,
-        session: AsyncReadSession,
         sessions: ReadSessionFactory,
         storage: Storage,
         tz: ZoneInfo,
         loader_kind: LoaderKind = LoaderKind.joined,
     ) -> None:
-        self.session = session
         self.sessions = sessions
         self.loader_kind = loader_kind
         self.storage = storage
@@ -151,42 +154,45 @@ class MemberService:
         The items are plain mappings in MemberRead's shape, straight from the rows: the list is the hottest
         read, and the rows' types are already the answer's (the schema still documents it in OpenAPI).
         """
-        rows, total = await repository.list_members(self.session, query, with_total=count == "exact")
-        items = []
-        for row in rows:
-            item = dict(row)
-            key = item.pop("photo_key")
+        async with self.sessions() as session:
+            rows, total = await repository.list_members(session, query, with_total=count == "exact")
+            if count == "estimated":
+                total = await self._estimate(session, query)
+        items = [dict(row) for row in rows]
+        keys = [item.pop("photo_key") for item in items]
+        urls = iter(await self.storage.presign_many([key for key in keys if key]))
+        for item, key in zip(items, keys, strict=True):
             item.pop("total", None)
-            item["photo_url"] = await self.storage.presign_get(key) if key else None
-            items.append(item)
-        if count == "estimated":
-            total = await self._estimate(query)
+            item["photo_url"] = next(urls) if key else None
         next_cursor = None
         if len(rows) == query.limit:
             last = rows[-1]
             next_cursor = [_cursor_json(last[o.field]) for o in query.order]
         return MemberPage(items=items, total=total, next_cursor=next_cursor)  # type: ignore[arg-type]
 
-    async def _estimate(self, query: MemberListQuery) -> int:
+    async def _estimate(self, session: AsyncReadSession, query: MemberListQuery) -> int:
         """The planner's estimate, or the exact count when the estimate is small enough to count cheaply."""
-        estimate = await repository.estimate_members(self.session, query)
+        estimate = await repository.estimate_members(session, query)
         if estimate >= EXACT_COUNT_BELOW:
             return estimate
-        return await repository.count_members(self.session, query)
+        return await repository.count_members(session, query)
 
     async def get_member(self, member_id: uuid.UUID) -> MemberDetailRead:
         """The member with every relation and presigned URLs; NotFoundError when absent or deleted."""
-        row = await load_detail(self.loader_kind, self.session, self.sessions, member_id)
+        async with self.sessions() as session:
+            row = await load_detail(self.loader_kind, session, self.sessions, member_id)
         if row is None:
             raise NotFoundError(f"No member with id {member_id}.")
         return await detail_of(row, self.storage)
 
     async def list_notes(self, member_id: uuid.UUID, *, limit: int, offset: int) -> tuple[list[NoteRead], int]:
         """A member's notes, newest first, and how many there are."""
-        if await repository.get_member(self.session, member_id, include_deleted=True) is None:
-            raise NotFoundError(f"No member with id {member_id}.")
-        notes = await repository.list_notes(self.session, member_id, limit=limit, offset=offset)
-        return [NoteRead.model_validate(n) for n in notes], await repository.count_notes(self.session, member_id)
+        async with self.sessions() as session:
+            if await repository.get_member(session, member_id, include_deleted=True) is None:
+                raise NotFoundError(f"No member with id {member_id}.")
+            notes = await repository.list_notes(session, member_id, limit=limit, offset=offset)
+            total = await repository.count_notes(session, member_id)
+        return [NoteRead.model_validate(n) for n in notes], total
 
     async def export_csv(self, query: MemberListQuery) -> AsyncIterator[bytes]:
         """The members of `query` as CSV chunks, streamed from its own session while the client reads.
