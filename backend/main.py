@@ -15,7 +15,7 @@ from backend.api import problems
 from backend.api.context import LSN_HEADER, REQUEST_ID_HEADER, RequestContext
 from backend.api.idempotency import IdempotencyRecorder
 from backend.api.limits import BodySizeLimit
-from backend.api.v1 import api_router, health_router
+from backend.api.v1 import include_routes
 from backend.domain.auth.service import IdentityCache
 from backend.domain.outbox.worker import OutboxWorker
 from backend.infrastructure.database import Database
@@ -88,8 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics = Metrics()
     app.state.identity_cache = IdentityCache(settings.auth_cache_seconds)
     problems.install(app)
-    app.include_router(api_router)
-    app.include_router(health_router)
+    include_routes(app)
     app.add_middleware(IdempotencyRecorder)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
