@@ -123,6 +123,7 @@ def serve(host: str, port: int, workers: int, *, reload: bool = False) -> None:
         reload=reload,
         proxy_headers=True,
         access_log=False,
+        server_header=False,  # no "server: uvicorn" on every answer
         log_config=None,  # the app configures logging (JSON lines) in every worker
     )
 

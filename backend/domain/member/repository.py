@@ -54,7 +54,9 @@ def _escape_like(value: str) -> str:
 # same WHERE serves the page, the row count, the planner's estimate and the CSV export.
 SORT_COLUMNS = {name: f"u.{name}" for name in ("created_at", "updated_at", "name", "birth_year", "status", "gender")}
 _USER_COLUMNS = (
-    "u.id, u.phone, u.name, u.gender, u.birth_year, u.status, u.created_at, u.updated_at, u.deleted_at, u.version"
+    # The id as text: the answer wants a string, and PostgreSQL writes it for less than Python converts it.
+    "u.id::text AS id, u.phone, u.name, u.gender, u.birth_year, u.status, u.created_at, u.updated_at,"
+    " u.deleted_at, u.version"
 )
 _FIRST_PHOTO_KEY = (
     "(SELECT p.s3_key FROM user_photos p"
