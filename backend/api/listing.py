@@ -9,6 +9,7 @@ The style is read per parameter; combining two styles for the same concern (sort
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -114,8 +115,8 @@ def encode_cursor(values: Sequence[JSONScalar], sort: Sequence[SortKey]) -> str:
     """Make an opaque keyset cursor from the last row's values, one per key of `sort`."""
     if len(values) != len(sort):
         raise ValueError(f"a cursor needs one value per sort key: {len(values)} values for {len(sort)} keys")
-    payload = json.dumps([_sort_fingerprint(sort), list(values)], separators=(",", ":"), allow_nan=False)
-    return base64.urlsafe_b64encode(payload.encode()).rstrip(b"=").decode("ascii")
+    payload = orjson.dumps([_sort_fingerprint(sort), list(values)])
+    return base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
 
 
 def decode_cursor(cursor: str, sort: Sequence[SortKey]) -> list[JSONScalar]:
@@ -369,7 +370,11 @@ def _is_int(value: object) -> bool:
 
 
 def _sort_fingerprint(sort: Sequence[SortKey]) -> str:
-    canonical = ",".join(("-" if key.descending else "") + key.field for key in sort)
+    return _fingerprint_of(",".join(("-" if key.descending else "") + key.field for key in sort))
+
+
+@functools.lru_cache(maxsize=256)
+def _fingerprint_of(canonical: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
@@ -471,10 +476,18 @@ def json_list(items: Sequence[BaseModel | Mapping[str, Any]]) -> bytes:
     )
 
 
-def openapi_parameters(spec: ListSpec) -> dict[str, Any]:
-    """The list's query parameters for the OpenAPI document (they are parsed by hand, not by FastAPI)."""
+def openapi_parameters(spec: ListSpec, *, counted: bool = True) -> dict[str, Any]:
+    """The list's parameters for the OpenAPI document (they are parsed by hand, not by FastAPI)."""
     names = ("sort", "limit", "offset", "cursor", "range", "filter", *sorted(spec.filter_names))
-    return {"parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names]}
+    query = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names]
+    prefer = {
+        "name": "Prefer",
+        "in": "header",
+        "required": False,
+        "description": "count=exact (default), count=estimated or count=none",
+        "schema": {"type": "string"},
+    }
+    return {"parameters": [*query, prefer] if counted else query}
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from backend.api.deps import AuditServiceDep
 from backend.api.listing import ListSpec, openapi_parameters, page_response, parse_newest_first
@@ -20,13 +19,16 @@ _LIST_PARAMETERS = openapi_parameters(AUDIT_LIST)
 async def _audit_page(
     request: Request,
     service: AuditServiceDep,
-    prefer: str | None,
     *,
     entity_type: str | None = None,
     entity_id: str | None = None,
 ) -> Response:
     page = parse_newest_first(
-        list(request.query_params.multi_items()), prefer, AUDIT_LIST, AuditFilters, AUDIT_MULTI_VALUE
+        list(request.query_params.multi_items()),
+        request.headers.get("prefer"),
+        AUDIT_LIST,
+        AuditFilters,
+        AUDIT_MULTI_VALUE,
     )
     params = page.params
     query = service.build_query(
@@ -56,11 +58,9 @@ async def _audit_page(
     summary="The audit trail",
     openapi_extra=_LIST_PARAMETERS,
 )
-async def audit_log(
-    request: Request, service: AuditServiceDep, prefer: Annotated[str | None, Header()] = None
-) -> Response:
+async def audit_log(request: Request, service: AuditServiceDep) -> Response:
     """Who did what: filter by actor, action, entity and time; newest first."""
-    return await _audit_page(request, service, prefer)
+    return await _audit_page(request, service)
 
 
 @router.get(
@@ -73,7 +73,6 @@ async def member_audit(
     member_id: uuid.UUID,
     request: Request,
     service: AuditServiceDep,
-    prefer: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Every recorded change to one member, newest first."""
-    return await _audit_page(request, service, prefer, entity_type="member", entity_id=str(member_id))
+    return await _audit_page(request, service, entity_type="member", entity_id=str(member_id))

@@ -95,13 +95,12 @@ def expected_version(if_match: str | None) -> int | None:
 
 
 IfMatch = Annotated[str | None, Header(description='The ETag from GET, e.g. "3"; 412 when stale')]
-PreferHeader = Annotated[str | None, Header()]
 
 
 @router.get("", response_model=list[MemberRead], summary="List members", openapi_extra=openapi_parameters(MEMBER_LIST))
-async def list_members(request: Request, service: MemberServiceDep, prefer: PreferHeader = None) -> Response:
+async def list_members(request: Request, service: MemberServiceDep) -> Response:
     """Members matching the filters, one page, with the total in X-Total-Count and Content-Range."""
-    params, query = _query(request, service, prefer, MEMBER_LIST)
+    params, query = _query(request, service, request.headers.get("prefer"), MEMBER_LIST)
     return _page_response(request, params, query, await service.list_members(query, params.count))
 
 
@@ -110,7 +109,7 @@ async def list_members(request: Request, service: MemberServiceDep, prefer: Pref
     summary="Export members as CSV",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "CSV with a header row"}},
-    openapi_extra=openapi_parameters(MEMBER_LIST),
+    openapi_extra=openapi_parameters(MEMBER_LIST, counted=False),
 )
 async def export_members(request: Request, service: MemberServiceDep) -> StreamingResponse:
     """Every member matching the list filters, streamed as CSV in constant memory (formula cells escaped)."""
@@ -225,7 +224,8 @@ async def add_note(member_id: uuid.UUID, data: NoteCreate, _: RequireModerator, 
     summary="The review queue",
     openapi_extra=openapi_parameters(REVIEW_LIST),
 )
-async def pending_reviews(request: Request, service: MemberServiceDep, prefer: PreferHeader = None) -> Response:
+async def pending_reviews(request: Request, service: MemberServiceDep) -> Response:
     """Members waiting for review, oldest first; cursor paging via X-Next-Cursor."""
+    prefer = request.headers.get("prefer")
     params, query = _query(request, service, prefer, REVIEW_LIST, OLDEST_FIRST, status=[MemberStatus.pending])
     return _page_response(request, params, query, await service.list_members(query, params.count))

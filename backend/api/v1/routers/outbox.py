@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from backend.api.deps import AuditContextDep, ReadSession, RequireAdmin, WriteSession
 from backend.api.listing import ListSpec, openapi_parameters, page_response, parse_newest_first
@@ -23,12 +23,14 @@ _LIST_PARAMETERS = openapi_parameters(OUTBOX_LIST)
     summary="List outbox events",
     openapi_extra=_LIST_PARAMETERS,
 )
-async def list_outbox(
-    request: Request, _: RequireAdmin, session: ReadSession, prefer: Annotated[str | None, Header()] = None
-) -> Response:
+async def list_outbox(request: Request, _: RequireAdmin, session: ReadSession) -> Response:
     """Events filtered by `status` (pending, delivered, dead), `topic` or `id`; newest first."""
     page = parse_newest_first(
-        list(request.query_params.multi_items()), prefer, OUTBOX_LIST, OutboxFilters, OUTBOX_MULTI_VALUE
+        list(request.query_params.multi_items()),
+        request.headers.get("prefer"),
+        OUTBOX_LIST,
+        OutboxFilters,
+        OUTBOX_MULTI_VALUE,
     )
     params = page.params
     query = outbox_service.build_query(
