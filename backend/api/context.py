@@ -46,6 +46,7 @@ class RequestContext:
         self.settings = settings
         self.metrics = metrics
         self.templates = templates  # endpoint -> its full path template, for metric labels
+        self._series: dict[tuple[str, str, int, str | None], tuple[Any, Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,11 +65,8 @@ class RequestContext:
         finally:
             template = self.templates.get(scope.get("endpoint"), "unmatched")
             elapsed = time.perf_counter() - started
-            self.metrics.request_seconds.labels(scope["method"], template).observe(elapsed)
-            self.metrics.responses.labels(scope["method"], template, str(status)).inc()
             server = scope.get("state", {}).get("read_target")
-            if server:
-                self.metrics.reads.labels(server).inc()
+            self._count(scope["method"], template, status, server, elapsed)
             log.info(
                 "request",
                 logger=REQUEST_LOGGER,
@@ -79,6 +77,22 @@ class RequestContext:
                 duration_ms=round(elapsed * 1000, 2),
                 read_from=server,
             )
+
+    def _count(self, method: str, template: str, status: int, server: str | None, elapsed: float) -> None:
+        """The request's metrics; each label set's series looked up once per process, not per request."""
+        key = (method, template, status, server)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (
+                self.metrics.request_seconds.labels(method, template),
+                self.metrics.responses.labels(method, template, str(status)),
+                self.metrics.reads.labels(server) if server else None,
+            )
+        latency, responses, reads = series
+        latency.observe(elapsed)
+        responses.inc()
+        if reads is not None:
+            reads.inc()
 
     async def _attempt(
         self, scope: Scope, receive: Receive, send: Send, request_id: str, started: float, avoid: tuple[str, ...]

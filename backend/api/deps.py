@@ -217,13 +217,19 @@ def forget_identities(request: Request) -> None:
 CurrentAdmin = Annotated[Actor, Depends(authenticate)]
 
 
-def require(role: Role) -> Callable[[Actor], Awaitable[Actor]]:
+def require(role: Role) -> Callable[[Request, BackgroundTasks], Awaitable[Actor]]:
     """A dependency that lets through actors of `role` or above, and answers 403 to the others.
 
-    Every dependency here is `async def`: FastAPI runs a plain `def` one in a worker thread, a costly hop.
+    It authenticates the caller itself, once per request (the router's guard and a route's stricter one share
+    the actor through request.state), rather than through a dependency on `authenticate`: one dependency
+    fewer to solve on every admin request. Every dependency here is `async def`: FastAPI runs a plain `def`
+    one in a worker thread, a costly hop.
     """
 
-    async def check(actor: CurrentAdmin) -> Actor:
+    async def check(request: Request, background: BackgroundTasks) -> Actor:
+        actor: Actor | None = getattr(request.state, "actor", None)
+        if actor is None:
+            actor = await authenticate(request, background)
         if not actor.can(role):
             raise PermissionDenied(f"This needs the {role.value} role; you are {actor.role or 'nobody'}.")
         return actor
