@@ -83,9 +83,8 @@ class AsyncReadSession(AsyncSession):
 
 
 async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under `session`, for statements SQLAlchemy has no construct for (COPY, EXPLAIN)
-    and for the hottest reads, where building and compiling SQLAlchemy statements would cost more than the
-    query itself. The session keeps owning the connection: it goes back to the pool when the session closes."""
+    """The asyncpg connection under `session`, for what SQLAlchemy has no construct for (COPY; statements go
+    through `fetch`). The session keeps owning the connection: it goes back to the pool when the session closes."""
     connection = await session.connection()
     driver: asyncpg.Connection | None = (await connection.get_raw_connection()).driver_connection
     assert driver is not None
