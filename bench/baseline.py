@@ -1,9 +1,11 @@
 """The raw baseline of issue 6: the app's read SQL on asyncpg + orjson, a plain ASGI callable under uvicorn.
 
 No ORM, no validation layer, no presigning: the floor the app is measured against. The SQL strings below are
-copied from what `backend/domain/member/repository.py` and `backend/domain/dashboard/repository.py` make
-SQLAlchemy send (LIMIT 1 of the photo subquery inlined). Reads go to the replica (BASELINE_DSN) through one
-asyncpg pool per process, bounded like the app's (pool size + overflow). Statements run on one pooled
+the statements the app sent through SQLAlchemy when the benchmark was written; the app's repositories now write
+their hottest SQL by hand (a list page also carries its total, a detail is one statement), and the list pages
+here stay as they were: the page without its count, as issue 6 defines the ratio. Reads go to the replica
+(BASELINE_DSN) through one asyncpg pool per process, bounded like the app's (pool size + overflow). Statements
+run on one pooled
 connection without an explicit transaction, except the CSV export, whose server-side cursor needs one.
 
 Endpoints (all GET):

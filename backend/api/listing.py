@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
 from starlette.responses import Response
 
 from backend.domain.errors import BadRequest
@@ -501,15 +502,16 @@ class NewestFirst(Generic[ModelT]):
     after: list[JSONScalar] | None
 
 
+def request_list_params(request: Request, spec: ListSpec) -> ListParams:
+    """`parse_list_params` of a request: its query parameters and its Prefer header."""
+    return parse_list_params(list(request.query_params.multi_items()), request.headers.get("prefer"), spec)
+
+
 def parse_newest_first(
-    query: Sequence[tuple[str, str]],
-    prefer_header: str | None,
-    spec: ListSpec,
-    model: type[ModelT],
-    multi_value: frozenset[str],
+    request: Request, spec: ListSpec, model: type[ModelT], multi_value: frozenset[str]
 ) -> NewestFirst[ModelT]:
     """Parse a list that sorts only by time (`sort=created_at` turns it oldest first), with keyset paging."""
-    params = parse_list_params(query, prefer_header, spec)
+    params = request_list_params(request, spec)
     descending = params.sort[0].descending if params.sort else True
     order = (SortKey("created_at", descending), SortKey("id", descending))
     after = decode_cursor(params.cursor, order) if params.cursor is not None else None

@@ -173,26 +173,17 @@ def _connect_args(settings: Settings, *, read_only: bool = False) -> dict[str, A
     return args
 
 
-def create_engine(url: str, settings: Settings) -> AsyncEngine:
-    """The primary's engine for writes: pool bounds and timeouts from settings, a pre-ping on checkout."""
-    return create_async_engine(
-        url,
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
-        pool_timeout=settings.database_pool_timeout_seconds,
-        pool_pre_ping=True,
-        pool_recycle=1800,
-        connect_args=_connect_args(settings),
-    )
+def create_engine(url: str, settings: Settings, *, read_only: bool = False, pre_ping: bool = True) -> AsyncEngine:
+    """An asyncpg engine with the pool bounds and timeouts from settings.
 
-
-def create_read_engine(url: str, settings: Settings, *, pre_ping: bool = False) -> AsyncEngine:
-    """An engine for reads: autocommit on read-only connections (see the module's docstring).
-
-    Replicas go without a pre-ping (a round trip on every checkout, measured at a tenth of a read's cost): a
-    connection that died is caught by the read failover instead, which runs the GET again elsewhere. The
-    primary's reader keeps it, since it is where that failover lands and nothing stands behind it.
+    `read_only`: autocommit on read-only connections (see the module's docstring). Replicas go without a
+    pre-ping (a round trip on every checkout, measured at a tenth of a read's cost): a connection that died
+    is caught by the read failover instead, which runs the GET again elsewhere. The primary's engines keep
+    it, since the primary is where that failover lands and nothing stands behind it.
     """
+    options: dict[str, Any] = {}
+    if read_only:
+        options["isolation_level"] = "READ COMMITTED" if settings.database_pgbouncer else "AUTOCOMMIT"
     return create_async_engine(
         url,
         pool_size=settings.database_pool_size,
@@ -200,8 +191,8 @@ def create_read_engine(url: str, settings: Settings, *, pre_ping: bool = False) 
         pool_timeout=settings.database_pool_timeout_seconds,
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
-        isolation_level="READ COMMITTED" if settings.database_pgbouncer else "AUTOCOMMIT",
-        connect_args=_connect_args(settings, read_only=True),
+        connect_args=_connect_args(settings, read_only=read_only),
+        **options,
     )
 
 
@@ -285,13 +276,13 @@ class Database:
         replica_urls = [str(url) for url in settings.database_replica_urls]
         return cls(
             create_engine(str(settings.database_url), settings),
-            [create_read_engine(url, settings) for url in replica_urls],
+            [create_engine(url, settings, read_only=True, pre_ping=False) for url in replica_urls],
             bounds,
             probes=(
                 create_probe_engine(str(settings.database_url), settings),
                 [create_probe_engine(url, settings) for url in replica_urls],
             ),
-            primary_reader=create_read_engine(str(settings.database_url), settings, pre_ping=True),
+            primary_reader=create_engine(str(settings.database_url), settings, read_only=True),
             autocommit_reads=not settings.database_pgbouncer,
         )
 

@@ -30,14 +30,6 @@ class DashboardService:
         self.sessions = sessions
         self.tz = tz
 
-    @staticmethod
-    async def _section(session: AsyncReadSession, load: Callable[[AsyncReadSession], Awaitable[Any]]) -> Any:
-        """The section, or the exception it failed with (logged), so that one section cannot sink the rest."""
-        try:
-            return await load(session)
-        except Exception as exc:
-            return exc
-
     async def stats(self, now: datetime | None = None) -> DashboardStats:
         """Counts since the start of today, of this week (Monday) and of this month, in ADMIN_TIMEZONE."""
         local_now = (now or datetime.now(self.tz)).astimezone(self.tz)
@@ -56,12 +48,12 @@ class DashboardService:
         async with self.sessions() as session:
             counts = await repository.member_counts(session, month_start=month, week_start=week, today_start=today)
             for name, load in sections.items():
-                result = await self._section(session, load)
-                if isinstance(result, Exception):
-                    logger.error("dashboard section %s failed", name, exc_info=result)
+                try:
+                    results[name] = await load(session)
+                except Exception:  # one section failing cannot sink the rest
+                    logger.exception("dashboard section %s failed", name)
                     degraded.append(name)
-                    result = None
-                results[name] = result
+                    results[name] = None
 
         plans = results["subscriptions_by_plan"]
         queue = results["moderation_queue"]

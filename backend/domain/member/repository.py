@@ -82,16 +82,23 @@ def _one_of(column: str, values: Sequence[str], p: _Params) -> str:
     return f"{column} = {p(values[0])}" if len(values) == 1 else f"{column} = ANY({p(list(values))}::text[])"
 
 
+def _status_and_gender(f: MemberFilters, alias: str, p: _Params) -> list[str]:
+    """The status and gender filters over `alias` (users and the counters name these columns alike)."""
+    where = []
+    if f.status:
+        where.append(_one_of(f"{alias}.status", [s.value for s in f.status], p))
+    if f.gender:
+        where.append(_one_of(f"{alias}.gender", [g.value for g in f.gender], p))
+    return where
+
+
 def _where(query: MemberListQuery, p: _Params, extra: Sequence[str] = ()) -> str:
     """` WHERE ...` over `users u` for the query's filters (and `extra` conditions), or an empty string."""
     f = query.filters
     where: list[str] = []
     if not f.include_deleted:
         where.append("u.deleted_at IS NULL")
-    if f.status:
-        where.append(_one_of("u.status", [s.value for s in f.status], p))
-    if f.gender:
-        where.append(_one_of("u.gender", [g.value for g in f.gender], p))
+    where.extend(_status_and_gender(f, "u", p))
     if f.q:
         needle = f.q.strip()
         digits = "".join(ch for ch in needle if ch.isdigit())
@@ -164,10 +171,7 @@ def _summed_counters(query: MemberListQuery, p: _Params, first_day: date | None,
     where: list[str] = []
     if not f.include_deleted:
         where.append("NOT c.deleted")
-    if f.status:
-        where.append(_one_of("c.status", [s.value for s in f.status], p))
-    if f.gender:
-        where.append(_one_of("c.gender", [g.value for g in f.gender], p))
+    where.extend(_status_and_gender(f, "c", p))
     if f.plan:
         where.append(_one_of("c.plan", [plan.value for plan in f.plan], p))
     if first_day is not None:

@@ -129,7 +129,7 @@ class MemberPage:
 
     items: list[dict[str, Any]]  # in MemberRead's shape
     total: int | None
-    next_cursor: str | None
+    next_cursor: list[Any] | None  # the last row's sort values, when a page may follow
 
 
 PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"

@@ -168,7 +168,7 @@ class MemberService:
         if len(rows) == query.limit:
             last = rows[-1]
             next_cursor = [_cursor_json(last[o.field]) for o in query.order]
-        return MemberPage(items=items, total=total, next_cursor=next_cursor)  # type: ignore[arg-type]
+        return MemberPage(items=items, total=total, next_cursor=next_cursor)
 
     async def _estimate(self, session: AsyncReadSession, query: MemberListQuery) -> int:
         """The planner's estimate, or the exact count when the estimate is small enough to count cheaply."""

@@ -23,13 +23,7 @@ async def _audit_page(
     entity_type: str | None = None,
     entity_id: str | None = None,
 ) -> Response:
-    page = parse_newest_first(
-        list(request.query_params.multi_items()),
-        request.headers.get("prefer"),
-        AUDIT_LIST,
-        AuditFilters,
-        AUDIT_MULTI_VALUE,
-    )
+    page = parse_newest_first(request, AUDIT_LIST, AuditFilters, AUDIT_MULTI_VALUE)
     params = page.params
     query = service.build_query(
         page.filters,

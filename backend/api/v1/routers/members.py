@@ -16,7 +16,7 @@ from backend.api.listing import (
     decode_cursor,
     openapi_parameters,
     page_response,
-    parse_list_params,
+    request_list_params,
     typed_filters,
 )
 from backend.domain.errors import BadRequest
@@ -51,12 +51,11 @@ OLDEST_FIRST = (SortKey("created_at", descending=False),)
 def _query(
     request: Request,
     service: MemberService,
-    prefer: str | None,
     spec: ListSpec,
     default: tuple[SortKey, ...] = (),
     **fixed: Any,
 ) -> tuple[ListParams, MemberListQuery]:
-    params = parse_list_params(list(request.query_params.multi_items()), prefer, spec)
+    params = request_list_params(request, spec)
     filters = typed_filters(params, MemberFilters, MULTI_VALUE_FILTERS).model_copy(update=fixed)
     order = total_order(params.sort or default)
     after = decode_cursor(params.cursor, order) if params.cursor is not None else None
@@ -100,7 +99,7 @@ IfMatch = Annotated[str | None, Header(description='The ETag from GET, e.g. "3";
 @router.get("", response_model=list[MemberRead], summary="List members", openapi_extra=openapi_parameters(MEMBER_LIST))
 async def list_members(request: Request, service: MemberServiceDep) -> Response:
     """Members matching the filters, one page, with the total in X-Total-Count and Content-Range."""
-    params, query = _query(request, service, request.headers.get("prefer"), MEMBER_LIST)
+    params, query = _query(request, service, MEMBER_LIST)
     return _page_response(request, params, query, await service.list_members(query, params.count))
 
 
@@ -113,7 +112,7 @@ async def list_members(request: Request, service: MemberServiceDep) -> Response:
 )
 async def export_members(request: Request, service: MemberServiceDep) -> StreamingResponse:
     """Every member matching the list filters, streamed as CSV in constant memory (formula cells escaped)."""
-    params, query = _query(request, service, None, MEMBER_LIST)
+    params, query = _query(request, service, MEMBER_LIST)
     if params.cursor is not None or params.offset:
         raise BadRequest("The export has no paging: it streams every matching member.", parameter="offset")
     return StreamingResponse(
@@ -226,6 +225,5 @@ async def add_note(member_id: uuid.UUID, data: NoteCreate, _: RequireModerator, 
 )
 async def pending_reviews(request: Request, service: MemberServiceDep) -> Response:
     """Members waiting for review, oldest first; cursor paging via X-Next-Cursor."""
-    prefer = request.headers.get("prefer")
-    params, query = _query(request, service, prefer, REVIEW_LIST, OLDEST_FIRST, status=[MemberStatus.pending])
+    params, query = _query(request, service, REVIEW_LIST, OLDEST_FIRST, status=[MemberStatus.pending])
     return _page_response(request, params, query, await service.list_members(query, params.count))

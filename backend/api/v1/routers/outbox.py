@@ -25,13 +25,7 @@ _LIST_PARAMETERS = openapi_parameters(OUTBOX_LIST)
 )
 async def list_outbox(request: Request, _: RequireAdmin, session: ReadSession) -> Response:
     """Events filtered by `status` (pending, delivered, dead), `topic` or `id`; newest first."""
-    page = parse_newest_first(
-        list(request.query_params.multi_items()),
-        request.headers.get("prefer"),
-        OUTBOX_LIST,
-        OutboxFilters,
-        OUTBOX_MULTI_VALUE,
-    )
+    page = parse_newest_first(request, OUTBOX_LIST, OutboxFilters, OUTBOX_MULTI_VALUE)
     params = page.params
     query = outbox_service.build_query(
         page.filters, descending=page.descending, limit=params.limit, offset=params.offset, after=page.after
