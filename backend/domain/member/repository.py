@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -76,19 +77,32 @@ class _Params:
         return f"${len(self.args)}"
 
 
-def _one_of(column: str, values: Sequence[str], p: _Params) -> str:
-    """`column = $n` for one value, which lets a (column, ..., created_at, id) index hand rows over already in
-    order; `column = ANY($n)` for several."""
-    return f"{column} = {p(values[0])}" if len(values) == 1 else f"{column} = ANY({p(list(values))}::text[])"
+def _one_of(column: str, values: Sequence[StrEnum]) -> str:
+    """`column = 'value'` for one value, `column IN ('a', 'b')` for several.
+
+    The values come from a closed set (an enum's members, whose text is plain lowercase words), so they are
+    written into the SQL as literals. Each combination is then a statement of its own, which PostgreSQL plans
+    once for its values and keeps; a single value lets a (column, ..., created_at, id) index hand rows over
+    already in order.
+    """
+    literals = sorted({_literal(value) for value in values})
+    return f"{column} = {literals[0]}" if len(literals) == 1 else f"{column} IN ({', '.join(literals)})"
 
 
-def _status_and_gender(f: MemberFilters, alias: str, p: _Params) -> list[str]:
+def _literal(value: StrEnum) -> str:
+    text = str(value.value)
+    if not text.isidentifier():  # enum values are plain words; anything else does not belong in SQL text
+        raise ValueError(f"not a plain enum value: {text!r}")
+    return f"'{text}'"
+
+
+def _status_and_gender(f: MemberFilters, alias: str) -> list[str]:
     """The status and gender filters over `alias` (users and the counters name these columns alike)."""
     where = []
     if f.status:
-        where.append(_one_of(f"{alias}.status", [s.value for s in f.status], p))
+        where.append(_one_of(f"{alias}.status", f.status))
     if f.gender:
-        where.append(_one_of(f"{alias}.gender", [g.value for g in f.gender], p))
+        where.append(_one_of(f"{alias}.gender", f.gender))
     return where
 
 
@@ -98,7 +112,7 @@ def _where(query: MemberListQuery, p: _Params, extra: Sequence[str] = ()) -> str
     where: list[str] = []
     if not f.include_deleted:
         where.append("u.deleted_at IS NULL")
-    where.extend(_status_and_gender(f, "u", p))
+    where.extend(_status_and_gender(f, "u"))
     if f.q:
         needle = f.q.strip()
         digits = "".join(ch for ch in needle if ch.isdigit())
@@ -119,7 +133,7 @@ def _where(query: MemberListQuery, p: _Params, extra: Sequence[str] = ()) -> str
     if f.plan:
         where.append(
             "EXISTS (SELECT 1 FROM user_subscriptions s WHERE s.id = u.id AND s.status = 'active'"
-            f" AND {_one_of('s.plan', [plan.value for plan in f.plan], p)})"
+            f" AND {_one_of('s.plan', f.plan)})"
         )
     if f.has_photos is not None:
         has = "EXISTS (SELECT 1 FROM user_photos ph WHERE ph.user_id = u.id AND ph.deleted_at IS NULL)"
@@ -171,9 +185,9 @@ def _summed_counters(query: MemberListQuery, p: _Params, first_day: date | None,
     where: list[str] = []
     if not f.include_deleted:
         where.append("NOT c.deleted")
-    where.extend(_status_and_gender(f, "c", p))
+    where.extend(_status_and_gender(f, "c"))
     if f.plan:
-        where.append(_one_of("c.plan", [plan.value for plan in f.plan], p))
+        where.append(_one_of("c.plan", f.plan))
     if first_day is not None:
         where.append(f"c.day >= {p(first_day)}")
     if end_day is not None:
