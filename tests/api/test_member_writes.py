@@ -288,6 +288,24 @@ class TestNotesAndQueue:
         assert [n["content"] for n in listed.json()] == ["second", "first"]
         assert listed.headers["X-Total-Count"] == "2"
 
+    async def test_notes_pages_keep_their_total_past_the_end_and_an_unknown_member_is_404(
+        self, moderator: httpx.AsyncClient, db: asyncpg.Connection, services: ServiceUrls
+    ) -> None:
+        member_id = await create_member(db)
+        for text in ("one", "two", "three"):
+            assert (await moderator.post(f"{MEMBERS}/{member_id}/notes", json={"content": text})).status_code == 201
+        await db.execute("UPDATE users SET deleted_at = now() WHERE id = $1", member_id)
+        await wait_for_replica(services)
+        pages = [
+            await moderator.get(f"{MEMBERS}/{member_id}/notes", params={"limit": "2", "offset": str(offset)})
+            for offset in (0, 2, 4)
+        ]
+        assert [[n["content"] for n in page.json()] for page in pages] == [["three", "two"], ["one"], []]
+        assert [page.headers["X-Total-Count"] for page in pages] == ["3", "3", "3"]
+        missing = await moderator.get(f"{MEMBERS}/{uuid.uuid4()}/notes")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+
     async def test_review_queue_is_pending_members_oldest_first(
         self, client: httpx.AsyncClient, db: asyncpg.Connection, services: ServiceUrls
     ) -> None:

@@ -392,21 +392,29 @@ async def add_note(session: AsyncWriteSession, note: MemberNote) -> MemberNote:
     return note
 
 
-async def list_notes(session: AnySession, member_id: uuid.UUID, *, limit: int, offset: int) -> list[MemberNote]:
-    """A member's notes, newest first."""
-    stmt = (
-        select(MemberNote)
-        .where(_column_of(MemberNote, "user_id") == member_id)
-        .order_by(_column_of(MemberNote, "created_at").desc(), _column_of(MemberNote, "id").desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list((await session.execute(stmt)).scalars())
+# A member's notes page and their number, from one statement (so one snapshot): no row when there is no such
+# member (deleted ones included), one row with a null note when the page is past the end.
+_NOTES = """
+    SELECT (SELECT count(*) FROM member_notes c WHERE c.user_id = u.id) AS total,
+           n.id, n.user_id, n.author_id, n.kind, n.content, n.created_at
+    FROM users u
+    LEFT JOIN LATERAL (
+        SELECT * FROM member_notes n WHERE n.user_id = u.id ORDER BY n.created_at DESC, n.id DESC LIMIT $2 OFFSET $3
+    ) n ON true
+    WHERE u.id = $1
+"""
+_NOTE_COLUMNS = ("id", "user_id", "author_id", "kind", "content", "created_at")
 
 
-async def count_notes(session: AnySession, member_id: uuid.UUID) -> int:
-    stmt = select(func.count()).select_from(MemberNote).where(_column_of(MemberNote, "user_id") == member_id)
-    return int((await session.execute(stmt)).scalar_one())
+async def list_notes(
+    session: AnySession, member_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int] | None:
+    """A member's notes, newest first, and how many there are; None when there is no such member."""
+    rows = await fetch(session, _NOTES, member_id, limit, offset)
+    if not rows:
+        return None
+    notes = [{name: row[name] for name in _NOTE_COLUMNS} for row in rows if row["id"] is not None]
+    return notes, int(rows[0]["total"])
 
 
 EXPORT_COLUMNS = ("id", "name", "phone", "gender", "birth_year", "status", "created_at", "updated_at", "deleted_at")

@@ -188,10 +188,10 @@ class MemberService:
     async def list_notes(self, member_id: uuid.UUID, *, limit: int, offset: int) -> tuple[list[NoteRead], int]:
         """A member's notes, newest first, and how many there are."""
         async with self.sessions() as session:
-            if await repository.get_member(session, member_id, include_deleted=True) is None:
-                raise NotFoundError(f"No member with id {member_id}.")
-            notes = await repository.list_notes(session, member_id, limit=limit, offset=offset)
-            total = await repository.count_notes(session, member_id)
+            found = await repository.list_notes(session, member_id, limit=limit, offset=offset)
+        if found is None:
+            raise NotFoundError(f"No member with id {member_id}.")
+        notes, total = found
         return [NoteRead.model_validate(n) for n in notes], total
 
     async def export_csv(self, query: MemberListQuery) -> AsyncIterator[bytes]:
