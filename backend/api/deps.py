@@ -107,6 +107,8 @@ async def get_write_session(request: Request, database: DatabaseDep) -> AsyncIte
         except BaseException:
             await session.rollback()
             raise
+        if getattr(request.state, "identities_changed", False):
+            request.app.state.identity_cache.clear()
         request.state.commit_lsn = await database.commit_position(session)
         if key is not None and request.method == "POST" and actor is not None:
             setattr(request.state, CLAIMED, key)
@@ -179,6 +181,7 @@ async def authenticate(request: Request, background: BackgroundTasks) -> Actor:
     cache_key = f"{kind}:{value}" if kind == "bearer" else f"api_key:{security.hash_api_key(value)}"
     actor = cache.get(cache_key)
     if actor is None:
+        generation = cache.generation
         database: Database = state.database
         settings: Settings = state.settings
         claims = auth_service.token_claims(value, settings.jwt_secret.get_secret_value()) if kind == "bearer" else None
@@ -195,7 +198,7 @@ async def authenticate(request: Request, background: BackgroundTasks) -> Actor:
             logger.warning("primary unavailable for authentication; using a replica")
             check = await _identify(await database.read_target(), value, subject)
         actor = check.actor
-        cache.put(cache_key, actor, until=claims.expires_at if claims is not None else None)
+        cache.put(cache_key, actor, generation=generation, until=claims.expires_at if claims is not None else None)
         if check.needs_touch and actor.id is not None:
             background.add_task(_touch_api_key, database, actor.id)
     request.state.actor = actor
@@ -210,8 +213,9 @@ async def _identify(target: ReadTarget, key: str, operator_id: uuid.UUID | None)
 
 
 def forget_identities(request: Request) -> None:
-    """After an operator or key changed: this process stops trusting what it had confirmed."""
-    request.app.state.identity_cache.clear()
+    """After an operator or key changed: once the request's transaction commits, this process stops trusting
+    the identities it had confirmed (cleared any earlier, a lookup racing the commit could keep the old one)."""
+    request.state.identities_changed = True
 
 
 CurrentAdmin = Annotated[Actor, Depends(authenticate)]

@@ -14,8 +14,10 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from backend.domain.actors import Actor, ActorKind
 from backend.domain.admin.models import Role
 from backend.domain.admin.schemas import OperatorRead
+from backend.domain.auth.service import IdentityCache
 from backend.infrastructure import security
 from backend.infrastructure.settings import Settings
 from backend.main import create_app
@@ -288,3 +290,14 @@ async def test_another_process_stops_trusting_a_deactivated_operator_within_the_
         ).status_code == 200
         await asyncio.sleep(0.4)
         assert (await elsewhere.get(ME, headers=headers)).status_code == 401
+
+
+def test_an_identity_looked_up_before_the_cache_was_cleared_is_not_kept() -> None:
+    cache = IdentityCache(60)
+    actor = Actor(ActorKind.operator, uuid.uuid4(), Role.viewer, "viewer")
+    racing = cache.generation  # a lookup that began before an operator's change was committed
+    cache.clear()  # the change committed
+    cache.put("bearer:old", actor, generation=racing)
+    assert cache.get("bearer:old") is None
+    cache.put("bearer:new", actor, generation=cache.generation)
+    assert cache.get("bearer:new") == actor

@@ -149,12 +149,14 @@ async def touch_api_key(session: AsyncWriteSession, key_id: uuid.UUID) -> None:
 class IdentityCache:
     """Identities confirmed in the last `ttl` seconds, so that most requests skip the lookup on the primary.
 
-    Deactivating an operator or revoking a key clears this process's cache at once; other processes notice
-    within `ttl` seconds (AUTH_CACHE_SECONDS, 0 turns the cache off).
+    Deactivating an operator or revoking a key clears this process's cache once the change is committed;
+    other processes notice within `ttl` seconds (AUTH_CACHE_SECONDS, 0 turns the cache off). A lookup that
+    began before a clear is not kept: it may have read what the clear was for.
     """
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
+        self.generation = 0  # how many clears so far; a lookup notes it before it starts
         self._entries: dict[str, tuple[float, Actor]] = {}
 
     def get(self, key: str) -> Actor | None:
@@ -163,9 +165,9 @@ class IdentityCache:
             return None
         return entry[1]
 
-    def put(self, key: str, actor: Actor, *, until: datetime | None = None) -> None:
-        """Keep `actor` for `ttl` seconds, and never past `until` (a token's expiry)."""
-        if self.ttl > 0:
+    def put(self, key: str, actor: Actor, *, generation: int, until: datetime | None = None) -> None:
+        """Keep `actor`, looked up since clear number `generation`, for `ttl` seconds and never past `until`."""
+        if self.ttl > 0 and generation == self.generation:
             if len(self._entries) > 10_000:
                 self._entries.clear()
             seconds = self.ttl if until is None else min(self.ttl, (until - datetime.now(UTC)).total_seconds())
@@ -173,3 +175,4 @@ class IdentityCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self.generation += 1
