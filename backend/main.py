@@ -17,6 +17,7 @@ from backend.api.idempotency import IdempotencyRecorder
 from backend.api.limits import BodySizeLimit
 from backend.api.v1 import include_routes
 from backend.domain.auth.service import IdentityCache
+from backend.domain.housekeeping.service import Housekeeper
 from backend.domain.outbox.worker import OutboxWorker
 from backend.infrastructure.database import Database
 from backend.infrastructure.observability import (
@@ -69,10 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # Delivers side effects after commit; stopped before the S3 client it deletes objects with closes.
                 app.state.outbox_worker = worker = OutboxWorker(database, storage, settings)
                 worker.start()
+                housekeeper = Housekeeper(database, storage, settings)
+                housekeeper.start()
                 settle_garbage_collector()
                 try:
                     yield
                 finally:
+                    await housekeeper.stop()
                     await worker.stop()
         finally:
             await database.monitor.stop()

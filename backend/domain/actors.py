@@ -32,6 +32,7 @@ class Actor:
 
 ANONYMOUS = Actor(ActorKind.anonymous, None, None, "anonymous")
 COMMAND_LINE = Actor(ActorKind.system, None, None, "memberdesk command line")
+HOUSEKEEPING = Actor(ActorKind.system, None, None, "memberdesk housekeeping")
 
 
 @dataclass(frozen=True)

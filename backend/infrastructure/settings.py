@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     photo_upload_ttl_seconds: int = Field(default=600, ge=10, le=86_400)
 
+    # Housekeeping, run by every API process about every HOUSEKEEPING_INTERVAL_SECONDS (0 turns it off): delivered
+    # outbox events and Idempotency-Key records past their keeping time are deleted, and photo uploads left
+    # uncompleted PHOTO_UPLOAD_GRACE_SECONDS after their form expired are removed with their objects.
+    housekeeping_interval_seconds: float = Field(default=600.0, ge=0)
+    outbox_keep_delivered_days: float = Field(default=7.0, gt=0)
+    idempotency_key_hours: float = Field(default=24.0, gt=0)
+    photo_upload_grace_seconds: int = Field(default=86_400, ge=0)
+
     @field_validator("database_replica_urls", "cors_origins", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:

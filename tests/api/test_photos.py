@@ -17,7 +17,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from backend.domain.actors import HOUSEKEEPING, AuditContext
 from backend.domain.admin.models import Role
+from backend.domain.housekeeping.service import Housekeeper
+from backend.domain.photo.service import PhotoService
 from backend.infrastructure.devservices import ServiceUrls
 from backend.infrastructure.seed import SAMPLE_JPEGS
 from backend.infrastructure.settings import Settings
@@ -653,6 +656,74 @@ class TestDeletePhoto:
         started = await start(moderator, member)
         assert (await moderator.delete(f"{PHOTOS}/{started['id']}")).status_code == 200
         assert [e["s3_key"] for e in await outbox_events(db, "photo.deleted", started["id"])] == [started["s3_key"]]
+
+
+# -- housekeeping: abandoned uploads -----------------------------------------------------------------------------
+
+
+def housekeeper(app: FastAPI, settings: Settings) -> Housekeeper:
+    return Housekeeper(app.state.database, app.state.storage, settings)
+
+
+async def backdate(db: asyncpg.Connection, photo_id: str | uuid.UUID, age: timedelta) -> None:
+    await db.execute(
+        "UPDATE user_photos SET created_at = now() - $2::interval WHERE id = $1", uuid.UUID(str(photo_id)), age
+    )
+
+
+class TestAbandonedUploads:
+    async def test_an_upload_never_completed_is_removed_with_its_object_and_younger_or_completed_ones_stay(
+        self,
+        app: FastAPI,
+        settings: Settings,
+        moderator: httpx.AsyncClient,
+        http: httpx.AsyncClient,
+        member: uuid.UUID,
+        db: asyncpg.Connection,
+        storage: Storage,
+    ) -> None:
+        abandoned = await start(moderator, member)
+        assert (await post_file(http, abandoned, JPEG)).status_code == 204  # the file arrived, complete never came
+        completed = await add_photo(db, member, order=1)
+        young = await start(moderator, member)
+        grace = timedelta(seconds=settings.photo_upload_ttl_seconds + settings.photo_upload_grace_seconds)
+        await backdate(db, abandoned["id"], grace + timedelta(minutes=1))
+        await backdate(db, completed, grace + timedelta(minutes=1))
+        await backdate(db, young["id"], grace - timedelta(minutes=1))
+
+        report = await housekeeper(app, settings).run_once()
+
+        assert report.abandoned_uploads >= 1
+        assert (await photo_row(db, abandoned["id"]))["deleted_at"] is not None
+        assert await live_order(db, member) == [(completed, 0), (uuid.UUID(young["id"]), 1)]
+        assert (await audit_actions(db, abandoned["id"]))[-1] == "photo.upload_abandoned"
+        events = await outbox_events(db, "photo.upload_abandoned", abandoned["id"])
+        assert [(e["action"], e["s3_key"]) for e in events] == [("delete_object", abandoned["s3_key"])]
+        # The app's outbox worker deletes the object that did arrive.
+        async with asyncio.timeout(15):
+            while await storage.head(abandoned["s3_key"]) is not None:
+                await asyncio.sleep(0.1)
+        assert (await moderator.post(f"{PHOTOS}/{abandoned['id']}/complete")).status_code == 404
+
+    async def test_a_photo_completed_after_it_was_found_is_kept(
+        self, app: FastAPI, settings: Settings, moderator: httpx.AsyncClient, member: uuid.UUID, db: asyncpg.Connection
+    ) -> None:
+        started = await start(moderator, member)
+        await backdate(db, started["id"], timedelta(days=30))
+        await db.execute("UPDATE user_photos SET status = 'pending' WHERE id = $1", uuid.UUID(started["id"]))
+        database = app.state.database
+        async with database.write_sessions() as session, session.begin():
+            service = PhotoService(
+                session,
+                AuditContext(HOUSEKEEPING, None),
+                app.state.storage,
+                max_bytes=settings.photo_max_bytes,
+                upload_ttl_seconds=settings.photo_upload_ttl_seconds,
+            )
+            removed = await service.abandon_upload(uuid.UUID(started["id"]), started_before=datetime.now(UTC))
+        assert removed is False
+        assert (await photo_row(db, started["id"]))["deleted_at"] is None
+        assert await outbox_events(db, "photo.upload_abandoned", started["id"]) == []
 
 
 # -- roles -------------------------------------------------------------------------------------------------------

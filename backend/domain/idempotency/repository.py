@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from backend.domain.idempotency.models import IdempotencyKey
@@ -55,3 +56,18 @@ async def save_response(
         .where(keys.c.owner == owner, keys.c.key == key)
         .values(response_status=status, response_headers=headers, response_body=body)
     )
+
+
+async def prune(session: AsyncWriteSession, *, created_before: datetime, limit: int) -> int:
+    """Delete up to `limit` keys created before `created_before` (rows another transaction holds are skipped)."""
+    old = (
+        select(keys.c.owner, keys.c.key)
+        .where(keys.c.created_at < created_before)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("old")
+    )
+    result = await session.execute(
+        delete(keys).where(keys.c.owner == old.c.owner, keys.c.key == old.c.key).returning(keys.c.key)
+    )
+    return len(result.all())

@@ -201,6 +201,11 @@ class UserPhoto(SQLModel, table=True):
         # Not partial: ON DELETE CASCADE from users needs to find deleted photos too.
         Index("ix_user_photos_user_id_display_order", "user_id", "display_order"),
         Index("ix_user_photos_status", "status", postgresql_where=text("deleted_at IS NULL AND status = 'pending'")),
+        Index(
+            "ix_user_photos_uploading_created_at",
+            "created_at",
+            postgresql_where=text("deleted_at IS NULL AND status = 'uploading'"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())

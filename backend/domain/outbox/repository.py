@@ -13,6 +13,7 @@ from sqlalchemy import (
     Interval,
     Select,
     String,
+    delete,
     func,
     insert,
     literal,
@@ -110,6 +111,28 @@ async def mark_delivered(session: AsyncWriteSession, ids: Sequence[int]) -> None
             .where(outbox.c.id.in_(ids), outbox.c.status == OutboxStatus.pending.value)
             .values(status=OutboxStatus.delivered.value, delivered_at=func.now())
         )
+
+
+async def prune_delivered(session: AsyncWriteSession, *, delivered_before: datetime, limit: int) -> int:
+    """Delete up to `limit` events delivered before `delivered_before`; pending and dead ones stay.
+
+    Rows another transaction holds are skipped, not waited for. `created_at` bounds the scan too (an event is
+    created before it is delivered), so the (status, created_at) index finds the candidates.
+    """
+    c = outbox.c
+    old = (
+        select(c.id)
+        .where(
+            c.status == OutboxStatus.delivered.value,
+            c.created_at < delivered_before,
+            c.delivered_at < delivered_before,
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("old")
+    )
+    result = await session.execute(delete(outbox).where(c.id.in_(select(old.c.id))).returning(c.id))
+    return len(result.all())
 
 
 async def mark_failed(

@@ -8,10 +8,11 @@ changes one photo alone (complete, a status change) locks only that photo row an
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, func, literal_column, select, update
 
-from backend.domain.member.models import User, UserPhoto
+from backend.domain.member.models import PhotoStatus, User, UserPhoto
 from backend.domain.sessions import AnySession, AsyncWriteSession
 
 users = User.__table__  # type: ignore[attr-defined]
@@ -80,3 +81,22 @@ async def soft_delete(session: AsyncWriteSession, row: UserPhoto) -> None:
 
 async def flush(session: AsyncWriteSession) -> None:
     await session.flush()
+
+
+async def abandoned_uploads(session: AnySession, *, started_before: datetime, limit: int) -> list[uuid.UUID]:
+    """Up to `limit` live photos of live members still `uploading` that were started before `started_before`,
+    oldest first."""
+    stmt = (
+        select(photos.c.id)
+        .where(
+            # Inlined, so that the partial index on uploads (WHERE status = 'uploading' ...) serves every plan.
+            photos.c.status == literal_column(f"'{PhotoStatus.uploading.value}'", String),
+            photos.c.deleted_at.is_(None),
+            photos.c.created_at < started_before,
+            users.c.deleted_at.is_(None),
+        )
+        .join_from(photos, users, users.c.id == photos.c.user_id)
+        .order_by(photos.c.created_at)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -9,12 +9,13 @@ worker carries out after the commit, so a rolled-back delete leaves the object i
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from backend.domain.actors import AuditContext
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.errors import ConflictError, NotFoundError, ServiceUnavailable, UnprocessableEntity
 from backend.domain.member.models import PhotoStatus, UserPhoto
-from backend.domain.outbox.service import enqueue
+from backend.domain.outbox.service import enqueue, enqueue_object_deletion
 from backend.domain.photo import repository
 from backend.domain.photo.schemas import (
     EXTENSIONS,
@@ -152,17 +153,31 @@ class PhotoService:
     async def delete(self, photo_id: uuid.UUID) -> PhotoDetailRead:
         """Soft-delete the photo, close the gap in the order, and have the worker delete its object."""
         row, siblings = await self._photo_with_siblings(photo_id)
+        await self._remove(row, siblings, "photo.deleted")
+        return PhotoDetailRead.model_validate(row)
+
+    async def abandon_upload(self, photo_id: uuid.UUID, *, started_before: datetime) -> bool:
+        """Remove a photo whose upload began before `started_before` and was never completed, as `delete` does
+        (its file may have arrived after all, so the object is deleted too). False when, once locked, the photo
+        turns out completed, deleted or younger: nothing changes then."""
+        try:
+            row, siblings = await self._photo_with_siblings(photo_id)
+        except NotFoundError:
+            return False
+        if row.status != PhotoStatus.uploading or row.created_at is None or row.created_at >= started_before:
+            return False
+        await self._remove(row, siblings, "photo.upload_abandoned")
+        return True
+
+    async def _remove(self, row: UserPhoto, siblings: list[UserPhoto], action: str) -> None:
         before = _state(row)
         await repository.soft_delete(self.session, row)
         _renumber([photo for photo in siblings if photo.id != row.id])
         await repository.flush(self.session)
-        await self.audit.record("photo.deleted", ENTITY, row.id, changes(before, _state(row)))
-        await enqueue(
-            self.session,
-            "photo.deleted",
-            {"s3_key": row.s3_key, "action": "delete_object", "photo_id": str(row.id), "member_id": str(row.user_id)},
+        await self.audit.record(action, ENTITY, row.id, changes(before, _state(row)))
+        await enqueue_object_deletion(
+            self.session, row.s3_key, topic=action, photo_id=str(row.id), member_id=str(row.user_id)
         )
-        return PhotoDetailRead.model_validate(row)
 
     async def _photo(self, photo_id: uuid.UUID, *, for_update: bool) -> UserPhoto:
         row = await repository.get_photo(self.session, photo_id, for_update=for_update)

@@ -1,0 +1,140 @@
+"""Housekeeping: what would otherwise pile up forever, removed in small batches by every API process.
+
+- **Delivered outbox events** older than OUTBOX_KEEP_DELIVERED_DAYS are deleted (pending and dead ones stay:
+  operators list and retry those).
+- **Idempotency-Key records** older than IDEMPOTENCY_KEY_HOURS are deleted: a retry is answered from its record
+  for at least that long.
+- **Abandoned photo uploads**: a photo still `uploading` PHOTO_UPLOAD_GRACE_SECONDS after its upload form expired
+  is removed as an operator's DELETE would (the order closed, audited as `photo.upload_abandoned`, its object
+  deleted by the outbox worker in case the file did arrive), each in a transaction of its own that re-checks
+  the photo under the same locks as every other photo write, so a completion that wins the race is kept.
+
+Deletions take rows with SKIP LOCKED, so processes running passes at the same time share the work instead of
+queueing, and each chore stops after MAX_BATCHES batches: a backlog is worked off over several passes, never in
+one long transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from backend.domain.actors import HOUSEKEEPING, AuditContext
+from backend.domain.idempotency import repository as idempotency_repository
+from backend.domain.outbox import repository as outbox_repository
+from backend.domain.photo import repository as photo_repository
+from backend.domain.photo.service import PhotoService
+from backend.domain.sessions import AsyncWriteSession
+from backend.infrastructure.database import Database
+from backend.infrastructure.settings import Settings
+from backend.infrastructure.storage import Storage
+
+logger = logging.getLogger(__name__)
+
+BATCH = 1000
+MAX_BATCHES = 20
+FIRST_PASS_WITHIN_SECONDS = 60.0  # processes started together spread their first passes over this
+
+
+@dataclass(frozen=True)
+class HousekeepingReport:
+    """What one pass removed."""
+
+    delivered_events: int
+    idempotency_keys: int
+    abandoned_uploads: int
+
+    @property
+    def removed(self) -> int:
+        return self.delivered_events + self.idempotency_keys + self.abandoned_uploads
+
+
+class Housekeeper:
+    """Runs a pass every HOUSEKEEPING_INTERVAL_SECONDS (with a tenth of jitter) for the app's life."""
+
+    def __init__(self, database: Database, storage: Storage, settings: Settings) -> None:
+        self.database = database
+        self.storage = storage
+        self.settings = settings
+        self.interval = settings.housekeeping_interval_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the passes (none when HOUSEKEEPING_INTERVAL_SECONDS is 0)."""
+        if self._task is None and self.interval > 0:
+            self._task = asyncio.create_task(self._run(), name="housekeeping")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+
+    async def run_once(self, now: datetime | None = None) -> HousekeepingReport:
+        """One pass of every chore, with cut-offs counted back from `now`."""
+        now = now or datetime.now(UTC)
+        s = self.settings
+        delivered_before = now - timedelta(days=s.outbox_keep_delivered_days)
+        keys_before = now - timedelta(hours=s.idempotency_key_hours)
+        uploads_before = now - timedelta(seconds=s.photo_upload_ttl_seconds + s.photo_upload_grace_seconds)
+
+        async def delivered(session: AsyncWriteSession) -> int:
+            return await outbox_repository.prune_delivered(session, delivered_before=delivered_before, limit=BATCH)
+
+        async def keys(session: AsyncWriteSession) -> int:
+            return await idempotency_repository.prune(session, created_before=keys_before, limit=BATCH)
+
+        return HousekeepingReport(
+            delivered_events=await self._in_batches(delivered),
+            idempotency_keys=await self._in_batches(keys),
+            abandoned_uploads=await self._abandon_uploads(uploads_before),
+        )
+
+    async def _in_batches(self, delete_batch: Callable[[AsyncWriteSession], Awaitable[int]]) -> int:
+        removed = 0
+        for _ in range(MAX_BATCHES):
+            async with self.database.write_sessions() as session, session.begin():
+                count = await delete_batch(session)
+            removed += count
+            if count < BATCH:
+                break
+        return removed
+
+    async def _abandon_uploads(self, started_before: datetime) -> int:
+        async with self.database.write_sessions() as session, session.begin():
+            candidates = await photo_repository.abandoned_uploads(session, started_before=started_before, limit=BATCH)
+        removed = 0
+        for photo_id in candidates:
+            async with self.database.write_sessions() as session, session.begin():
+                photos = PhotoService(
+                    session,
+                    AuditContext(HOUSEKEEPING, None),
+                    self.storage,
+                    max_bytes=self.settings.photo_max_bytes,
+                    upload_ttl_seconds=self.settings.photo_upload_ttl_seconds,
+                )
+                if await photos.abandon_upload(photo_id, started_before=started_before):
+                    removed += 1
+        return removed
+
+    async def _run(self) -> None:
+        await asyncio.sleep(random.uniform(0.0, min(self.interval, FIRST_PASS_WITHIN_SECONDS)))
+        while True:
+            try:
+                report = await self.run_once()
+            except Exception as exc:  # a database outage: the next pass tries again
+                logger.error("housekeeping pass failed: %s", exc, exc_info=True)
+            else:
+                if report.removed:
+                    logger.info(
+                        "housekeeping removed %d delivered outbox event(s), %d idempotency key(s), "
+                        "%d abandoned upload(s)",
+                        report.delivered_events,
+                        report.idempotency_keys,
+                        report.abandoned_uploads,
+                    )
+            await asyncio.sleep(self.interval * random.uniform(0.9, 1.1))
