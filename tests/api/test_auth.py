@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -75,9 +77,9 @@ class TestLogin:
         verified: list[str | None] = []
         real_verify = security.verify_password
 
-        def spy(password_hash: str | None, password: str) -> bool:
+        async def spy(password_hash: str | None, password: str) -> bool:
             verified.append(password_hash)
-            return real_verify(password_hash, password)
+            return await real_verify(password_hash, password)
 
         monkeypatch.setattr(security, "verify_password", spy)
         async with client_at(app, unique_client()) as c:
@@ -301,3 +303,38 @@ def test_an_identity_looked_up_before_the_cache_was_cleared_is_not_kept() -> Non
     assert cache.get("bearer:old") is None
     cache.put("bearer:new", actor, generation=cache.generation)
     assert cache.get("bearer:new") == actor
+
+
+async def test_password_hashing_runs_at_most_two_at_a_time_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    active, most = 0, 0
+    lock = threading.Lock()
+    real = security._hasher
+
+    class Counting:
+        def verify(self, password_hash: str, password: str) -> bool:
+            nonlocal active, most
+            with lock:
+                active += 1
+                most = max(most, active)
+            try:
+                time.sleep(0.05)
+                return real.verify(password_hash, password)
+            finally:
+                with lock:
+                    active -= 1
+
+    monkeypatch.setattr(security, "_hasher", Counting())
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    tick = asyncio.create_task(ticker())
+    results = await asyncio.gather(*(security.verify_password(None, "guess") for _ in range(8)))
+    tick.cancel()
+    assert results == [False] * 8
+    assert most == security.HASHING_THREADS == 2
+    assert ticks >= 10  # the loop kept running while eight verifications (over 0.2 s) went through

@@ -40,9 +40,8 @@ class AdminService:
         """A new operator; 409 when the email is taken."""
         if await repository.email_taken(self.session, data.email):
             raise ConflictError(f"An operator with email {data.email} exists.", field="email")
-        row = AdminUser(
-            email=data.email, name=data.name, role=data.role, password_hash=security.hash_password(data.password)
-        )
+        password_hash = await security.hash_password(data.password)
+        row = AdminUser(email=data.email, name=data.name, role=data.role, password_hash=password_hash)
         try:
             await repository.add(self.session, row)
         except IntegrityError as exc:  # a concurrent create of the same email
@@ -52,6 +51,8 @@ class AdminService:
 
     async def update_operator(self, operator_id: uuid.UUID, data: OperatorUpdate) -> OperatorRead:
         """Change name, role, active flag or password; deactivation ends access at the next request."""
+        # Hashed before the row is locked: the lock is not held through the hashing.
+        password_hash = await security.hash_password(data.password) if data.password is not None else None
         row = await repository.operator_for_update(self.session, operator_id)
         if row is None:
             raise NotFoundError(f"No operator with id {operator_id}.")
@@ -61,8 +62,8 @@ class AdminService:
             if value is not None:
                 setattr(row, field, value)
         diff = changes(before, _operator_state(row))
-        if data.password is not None:
-            row.password_hash = security.hash_password(data.password)
+        if password_hash is not None:
+            row.password_hash = password_hash
             diff["password"] = {"before": "***", "after": "***"}
         await repository.flush(self.session)
         if diff:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 import uuid
@@ -70,7 +69,7 @@ class LoginService:
     async def login(self, credentials: LoginRequest, client: str) -> LoginOutcome:
         """A token for valid credentials; the same 401 (after the same argon2 work) for any wrong pair.
 
-        argon2 runs with no database connection held (it costs tens of milliseconds of CPU, in a thread): a
+        argon2 runs with no database connection held (tens of milliseconds of CPU, on the hashing pool): a
         quick read refuses throttled attempts first, and the decision is taken afterwards under a per-email
         lock that re-reads the count, so concurrent guesses still cannot outrun it.
         """
@@ -80,9 +79,7 @@ class LoginService:
             if (throttled := await self._throttled(look, email, client, now)) is not None:
                 return throttled
             operator = await repository.operator_by_email(look, email)
-        valid = await asyncio.to_thread(
-            security.verify_password, operator.password_hash if operator else None, credentials.password
-        )
+        valid = await security.verify_password(operator.password_hash if operator else None, credentials.password)
 
         await repository.lock_login(self.session, email)
         if (throttled := await self._throttled(self.session, email, client, now)) is not None:
