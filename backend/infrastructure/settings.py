@@ -133,6 +133,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _signed_webhooks_in_production(self) -> Settings:
+        # Unsigned, a receiver cannot tell our notifications from anyone's POST; development only warns.
+        if self.environment is Environment.production and self.webhook_url is not None and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_SECRET must be set with WEBHOOK_URL in production (webhooks are signed with it)")
+        return self
+
+    @model_validator(mode="after")
     def _s3_credentials_together(self) -> Settings:
         if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
             raise ValueError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together")

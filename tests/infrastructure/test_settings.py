@@ -68,6 +68,17 @@ def test_production_starts_with_a_long_secret(monkeypatch: pytest.MonkeyPatch) -
     assert load_settings().jwt_secret.get_secret_value() == "s" * 32
 
 
+def test_production_refuses_unsigned_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("JWT_SECRET", "s" * 32)
+    monkeypatch.setenv("WEBHOOK_URL", "https://hooks.example/memberdesk")
+    monkeypatch.delenv("WEBHOOK_SECRET", raising=False)
+    with pytest.raises(SystemExit, match="WEBHOOK_SECRET"):
+        load_settings()
+    monkeypatch.setenv("WEBHOOK_SECRET", "w" * 32)
+    assert load_settings().webhook_url is not None
+
+
 def test_cors_origins_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
     assert Settings(_env_file=None).cors_origins == ["https://a.example", "https://b.example"]
