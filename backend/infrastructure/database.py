@@ -228,6 +228,12 @@ def read_sessions(engine: AsyncEngine, *, autocommit: bool) -> ReadSessionFactor
 DEFAULT_BOUNDS = LagBounds(max_bytes=16 * 1024 * 1024, max_seconds=30.0, probe_timeout=1.0)
 
 
+_COMMIT_POSITION = (
+    "SELECT CASE current_setting('synchronous_commit') WHEN 'off' THEN pg_current_wal_insert_lsn()"
+    " ELSE pg_current_wal_flush_lsn() END::text"
+)
+
+
 class Database:
     """The primary's engine and the replicas' engines, built once for the app's life, and read routing."""
 
@@ -301,11 +307,14 @@ class Database:
     async def commit_position(self, session: AsyncWriteSession) -> int:
         """The primary's WAL position after the session's commit: replicas past it have the write.
 
-        The flush position: with synchronous_commit on (PostgreSQL's default), COMMIT returns once its record
-        is flushed, so this covers it; the insert position could name WAL not yet flushed, hence not yet
-        streamable, and keep the client on the primary for no reason.
+        The flush position when COMMIT waited for its record to be flushed (synchronous_commit on, PostgreSQL's
+        default, or remote_*): the insert position could name WAL not yet flushed, hence not yet streamable,
+        and keep the client on the primary for no reason. With synchronous_commit off, COMMIT returns before
+        the flush, so only the insert position is sure to cover the commit record. The setting is read on the
+        connection this query gets, which is the server's, database's or role's: a transaction that turned
+        synchronous_commit off for itself alone (SET LOCAL) is not seen.
         """
-        value = (await session.execute(text("SELECT pg_current_wal_flush_lsn()::text"))).scalar_one()
+        value = (await session.execute(text(_COMMIT_POSITION))).scalar_one()
         await session.rollback()
         return lsn_to_int(str(value))
 

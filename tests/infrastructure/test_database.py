@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
+import asyncpg
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from backend.infrastructure.database import Database
+from backend.infrastructure.replication import lsn_to_int
 from backend.infrastructure.settings import Settings
 
 
@@ -44,6 +49,37 @@ class TestReadSession:
             assert (await session.execute(text("SHOW transaction_read_only"))).scalar_one() == "off"
             assert (await session.execute(text("SELECT pg_is_in_recovery()"))).scalar_one() is False
             await session.rollback()
+
+
+class TestCommitPosition:
+    @pytest.mark.parametrize("synchronous_commit", ["on", "off"])
+    async def test_the_position_covers_the_commit_whatever_synchronous_commit_says(
+        self, settings: Settings, db: asyncpg.Pool, synchronous_commit: str
+    ) -> None:
+        # As a DBA would set it: for the app's role, so that every new connection of the pool has it.
+        role = make_url(str(settings.database_url)).username
+        await db.execute(f'ALTER ROLE "{role}" SET synchronous_commit = {synchronous_commit}')
+        database = Database.from_settings(settings)
+        walwriter = await db.fetchval("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'")
+        try:
+            async with database.write_sessions() as session:
+                # With the WAL writer stopped, an asynchronous commit's record stays unflushed for a while.
+                try:
+                    os.kill(walwriter, signal.SIGSTOP)
+                except PermissionError:
+                    pytest.skip("the tests cannot signal the PostgreSQL server's processes")
+                try:
+                    await session.execute(text("SELECT pg_logical_emit_message(true, 'memberdesk-test', 'x')"))
+                    inside = (await session.execute(text("SELECT pg_current_wal_insert_lsn()::text"))).scalar_one()
+                    await session.commit()
+                    position = await database.commit_position(session)
+                finally:
+                    os.kill(walwriter, signal.SIGCONT)
+        finally:
+            await db.execute(f'ALTER ROLE "{role}" RESET synchronous_commit')
+            await database.dispose()
+        # The commit record comes after everything the transaction wrote.
+        assert position > lsn_to_int(inside)
 
 
 class TestReplicaRouting:
