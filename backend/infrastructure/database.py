@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
+import orjson
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -192,6 +193,7 @@ def create_engine(url: str, settings: Settings, *, read_only: bool = False, pre_
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args=_connect_args(settings, read_only=read_only),
+        json_deserializer=orjson.loads,  # jsonb values (a detail's relations) decoded several times faster
         **options,
     )
 
