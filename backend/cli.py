@@ -8,6 +8,7 @@ import getpass
 import logging
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,9 +102,9 @@ async def create_admin(settings: Settings, *, email: str, name: str, role: Role,
     print(f"Operator {operator.email} ({operator.role.value}) is ready.")
 
 
-def demo_password() -> str:
-    """The demo operator's password, made once per .devdata and kept there."""
-    path = DEV_ROOT / "demo-password"
+def demo_password(root: Path) -> str:
+    """The demo operator's password, made once per data directory and kept there."""
+    path = root / "demo-password"
     if not path.exists():
         path.write_text(secrets.token_urlsafe(15))
         path.chmod(0o600)
@@ -128,11 +129,26 @@ def serve(host: str, port: int, workers: int, *, reload: bool = False) -> None:
     )
 
 
-def dev(port: int, members: int) -> None:
-    """Start the embedded services, migrate, seed once, serve; Ctrl-C stops everything."""
+def _interrupt_on_terminate() -> None:
+    """SIGTERM and SIGHUP end the command as Ctrl-C does, through its `finally`.
+
+    uvicorn catches them to shut down, then raises the signal again under the handler it found: with the
+    default one the process would die right there, leaving the embedded servers running.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for terminate in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(terminate, interrupt)
+
+
+def dev(port: int, members: int, *, root: Path = DEV_ROOT, free_ports: bool = False) -> None:
+    """Start the embedded services, migrate, seed once, serve; Ctrl-C (or SIGTERM) stops everything."""
     from backend.infrastructure.devservices import DevServices, Ports
 
-    services = DevServices(DEV_ROOT, Ports.default())
+    _interrupt_on_terminate()
+    services = DevServices(root, Ports.free() if free_ports else Ports.default())
     try:
         urls = services.start()
         env = {**urls.as_env(), "ENVIRONMENT": "development", "LOG_FORMAT": "console", "DEBUG_HEADERS": "true"}
@@ -141,11 +157,9 @@ def dev(port: int, members: int) -> None:
         migrate(str(settings.database_url))
         asyncio.run(seed(settings, members, only_if_empty=True))
         env["MEMBERDESK_DEMO_EMAIL"] = DEMO_EMAIL
-        env["MEMBERDESK_DEMO_PASSWORD"] = demo_password()
-        asyncio.run(
-            create_admin(settings, email=DEMO_EMAIL, name="Demo Admin", role=Role.admin, password=demo_password())
-        )
-        env_file = DEV_ROOT / "env"
+        env["MEMBERDESK_DEMO_PASSWORD"] = password = demo_password(root)
+        asyncio.run(create_admin(settings, email=DEMO_EMAIL, name="Demo Admin", role=Role.admin, password=password))
+        env_file = root / "env"
         env_file.write_text("".join(f"{key}={value}\n" for key, value in sorted(env.items())))
         env_file.chmod(0o600)
         base = f"http://127.0.0.1:{port}"
@@ -176,6 +190,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     dev_cmd = commands.add_parser("dev", help="embedded PostgreSQL primary + replica and S3, seeded, served")
     dev_cmd.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     dev_cmd.add_argument("--members", type=int, default=DEV_DEMO_MEMBERS, help="demo members on first start")
+    dev_cmd.add_argument("--data", type=Path, default=DEV_ROOT, help="where the servers keep their data (.devdata)")
+    dev_cmd.add_argument(
+        "--free-ports", action="store_true", help="servers on free loopback ports (a second instance, say)"
+    )
 
     serve_cmd = commands.add_parser("serve", help="serve the API with the configured settings")
     serve_cmd.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -196,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if args.command == "dev":
-        dev(args.port, args.members)
+        dev(args.port, args.members, root=args.data.resolve(), free_ports=args.free_ports)
     elif args.command == "serve":
         load_settings()
         serve(args.host, args.port, args.workers)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 import uuid
+from pathlib import Path
 
 import httpx
 
@@ -55,3 +60,50 @@ def test_invalid_settings_stop_the_command_naming_the_setting(services: ServiceU
     )
     assert done.returncode != 0
     assert "ADMIN_TIMEZONE" in done.stderr
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    """`pid: command line` of every process whose command line contains `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if entry.name.isdigit() and text in cmdline:
+            found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def test_dev_serves_seeded_members_and_sigterm_stops_its_servers(tmp_path: Path) -> None:
+    data = tmp_path / "devdata"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "backend.cli", "dev", "--data", str(data), "--free-ports", "--port", str(port)]
+    dev = subprocess.Popen([*command, "--members", "20"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert dev.poll() is None, dev.communicate()[0]
+            assert time.monotonic() < deadline, "dev did not become ready"
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/health/ready").status_code == 200:
+                    break
+            time.sleep(0.5)
+        env = dict(line.split("=", 1) for line in (data / "env").read_text().splitlines())
+        credentials = {"email": env["MEMBERDESK_DEMO_EMAIL"], "password": env["MEMBERDESK_DEMO_PASSWORD"]}
+        token = httpx.post(f"{base}/api/v1/auth/login", json=credentials).json()["access_token"]
+        members = httpx.get(f"{base}/api/v1/admin/members", headers={"Authorization": f"Bearer {token}"})
+        assert members.headers["X-Total-Count"] == "20"
+    finally:
+        dev.send_signal(signal.SIGTERM)
+        output = dev.communicate(timeout=60)[0]
+    left = _processes_mentioning(str(data))
+    for process in left:  # nothing should be left; if something is, it must not outlive the test
+        with contextlib.suppress(OSError):
+            os.kill(int(process.split(":")[0]), signal.SIGKILL)
+    assert dev.returncode == 0, output
+    assert left == []
+    assert not (data / "pg" / "primary" / "postmaster.pid").exists()
