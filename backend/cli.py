@@ -25,6 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_ROOT = PROJECT_ROOT / ".devdata"
 DEV_DEMO_MEMBERS = 200
 DEMO_EMAIL = "demo@memberdesk.dev"
+APP = "backend.main:create_app"
 
 
 def load_settings() -> Settings:
@@ -112,21 +113,14 @@ def demo_password(root: Path) -> str:
 
 
 def serve(host: str, port: int, workers: int, *, reload: bool = False) -> None:
-    """Run the API under uvicorn."""
+    """Run the API under uvicorn: in this process, or in `workers` processes with a socket each."""
     import uvicorn
 
-    uvicorn.run(
-        "backend.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers if workers > 1 else None,
-        reload=reload,
-        proxy_headers=True,
-        access_log=False,
-        server_header=False,  # no "server: uvicorn" on every answer
-        log_config=None,  # the app configures logging (JSON lines) in every worker
-    )
+    from backend.infrastructure.workers import run_workers, uvicorn_options
+
+    if workers > 1 and not reload:
+        sys.exit(run_workers(APP, host, port, workers))
+    uvicorn.run(APP, host=host, port=port, reload=reload, **uvicorn_options())
 
 
 def _interrupt_on_terminate() -> None:

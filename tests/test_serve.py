@@ -4,7 +4,14 @@ processes (the position travels with the client)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +22,9 @@ import pytest
 from backend.domain.admin.models import Role
 from backend.infrastructure.devservices import ServiceUrls
 from backend.infrastructure.settings import Settings
+from backend.infrastructure.workers import MIN_WORKER_LIFE_SECONDS
 from tests.factories import create_member
-from tests.servers import serve
+from tests.servers import free_port, serve
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +75,70 @@ async def test_two_processes_share_the_work_and_the_client_reads_its_writes(
     assert tagged[0]["route"] == "/api/v1/admin/members/{member_id}"
     assert tagged[0]["status"] == 200
     assert all("timestamp" in line and "level" in line for line in requests)
+
+
+def _serve_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "backend.cli", "serve", "--port", str(port), "--workers", "2"]
+
+
+async def _workers_answering(url: str, want: int, timeout: float = 30.0) -> set[int]:
+    """The worker pids that answer fresh connections, once `want` different ones have (or the timeout)."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=url, timeout=5, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        while len(seen) < want and time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                batch = await asyncio.gather(*(client.get("/health/live") for _ in range(10)))
+                seen |= {int(response.headers["X-Memberdesk-Worker"]) for response in batch}
+            await asyncio.sleep(0.1)
+    return seen
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_a_worker_that_dies_is_replaced_and_sigterm_stops_every_worker(
+    services: ServiceUrls, settings: Settings, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {**os.environ, **services.as_env(), "ENVIRONMENT": "development", "DEBUG_HEADERS": "true"}
+    with (tmp_path / "serve.log").open("w") as log:
+        supervisor = await asyncio.create_subprocess_exec(
+            *_serve_command(port), env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        first = await _workers_answering(url, 2)
+        assert len(first) == 2, (tmp_path / "serve.log").read_text()[-3000:]
+        await asyncio.sleep(MIN_WORKER_LIFE_SECONDS)  # past start-up: a death now is a crash, not a failed start
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        now: set[int] = set()
+        deadline = time.monotonic() + 30
+        while not (now and victim not in now and len(now) == 2) and time.monotonic() < deadline:
+            now = await _workers_answering(url, 2, timeout=5)
+        assert victim not in now
+        assert len(now) == 2
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(60):
+            await supervisor.wait()
+    assert supervisor.returncode == 0
+    assert [pid for pid in first | now if _alive(pid)] == []
+
+
+def test_serve_refuses_a_port_another_server_listens_on(services: ServiceUrls) -> None:
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # would let a careless bind join it
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, **services.as_env(), "ENVIRONMENT": "development"}
+        done = subprocess.run(_serve_command(port), env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr + done.stdout
