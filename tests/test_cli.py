@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from backend.infrastructure.devservices import ServiceUrls
+from tests.servers import free_port
 
 
 def run_cli(services: ServiceUrls, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -77,9 +77,7 @@ def _processes_mentioning(text: str) -> list[str]:
 
 def test_dev_serves_seeded_members_and_sigterm_stops_its_servers(tmp_path: Path) -> None:
     data = tmp_path / "devdata"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "backend.cli", "dev", "--data", str(data), "--free-ports", "--port", str(port)]
     dev = subprocess.Popen([*command, "--members", "20"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
