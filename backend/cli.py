@@ -210,7 +210,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "dev":
         dev(args.port, args.members, root=args.data.resolve(), free_ports=args.free_ports)
     elif args.command == "serve":
-        load_settings()
+        from backend.infrastructure.observability import configure_logging
+
+        settings = load_settings()
+        if settings.log_format != "none":  # the supervisor's lines as the workers' (JSON in production)
+            configure_logging(settings.log_level, json=settings.log_format == "json")
         serve(args.host, args.port, args.workers)
     elif args.command == "migrate":
         migrate(str(load_settings().database_url))
