@@ -1,4 +1,4 @@
-"""The `memberdesk` command: dev, serve, migrate, seed."""
+"""The `memberdesk` command: dev, serve, migrate, create-admin, seed, housekeep."""
 
 from __future__ import annotations
 
@@ -71,6 +71,24 @@ async def seed(settings: Settings, members: int, *, only_if_empty: bool = False)
         f"Seeded {report.members:,} members ({report.photos:,} photos, {report.documents:,} documents, "
         f"{report.photo_objects:,} objects) in {report.seconds:.1f} s "
         f"({report.members / max(report.seconds, 1e-9):,.0f} members/s)"
+    )
+
+
+async def housekeep(settings: Settings) -> None:
+    """One housekeeping pass now, as each API process runs one every HOUSEKEEPING_INTERVAL_SECONDS."""
+    from backend.domain.housekeeping.service import Housekeeper
+    from backend.infrastructure.database import Database, create_engine
+    from backend.infrastructure.storage import Storage, s3_client
+
+    database = Database(create_engine(str(settings.database_url), settings))
+    try:
+        async with s3_client(settings) as client:
+            report = await Housekeeper(database, Storage(client, settings), settings).run_once()
+    finally:
+        await database.dispose()
+    print(
+        f"Removed {report.delivered_events:,} delivered outbox events, {report.idempotency_keys:,} idempotency keys"
+        f" and {report.abandoned_uploads:,} abandoned photo uploads."
     )
 
 
@@ -201,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     admin_cmd.add_argument("--name", default=None)
     admin_cmd.add_argument("--role", choices=[role.value for role in Role], default=Role.admin.value)
 
+    commands.add_parser("housekeep", help="one housekeeping pass now (old outbox events and keys, abandoned uploads)")
+
     seed_cmd = commands.add_parser("seed", help="load demo members with COPY")
     seed_cmd.add_argument("--members", type=int, required=True)
 
@@ -223,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         password = read_password()
         name = args.name or args.email.split("@")[0]
         asyncio.run(create_admin(settings, email=args.email, name=name, role=Role(args.role), password=password))
+    elif args.command == "housekeep":
+        asyncio.run(housekeep(load_settings()))
     elif args.command == "seed":
         asyncio.run(seed(load_settings(), args.members))
 

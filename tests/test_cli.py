@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -11,6 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from backend.infrastructure.devservices import ServiceUrls
@@ -60,6 +62,19 @@ def test_invalid_settings_stop_the_command_naming_the_setting(services: ServiceU
     )
     assert done.returncode != 0
     assert "ADMIN_TIMEZONE" in done.stderr
+
+
+async def test_housekeep_runs_one_pass(services: ServiceUrls, db: asyncpg.Pool) -> None:
+    key = f"cli-{uuid.uuid4()}"
+    await db.execute(
+        "INSERT INTO idempotency_keys (owner, key, method, path, fingerprint, created_at)"
+        " VALUES ('cli-test', $1, 'POST', '/x', 'f', now() - interval '30 days')",
+        key,
+    )
+    done = await asyncio.to_thread(run_cli, services, "housekeep")
+    assert done.returncode == 0, done.stderr
+    assert "idempotency keys" in done.stdout
+    assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1", key) == 0
 
 
 def _processes_mentioning(text: str) -> list[str]:
