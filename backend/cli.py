@@ -130,14 +130,14 @@ def demo_password(root: Path) -> str:
     return path.read_text().strip()
 
 
-def serve(host: str, port: int, workers: int, *, reload: bool = False) -> None:
+def serve(host: str, port: int, workers: int, *, reload: bool = False, worker_timeout: float = 30.0) -> None:
     """Run the API under uvicorn: in this process, or in `workers` processes with a socket each."""
     import uvicorn
 
     from backend.infrastructure.workers import run_workers, uvicorn_options
 
     if workers > 1 and not reload:
-        sys.exit(run_workers(APP, host, port, workers))
+        sys.exit(run_workers(APP, host, port, workers, timeout=worker_timeout))
     uvicorn.run(APP, host=host, port=port, reload=reload, **uvicorn_options())
 
 
@@ -235,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = load_settings()
         if settings.log_format != "none":  # the supervisor's lines as the workers' (JSON in production)
             configure_logging(settings.log_level, json=settings.log_format == "json")
-        serve(args.host, args.port, args.workers)
+        serve(args.host, args.port, args.workers, worker_timeout=settings.worker_timeout_seconds)
     elif args.command == "migrate":
         migrate(str(load_settings().database_url))
     elif args.command == "create-admin":

@@ -132,6 +132,41 @@ async def test_a_worker_that_dies_is_replaced_and_sigterm_stops_every_worker(
     assert [pid for pid in first | now if _alive(pid)] == []
 
 
+async def test_a_hung_worker_is_killed_and_replaced(services: ServiceUrls, tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        **services.as_env(),
+        "ENVIRONMENT": "development",
+        "DEBUG_HEADERS": "true",
+        "WORKER_TIMEOUT_SECONDS": "2",
+    }
+    with (tmp_path / "serve.log").open("w") as log:
+        supervisor = await asyncio.create_subprocess_exec(
+            *_serve_command(port), env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        first = await _workers_answering(url, 2)
+        assert len(first) == 2, (tmp_path / "serve.log").read_text()[-3000:]
+        await asyncio.sleep(MIN_WORKER_LIFE_SECONDS)
+        hung = min(first)
+        os.kill(hung, signal.SIGSTOP)  # alive, answering nothing
+        deadline = time.monotonic() + 30
+        while _alive(hung) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert not _alive(hung)
+        assert "has not answered" in (tmp_path / "serve.log").read_text()
+        now = await _workers_answering(url, 2)
+        assert len(now) == 2
+        assert hung not in now
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(60):
+            await supervisor.wait()
+    assert supervisor.returncode == 0
+
+
 def test_serve_refuses_a_port_another_server_listens_on(services: ServiceUrls) -> None:
     with socket.socket() as taken:
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # would let a careless bind join it

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     outbox_sweep_interval_seconds: float = Field(default=5.0, gt=0)
     outbox_batch_size: int = Field(default=50, ge=1, le=1000)
 
+    # `memberdesk serve --workers N`: a worker whose event loop is silent this long is killed and started again.
+    worker_timeout_seconds: float = Field(default=30.0, ge=2)
+
     photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     photo_upload_ttl_seconds: int = Field(default=600, ge=10, le=86_400)
 

@@ -7,16 +7,21 @@ CPU-bound work (argon2 logins) the clients of the busier worker waited five time
 a socket per worker, the kernel spreads new connections over the workers by their addresses (measured: even
 to within one connection), whatever each worker is doing when they arrive.
 
-The supervisor starts the workers, starts a worker again when one dies, and on SIGINT, SIGTERM or SIGHUP asks
+The supervisor starts the workers, starts a worker again when one dies or hangs, and on SIGINT, SIGTERM or SIGHUP asks
 every worker to shut down gracefully (SIGTERM), killing the ones still running after the grace period. The
 workers run in a process group of their own, so that Ctrl-C in a terminal reaches them once, through the
 supervisor, and each leaves by itself if the supervisor is gone. A worker whose app fails to start ends the
 whole command with uvicorn's start-up failure status (3), as does one that dies within its first seconds,
 rather than being started again forever.
+
+A hung worker matters more here than with a shared socket: the kernel keeps handing it its share of new
+connections. Each worker's event loop beats a heartbeat every second; a worker whose heartbeat is older than
+WORKER_TIMEOUT_SECONDS (an event loop blocked, a process stopped) is killed and started again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -25,7 +30,9 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 logger = logging.getLogger("memberdesk.workers")
@@ -34,6 +41,8 @@ STARTUP_FAILURE = 3  # uvicorn's exit status for an app that failed to start
 SHUTDOWN_GRACE_SECONDS = 30.0
 SUPERVISOR_CHECK_SECONDS = 0.5
 MIN_WORKER_LIFE_SECONDS = 5.0  # a worker gone sooner failed at start-up
+HEARTBEAT_SECONDS = 1.0
+STARTUP_ALLOWANCE_SECONDS = 60.0  # the most a worker may take to start beating (imports, app start-up)
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -61,8 +70,32 @@ def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket
     return sock
 
 
-def run_workers(app: str, host: str, port: int, count: int) -> int:
-    """Serve `app` from `count` worker processes until a stop signal; the exit status for the command."""
+@dataclass
+class _Worker:
+    process: BaseProcess
+    heartbeat: Synchronized[float]  # when its event loop last beat (time.monotonic(), shared); 0 before the first
+    started: float
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def age(self) -> float:
+        return time.monotonic() - self.started
+
+    def silent_for(self) -> float:
+        return time.monotonic() - (self.heartbeat.value or self.started)
+
+    def allowed_silence(self, timeout: float) -> float:
+        """`timeout` once it beats; before that, time to import and start the app too."""
+        return timeout if self.heartbeat.value else max(timeout, STARTUP_ALLOWANCE_SECONDS)
+
+
+def run_workers(app: str, host: str, port: int, count: int, *, timeout: float = 30.0) -> int:
+    """Serve `app` from `count` worker processes until a stop signal; the exit status for the command.
+
+    `timeout`: seconds without a heartbeat from a worker's event loop before it is replaced.
+    """
     # A plain bind first: SO_REUSEPORT would let the workers join another server already on the port.
     try:
         listening_socket(host, port, reuse_port=False).close()
@@ -78,31 +111,37 @@ def run_workers(app: str, host: str, port: int, count: int) -> int:
     for stop_signal in _STOP_SIGNALS:
         signal.signal(stop_signal, request_stop)
 
-    started: dict[int, float] = {}
-
-    def start() -> BaseProcess:
-        process = context.Process(target=_worker, args=(app, host, port, os.getpid()), name="memberdesk-worker")
+    def start() -> _Worker:
+        heartbeat = context.Value("d", 0.0, lock=False)
+        process = context.Process(
+            target=_worker, args=(app, host, port, os.getpid(), heartbeat), name="memberdesk-worker"
+        )
         process.start()
-        started[id(process)] = time.monotonic()
-        return process
+        return _Worker(process, heartbeat, time.monotonic())
 
     workers = [start() for _ in range(count)]
     logger.info("serving on http://%s:%d with %d workers (pids %s)", host, port, count, [w.pid for w in workers])
     status = 0
     while not stop.wait(SUPERVISOR_CHECK_SECONDS):
         for index, worker in enumerate(workers):
-            if worker.is_alive():
+            silent = worker.silent_for()
+            killed = worker.process.is_alive() and silent > worker.allowed_silence(timeout)
+            if killed:
+                logger.error("worker %s has not answered for %.0f s; killing it", worker.pid, silent)
+                worker.process.kill()
+                worker.process.join()
+            if worker.process.is_alive():
                 continue
-            lived = time.monotonic() - started.pop(id(worker))
-            if worker.exitcode == STARTUP_FAILURE or lived < MIN_WORKER_LIFE_SECONDS:
+            exitcode = worker.process.exitcode
+            if not killed and (exitcode == STARTUP_FAILURE or worker.age() < MIN_WORKER_LIFE_SECONDS):
                 # Starting it again would fail the same way, over and over.
-                logger.error("worker %s failed at start-up (status %s); stopping", worker.pid, worker.exitcode)
+                logger.error("worker %s failed at start-up (status %s); stopping", worker.pid, exitcode)
                 status = STARTUP_FAILURE
                 stop.set()
                 break
-            logger.warning("worker %s exited (status %s); starting another", worker.pid, worker.exitcode)
+            logger.warning("worker %s exited (status %s); starting another", worker.pid, exitcode)
             workers[index] = start()
-    _stop_all(workers)
+    _stop_all([worker.process for worker in workers])
     return status
 
 
@@ -119,19 +158,34 @@ def _stop_all(workers: list[BaseProcess]) -> None:
             worker.join()
 
 
-def _worker(app: str, host: str, port: int, supervisor: int) -> None:  # runs in the worker process
+def _worker(app: str, host: str, port: int, supervisor: int, heartbeat: Synchronized[float]) -> None:
+    """A worker process: uvicorn on a socket of its own, its event loop beating `heartbeat`."""
     import uvicorn
 
     os.setpgid(0, 0)  # out of the terminal's process group: a Ctrl-C reaches the supervisor only
     sock = listening_socket(host, port, reuse_port=True)
-    server = uvicorn.Server(uvicorn.Config(app, **uvicorn_options()))
+    config = uvicorn.Config(app, **uvicorn_options())
+    server = uvicorn.Server(config)
 
     def leave_without_supervisor() -> None:
         while os.getppid() == supervisor:
             time.sleep(1.0)
         server.should_exit = True
 
+    async def serve() -> None:
+        async def beat() -> None:
+            while True:
+                heartbeat.value = time.monotonic()
+                await asyncio.sleep(HEARTBEAT_SECONDS)
+
+        beating = asyncio.create_task(beat())
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            beating.cancel()
+
     threading.Thread(target=leave_without_supervisor, daemon=True).start()
-    server.run(sockets=[sock])
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(serve())
     if not server.started:
         sys.exit(STARTUP_FAILURE)
