@@ -12,7 +12,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -102,69 +103,67 @@ def _alive(pid: int) -> bool:
     return True
 
 
-async def test_a_worker_that_dies_is_replaced_and_sigterm_stops_every_worker(
-    services: ServiceUrls, settings: Settings, tmp_path: Path
-) -> None:
+@dataclass
+class Supervised:
+    """A `memberdesk serve --workers 2` under test: its URL, the two workers that answered first, its log."""
+
+    url: str
+    first: set[int]
+    log: Path
+    returncode: int | None = None
+
+
+@contextlib.asynccontextmanager
+async def supervised(services: ServiceUrls, tmp_path: Path, **settings: str) -> AsyncIterator[Supervised]:
+    """Two workers up and answering; SIGTERM to the supervisor on exit, its exit status then recorded."""
     port = free_port()
-    env = {**os.environ, **services.as_env(), "ENVIRONMENT": "development", "DEBUG_HEADERS": "true"}
-    with (tmp_path / "serve.log").open("w") as log:
+    env = {**os.environ, **services.as_env(), "ENVIRONMENT": "development", "DEBUG_HEADERS": "true", **settings}
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
         supervisor = await asyncio.create_subprocess_exec(
-            *_serve_command(port), env=env, stdout=log, stderr=subprocess.STDOUT
+            *_serve_command(port), env=env, stdout=output, stderr=subprocess.STDOUT
         )
-    url = f"http://127.0.0.1:{port}"
+    server = Supervised(f"http://127.0.0.1:{port}", set(), log)
     try:
-        first = await _workers_answering(url, 2)
-        assert len(first) == 2, (tmp_path / "serve.log").read_text()[-3000:]
+        server.first = await _workers_answering(server.url, 2)
+        assert len(server.first) == 2, log.read_text()[-3000:]
         await asyncio.sleep(MIN_WORKER_LIFE_SECONDS)  # past start-up: a death now is a crash, not a failed start
-        victim = min(first)
+        yield server
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(60):
+            server.returncode = await supervisor.wait()
+
+
+async def test_a_worker_that_dies_is_replaced_and_sigterm_stops_every_worker(
+    services: ServiceUrls, tmp_path: Path
+) -> None:
+    async with supervised(services, tmp_path) as server:
+        victim = min(server.first)
         os.kill(victim, signal.SIGKILL)
         now: set[int] = set()
         deadline = time.monotonic() + 30
         while not (now and victim not in now and len(now) == 2) and time.monotonic() < deadline:
-            now = await _workers_answering(url, 2, timeout=5)
+            now = await _workers_answering(server.url, 2, timeout=5)
         assert victim not in now
         assert len(now) == 2
-    finally:
-        supervisor.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(60):
-            await supervisor.wait()
-    assert supervisor.returncode == 0
-    assert [pid for pid in first | now if _alive(pid)] == []
+    assert server.returncode == 0
+    assert [pid for pid in server.first | now if _alive(pid)] == []
 
 
 async def test_a_hung_worker_is_killed_and_replaced(services: ServiceUrls, tmp_path: Path) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        **services.as_env(),
-        "ENVIRONMENT": "development",
-        "DEBUG_HEADERS": "true",
-        "WORKER_TIMEOUT_SECONDS": "2",
-    }
-    with (tmp_path / "serve.log").open("w") as log:
-        supervisor = await asyncio.create_subprocess_exec(
-            *_serve_command(port), env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        first = await _workers_answering(url, 2)
-        assert len(first) == 2, (tmp_path / "serve.log").read_text()[-3000:]
-        await asyncio.sleep(MIN_WORKER_LIFE_SECONDS)
-        hung = min(first)
+    async with supervised(services, tmp_path, WORKER_TIMEOUT_SECONDS="2") as server:
+        hung = min(server.first)
         os.kill(hung, signal.SIGSTOP)  # alive, answering nothing
         deadline = time.monotonic() + 30
         while _alive(hung) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         assert not _alive(hung)
-        assert "has not answered" in (tmp_path / "serve.log").read_text()
-        now = await _workers_answering(url, 2)
+        assert "has not answered" in server.log.read_text()
+        now = await _workers_answering(server.url, 2)
         assert len(now) == 2
         assert hung not in now
-    finally:
-        supervisor.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(60):
-            await supervisor.wait()
-    assert supervisor.returncode == 0
+    assert server.returncode == 0
 
 
 def test_serve_refuses_a_port_another_server_listens_on(services: ServiceUrls) -> None:

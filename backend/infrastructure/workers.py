@@ -7,10 +7,10 @@ CPU-bound work (argon2 logins) the clients of the busier worker waited five time
 a socket per worker, the kernel spreads new connections over the workers by their addresses (measured: even
 to within one connection), whatever each worker is doing when they arrive.
 
-The supervisor starts the workers, starts a worker again when one dies or hangs, and on SIGINT, SIGTERM or SIGHUP asks
-every worker to shut down gracefully (SIGTERM), killing the ones still running after the grace period. The
-workers run in a process group of their own, so that Ctrl-C in a terminal reaches them once, through the
-supervisor, and each leaves by itself if the supervisor is gone. A worker whose app fails to start ends the
+The supervisor starts the workers, starts a worker again when one dies or hangs, and on SIGINT, SIGTERM or
+SIGHUP asks every worker to shut down gracefully (SIGTERM), killing the ones still running after the grace
+period. The workers run in a process group of their own, so that Ctrl-C in a terminal reaches them once,
+through the supervisor, and each leaves by itself if the supervisor is gone. A worker whose app fails to start ends the
 whole command with uvicorn's start-up failure status (3), as does one that dies within its first seconds,
 rather than being started again forever.
 
