@@ -19,6 +19,7 @@ from backend.api.v1 import include_routes
 from backend.domain.auth.service import IdentityCache
 from backend.domain.housekeeping.service import Housekeeper
 from backend.domain.outbox.worker import OutboxWorker
+from backend.infrastructure import security
 from backend.infrastructure.database import Database
 from backend.infrastructure.observability import (
     Metrics,
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # Delivers side effects after commit; stopped before the S3 client it deletes objects with closes.
                 app.state.outbox_worker = worker = OutboxWorker(database, storage, settings)
                 worker.start()
+                security.prepare_hashing()
                 housekeeper = Housekeeper(database, storage, settings)
                 housekeeper.start()
                 settle_garbage_collector()

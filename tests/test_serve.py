@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from backend.domain.admin.models import Role
-from backend.infrastructure.devservices import ServiceUrls
+from backend.infrastructure.devservices import ServiceUrls, process_alive
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.workers import MIN_WORKER_LIFE_SECONDS
 from tests.factories import create_member
@@ -95,14 +95,6 @@ async def _workers_answering(url: str, want: int, timeout: float = 30.0) -> set[
     return seen
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @dataclass
 class Supervised:
     """A `memberdesk serve --workers 2` under test: its URL, the two workers that answered first, its log."""
@@ -148,7 +140,7 @@ async def test_a_worker_that_dies_is_replaced_and_sigterm_stops_every_worker(
         assert victim not in now
         assert len(now) == 2
     assert server.returncode == 0
-    assert [pid for pid in server.first | now if _alive(pid)] == []
+    assert [pid for pid in server.first | now if process_alive(pid)] == []
 
 
 async def test_a_hung_worker_is_killed_and_replaced(services: ServiceUrls, tmp_path: Path) -> None:
@@ -156,9 +148,9 @@ async def test_a_hung_worker_is_killed_and_replaced(services: ServiceUrls, tmp_p
         hung = min(server.first)
         os.kill(hung, signal.SIGSTOP)  # alive, answering nothing
         deadline = time.monotonic() + 30
-        while _alive(hung) and time.monotonic() < deadline:
+        while process_alive(hung) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
-        assert not _alive(hung)
+        assert not process_alive(hung)
         assert "has not answered" in server.log.read_text()
         now = await _workers_answering(server.url, 2)
         assert len(now) == 2

@@ -275,7 +275,7 @@ def _cmdline(pid: int) -> bytes | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether `pid` runs; a zombie (dead, waiting for its parent or init to reap it) does not."""
     try:
         os.kill(pid, 0)
@@ -292,7 +292,7 @@ def _alive(pid: int) -> bool:
 
 def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while _alive(pid):
+    while process_alive(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -917,7 +917,7 @@ class DevServices:
     def _stop_orphan(self, service: str, data_dir: Path, log: Path) -> None:
         """Handle a postmaster.pid left by an earlier run (we hold the root's lock, so it is not in use)."""
         pid = self._postmaster_pid(data_dir)
-        if pid is None or not _alive(pid):
+        if pid is None or not process_alive(pid):
             return  # absent, or stale: postgres itself replaces a pid file whose process is gone
         cmdline = _cmdline(pid)
         if cmdline is not None and b"postgres" not in cmdline and b"postmaster" not in cmdline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import secrets
@@ -16,8 +17,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so that both failures cost one argon2 verification.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 # argon2 takes 64 MiB and tens of milliseconds of CPU per hash, on threads of its own for its lanes. Measured on
 # 2 cores: 12.5 verifications/s one at a time, 17.6/s two at a time and no more with 4 or 8, while memory grows
 # by 64 MiB per hash under way (525 MB at 8). Hashing has a pool of its own that bounds both, and keeps the
@@ -39,9 +38,24 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
     return await asyncio.get_running_loop().run_in_executor(_hashing, _verify, password_hash, password)
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so that both failures cost one argon2 verification.
+
+    Made on the hashing pool when the app starts (`prepare_hashing`) rather than at import: a hash is tens of
+    milliseconds and 64 MiB, which every process and command paid when it imported this module.
+    """
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def prepare_hashing() -> None:
+    """Start making the dummy hash in the background, so that the first unknown email costs what others do."""
+    _hashing.submit(_dummy_hash)
+
+
 def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
