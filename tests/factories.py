@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import struct
 import uuid
+import zlib
 
 import asyncpg
 
@@ -37,3 +39,26 @@ async def create_member(
     )
     await db.execute("INSERT INTO user_profiles (id, job) VALUES ($1, 'Engineer')", member_id)
     return member_id
+
+
+# -- file contents, for the checks of uploaded files ------------------------------------------------------------
+
+
+def png_bytes() -> bytes:
+    """A valid 1x1 PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+# A 1x1 lossless WebP (RIFF header, a VP8L chunk).
+WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"
+HTML = b"<!doctype html><html><body><script>alert(document.domain)</script></body></html>"
