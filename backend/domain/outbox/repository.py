@@ -34,9 +34,14 @@ _ERROR_CHARS = 2000
 _PENDING: ColumnClause[str] = literal_column(f"'{OutboxStatus.pending.value}'", String)
 
 
-async def add(session: AsyncWriteSession, topic: str, payload: dict[str, Any]) -> None:
-    """Insert one pending event in the caller's transaction."""
-    await session.execute(insert(outbox).values(topic=topic, payload=payload))
+async def add(
+    session: AsyncWriteSession, topic: str, payload: dict[str, Any], *, due_at: datetime | None = None
+) -> None:
+    """Insert one pending event in the caller's transaction, due now or at `due_at`."""
+    values: dict[str, Any] = {"topic": topic, "payload": payload}
+    if due_at is not None:
+        values["next_attempt_at"] = due_at
+    await session.execute(insert(outbox).values(**values))
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,14 @@
 An event is one side effect, and its payload says which kind (the worker reads nothing else):
 
 - `{"action": "delete_object", "s3_key": "<key>", ...}` deletes that object from the app's bucket
-  (`enqueue_object_deletion` builds it; `photo.deleted` events use it);
+  (`enqueue_object_deletion` builds it; `photo.deleted` events use it), now or, scheduled through the event's
+  `next_attempt_at`, later (an upload key is deleted again once its form has expired);
 - any other payload is a notification, POSTed as a signed webhook (member.approved, photo.rejected, ...).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from backend.domain.actors import AuditContext
@@ -29,17 +31,26 @@ DELETE_OBJECT = "delete_object"
 S3_KEY = "s3_key"
 
 
-async def enqueue(session: AsyncWriteSession, topic: str, payload: dict[str, Any]) -> None:
-    """An event to deliver once (and only if) this transaction commits."""
-    await repository.add(session, topic, payload)
-    session.info[OUTBOX_PENDING] = True
+async def enqueue(
+    session: AsyncWriteSession, topic: str, payload: dict[str, Any], *, due_at: datetime | None = None
+) -> None:
+    """An event to deliver once (and only if) this transaction commits: at once, or not before `due_at`."""
+    await repository.add(session, topic, payload, due_at=due_at)
+    if due_at is None:
+        session.info[OUTBOX_PENDING] = True
 
 
 async def enqueue_object_deletion(
-    session: AsyncWriteSession, s3_key: str, *, topic: str = "photo.deleted", **context: Any
+    session: AsyncWriteSession,
+    s3_key: str,
+    *,
+    topic: str = "photo.deleted",
+    due_at: datetime | None = None,
+    **context: Any,
 ) -> None:
-    """Delete `s3_key` from the bucket once (and only if) this transaction commits; `context` is kept for operators."""
-    await enqueue(session, topic, {**context, ACTION: DELETE_OBJECT, S3_KEY: s3_key})
+    """Delete `s3_key` from the bucket once (and only if) this transaction commits, at once or not before `due_at`
+    (the worker's sweep finds it then); `context` is kept for operators."""
+    await enqueue(session, topic, {**context, ACTION: DELETE_OBJECT, S3_KEY: s3_key}, due_at=due_at)
 
 
 async def backlog(session: AnySession) -> dict[str, int]:
