@@ -4,6 +4,11 @@ botocore's presigner costs about 0.6 ms per URL on the event loop; a member page
 With static credentials the same AWS Signature V4 query string is computed here directly (a SHA-256 and an
 HMAC per URL, the signing key cached per day), and checked against botocore's output in the tests.
 Upload forms (presigned POST) are rare and carry a policy, so they go through botocore.
+
+An upload form writes an upload key only; what is served is a server-side copy to another key, made once the
+file has been checked (`copy`, then `read_head` on the copy), with the checked Content-Type and no other
+metadata. S3 itself cannot send `X-Content-Type-Options: nosniff` (no object metadata or presigned-URL override
+produces it, on AWS or on SeaweedFS): a deployment adds it in front of the bucket (see the README).
 """
 
 from __future__ import annotations
@@ -110,6 +115,14 @@ class PresignedPost:
 
 
 @dataclass(frozen=True)
+class ObjectHead:
+    """The first bytes of a stored object (fewer when it is shorter) and its whole size."""
+
+    data: bytes
+    size: int
+
+
+@dataclass(frozen=True)
 class ObjectInfo:
     """What a HEAD tells about a stored object."""
 
@@ -119,6 +132,21 @@ class ObjectInfo:
 
 
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+_CONTENT_RANGE = re.compile(r"bytes \d+-\d+/(\d+)")
+
+
+def _missing(exc: ClientError) -> bool:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return error.get("Code") in _MISSING_CODES or status == 404
+
+
+def _failure(operation: str, key: str, exc: Exception) -> StorageError:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return StorageError(f"{operation} {key}: {error.get('Code') or status}")
+    return StorageError(f"{operation} {key}: {type(exc).__name__}")
 
 
 def client_config() -> Config:
@@ -217,16 +245,56 @@ class Storage:
         try:
             answer = await self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if error.get("Code") in _MISSING_CODES or status == 404:
+            if _missing(exc):
                 return None
-            raise StorageError(f"HEAD {key}: {error.get('Code') or status}") from exc
+            raise _failure("HEAD", key, exc) from exc
         except BotoCoreError as exc:
-            raise StorageError(f"HEAD {key}: {type(exc).__name__}") from exc
+            raise _failure("HEAD", key, exc) from exc
         return ObjectInfo(
             size=int(answer["ContentLength"]), content_type=answer.get("ContentType"), etag=answer.get("ETag")
         )
+
+    async def read_head(self, key: str, length: int) -> ObjectHead | None:
+        """The first `length` bytes of the object at `key` (a ranged GET) and its size; None when there is none."""
+        try:
+            answer = await self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{length - 1}")
+            body = answer["Body"]
+            try:  # at most `length` bytes, even from a server that would ignore Range
+                data = await body.read(length)
+            finally:
+                body.close()
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":  # an empty object has no byte 0
+                return ObjectHead(data=b"", size=0)
+            raise _failure("GET", key, exc) from exc
+        except BotoCoreError as exc:
+            raise _failure("GET", key, exc) from exc
+        whole = _CONTENT_RANGE.fullmatch(answer.get("ContentRange") or "")
+        return ObjectHead(data=data, size=int(whole.group(1)) if whole else int(answer["ContentLength"]))
+
+    async def copy(self, source: str, target: str, *, content_type: str) -> bool:
+        """Copy `source` to `target` inside the bucket, stored as `content_type` and with no other metadata.
+
+        MetadataDirective REPLACE: nothing the uploader stored with `source` (Content-Disposition, Cache-Control,
+        Expires, Content-Language, x-amz-meta-*) reaches `target`. False when there is no `source`.
+        """
+        try:
+            await self.client.copy_object(
+                Bucket=self.bucket,
+                Key=target,
+                CopySource={"Bucket": self.bucket, "Key": source},
+                MetadataDirective="REPLACE",
+                ContentType=content_type,
+            )
+        except ClientError as exc:
+            if _missing(exc):
+                return False
+            raise _failure("COPY", f"{source} -> {target}", exc) from exc
+        except BotoCoreError as exc:
+            raise _failure("COPY", f"{source} -> {target}", exc) from exc
+        return True
 
     async def check(self) -> None:
         """Raise if the bucket cannot be reached."""
