@@ -90,7 +90,9 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         headers["Idempotent-Replayed"] = "true"
         return Response(exc.body, status_code=exc.response_status, headers=headers)
     assert isinstance(exc, DomainError)
-    return problem(exc.status, exc.title, exc.detail, **exc.extra)
+    # A dependency the service found unavailable (S3, say): the client may retry, and is told when.
+    retry = {"Retry-After": RETRY_AFTER_SECONDS} if exc.status == 503 else None
+    return problem(exc.status, exc.title, exc.detail, headers=retry, **exc.extra)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

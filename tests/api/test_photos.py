@@ -27,6 +27,7 @@ from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage
 from backend.main import create_app
 from tests.conftest import api_client, wait_for_replica
+from tests.factories import HTML, WEBP, png_bytes
 
 MEMBERS = "/api/v1/admin/members"
 PHOTOS = "/api/v1/admin/photos"
@@ -198,13 +199,14 @@ class TestStartUpload:
         assert body["display_order"] == 0
         assert body["s3_key"] == f"members/{member}/photos/{body['id']}.jpg"
         upload = body["upload"]
-        assert upload["fields"]["key"] == body["s3_key"]
+        # The form writes an upload key; the photo's own key is written only by complete.
+        assert upload["fields"]["key"] == f"members/{member}/uploads/{body['id']}.jpg"
         assert upload["fields"]["Content-Type"] == "image/jpeg"
         assert upload["max_bytes"] == settings.photo_max_bytes
         policy = json.loads(base64.b64decode(upload["fields"]["policy"]))
         assert {"Content-Type": "image/jpeg"} in policy["conditions"]
         assert ["content-length-range", 1, settings.photo_max_bytes] in policy["conditions"]
-        assert {"key": body["s3_key"]} in policy["conditions"]
+        assert {"key": upload["fields"]["key"]} in policy["conditions"]
         expires = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
         ttl = timedelta(seconds=settings.photo_upload_ttl_seconds)
         assert before + ttl - timedelta(seconds=5) <= expires <= datetime.now(UTC) + ttl + timedelta(seconds=5)
@@ -385,12 +387,15 @@ class TestUploadAndComplete:
     ) -> None:
         started = await start(moderator, member)
         await storage.client.put_object(
-            Bucket=storage.bucket, Key=started["s3_key"], Body=b"<html></html>", ContentType="text/html"
+            Bucket=storage.bucket,
+            Key=started["upload"]["fields"]["key"],
+            Body=b"<html></html>",
+            ContentType="text/html",
         )
         refused = await moderator.post(f"{PHOTOS}/{started['id']}/complete")
         assert refused.status_code == 409
         assert refused.json()["problem"] == "content_type"
-        assert "text/html" in refused.json()["detail"]
+        assert "not a JPEG image" in refused.json()["detail"]
         assert (await photo_row(db, started["id"]))["status"] == "uploading"
 
         assert (await post_file(http, started, JPEG)).status_code == 204
@@ -401,12 +406,27 @@ class TestUploadAndComplete:
     ) -> None:
         started = await start(small_limit, member)
         await storage.client.put_object(
-            Bucket=storage.bucket, Key=started["s3_key"], Body=bytes(SMALL_LIMIT * 2), ContentType="image/jpeg"
+            Bucket=storage.bucket,
+            Key=started["upload"]["fields"]["key"],
+            Body=JPEG + bytes(SMALL_LIMIT * 2),
+            ContentType="image/jpeg",
         )
         refused = await small_limit.post(f"{PHOTOS}/{started['id']}/complete")
         assert refused.status_code == 409
         assert refused.json()["problem"] == "size"
-        assert str(SMALL_LIMIT * 2) in refused.json()["detail"]
+        assert str(len(JPEG) + SMALL_LIMIT * 2) in refused.json()["detail"]
+        assert (await photo_row(db, started["id"]))["status"] == "uploading"
+
+    async def test_empty_object_put_around_the_policy_is_409(
+        self, moderator: httpx.AsyncClient, member: uuid.UUID, db: asyncpg.Connection, storage: Storage
+    ) -> None:
+        started = await start(moderator, member)
+        await storage.client.put_object(
+            Bucket=storage.bucket, Key=started["upload"]["fields"]["key"], Body=b"", ContentType="image/jpeg"
+        )
+        refused = await moderator.post(f"{PHOTOS}/{started['id']}/complete")
+        assert refused.status_code == 409
+        assert (refused.json()["problem"], refused.json()["size_bytes"]) == ("size", 0)
         assert (await photo_row(db, started["id"]))["status"] == "uploading"
 
     async def test_unreachable_s3_is_503_and_changes_nothing(
@@ -416,6 +436,7 @@ class TestUploadAndComplete:
         response = await s3_down.post(f"{PHOTOS}/{started['id']}/complete")
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"
+        assert int(response.headers["retry-after"]) > 0
         assert (await photo_row(db, started["id"]))["status"] == "uploading"
 
     async def test_unknown_photo_is_404(self, moderator: httpx.AsyncClient) -> None:
@@ -655,7 +676,8 @@ class TestDeletePhoto:
     ) -> None:
         started = await start(moderator, member)
         assert (await moderator.delete(f"{PHOTOS}/{started['id']}")).status_code == 200
-        assert [e["s3_key"] for e in await outbox_events(db, "photo.deleted", started["id"])] == [started["s3_key"]]
+        keys = {e["s3_key"] for e in await outbox_events(db, "photo.deleted", started["id"])}
+        assert keys == {started["s3_key"], started["upload"]["fields"]["key"]}
 
 
 # -- housekeeping: abandoned uploads -----------------------------------------------------------------------------
@@ -698,10 +720,16 @@ class TestAbandonedUploads:
         assert await live_order(db, member) == [(completed, 0), (uuid.UUID(young["id"]), 1)]
         assert (await audit_actions(db, abandoned["id"]))[-1] == "photo.upload_abandoned"
         events = await outbox_events(db, "photo.upload_abandoned", abandoned["id"])
-        assert [(e["action"], e["s3_key"]) for e in events] == [("delete_object", abandoned["s3_key"])]
+        upload_key = abandoned["upload"]["fields"]["key"]
+        # Its own key (a refused completion may have left a copy there) and its upload key, once: the form is long
+        # expired.
+        assert [(e["action"], e["s3_key"]) for e in events] == [
+            ("delete_object", abandoned["s3_key"]),
+            ("delete_object", upload_key),
+        ]
         # The app's outbox worker deletes the object that did arrive.
         async with asyncio.timeout(15):
-            while await storage.head(abandoned["s3_key"]) is not None:
+            while await storage.head(upload_key) is not None:
                 await asyncio.sleep(0.1)
         assert (await moderator.post(f"{PHOTOS}/{abandoned['id']}/complete")).status_code == 404
 
@@ -725,6 +753,29 @@ class TestAbandonedUploads:
         assert (await photo_row(db, started["id"]))["deleted_at"] is None
         assert await outbox_events(db, "photo.upload_abandoned", started["id"]) == []
 
+    async def test_an_upload_of_a_member_deleted_since_is_removed_too(
+        self,
+        app: FastAPI,
+        settings: Settings,
+        moderator: httpx.AsyncClient,
+        http: httpx.AsyncClient,
+        member: uuid.UUID,
+        db: asyncpg.Connection,
+        storage: Storage,
+    ) -> None:
+        """The form still works after its member is deleted; what it uploaded must not stay behind."""
+        started = await start(moderator, member)
+        await db.execute("UPDATE users SET deleted_at = now() WHERE id = $1", member)
+        assert (await post_file(http, started, JPEG)).status_code == 204
+        await backdate(db, started["id"], timedelta(days=30))
+
+        report = await housekeeper(app, settings).run_once()
+
+        assert report.abandoned_uploads >= 1
+        assert (await photo_row(db, started["id"]))["deleted_at"] is not None
+        assert (await audit_actions(db, started["id"]))[-1] == "photo.upload_abandoned"
+        await wait_until_gone(storage, started["upload"]["fields"]["key"])
+
 
 # -- roles -------------------------------------------------------------------------------------------------------
 
@@ -745,3 +796,237 @@ class TestPhotoRoles:
         assert await live_order(db, member) == [(photo_id, 0)]
         assert (await photo_row(db, photo_id))["status"] == "pending"
         assert await audit_actions(db, photo_id) == []
+
+
+# -- what is served is what was checked (issue 11, items 3 and 4) ------------------------------------------------
+
+
+async def served(
+    client: httpx.AsyncClient, http: httpx.AsyncClient, services: ServiceUrls, member_id: uuid.UUID, photo_id: str
+) -> httpx.Response:
+    """The photo as the member detail serves it: its presigned URL, fetched."""
+    await wait_for_replica(services)
+    detail = await client.get(f"{MEMBERS}/{member_id}")
+    assert detail.status_code == 200, detail.text
+    [photo] = [p for p in detail.json()["photos"] if p["id"] == photo_id]
+    return await http.get(photo["url"])
+
+
+async def wait_until_gone(storage: Storage, key: str) -> None:
+    async with asyncio.timeout(15):
+        while await storage.head(key) is not None:
+            await asyncio.sleep(0.1)
+
+
+class TestServedObjectIsTheCheckedOne:
+    async def test_posting_other_bytes_with_the_same_form_after_approval_changes_nothing_served(
+        self,
+        moderator: httpx.AsyncClient,
+        client: httpx.AsyncClient,
+        http: httpx.AsyncClient,
+        member: uuid.UUID,
+        services: ServiceUrls,
+    ) -> None:
+        started = await start(moderator, member)
+        assert (await post_file(http, started, JPEG)).status_code == 204
+        assert (await moderator.post(f"{PHOTOS}/{started['id']}/complete")).status_code == 200
+        approved = await moderator.patch(f"{PHOTOS}/{started['id']}", json={"status": "approved"})
+        assert approved.status_code == 200
+
+        # The form is still valid: S3 takes the new bytes, but at the upload key, which nothing serves.
+        assert (await post_file(http, started, SAMPLE_JPEGS[1])).status_code == 204
+
+        fetched = await served(client, http, services, member, started["id"])
+        assert fetched.status_code == 200
+        assert fetched.content == JPEG
+
+    async def test_the_form_cannot_write_the_served_key(
+        self, moderator: httpx.AsyncClient, http: httpx.AsyncClient, member: uuid.UUID, storage: Storage
+    ) -> None:
+        started = await start(moderator, member)
+        assert started["upload"]["fields"]["key"] != started["s3_key"]
+        fields = {**started["upload"]["fields"], "key": started["s3_key"]}
+        refused = await http.post(started["upload"]["url"], data=fields, files={"file": ("p", JPEG, "image/jpeg")})
+        assert refused.status_code == 403
+        assert await storage.head(started["s3_key"]) is None
+
+    async def test_complete_discards_the_upload_key_now_and_again_once_the_form_has_expired(
+        self,
+        app: FastAPI,
+        settings: Settings,
+        moderator: httpx.AsyncClient,
+        http: httpx.AsyncClient,
+        member: uuid.UUID,
+        db: asyncpg.Connection,
+        storage: Storage,
+    ) -> None:
+        started = await start(moderator, member)
+        upload_key = started["upload"]["fields"]["key"]
+        assert (await post_file(http, started, JPEG)).status_code == 204
+        assert (await moderator.post(f"{PHOTOS}/{started['id']}/complete")).status_code == 200
+
+        rows = await db.fetch(
+            "SELECT id, payload, next_attempt_at FROM outbox WHERE topic = 'photo.completed'"
+            " AND payload->>'photo_id' = $1 ORDER BY next_attempt_at",
+            started["id"],
+        )
+        assert [json.loads(r["payload"])["s3_key"] for r in rows] == [upload_key, upload_key]
+        created_at = (await photo_row(db, started["id"]))["created_at"]
+        form_expires = created_at + timedelta(seconds=settings.photo_upload_ttl_seconds)
+        assert rows[0]["next_attempt_at"] < form_expires < rows[1]["next_attempt_at"]
+        await wait_until_gone(storage, upload_key)  # the first deletion, by the app's worker
+        assert (await storage.head(started["s3_key"])) is not None  # the served copy stays
+
+        # A late POST within the form's life puts the key back; the second deletion, once due, removes it.
+        assert (await post_file(http, started, SAMPLE_JPEGS[1])).status_code == 204
+        await db.execute("UPDATE outbox SET next_attempt_at = now() WHERE id = $1", rows[1]["id"])
+        app.state.outbox_worker.nudge()
+        await wait_until_gone(storage, upload_key)
+        assert (await storage.head(started["s3_key"])) is not None
+
+    async def test_complete_racing_a_second_post_serves_exactly_the_bytes_it_checked(
+        self,
+        moderator: httpx.AsyncClient,
+        client: httpx.AsyncClient,
+        http: httpx.AsyncClient,
+        member: uuid.UUID,
+        services: ServiceUrls,
+        db: asyncpg.Connection,
+    ) -> None:
+        started = await start(moderator, member, "image/png")
+        assert (await post_file(http, started, png_bytes())).status_code == 204
+        # HTML posted while complete runs: whichever object complete copies is the one it checks.
+        completed, posted = await asyncio.gather(
+            moderator.post(f"{PHOTOS}/{started['id']}/complete"), post_file(http, started, HTML)
+        )
+        assert posted.status_code == 204
+        row = await photo_row(db, started["id"])
+        if completed.status_code == 200:
+            assert row["status"] == "pending"
+            fetched = await served(client, http, services, member, started["id"])
+            assert fetched.content == png_bytes()
+        else:
+            assert completed.status_code == 409
+            assert completed.json()["problem"] == "content_type"
+            assert row["status"] == "uploading"
+
+    async def test_deleting_an_unfinished_upload_deletes_both_keys_now_and_the_upload_key_after_expiry(
+        self, moderator: httpx.AsyncClient, member: uuid.UUID, db: asyncpg.Connection
+    ) -> None:
+        started = await start(moderator, member)
+        upload_key = started["upload"]["fields"]["key"]
+        assert (await moderator.delete(f"{PHOTOS}/{started['id']}")).status_code == 200
+        rows = await db.fetch(
+            "SELECT payload, next_attempt_at > now() + interval '1 minute' AS later FROM outbox"
+            " WHERE topic = 'photo.deleted' AND payload->>'photo_id' = $1",
+            started["id"],
+        )
+        keys = sorted((json.loads(r["payload"])["s3_key"], r["later"]) for r in rows)
+        assert keys == sorted([(started["s3_key"], False), (upload_key, False), (upload_key, True)])
+
+
+class TestCheckedType:
+    @pytest.mark.parametrize(
+        ("declared", "content", "detected"),
+        [
+            ("image/png", HTML, None),
+            ("image/jpeg", HTML, None),
+            ("image/png", JPEG, "image/jpeg"),
+            ("image/webp", b"RIFF\x10\x00\x00\x00WEBPXXXX" + bytes(16), None),
+        ],
+    )
+    async def test_bytes_that_are_not_the_declared_type_are_409_and_stay_uploading(
+        self,
+        moderator: httpx.AsyncClient,
+        http: httpx.AsyncClient,
+        member: uuid.UUID,
+        db: asyncpg.Connection,
+        declared: str,
+        content: bytes,
+        detected: str | None,
+    ) -> None:
+        started = await start(moderator, member, declared)
+        assert (await post_file(http, started, content)).status_code == 204  # S3 only checks the declared type
+        refused = await moderator.post(f"{PHOTOS}/{started['id']}/complete")
+        assert refused.status_code == 409
+        assert refused.headers["content-type"] == "application/problem+json"
+        body = refused.json()
+        assert (body["problem"], body["content_type"], body.get("detected_type")) == (
+            "content_type",
+            declared,
+            detected,
+        )
+        assert (await photo_row(db, started["id"]))["status"] == "uploading"
+        assert await audit_actions(db, started["id"]) == ["photo.upload_started"]
+
+    @pytest.mark.parametrize(
+        ("content_type", "content"), [("image/jpeg", JPEG), ("image/png", png_bytes()), ("image/webp", WEBP)]
+    )
+    async def test_each_accepted_type_is_served_with_its_checked_type(
+        self,
+        moderator: httpx.AsyncClient,
+        client: httpx.AsyncClient,
+        http: httpx.AsyncClient,
+        member: uuid.UUID,
+        services: ServiceUrls,
+        content_type: str,
+        content: bytes,
+    ) -> None:
+        started = await start(moderator, member, content_type)
+        assert (await post_file(http, started, content)).status_code == 204
+        completed = await moderator.post(f"{PHOTOS}/{started['id']}/complete")
+        assert completed.status_code == 200, completed.text
+        fetched = await served(client, http, services, member, started["id"])
+        assert (fetched.content, fetched.headers["content-type"]) == (content, content_type)
+
+    async def test_after_a_refusal_the_right_file_can_still_be_posted_and_completed(
+        self,
+        moderator: httpx.AsyncClient,
+        client: httpx.AsyncClient,
+        http: httpx.AsyncClient,
+        member: uuid.UUID,
+        services: ServiceUrls,
+    ) -> None:
+        started = await start(moderator, member, "image/png")
+        assert (await post_file(http, started, HTML)).status_code == 204
+        assert (await moderator.post(f"{PHOTOS}/{started['id']}/complete")).status_code == 409
+        assert (await post_file(http, started, png_bytes())).status_code == 204
+        completed = await moderator.post(f"{PHOTOS}/{started['id']}/complete")
+        assert completed.status_code == 200, completed.text
+        fetched = await served(client, http, services, member, started["id"])
+        assert (fetched.content, fetched.headers["content-type"]) == (png_bytes(), "image/png")
+
+    async def test_extra_form_fields_are_never_served(
+        self,
+        moderator: httpx.AsyncClient,
+        client: httpx.AsyncClient,
+        http: httpx.AsyncClient,
+        member: uuid.UUID,
+        services: ServiceUrls,
+    ) -> None:
+        """SeaweedFS, unlike AWS, accepts form fields the policy does not name, and stores them with the upload;
+        the copy that is served carries only the checked type."""
+        started = await start(moderator, member)
+        extras = {
+            "Content-Disposition": "inline; filename=photo.html",
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "Expires": "Wed, 21 Oct 2099 07:28:00 GMT",
+            "Content-Language": "xx",
+            "success_action_redirect": "https://attacker.example/",
+        }
+        uploaded = await http.post(
+            started["upload"]["url"],
+            data={**started["upload"]["fields"], **extras},
+            files={"file": ("photo", JPEG, "image/jpeg")},
+        )
+        assert uploaded.status_code in (204, 303, 403), uploaded.text  # 403 where the server enforces the policy
+        if uploaded.status_code == 403:
+            assert (await post_file(http, started, JPEG)).status_code == 204
+        assert (await moderator.post(f"{PHOTOS}/{started['id']}/complete")).status_code == 200
+
+        fetched = await served(client, http, services, member, started["id"])
+        assert fetched.status_code == 200
+        assert fetched.content == JPEG
+        assert fetched.headers["content-type"] == "image/jpeg"
+        for header in ("content-disposition", "cache-control", "expires", "content-language"):
+            assert header not in fetched.headers, header

@@ -5,9 +5,10 @@
 - **Idempotency-Key records** older than IDEMPOTENCY_KEY_HOURS are deleted: a retry is answered from its record
   for at least that long.
 - **Abandoned photo uploads**: a photo still `uploading` PHOTO_UPLOAD_GRACE_SECONDS after its upload form expired
-  is removed as an operator's DELETE would (the order closed, audited as `photo.upload_abandoned`, its object
-  deleted by the outbox worker in case the file did arrive), each in a transaction of its own that re-checks
-  the photo under the same locks as every other photo write, so a completion that wins the race is kept.
+  is removed as an operator's DELETE would (the order closed, audited as `photo.upload_abandoned`, its objects
+  deleted by the outbox worker in case the file did arrive), also when its member was deleted meanwhile (the
+  form outlived that), each in a transaction of its own that re-checks the photo under the same locks as every
+  other photo write, so a completion that wins the race is kept.
 
 Deletions take rows with SKIP LOCKED, so processes running passes at the same time share the work instead of
 queueing, and each chore stops after MAX_BATCHES batches: a backlog is worked off over several passes, never in

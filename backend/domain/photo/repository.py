@@ -19,17 +19,15 @@ users = User.__table__  # type: ignore[attr-defined]
 photos = UserPhoto.__table__  # type: ignore[attr-defined]
 
 
-async def lock_member(session: AsyncWriteSession, member_id: uuid.UUID) -> bool:
-    """Lock a live member's row for its photo writes; False when there is no such live member.
+async def lock_member(session: AsyncWriteSession, member_id: uuid.UUID, *, deleted_too: bool = False) -> bool:
+    """Lock a live member's row (or a deleted one's, when asked) for its photo writes; False when there is none.
 
     FOR NO KEY UPDATE serialises photo-set writes of one member with each other and with updates of the
     member row, but not with inserts that only reference it (notes, audit), which take KEY SHARE.
     """
-    stmt = (
-        select(users.c.id)
-        .where(users.c.id == member_id, users.c.deleted_at.is_(None))
-        .with_for_update(key_share=True)  # FOR NO KEY UPDATE
-    )
+    stmt = select(users.c.id).where(users.c.id == member_id).with_for_update(key_share=True)  # FOR NO KEY UPDATE
+    if not deleted_too:
+        stmt = stmt.where(users.c.deleted_at.is_(None))
     return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
@@ -45,14 +43,19 @@ async def lock_live_photos(session: AsyncWriteSession, member_id: uuid.UUID) -> 
     return list((await session.execute(stmt)).scalars())
 
 
-async def get_photo(session: AnySession, photo_id: uuid.UUID, *, for_update: bool = False) -> UserPhoto | None:
-    """A live photo of a live member (locked FOR UPDATE when asked: the photo row only), or None."""
+async def get_photo(
+    session: AnySession, photo_id: uuid.UUID, *, for_update: bool = False, deleted_member_too: bool = False
+) -> UserPhoto | None:
+    """A live photo of a live member (or of a deleted one, when asked), locked FOR UPDATE when asked (the photo
+    row only); None when there is none."""
     stmt = (
         select(UserPhoto)
         .join(users, users.c.id == photos.c.user_id)
-        .where(photos.c.id == photo_id, photos.c.deleted_at.is_(None), users.c.deleted_at.is_(None))
+        .where(photos.c.id == photo_id, photos.c.deleted_at.is_(None))
         .execution_options(populate_existing=True)
     )
+    if not deleted_member_too:
+        stmt = stmt.where(users.c.deleted_at.is_(None))
     if for_update:
         stmt = stmt.with_for_update(of=photos)
     return (await session.execute(stmt)).scalar_one_or_none()
@@ -84,8 +87,8 @@ async def flush(session: AsyncWriteSession) -> None:
 
 
 async def abandoned_uploads(session: AnySession, *, started_before: datetime, limit: int) -> list[uuid.UUID]:
-    """Up to `limit` live photos of live members still `uploading` that were started before `started_before`,
-    oldest first."""
+    """Up to `limit` live photos still `uploading` that were started before `started_before`, oldest first,
+    whether their member is live or soft-deleted (a form outlives its member's deletion)."""
     stmt = (
         select(photos.c.id)
         .where(
@@ -93,9 +96,7 @@ async def abandoned_uploads(session: AnySession, *, started_before: datetime, li
             photos.c.status == literal_column(f"'{PhotoStatus.uploading.value}'", String),
             photos.c.deleted_at.is_(None),
             photos.c.created_at < started_before,
-            users.c.deleted_at.is_(None),
         )
-        .join_from(photos, users, users.c.id == photos.c.user_id)
         .order_by(photos.c.created_at)
         .limit(limit)
     )

@@ -1,19 +1,27 @@
 """PhotoService: uploads straight to S3, their confirmation, moderation, order and deletion, all audited.
 
 The file never passes through the API: an operator's client posts it to S3 with a presigned form whose
-policy fixes the key, the Content-Type and the size range, then asks us to `complete`, which checks the
-object with a HEAD. S3 objects are never deleted inside the transaction: a deletion is an outbox event the
-worker carries out after the commit, so a rolled-back delete leaves the object in place.
+policy fixes the key, the Content-Type and the size range. That key is the photo's *upload key*, which nothing
+serves. `complete` copies the upload (server-side) to the photo's own key, `s3_key`, stored as the declared
+type and with no other metadata, then checks that copy: its size, and its first bytes against the declared
+type (`backend.domain.filetypes`). Only a copy that passes becomes the `pending` photo, and it is never written
+again: no form names it, and nothing copies to a photo that is no longer `uploading`. So what a moderator sees
+and approves is exactly what is served, whatever is posted with the form afterwards.
+
+The upload key is then discarded: deleted by the outbox at once, and again once the form has expired, since a
+late POST can put it back. S3 objects are never deleted inside the transaction: a deletion is an outbox event
+the worker carries out after the commit, so a rolled-back delete leaves the object in place.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from backend.domain.actors import AuditContext
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.errors import ConflictError, NotFoundError, ServiceUnavailable, UnprocessableEntity
+from backend.domain.filetypes import PHOTO_TYPES, SNIFF_BYTES, checked_type, describe, sniff
 from backend.domain.member.models import PhotoStatus, UserPhoto
 from backend.domain.outbox.service import enqueue, enqueue_object_deletion
 from backend.domain.photo import repository
@@ -34,9 +42,25 @@ MODERATED = frozenset({PhotoStatus.pending, PhotoStatus.approved, PhotoStatus.re
 _AUDITED = ("user_id", "s3_key", "content_type", "display_order", "status", "status_reason", "size_bytes", "deleted_at")
 
 
+FORM_EXPIRY_MARGIN_SECONDS = 300
+"""An upload key is deleted once more this long after its form expired (S3's clock may run behind ours)."""
+
+
 def photo_key(member_id: uuid.UUID, photo_id: uuid.UUID, content_type: str) -> str:
-    """The object key of a photo: members/<member_id>/photos/<photo_id>.<ext>."""
+    """The key of the object a photo serves, written only by `complete`: members/<member_id>/photos/<photo_id>.<ext>."""
     return f"members/{member_id}/photos/{photo_id}.{EXTENSIONS[content_type]}"
+
+
+def upload_key(member_id: uuid.UUID, photo_id: uuid.UUID, content_type: str) -> str:
+    """The key a photo's upload form writes, never served: members/<member_id>/uploads/<photo_id>.<ext>."""
+    return f"members/{member_id}/uploads/{photo_id}.{EXTENSIONS[content_type]}"
+
+
+def _upload_key_of(row: UserPhoto) -> str | None:
+    """The photo's upload key (None for a photo that never had an upload form)."""
+    if row.content_type not in EXTENSIONS:
+        return None
+    return upload_key(row.user_id, row.id, row.content_type)
 
 
 def _state(row: UserPhoto) -> dict[str, object]:
@@ -96,45 +120,59 @@ class PhotoService:
         await repository.add(self.session, row)
         await self.audit.record("photo.upload_started", ENTITY, row.id, changes(None, _state(row)))
         form = await self.storage.presign_post(
-            row.s3_key, data.content_type, self.max_bytes, expires_in=self.upload_ttl_seconds
+            upload_key(member_id, photo_id, data.content_type),
+            data.content_type,
+            self.max_bytes,
+            expires_in=self.upload_ttl_seconds,
         )
         upload = UploadForm(url=form.url, fields=form.fields, expires_at=form.expires_at, max_bytes=self.max_bytes)
         return PhotoUploadStarted.model_validate({**PhotoDetailRead.model_validate(row).model_dump(), "upload": upload})
 
     async def complete(self, photo_id: uuid.UUID) -> PhotoDetailRead:
-        """Check the uploaded object (exists, size, type) and move the photo to `pending`; 409 otherwise."""
+        """Copy the upload to the photo's own key, check the copy (size, and type by its first bytes) and move the
+        photo to `pending`: that copy is what is served from now on. 409 otherwise (the photo stays `uploading`,
+        so a correct file can still be posted with the same form and completed)."""
         row = await self._photo(photo_id, for_update=True)
         if row.status != PhotoStatus.uploading:
             raise ConflictError(
                 f"The photo is {row.status}; only an uploading photo can be completed.", photo_status=row.status
             )
+        source = _upload_key_of(row)
+        declared = row.content_type or ""
+        if source is None or declared not in PHOTO_TYPES:
+            raise ConflictError(f"The photo's type {declared or '(none)'} is not one photos may have.")
         try:
-            found = await self.storage.head(row.s3_key)
+            # Nothing serves `s3_key` while the photo is `uploading`, and the row lock keeps other completions out.
+            copied = await self.storage.copy(source, row.s3_key, content_type=declared)
+            head = await self.storage.read_head(row.s3_key, SNIFF_BYTES) if copied else None
         except StorageError as exc:
             raise ServiceUnavailable("S3 could not be reached to check the upload; try again.") from exc
-        if found is None:
-            raise ConflictError("No file has been uploaded for this photo yet.", problem="missing", s3_key=row.s3_key)
-        # S3 enforced the upload policy; these catch an object that reached the key some other way. The photo
-        # stays `uploading`, so a correct file can still be posted to the same key and completed.
-        if not 1 <= found.size <= self.max_bytes:
+        if head is None:
+            raise ConflictError("No file has been uploaded for this photo yet.", problem="missing", upload_key=source)
+        # S3 enforced the upload policy's size range; this catches an object that reached the key some other way.
+        if not 1 <= head.size <= self.max_bytes:
             raise ConflictError(
-                f"The uploaded file is {found.size} bytes; photos must be 1 to {self.max_bytes} bytes.",
+                f"The uploaded file is {head.size} bytes; photos must be 1 to {self.max_bytes} bytes.",
                 problem="size",
-                size_bytes=found.size,
+                size_bytes=head.size,
                 max_bytes=self.max_bytes,
             )
-        if found.content_type != row.content_type:
+        # The policy fixed only the declared Content-Type, not what the bytes are.
+        if checked_type(head.data, declared, PHOTO_TYPES) is None:
+            detected = sniff(head.data)
             raise ConflictError(
-                f"The uploaded file is stored as {found.content_type or 'no content type'}; "
-                f"the upload was started for {row.content_type}.",
+                f"The uploaded file is not {describe(declared)}, as the upload was started for: "
+                f"its first bytes are those of {describe(detected)}.",
                 problem="content_type",
-                content_type=found.content_type,
+                content_type=declared,
+                detected_type=detected,
             )
         before = _state(row)
         row.status = PhotoStatus.pending
-        row.size_bytes = found.size
+        row.size_bytes = head.size
         await repository.flush(self.session)
         await self.audit.record("photo.completed", ENTITY, row.id, changes(before, _state(row)))
+        await self._discard_upload(row, "photo.completed")
         return PhotoDetailRead.model_validate(row)
 
     async def update(self, photo_id: uuid.UUID, data: PhotoUpdate) -> PhotoDetailRead:
@@ -151,17 +189,19 @@ class PhotoService:
         return PhotoDetailRead.model_validate(row)
 
     async def delete(self, photo_id: uuid.UUID) -> PhotoDetailRead:
-        """Soft-delete the photo, close the gap in the order, and have the worker delete its object."""
+        """Soft-delete the photo, close the gap in the order, and have the worker delete its objects."""
         row, siblings = await self._photo_with_siblings(photo_id)
         await self._remove(row, siblings, "photo.deleted")
         return PhotoDetailRead.model_validate(row)
 
     async def abandon_upload(self, photo_id: uuid.UUID, *, started_before: datetime) -> bool:
         """Remove a photo whose upload began before `started_before` and was never completed, as `delete` does
-        (its file may have arrived after all, so the object is deleted too). False when, once locked, the photo
-        turns out completed, deleted or younger: nothing changes then."""
+        (its file may have arrived after all, so the objects are deleted too), whether its member is live or
+        soft-deleted. False when, once locked, the photo turns out completed, deleted or younger: nothing
+        changes then."""
         try:
-            row, siblings = await self._photo_with_siblings(photo_id)
+            # A deleted member's upload too: its form could still be posted after the member was deleted.
+            row, siblings = await self._photo_with_siblings(photo_id, deleted_member_too=True)
         except NotFoundError:
             return False
         if row.status != PhotoStatus.uploading or row.created_at is None or row.created_at >= started_before:
@@ -170,25 +210,49 @@ class PhotoService:
         return True
 
     async def _remove(self, row: UserPhoto, siblings: list[UserPhoto], action: str) -> None:
+        uploading = row.status == PhotoStatus.uploading
         before = _state(row)
         await repository.soft_delete(self.session, row)
         _renumber([photo for photo in siblings if photo.id != row.id])
         await repository.flush(self.session)
         await self.audit.record(action, ENTITY, row.id, changes(before, _state(row)))
+        # An uploading photo's own key may hold the copy of a refused completion.
         await enqueue_object_deletion(
             self.session, row.s3_key, topic=action, photo_id=str(row.id), member_id=str(row.user_id)
         )
+        if uploading:  # a completed photo's upload key was discarded by its completion
+            await self._discard_upload(row, action)
 
-    async def _photo(self, photo_id: uuid.UUID, *, for_update: bool) -> UserPhoto:
-        row = await repository.get_photo(self.session, photo_id, for_update=for_update)
+    async def _discard_upload(self, row: UserPhoto, topic: str) -> None:
+        """Have the outbox delete the photo's upload key now and, while its form may still be posted (a late POST
+        puts the key back), once more after the form has expired."""
+        key = _upload_key_of(row)
+        if key is None:
+            return
+        photo_id, member_id = str(row.id), str(row.user_id)
+        await enqueue_object_deletion(self.session, key, topic=topic, photo_id=photo_id, member_id=member_id)
+        started = row.created_at or datetime.now(UTC)  # the form was signed in the transaction that set created_at
+        form_gone = started + timedelta(seconds=self.upload_ttl_seconds + FORM_EXPIRY_MARGIN_SECONDS)
+        if form_gone > datetime.now(UTC):
+            await enqueue_object_deletion(
+                self.session, key, topic=topic, due_at=form_gone, photo_id=photo_id, member_id=member_id
+            )
+
+    async def _photo(self, photo_id: uuid.UUID, *, for_update: bool, deleted_member_too: bool = False) -> UserPhoto:
+        row = await repository.get_photo(
+            self.session, photo_id, for_update=for_update, deleted_member_too=deleted_member_too
+        )
         if row is None:
             raise NotFoundError(f"No photo with id {photo_id}.")
         return row
 
-    async def _photo_with_siblings(self, photo_id: uuid.UUID) -> tuple[UserPhoto, list[UserPhoto]]:
+    async def _photo_with_siblings(
+        self, photo_id: uuid.UUID, *, deleted_member_too: bool = False
+    ) -> tuple[UserPhoto, list[UserPhoto]]:
         """The photo and all its member's live photos, locked in the repository's lock order."""
-        member_id = (await self._photo(photo_id, for_update=False)).user_id  # a photo never changes member
-        if not await repository.lock_member(self.session, member_id):
+        photo = await self._photo(photo_id, for_update=False, deleted_member_too=deleted_member_too)
+        member_id = photo.user_id  # a photo never changes member
+        if not await repository.lock_member(self.session, member_id, deleted_too=deleted_member_too):
             raise NotFoundError(f"No photo with id {photo_id}.")
         siblings = await repository.lock_live_photos(self.session, member_id)
         row = next((photo for photo in siblings if photo.id == photo_id), None)

@@ -37,13 +37,19 @@ PhotoServiceDep = Annotated[PhotoService, Depends(get_photo_service)]
 async def start_photo_upload(
     member_id: uuid.UUID, data: PhotoUploadCreate, _: RequireModerator, service: PhotoServiceDep
 ) -> PhotoUploadStarted:
-    """A new `uploading` photo and a presigned POST limited to its key, type and PHOTO_MAX_BYTES."""
+    """A new `uploading` photo and a presigned POST limited to its upload key, type and PHOTO_MAX_BYTES.
+
+    The form writes the photo's upload key (`upload.fields.key`), which is never served; `s3_key`, the object
+    the photo serves, is written only by `complete`."""
     return await service.start_upload(member_id, data)
 
 
 @router.post("/photos/{photo_id}/complete", summary="Confirm a photo upload")
 async def complete_photo_upload(photo_id: uuid.UUID, _: RequireModerator, service: PhotoServiceDep) -> PhotoDetailRead:
-    """Check the object in S3 and move the photo to `pending`; 409 when it is missing or not as announced."""
+    """Copy the upload to the photo's own key and check that copy: 1 to PHOTO_MAX_BYTES bytes, and first bytes
+    of the declared type (JPEG, PNG or WebP). Then the photo is `pending`, and the copy, stored with the checked
+    Content-Type and nothing the form added, is what is served from then on. 409 when the upload is missing or
+    is not as announced (`problem`: `missing`, `size` or `content_type`); the photo stays `uploading`."""
     return await service.complete(photo_id)
 
 
@@ -57,5 +63,6 @@ async def update_photo(
 
 @router.delete("/photos/{photo_id}", summary="Delete a photo")
 async def delete_photo(photo_id: uuid.UUID, _: RequireModerator, service: PhotoServiceDep) -> PhotoDetailRead:
-    """Soft-delete the photo; its S3 object is deleted by the outbox worker after the commit."""
+    """Soft-delete the photo; its S3 objects are deleted by the outbox worker after the commit (an unfinished
+    upload's upload key again once its form has expired)."""
     return await service.delete(photo_id)
