@@ -90,9 +90,10 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         headers["Idempotent-Replayed"] = "true"
         return Response(exc.body, status_code=exc.response_status, headers=headers)
     assert isinstance(exc, DomainError)
-    # A dependency the service found unavailable (S3, say): the client may retry, and is told when.
-    retry = {"Retry-After": RETRY_AFTER_SECONDS} if exc.status == 503 else None
-    return problem(exc.status, exc.title, exc.detail, headers=retry, **exc.extra)
+    extra = dict(exc.extra)
+    if exc.status == 503 and "headers" not in extra:  # a dependency the service found unavailable (S3, say)
+        extra["headers"] = {"Retry-After": RETRY_AFTER_SECONDS}
+    return problem(exc.status, exc.title, exc.detail, **extra)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
