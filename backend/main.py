@@ -50,6 +50,7 @@ def settle_garbage_collector() -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The FastAPI app for `settings` (read from the environment when not given)."""
     settings = settings or Settings()
+    settings.token_secret()  # no app without a secret to sign tokens with: refused here, at start-up
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -196,7 +196,7 @@ async def operators(app: FastAPI) -> dict[Role, OperatorRead]:
 
 @pytest.fixture(scope="session")
 def tokens(operators: dict[Role, OperatorRead], settings: Settings) -> dict[Role, str]:
-    secret = settings.jwt_secret.get_secret_value()
+    secret = settings.token_secret()
     return {role: issue_token(op.id, secret, settings.jwt_ttl_seconds) for role, op in operators.items()}
 
 

@@ -184,7 +184,7 @@ async def authenticate(request: Request, background: BackgroundTasks) -> Actor:
         generation = cache.generation
         database: Database = state.database
         settings: Settings = state.settings
-        claims = auth_service.token_claims(value, settings.jwt_secret.get_secret_value()) if kind == "bearer" else None
+        claims = auth_service.token_claims(value, settings.token_secret()) if kind == "bearer" else None
         subject = claims.subject if claims is not None else None
         try:
             if not database.monitor.primary_healthy and database.replicas:
@@ -266,7 +266,7 @@ async def get_login_service(
     request: Request, session: WriteSession, database: DatabaseDep, settings: SettingsDep
 ) -> LoginService:
     policy = LoginPolicy(
-        secret=settings.jwt_secret.get_secret_value(),
+        secret=settings.token_secret(),
         token_ttl_seconds=settings.jwt_ttl_seconds,
         max_failures=settings.login_max_failures,
         window_seconds=settings.login_window_seconds,

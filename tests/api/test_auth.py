@@ -160,7 +160,7 @@ class TestTokens:
     def _token(self, settings: Settings, subject: uuid.UUID, **changes: object) -> str:
         now = datetime.now(UTC)
         claims = {"sub": str(subject), "iat": now, "exp": now + timedelta(minutes=5), "typ": "access", **changes}
-        return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+        return jwt.encode(claims, settings.token_secret(), algorithm="HS256")
 
     @pytest.mark.parametrize("case", ["wrong_signature", "alg_none", "expired", "unknown_subject", "garbage", "no_sub"])
     async def test_bad_tokens_are_401(
@@ -185,7 +185,7 @@ class TestTokens:
             "garbage": "not.a.token",
             "no_sub": jwt.encode(
                 {"iat": datetime.now(UTC), "exp": datetime.now(UTC) + timedelta(minutes=5), "typ": "access"},
-                settings.jwt_secret.get_secret_value(),
+                settings.token_secret(),
                 algorithm="HS256",
             ),
         }[case]
