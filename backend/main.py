@@ -16,7 +16,7 @@ from backend.api.context import LSN_HEADER, REQUEST_ID_HEADER, RequestContext
 from backend.api.idempotency import IdempotencyRecorder
 from backend.api.limits import BodySizeLimit
 from backend.api.v1 import include_routes
-from backend.domain.auth.service import IdentityCache
+from backend.domain.auth.service import IdentityCache, PasswordCheckGate
 from backend.domain.housekeeping.service import Housekeeper
 from backend.domain.outbox.worker import OutboxWorker
 from backend.infrastructure import security
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics = Metrics()
     app.state.identity_cache = IdentityCache(settings.auth_cache_seconds)
+    app.state.password_checks = PasswordCheckGate(settings.login_checks_per_client)
     problems.install(app)
     include_routes(app)
     app.add_middleware(IdempotencyRecorder)

@@ -16,7 +16,14 @@ from backend.domain.admin.models import Role
 from backend.domain.admin.service import AdminService
 from backend.domain.audit.service import AuditService
 from backend.domain.auth import service as auth_service
-from backend.domain.auth.service import IdentityCache, LoginPolicy, LoginService
+from backend.domain.auth.service import (
+    ClientAddress,
+    IdentityCache,
+    LoginPolicy,
+    LoginService,
+    PasswordCheckGate,
+    client_address,
+)
 from backend.domain.dashboard.service import DashboardService
 from backend.domain.errors import PermissionDenied, Unauthorized
 from backend.domain.health.service import HealthService
@@ -258,8 +265,16 @@ async def get_admin_service(session: WriteSession, context: AuditContextDep) -> 
     return AdminService(session, context)
 
 
-async def get_audit_service(session: ReadSession, settings: SettingsDep) -> AuditService:
-    return AuditService(session, settings.tz)
+async def get_audit_service(session: ReadSession, settings: SettingsDep, actor: CurrentAdmin) -> AuditService:
+    return AuditService(session, settings.tz, actor)
+
+
+async def get_client_address(request: Request) -> ClientAddress:
+    """The client's address (from a trusted proxy's X-Forwarded-For under `serve`), validated and normalised."""
+    return client_address(request.client.host if request.client else None)
+
+
+ClientAddressDep = Annotated[ClientAddress, Depends(get_client_address)]
 
 
 async def get_login_service(
@@ -268,10 +283,14 @@ async def get_login_service(
     policy = LoginPolicy(
         secret=settings.token_secret(),
         token_ttl_seconds=settings.jwt_ttl_seconds,
-        max_failures=settings.login_max_failures,
+        max_failures_per_email=settings.login_max_failures,
+        max_failures_per_client=settings.login_max_failures_per_client,
         window_seconds=settings.login_window_seconds,
     )
-    return LoginService(session, database.primary_reads.sessions, policy, getattr(request.state, "request_id", None))
+    gate: PasswordCheckGate = request.app.state.password_checks
+    return LoginService(
+        session, database.primary_reads.sessions, policy, gate, getattr(request.state, "request_id", None)
+    )
 
 
 async def get_member_writer(session: WriteSession, context: AuditContextDep, storage: StorageDep) -> MemberWriteService:

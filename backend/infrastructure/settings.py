@@ -80,8 +80,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # How long a confirmed operator or key is trusted without asking the primary again (0: ask every time).
     auth_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+    # The login throttle (see LoginService): failures per email, failures per client address (wide, for offices
+    # behind one address), within the window; and password checks in flight per client address, per process.
     login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_client: int = Field(default=50, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
+    login_checks_per_client: int = Field(default=2, ge=1, le=100)
 
     # Side effects: notifications go as HMAC-signed POSTs to WEBHOOK_URL (logged only when unset).
     webhook_url: HttpUrl | None = None

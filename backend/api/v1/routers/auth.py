@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
-from backend.api.deps import CurrentAdmin, LoginServiceDep
+from backend.api.deps import ClientAddressDep, CurrentAdmin, LoginServiceDep
 from backend.api.problems import problem
 from backend.domain.actors import ActorKind
 from backend.domain.auth.schemas import LoginRequest, MeRead, TokenRead
@@ -13,9 +13,8 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/login", response_model=TokenRead, summary="Exchange email and password for an access token")
-async def login(credentials: LoginRequest, request: Request, service: LoginServiceDep) -> Response | TokenRead:
+async def login(credentials: LoginRequest, client: ClientAddressDep, service: LoginServiceDep) -> Response | TokenRead:
     """A short-lived bearer token; 401 for any wrong pair, 429 with Retry-After after repeated failures."""
-    client = request.client.host if request.client else "unknown"
     outcome = await service.login(credentials, client)
     if outcome.error is not None:
         # Answered, not raised: the failed attempt must be committed to count against the next one.
