@@ -192,18 +192,17 @@ async def authenticate(request: Request, background: BackgroundTasks) -> Actor:
         database: Database = state.database
         settings: Settings = state.settings
         claims = auth_service.token_claims(value, settings.token_secret()) if kind == "bearer" else None
-        subject = claims.subject if claims is not None else None
         try:
             if not database.monitor.primary_healthy and database.replicas:
                 raise OSError("the last probe found the primary down")
-            check = await _identify(database.primary_reads, value, subject)
+            check = await _identify(database.primary_reads, value, claims)
         except Exception as exc:
             if not database.replicas or not is_unavailable(exc):
                 raise
             # The primary is down: reads must go on, so the identity is read from a replica (seconds stale).
             database.monitor.primary_healthy = False
             logger.warning("primary unavailable for authentication; using a replica")
-            check = await _identify(await database.read_target(), value, subject)
+            check = await _identify(await database.read_target(), value, claims)
         actor = check.actor
         cache.put(cache_key, actor, generation=generation, until=claims.expires_at if claims is not None else None)
         if check.needs_touch and actor.id is not None:
@@ -212,10 +211,11 @@ async def authenticate(request: Request, background: BackgroundTasks) -> Actor:
     return actor
 
 
-async def _identify(target: ReadTarget, key: str, operator_id: uuid.UUID | None) -> auth_service.KeyCheck:
+async def _identify(target: ReadTarget, key: str, claims: security.TokenClaims | None) -> auth_service.KeyCheck:
     async with target.sessions() as session:
-        if operator_id is not None:
-            return auth_service.KeyCheck(await auth_service.actor_by_id(session, operator_id), needs_touch=False)
+        if claims is not None:
+            actor = await auth_service.actor_by_id(session, claims.subject, claims.version)
+            return auth_service.KeyCheck(actor, needs_touch=False)
         return await auth_service.actor_from_api_key(session, key)
 
 

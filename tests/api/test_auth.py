@@ -355,7 +355,8 @@ class TestConcurrentPasswordChecks:
 class TestTokens:
     def _token(self, settings: Settings, subject: uuid.UUID, **changes: object) -> str:
         now = datetime.now(UTC)
-        claims = {"sub": str(subject), "iat": now, "exp": now + timedelta(minutes=5), "typ": "access", **changes}
+        claims = {"sub": str(subject), "iat": now, "exp": now + timedelta(minutes=5), "typ": "access", "ver": 0}
+        claims.update(changes)  # (the session's operators are new: version 0)
         return jwt.encode(claims, settings.token_secret(), algorithm="HS256")
 
     @pytest.mark.parametrize("case", ["wrong_signature", "alg_none", "expired", "unknown_subject", "garbage", "no_sub"])
@@ -534,3 +535,134 @@ async def test_password_hashing_runs_at_most_two_at_a_time_off_the_event_loop(mo
     assert results == [False] * 8
     assert most == security.HASHING_THREADS == 2
     assert ticks >= 10  # the loop kept running while eight verifications (over 0.2 s) went through
+
+
+PASSWORD = "/api/v1/auth/password"
+
+
+async def logged_in(app: FastAPI, email: str, password: str = OPERATOR_PASSWORD) -> dict[str, str]:
+    response = await login(app, unique_client(), email, password)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+class TestTokensEndWithWhatTheyStoodFor:
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"password": "a password set by an admin"},
+            {"role": "moderator"},
+            {"is_active": False},
+        ],
+    )
+    async def test_a_change_by_an_admin_ends_the_operators_earlier_tokens(
+        self, app: FastAPI, admin: httpx.AsyncClient, anon: httpx.AsyncClient, change: dict[str, object]
+    ) -> None:
+        operator = await new_operator(admin)
+        earlier = await logged_in(app, operator["email"])
+        assert (await anon.get(ME, headers=earlier)).status_code == 200  # and now in this process's cache
+        changed = await admin.patch(f"/api/v1/admin/operators/{operator['id']}", json=change)
+        assert changed.status_code == 200, changed.text
+        assert (await anon.get(ME, headers=earlier)).status_code == 401
+        if "is_active" in change:  # active again: the earlier token stays ended
+            reactivated = await admin.patch(f"/api/v1/admin/operators/{operator['id']}", json={"is_active": True})
+            assert reactivated.status_code == 200
+            assert (await anon.get(ME, headers=earlier)).status_code == 401
+        password = str(change.get("password", OPERATOR_PASSWORD))
+        assert (await anon.get(ME, headers=await logged_in(app, operator["email"], password))).status_code == 200
+
+    async def test_a_rename_does_not(self, app: FastAPI, admin: httpx.AsyncClient, anon: httpx.AsyncClient) -> None:
+        operator = await new_operator(admin)
+        earlier = await logged_in(app, operator["email"])
+        assert (await admin.patch(f"/api/v1/admin/operators/{operator['id']}", json={"name": "New"})).status_code == 200
+        assert (await anon.get(ME, headers=earlier)).status_code == 200
+
+    async def test_a_token_without_a_version_is_refused(
+        self, anon: httpx.AsyncClient, settings: Settings, operators: dict[Role, OperatorRead]
+    ) -> None:
+        now = datetime.now(UTC)
+        claims = {"sub": str(operators[Role.admin].id), "iat": now, "exp": now + timedelta(minutes=5), "typ": "access"}
+        token = jwt.encode(claims, settings.token_secret(), algorithm="HS256")
+        assert (await anon.get(ME, headers={"Authorization": f"Bearer {token}"})).status_code == 401
+
+    async def test_another_process_stops_trusting_a_token_within_the_cache_time(
+        self, settings: Settings, app: FastAPI, admin: httpx.AsyncClient
+    ) -> None:
+        operator = await new_operator(admin)
+        earlier = await logged_in(app, operator["email"])
+        async with app_with(settings, auth_cache_seconds=0.3) as other, api_client(other) as elsewhere:
+            assert (await elsewhere.get(ME, headers=earlier)).status_code == 200
+            changed = await admin.patch(f"/api/v1/admin/operators/{operator['id']}", json={"role": "moderator"})
+            assert changed.status_code == 200
+            await asyncio.sleep(0.4)
+            assert (await elsewhere.get(ME, headers=earlier)).status_code == 401
+
+
+class TestChangeOwnPassword:
+    async def test_needs_the_current_password_and_answers_a_fresh_token(
+        self, app: FastAPI, admin: httpx.AsyncClient, anon: httpx.AsyncClient, db: asyncpg.Connection
+    ) -> None:
+        operator = await new_operator(admin)
+        first, second = await logged_in(app, operator["email"]), await logged_in(app, operator["email"])
+        new_password = "my own new password"
+        changed = await anon.post(
+            PASSWORD, json={"current_password": OPERATOR_PASSWORD, "new_password": new_password}, headers=first
+        )
+        assert changed.status_code == 200, changed.text
+        fresh = {"Authorization": f"Bearer {changed.json()['access_token']}"}
+        assert (await anon.get(ME, headers=fresh)).json()["id"] == operator["id"]
+        for earlier in (first, second):  # every earlier token, the caller's own included
+            assert (await anon.get(ME, headers=earlier)).status_code == 401
+        assert (await login(app, unique_client(), operator["email"], OPERATOR_PASSWORD)).status_code == 401
+        assert (await login(app, unique_client(), operator["email"], new_password)).status_code == 200
+        [row] = await db.fetch(
+            "SELECT actor_id, changes FROM audit_log WHERE action = 'auth.password_changed' AND entity_id = $1",
+            operator["id"],
+        )
+        assert str(row["actor_id"]) == operator["id"]
+        assert new_password not in row["changes"]
+
+    async def test_a_wrong_current_password_is_422_and_counts_as_a_failed_login(
+        self, app: FastAPI, admin: httpx.AsyncClient, db: asyncpg.Connection
+    ) -> None:
+        operator = await new_operator(admin)
+        headers = await logged_in(app, operator["email"])
+        address = unique_client()
+        async with client_at(app, address, headers) as c:
+            for _ in range(5):
+                wrong = await c.post(PASSWORD, json={"current_password": "a guess", "new_password": "x" * 12})
+                assert wrong.status_code == 422, wrong.text
+                assert wrong.headers["content-type"] == "application/problem+json"
+                assert wrong.json()["field"] == "current_password"
+            right = await c.post(PASSWORD, json={"current_password": OPERATOR_PASSWORD, "new_password": "x" * 12})
+            assert right.status_code == 429
+            assert (await c.get(ME)).status_code == 200  # still logged in, password unchanged
+        assert (await login(app, address, operator["email"], OPERATOR_PASSWORD)).status_code == 429
+        assert (await login(app, unique_client(), operator["email"], OPERATOR_PASSWORD)).status_code == 200
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"current_password": OPERATOR_PASSWORD, "new_password": "too short"},
+            {"current_password": OPERATOR_PASSWORD},
+            {"new_password": "long enough password"},
+            {"current_password": OPERATOR_PASSWORD, "new_password": "long enough password", "extra": 1},
+        ],
+    )
+    async def test_a_bad_body_is_422_and_changes_nothing(
+        self, app: FastAPI, admin: httpx.AsyncClient, anon: httpx.AsyncClient, body: dict[str, object]
+    ) -> None:
+        operator = await new_operator(admin)
+        headers = await logged_in(app, operator["email"])
+        refused = await anon.post(PASSWORD, json=body, headers=headers)
+        assert refused.status_code == 422
+        assert (await anon.get(ME, headers=headers)).status_code == 200
+
+    async def test_an_api_key_has_no_password(self, anon: httpx.AsyncClient, api_key: dict[str, str]) -> None:
+        refused = await anon.post(
+            PASSWORD,
+            json={"current_password": "whatever it is", "new_password": "long enough password"},
+            headers={"X-API-Key": api_key["key"]},
+        )
+        assert refused.status_code == 403
+        assert refused.headers["content-type"] == "application/problem+json"

@@ -22,18 +22,42 @@ async def operator_by_email(session: AnySession, email: str) -> AdminUser | None
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def operator_by_id(session: AnySession, operator_id: uuid.UUID) -> AdminUser | None:
+    return await session.get(AdminUser, operator_id)
+
+
+async def set_password(
+    session: AsyncWriteSession, operator_id: uuid.UUID, *, was: str, password_hash: str
+) -> int | None:
+    """Replace the hash if it is still `was` and the operator active, ending earlier tokens; the new token version.
+
+    None when the operator was deactivated or their password changed since `was` was read.
+    """
+    c = admin_users.c
+    stmt = (
+        update(admin_users)
+        .where(c.id == operator_id, c.password_hash == was, c.is_active.is_(True))
+        .values(password_hash=password_hash, token_version=c.token_version + 1)
+        .returning(c.token_version)
+    )
+    version: int | None = (await session.execute(stmt)).scalar_one_or_none()
+    return version
+
+
 @dataclass(frozen=True)
 class Identity:
     id: uuid.UUID
     name: str
     role: str
     is_active: bool
+    token_version: int
 
 
 async def identity_by_id(session: AnySession, operator_id: uuid.UUID) -> Identity | None:
     """What authentication needs of an operator, in one light Core query (it runs on every request)."""
     c = admin_users.c
-    row = (await session.execute(select(c.id, c.name, c.role, c.is_active).where(c.id == operator_id))).first()
+    stmt = select(c.id, c.name, c.role, c.is_active, c.token_version).where(c.id == operator_id)
+    row = (await session.execute(stmt)).first()
     return Identity(*row) if row is not None else None
 
 

@@ -16,6 +16,11 @@ class LoginRequest(Schema):
     password: str = Field(min_length=1, max_length=1024)
 
 
+class PasswordChange(Schema):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=12, max_length=1024)
+
+
 class TokenRead(ReadSchema):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105

@@ -17,8 +17,15 @@ from backend.domain.actors import Actor, ActorKind, AuditContext
 from backend.domain.admin.models import Role
 from backend.domain.audit.service import AuditTrail
 from backend.domain.auth import repository
-from backend.domain.auth.schemas import LoginRequest, TokenRead
-from backend.domain.errors import DomainError, ServiceUnavailable, Unauthorized
+from backend.domain.auth.schemas import LoginRequest, PasswordChange, TokenRead
+from backend.domain.errors import (
+    ConflictError,
+    DomainError,
+    PermissionDenied,
+    ServiceUnavailable,
+    Unauthorized,
+    UnprocessableEntity,
+)
 from backend.domain.sessions import AnySession, AsyncWriteSession, ReadSessionFactory
 from backend.infrastructure import security
 
@@ -159,7 +166,7 @@ async def _fail_closed(step: str) -> AsyncIterator[None]:
 
 
 class LoginService:
-    """Logins, throttled by failures per email and per client address, counted in PostgreSQL.
+    """Logins and password changes, throttled by failures per email and per client address, counted in PostgreSQL.
 
     The rules, and whom they stop:
     - 5 failures (LOGIN_MAX_FAILURES) for one email in the window stop the guessing of that account from every
@@ -246,7 +253,84 @@ class LoginService:
             await AuditTrail(self.session, AuditContext(actor, self.request_id)).record(
                 "auth.login", "admin_user", operator.id, {"client": {"before": None, "after": client.address}}
             )
-        token = security.issue_token(operator.id, self.policy.secret, self.policy.token_ttl_seconds, now)
+        token = security.issue_token(
+            operator.id, self.policy.secret, self.policy.token_ttl_seconds, now, version=operator.token_version
+        )
+        return LoginOutcome(token=TokenRead(access_token=token, expires_in=self.policy.token_ttl_seconds))
+
+    async def change_password(self, actor: Actor, data: PasswordChange, client: ClientAddress) -> LoginOutcome:
+        """The calling operator's new password, given the current one; every earlier token ends, a fresh one is
+        answered so the caller stays logged in.
+
+        The current password is checked as a login checks it: the same throttle, and a wrong one counts as a
+        failed login for the operator's email, so a stolen token cannot be used to guess the password faster.
+        """
+        if actor.kind is not ActorKind.operator or actor.id is None:
+            raise PermissionDenied("Only an operator has a password to change; API keys are replaced instead.")
+        now = datetime.now(UTC)
+        with self.gate.slot(client):
+            async with _fail_closed("read"), self.reads() as look:
+                operator = await repository.operator_by_id(look, actor.id)
+                throttled = None
+                if operator is not None:
+                    throttled = await self._throttled(look, operator.email, client.key, now)
+            if operator is None or not operator.is_active:
+                raise Unauthorized("The access token's operator is unknown or deactivated.")
+            if throttled is not None:
+                return throttled
+            valid = await security.verify_password(operator.password_hash, data.current_password)
+            new_hash = await security.hash_password(data.new_password) if valid else None
+
+        email = operator.email.lower()
+        async with _fail_closed("read"):
+            await repository.lock_login(self.session, email)
+            throttled = await self._throttled(self.session, email, client.key, now)
+        if throttled is not None:
+            return throttled
+        audit = AuditTrail(self.session, AuditContext(actor, self.request_id))
+        if new_hash is None:
+            async with _fail_closed("recorded"):
+                await repository.add_failure(self.session, email=email, client=client.key)
+                await audit.record(
+                    "auth.password_change_failed",
+                    "admin_user",
+                    operator.id,
+                    {"client": {"before": None, "after": client.address}},
+                )
+            return LoginOutcome(
+                error=UnprocessableEntity(
+                    "The current password is wrong.",
+                    field="current_password",
+                    errors=[{"loc": ["body", "current_password"], "msg": "wrong password", "type": "wrong_password"}],
+                )
+            )
+
+        async with _fail_closed("recorded"):
+            # Only over the hash just verified: a change made meanwhile (by an admin, say) is not overwritten.
+            version = await repository.set_password(
+                self.session, operator.id, was=operator.password_hash, password_hash=new_hash
+            )
+            if version is not None:
+                await repository.clear_failures(
+                    self.session,
+                    email=email,
+                    client=client.key,
+                    before=now - timedelta(seconds=self.policy.window_seconds),
+                )
+                await audit.record(
+                    "auth.password_changed",
+                    "admin_user",
+                    operator.id,
+                    {
+                        "password": {"before": "***", "after": "***"},
+                        "client": {"before": None, "after": client.address},
+                    },
+                )
+        if version is None:
+            raise ConflictError("The password or the operator changed meanwhile; try again.", field="current_password")
+        token = security.issue_token(
+            operator.id, self.policy.secret, self.policy.token_ttl_seconds, now, version=version
+        )
         return LoginOutcome(token=TokenRead(access_token=token, expires_in=self.policy.token_ttl_seconds))
 
 
@@ -258,11 +342,13 @@ def token_claims(token: str, secret: str) -> security.TokenClaims:
         raise Unauthorized("The access token is invalid or expired.") from exc
 
 
-async def actor_by_id(session: AnySession, operator_id: uuid.UUID) -> Actor:
-    """The active operator with this id; 401 for anything else."""
+async def actor_by_id(session: AnySession, operator_id: uuid.UUID, token_version: int) -> Actor:
+    """The active operator with this id, if the token was issued since its last password, role or status change."""
     operator = await repository.identity_by_id(session, operator_id)
     if operator is None or not operator.is_active:
         raise Unauthorized("The access token's operator is unknown or deactivated.")
+    if operator.token_version != token_version:
+        raise Unauthorized("The operator's password or role changed since this token was issued; log in again.")
     return Actor(ActorKind.operator, operator.id, Role(operator.role), operator.name)
 
 

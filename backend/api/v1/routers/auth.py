@@ -1,13 +1,13 @@
-"""Login and the caller's identity."""
+"""Login, the caller's identity, and changing one's own password."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
-from backend.api.deps import ClientAddressDep, CurrentAdmin, LoginServiceDep
+from backend.api.deps import ClientAddressDep, CurrentAdmin, LoginServiceDep, forget_identities
 from backend.api.problems import problem
 from backend.domain.actors import ActorKind
-from backend.domain.auth.schemas import LoginRequest, MeRead, TokenRead
+from backend.domain.auth.schemas import LoginRequest, MeRead, PasswordChange, TokenRead
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -21,6 +21,27 @@ async def login(credentials: LoginRequest, client: ClientAddressDep, service: Lo
         error = outcome.error
         return problem(error.status, error.title, error.detail, **error.extra)
     assert outcome.token is not None
+    return outcome.token
+
+
+@router.post(
+    "/password",
+    response_model=TokenRead,
+    summary="Change one's own password",
+)
+async def change_password(
+    data: PasswordChange, actor: CurrentAdmin, client: ClientAddressDep, request: Request, service: LoginServiceDep
+) -> Response | TokenRead:
+    """The calling operator's new password, given the current one; ends every earlier token and answers a fresh
+    one. A wrong `current_password` is a 422 naming it, and counts as a failed login; API keys have no password
+    (403)."""
+    outcome = await service.change_password(actor, data, client)
+    if outcome.error is not None:
+        # Answered, not raised: a wrong current password is a failure that must be committed.
+        error = outcome.error
+        return problem(error.status, error.title, error.detail, **error.extra)
+    assert outcome.token is not None
+    forget_identities(request)
     return outcome.token
 
 
