@@ -304,6 +304,12 @@ class TestThrottleFailsClosed:
         assert refused.status_code == 503
         assert "access_token" not in refused.text
 
+    @pytest.mark.parametrize("email", ["a\x00b@memberdesk.test", "ab@memberdesk.test\n", "\x7f@memberdesk.test"])
+    async def test_an_email_with_control_characters_is_422_naming_it(self, app: FastAPI, email: str) -> None:
+        refused = await login(app, unique_client(), email, "x")
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["loc"] == ["body", "email"]
+
 
 class TestConcurrentPasswordChecks:
     async def test_a_burst_from_one_address_does_not_queue_a_login_from_another(
