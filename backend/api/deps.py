@@ -265,8 +265,12 @@ async def get_admin_service(session: WriteSession, context: AuditContextDep) -> 
     return AdminService(session, context)
 
 
-async def get_audit_service(session: ReadSession, settings: SettingsDep, actor: CurrentAdmin) -> AuditService:
-    return AuditService(session, settings.tz, actor)
+async def get_audit_service(
+    request: Request, background: BackgroundTasks, session: ReadSession, settings: SettingsDep
+) -> AuditService:
+    # The router's guard has authenticated the caller already: its actor is reused, not looked up again.
+    actor: Actor | None = getattr(request.state, "actor", None)
+    return AuditService(session, settings.tz, actor or await authenticate(request, background))
 
 
 async def get_client_address(request: Request) -> ClientAddress:
