@@ -628,7 +628,7 @@ class TestChangeOwnPassword:
         assert str(row["actor_id"]) == operator["id"]
         assert new_password not in row["changes"]
 
-    async def test_a_wrong_current_password_is_422_and_counts_as_a_failed_login(
+    async def test_a_wrong_current_password_is_403_and_counts_as_a_failed_login(
         self, app: FastAPI, admin: httpx.AsyncClient, db: asyncpg.Connection
     ) -> None:
         operator = await new_operator(admin)
@@ -637,7 +637,7 @@ class TestChangeOwnPassword:
         async with client_at(app, address, headers) as c:
             for _ in range(5):
                 wrong = await c.post(PASSWORD, json={"current_password": "a guess", "new_password": "x" * 12})
-                assert wrong.status_code == 422, wrong.text
+                assert wrong.status_code == 403, wrong.text
                 assert wrong.headers["content-type"] == "application/problem+json"
                 assert wrong.json()["field"] == "current_password"
             right = await c.post(PASSWORD, json={"current_password": OPERATOR_PASSWORD, "new_password": "x" * 12})

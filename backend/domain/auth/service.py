@@ -24,7 +24,6 @@ from backend.domain.errors import (
     PermissionDenied,
     ServiceUnavailable,
     Unauthorized,
-    UnprocessableEntity,
 )
 from backend.domain.sessions import AnySession, AsyncWriteSession, ReadSessionFactory
 from backend.infrastructure import security
@@ -297,13 +296,8 @@ class LoginService:
                     operator.id,
                     {"client": {"before": None, "after": client.address}},
                 )
-            return LoginOutcome(
-                error=UnprocessableEntity(
-                    "The current password is wrong.",
-                    field="current_password",
-                    errors=[{"loc": ["body", "current_password"], "msg": "wrong password", "type": "wrong_password"}],
-                )
-            )
+            # 403, not 422: the body is valid (a client generated from the schema must not take it for a bug).
+            return LoginOutcome(error=PermissionDenied("The current password is wrong.", field="current_password"))
 
         async with _fail_closed("recorded"):
             # Only over the hash just verified: a change made meanwhile (by an admin, say) is not overwritten.

@@ -33,7 +33,7 @@ async def change_password(
     data: PasswordChange, actor: CurrentAdmin, client: ClientAddressDep, request: Request, service: LoginServiceDep
 ) -> Response | TokenRead:
     """The calling operator's new password, given the current one; ends every earlier token and answers a fresh
-    one. A wrong `current_password` is a 422 naming it, and counts as a failed login; API keys have no password
+    one. A wrong `current_password` is a 403 naming it, and counts as a failed login; API keys have no password
     (403)."""
     outcome = await service.change_password(actor, data, client)
     if outcome.error is not None:
