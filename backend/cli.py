@@ -106,6 +106,7 @@ async def create_admin(settings: Settings, *, email: str, name: str, role: Role,
     """Create the operator, or reset its password and role when it exists."""
     from backend.domain.actors import COMMAND_LINE, AuditContext
     from backend.domain.admin.service import ensure_operator
+    from backend.domain.errors import DomainError
     from backend.infrastructure.database import Database, create_engine
 
     database = Database(create_engine(str(settings.database_url), settings))
@@ -116,6 +117,8 @@ async def create_admin(settings: Settings, *, email: str, name: str, role: Role,
             )
     except ValidationError as exc:
         raise SystemExit(f"memberdesk: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from None
+    except DomainError as exc:  # e.g. demoting the last active admin
+        raise SystemExit(f"memberdesk: {exc.detail}") from None
     finally:
         await database.dispose()
     print(f"Operator {operator.email} ({operator.role.value}) is ready.")

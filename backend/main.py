@@ -16,7 +16,7 @@ from backend.api.context import LSN_HEADER, REQUEST_ID_HEADER, RequestContext
 from backend.api.idempotency import IdempotencyRecorder
 from backend.api.limits import BodySizeLimit
 from backend.api.v1 import include_routes
-from backend.domain.auth.service import IdentityCache
+from backend.domain.auth.service import IdentityCache, PasswordCheckGate
 from backend.domain.housekeeping.service import Housekeeper
 from backend.domain.outbox.worker import OutboxWorker
 from backend.infrastructure import security
@@ -50,6 +50,7 @@ def settle_garbage_collector() -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The FastAPI app for `settings` (read from the environment when not given)."""
     settings = settings or Settings()
+    settings.token_secret()  # no app without a secret to sign tokens with: refused here, at start-up
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics = Metrics()
     app.state.identity_cache = IdentityCache(settings.auth_cache_seconds)
+    app.state.password_checks = PasswordCheckGate(settings.login_checks_per_client)
     problems.install(app)
     include_routes(app)
     app.add_middleware(IdempotencyRecorder)

@@ -195,9 +195,16 @@ async def operators(app: FastAPI) -> dict[Role, OperatorRead]:
 
 
 @pytest.fixture(scope="session")
-def tokens(operators: dict[Role, OperatorRead], settings: Settings) -> dict[Role, str]:
-    secret = settings.jwt_secret.get_secret_value()
-    return {role: issue_token(op.id, secret, settings.jwt_ttl_seconds) for role, op in operators.items()}
+async def tokens(operators: dict[Role, OperatorRead], settings: Settings, db: asyncpg.Pool) -> dict[Role, str]:
+    """A token per role (tests must not change these operators' passwords or roles: that ends their tokens)."""
+    secret = settings.token_secret()
+    ids = [op.id for op in operators.values()]
+    rows = await db.fetch("SELECT id, token_version FROM admin_users WHERE id = ANY($1)", ids)
+    versions = {row["id"]: row["token_version"] for row in rows}
+    return {
+        role: issue_token(op.id, secret, settings.jwt_ttl_seconds, version=versions[op.id])
+        for role, op in operators.items()
+    }
 
 
 def api_client(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import jwt
 
 from backend.infrastructure.devservices import ServiceUrls
 from tests.servers import free_port
@@ -110,6 +111,14 @@ def test_dev_serves_seeded_members_and_sigterm_stops_its_servers(tmp_path: Path)
         token = httpx.post(f"{base}/api/v1/auth/login", json=credentials).json()["access_token"]
         members = httpx.get(f"{base}/api/v1/admin/members", headers={"Authorization": f"Bearer {token}"})
         assert members.headers["X-Total-Count"] == "20"
+        # The secret is this data directory's own: a token signed with the constant that earlier versions
+        # used in development, for the very operator that just logged in, is refused.
+        assert len(env["JWT_SECRET"]) >= 32
+        assert "memberdesk-development-only" not in env["JWT_SECRET"]
+        claims = jwt.decode(token, env["JWT_SECRET"], algorithms=["HS256"])
+        forged = jwt.encode(claims, "memberdesk-development-only-secret-do-not-use", algorithm="HS256")
+        refused = httpx.get(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
+        assert refused.status_code == 401
     finally:
         dev.send_signal(signal.SIGTERM)
         output = dev.communicate(timeout=60)[0]

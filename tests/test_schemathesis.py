@@ -22,7 +22,7 @@ def server(services: ServiceUrls, settings: Settings, tmp_path_factory: pytest.T
     """`memberdesk serve` on a free port with the test session's settings."""
     environment = {
         "ENVIRONMENT": "test",
-        "JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "JWT_SECRET": settings.token_secret(),
         "ADMIN_TIMEZONE": settings.admin_timezone,
     }
     with serve(services, tmp_path_factory.mktemp("server") / "server.log", environment) as url:

@@ -35,7 +35,7 @@ def two_workers(
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
     environment = {
         "ENVIRONMENT": "production",
-        "JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "JWT_SECRET": settings.token_secret(),
         "DEBUG_HEADERS": "true",
         "LOG_FORMAT": "json",
     }

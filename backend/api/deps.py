@@ -16,7 +16,14 @@ from backend.domain.admin.models import Role
 from backend.domain.admin.service import AdminService
 from backend.domain.audit.service import AuditService
 from backend.domain.auth import service as auth_service
-from backend.domain.auth.service import IdentityCache, LoginPolicy, LoginService
+from backend.domain.auth.service import (
+    ClientAddress,
+    IdentityCache,
+    LoginPolicy,
+    LoginService,
+    PasswordCheckGate,
+    client_address,
+)
 from backend.domain.dashboard.service import DashboardService
 from backend.domain.errors import PermissionDenied, Unauthorized
 from backend.domain.health.service import HealthService
@@ -184,19 +191,18 @@ async def authenticate(request: Request, background: BackgroundTasks) -> Actor:
         generation = cache.generation
         database: Database = state.database
         settings: Settings = state.settings
-        claims = auth_service.token_claims(value, settings.jwt_secret.get_secret_value()) if kind == "bearer" else None
-        subject = claims.subject if claims is not None else None
+        claims = auth_service.token_claims(value, settings.token_secret()) if kind == "bearer" else None
         try:
             if not database.monitor.primary_healthy and database.replicas:
                 raise OSError("the last probe found the primary down")
-            check = await _identify(database.primary_reads, value, subject)
+            check = await _identify(database.primary_reads, value, claims)
         except Exception as exc:
             if not database.replicas or not is_unavailable(exc):
                 raise
             # The primary is down: reads must go on, so the identity is read from a replica (seconds stale).
             database.monitor.primary_healthy = False
             logger.warning("primary unavailable for authentication; using a replica")
-            check = await _identify(await database.read_target(), value, subject)
+            check = await _identify(await database.read_target(), value, claims)
         actor = check.actor
         cache.put(cache_key, actor, generation=generation, until=claims.expires_at if claims is not None else None)
         if check.needs_touch and actor.id is not None:
@@ -205,10 +211,11 @@ async def authenticate(request: Request, background: BackgroundTasks) -> Actor:
     return actor
 
 
-async def _identify(target: ReadTarget, key: str, operator_id: uuid.UUID | None) -> auth_service.KeyCheck:
+async def _identify(target: ReadTarget, key: str, claims: security.TokenClaims | None) -> auth_service.KeyCheck:
     async with target.sessions() as session:
-        if operator_id is not None:
-            return auth_service.KeyCheck(await auth_service.actor_by_id(session, operator_id), needs_touch=False)
+        if claims is not None:
+            actor = await auth_service.actor_by_id(session, claims.subject, claims.version)
+            return auth_service.KeyCheck(actor, needs_touch=False)
         return await auth_service.actor_from_api_key(session, key)
 
 
@@ -258,20 +265,36 @@ async def get_admin_service(session: WriteSession, context: AuditContextDep) -> 
     return AdminService(session, context)
 
 
-async def get_audit_service(session: ReadSession, settings: SettingsDep) -> AuditService:
-    return AuditService(session, settings.tz)
+async def get_audit_service(
+    request: Request, background: BackgroundTasks, session: ReadSession, settings: SettingsDep
+) -> AuditService:
+    # The router's guard has authenticated the caller already: its actor is reused, not looked up again.
+    actor: Actor | None = getattr(request.state, "actor", None)
+    return AuditService(session, settings.tz, actor or await authenticate(request, background))
+
+
+async def get_client_address(request: Request) -> ClientAddress:
+    """The client's address (from a trusted proxy's X-Forwarded-For under `serve`), validated and normalised."""
+    return client_address(request.client.host if request.client else None)
+
+
+ClientAddressDep = Annotated[ClientAddress, Depends(get_client_address)]
 
 
 async def get_login_service(
     request: Request, session: WriteSession, database: DatabaseDep, settings: SettingsDep
 ) -> LoginService:
     policy = LoginPolicy(
-        secret=settings.jwt_secret.get_secret_value(),
+        secret=settings.token_secret(),
         token_ttl_seconds=settings.jwt_ttl_seconds,
-        max_failures=settings.login_max_failures,
+        max_failures_per_email=settings.login_max_failures,
+        max_failures_per_client=settings.login_max_failures_per_client,
         window_seconds=settings.login_window_seconds,
     )
-    return LoginService(session, database.primary_reads.sessions, policy, getattr(request.state, "request_id", None))
+    gate: PasswordCheckGate = request.app.state.password_checks
+    return LoginService(
+        session, database.primary_reads.sessions, policy, gate, getattr(request.state, "request_id", None)
+    )
 
 
 async def get_member_writer(session: WriteSession, context: AuditContextDep, storage: StorageDep) -> MemberWriteService:

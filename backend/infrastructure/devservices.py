@@ -7,7 +7,8 @@ PostgreSQL 15 primary with one hot-standby replica (so read routing and replica 
 
 Layout under the root::
 
-    devservices.json   generated secrets and init markers (mode 0600); same passwords on every start
+    devservices.json   generated secrets and init markers (mode 0600); same passwords (and the API's JWT secret)
+                       on every start
     devservices.lock   flock held while started: one DevServices per root, across processes
     pg/                primary/ and replica/ (data directories), run/ (PostgreSQL's unix sockets)
     s3/                weed's -dir
@@ -103,10 +104,12 @@ class ServiceUrls:
     s3_region: str
     s3_access_key_id: str
     s3_secret_access_key: str
+    jwt_secret: str  # the API's token secret, random per data root (there is no default in the source)
 
     def as_env(self) -> dict[str, str]:
         """The application's settings as environment variables (see `Settings`)."""
         return {
+            "JWT_SECRET": self.jwt_secret,
             "DATABASE_URL": self.database_url,
             "DATABASE_REPLICA_URLS": ",".join(self.replica_urls),
             "S3_ENDPOINT_URL": self.s3_endpoint_url,
@@ -193,6 +196,10 @@ class Ports:
             raise RuntimeError("could not find a free port pair (p, p + 10000) on 127.0.0.1 for the weed admin server")
 
 
+def _new_jwt_secret() -> str:
+    return secrets.token_urlsafe(48)  # 384 random bits
+
+
 @dataclass
 class _State:
     postgres_password: str
@@ -202,6 +209,7 @@ class _State:
     s3_secret_access_key: str
     primary_ready: bool = False
     replica_ready: bool = False
+    jwt_secret: str = ""  # empty in a root made before the secret was generated: made on the next start
 
     @classmethod
     def generate(cls) -> _State:
@@ -211,6 +219,7 @@ class _State:
             app_password=secrets.token_hex(24),
             s3_access_key_id="MD" + secrets.token_hex(9).upper(),
             s3_secret_access_key=secrets.token_hex(20),
+            jwt_secret=_new_jwt_secret(),
         )
 
 
@@ -553,6 +562,9 @@ class DevServices:
                 ) from exc
             if stat.S_IMODE(self._state_file.stat().st_mode) != 0o600:
                 os.chmod(self._state_file, 0o600)
+            if not state.jwt_secret:
+                state.jwt_secret = _new_jwt_secret()
+                self._save_state(state)
         elif (self._primary_dir / "PG_VERSION").exists():
             raise RuntimeError(
                 f"{self._primary_dir} holds a database but {self._state_file} (its passwords) is missing; "
@@ -588,6 +600,7 @@ class DevServices:
             s3_region="us-east-1",
             s3_access_key_id=state.s3_access_key_id,
             s3_secret_access_key=state.s3_secret_access_key,
+            jwt_secret=state.jwt_secret,
         )
 
     # --------------------------------------------------------------------------------------- subprocesses

@@ -64,12 +64,19 @@ def _verify(password_hash: str | None, password: str) -> bool:
 class TokenClaims:
     subject: uuid.UUID
     expires_at: datetime
+    version: int  # the operator's token_version when the token was issued
 
 
-def issue_token(subject: uuid.UUID, secret: str, ttl_seconds: int, now: datetime | None = None) -> str:
-    """A signed access token for an operator."""
+def issue_token(subject: uuid.UUID, secret: str, ttl_seconds: int, now: datetime | None = None, *, version: int) -> str:
+    """A signed access token for an operator, valid while the operator's token version is `version`."""
     issued = now or datetime.now(UTC)
-    claims = {"sub": str(subject), "iat": issued, "exp": issued + timedelta(seconds=ttl_seconds), "typ": "access"}
+    claims = {
+        "sub": str(subject),
+        "iat": issued,
+        "exp": issued + timedelta(seconds=ttl_seconds),
+        "typ": "access",
+        "ver": version,
+    }
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
 
@@ -80,11 +87,16 @@ class InvalidToken(Exception):
 def read_token(token: str, secret: str) -> TokenClaims:
     """The verified claims; only HS256 is accepted, so `alg: none` and key confusion fail."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub", "iat"]})
+        claims = jwt.decode(
+            token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub", "iat", "ver"]}
+        )
         if claims.get("typ") != "access":
             raise InvalidToken("not an access token")
-        return TokenClaims(uuid.UUID(str(claims["sub"])), datetime.fromtimestamp(claims["exp"], UTC))
-    except (jwt.PyJWTError, ValueError) as exc:
+        version = claims["ver"]
+        if type(version) is not int:
+            raise InvalidToken("the token version is not an integer")
+        return TokenClaims(uuid.UUID(str(claims["sub"])), datetime.fromtimestamp(claims["exp"], UTC), version)
+    except (jwt.PyJWTError, ValueError, OverflowError, OSError) as exc:
         raise InvalidToken(str(exc)) from exc
 
 

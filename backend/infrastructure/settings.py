@@ -10,8 +10,14 @@ from typing import Annotated, Literal
 from pydantic import Field, HttpUrl, PostgresDsn, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEV_JWT_SECRET = "memberdesk-development-only-secret-do-not-use"  # noqa: S105
 MIN_JWT_SECRET_BYTES = 32
+# Secrets that were ever published in this repository: anyone can sign tokens with them, so no environment takes
+# them (the development default of earlier versions).
+PUBLISHED_JWT_SECRETS = frozenset({"memberdesk-development-only-secret-do-not-use"})
+
+
+class MissingSecret(RuntimeError):
+    """A setting the caller needs is not set."""
 
 
 class Environment(StrEnum):
@@ -66,15 +72,20 @@ class Settings(BaseSettings):
 
     admin_timezone: str = "UTC"
 
-    # Signs operators' access tokens; outside development it must be set, long and not the default.
-    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    # Signs operators' access tokens. No default: `memberdesk dev` generates one per data directory; the API
+    # refuses to start without one, and commands that sign nothing (migrate, seed ...) run without it in development.
+    jwt_secret: SecretStr | None = None
     jwt_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # How long a confirmed operator or key is trusted without asking the primary again (0: ask every time).
     auth_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+    # The login throttle (see LoginService): failures per email, failures per client address (wide, for offices
+    # behind one address), within the window; and password checks in flight per client address, per process.
     login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_client: int = Field(default=50, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
+    login_checks_per_client: int = Field(default=2, ge=1, le=100)
 
     # Side effects: notifications go as HMAC-signed POSTs to WEBHOOK_URL (logged only when unset).
     webhook_url: HttpUrl | None = None
@@ -125,12 +136,14 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _real_secret_outside_development(self) -> Settings:
-        if self.environment is Environment.development:
+    def _real_jwt_secret(self) -> Settings:
+        if self.jwt_secret is None:
+            if self.environment is not Environment.development:
+                raise ValueError("JWT_SECRET must be set outside development")
             return self
         secret = self.jwt_secret.get_secret_value()
-        if secret == DEV_JWT_SECRET:
-            raise ValueError("JWT_SECRET must be set outside development (the development default is refused)")
+        if secret in PUBLISHED_JWT_SECRETS:
+            raise ValueError("JWT_SECRET is a value published in the source code (the old development default)")
         if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
             raise ValueError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
         return self
@@ -147,6 +160,15 @@ class Settings(BaseSettings):
         if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
             raise ValueError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together")
         return self
+
+    def token_secret(self) -> str:
+        """The secret that signs and checks access tokens; an error when JWT_SECRET is not set."""
+        if self.jwt_secret is None:
+            raise MissingSecret(
+                "JWT_SECRET is not set: the API cannot sign or check access tokens without it "
+                "(`memberdesk dev` writes one to .devdata/env; use 32 or more random bytes elsewhere)"
+            )
+        return self.jwt_secret.get_secret_value()
 
     @cached_property
     def tz(self) -> zoneinfo.ZoneInfo:

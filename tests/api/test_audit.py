@@ -6,10 +6,12 @@ import uuid
 
 import asyncpg
 import httpx
+import pytest
+from fastapi import FastAPI
 
 from backend.domain.admin.models import Role
 from backend.domain.admin.schemas import OperatorRead
-from tests.conftest import OPERATOR_PASSWORD
+from tests.conftest import OPERATOR_PASSWORD, api_client
 
 OPERATORS = "/api/v1/admin/operators"
 AUDIT = "/api/v1/admin/audit-log"
@@ -121,3 +123,62 @@ class TestAuditLog:
         response = await admin.get(f"/api/v1/admin/members/{member_id}/audit")
         assert response.status_code == 200
         assert [e["action"] for e in response.json()] == ["member.noted"]
+
+
+class TestWhoSeesOperatorEvents:
+    """Operator, API key and authentication events name operators' emails, roles and addresses: admins only."""
+
+    @pytest.fixture
+    async def operator_events(self, admin: httpx.AsyncClient, anon: httpx.AsyncClient) -> str:
+        email = f"private-{uuid.uuid4().hex[:8]}@memberdesk.test"
+        body = {"email": email, "name": "Private", "role": "viewer", "password": OPERATOR_PASSWORD}
+        created = (await admin.post(OPERATORS, json=body)).json()
+        await admin.patch(f"{OPERATORS}/{created['id']}", json={"role": "moderator"})
+        key = (await admin.post("/api/v1/admin/api-keys", json={"name": "private tool", "role": "viewer"})).json()
+        await admin.delete(f"/api/v1/admin/api-keys/{key['id']}")
+        await anon.post("/api/v1/auth/login", json={"email": email, "password": "wrong"})
+        await anon.post("/api/v1/auth/login", json={"email": email, "password": OPERATOR_PASSWORD})
+        return email
+
+    @staticmethod
+    async def everything(c: httpx.AsyncClient, **params: str) -> list[dict[str, object]]:
+        response = await c.get(AUDIT, params={"limit": "200", **params})
+        assert response.status_code == 200, response.text
+        entries: list[dict[str, object]] = response.json()
+        while cursor := response.headers.get("X-Next-Cursor"):
+            response = await c.get(AUDIT, params={"limit": "200", "cursor": cursor, **params})
+            entries += response.json()
+        return entries
+
+    async def test_admins_see_them(self, admin: httpx.AsyncClient, operator_events: str) -> None:
+        actions = {e["action"] for e in await self.everything(admin)}
+        assert {"operator.created", "operator.updated", "api_key.created", "api_key.revoked"} <= actions
+        assert {"auth.login_failed", "auth.login"} <= actions
+
+    @pytest.mark.parametrize("role", [Role.viewer, Role.moderator])
+    @pytest.mark.parametrize(
+        "params",
+        [
+            {},
+            {"entity": "admin_user"},
+            {"entity": "api_key"},
+            {"action": "auth.login_failed"},
+            {"actor_type": "anonymous"},
+        ],
+    )
+    async def test_viewers_and_moderators_do_not(
+        self,
+        app: FastAPI,
+        tokens: dict[Role, str],
+        db: asyncpg.Connection,
+        operator_events: str,
+        role: Role,
+        params: dict[str, str],
+    ) -> None:
+        async with api_client(app, {"Authorization": f"Bearer {tokens[role]}"}) as c:
+            entries = await self.everything(c, **params)
+            total = (await c.get(AUDIT, params={"limit": "1", **params})).headers["X-Total-Count"]
+        assert not [e for e in entries if e["entity_type"] in ("admin_user", "api_key")]
+        assert not [e for e in entries if str(e["action"]).startswith(("operator.", "api_key.", "auth."))]
+        assert operator_events not in str(entries)
+        assert int(total) == len(entries)

@@ -30,6 +30,7 @@ PUBLIC = {
 
 ACCESS: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/auth/me"): Role.viewer,
+    ("POST", "/api/v1/auth/password"): Role.viewer,
     ("GET", "/api/v1/admin/members"): Role.viewer,
     ("GET", "/api/v1/admin/members/{member_id}"): Role.viewer,
     ("GET", "/api/v1/admin/members/{member_id}/audit"): Role.viewer,

@@ -158,7 +158,7 @@ class TestOutboxEndToEnd:
                     )
                     await service.enqueue(session, "member.suspended", {"member_id": "m-9"})
                 app.state.outbox_worker.nudge()
-                token = issue_token(operator.id, isolated.jwt_secret.get_secret_value(), isolated.jwt_ttl_seconds)
+                token = issue_token(operator.id, isolated.token_secret(), isolated.jwt_ttl_seconds, version=0)  # new
                 async with api_client(app, {"Authorization": f"Bearer {token}"}) as admin:
 
                     async def listed(status: str) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import urllib.error
 import urllib.request
@@ -16,6 +17,7 @@ import pytest
 from botocore.config import Config
 
 from backend.infrastructure.devservices import DevServices, Ports, ServiceUrls
+from backend.infrastructure.settings import MIN_JWT_SECRET_BYTES, Settings
 
 
 def _fetchval(url: str, query: str, *args: object) -> Any:
@@ -132,6 +134,7 @@ def test_env_names_the_settings(urls: ServiceUrls) -> None:
     assert urls.database_url.startswith("postgresql+asyncpg://memberdesk:")
     assert env["S3_BUCKET"] == "memberdesk"
     assert set(env) == {
+        "JWT_SECRET",
         "DATABASE_URL",
         "DATABASE_REPLICA_URLS",
         "S3_ENDPOINT_URL",
@@ -140,6 +143,31 @@ def test_env_names_the_settings(urls: ServiceUrls) -> None:
         "S3_ACCESS_KEY_ID",
         "S3_SECRET_ACCESS_KEY",
     }
+
+
+def test_each_data_root_has_a_random_jwt_secret_that_settings_accept(urls: ServiceUrls, services: ServiceUrls) -> None:
+    assert urls.jwt_secret != services.jwt_secret  # this module's root and the test session's
+    assert len(urls.jwt_secret.encode()) >= MIN_JWT_SECRET_BYTES
+    settings = Settings(_env_file=None, environment="production", jwt_secret=urls.jwt_secret)
+    assert settings.token_secret() == urls.jwt_secret
+
+
+def test_a_root_made_before_the_jwt_secret_gets_one_kept_from_then_on(tmp_path: Path) -> None:
+    older = {
+        "version": 1,
+        "postgres_password": "p" * 48,
+        "replicator_password": "r" * 48,
+        "app_password": "a" * 48,
+        "s3_access_key_id": "MDOLDKEY",
+        "s3_secret_access_key": "s" * 40,
+        "primary_ready": True,
+        "replica_ready": True,
+    }
+    (tmp_path / "devservices.json").write_text(json.dumps(older))
+    made = DevServices(tmp_path, Ports.free())._load_state().jwt_secret
+    assert len(made.encode()) >= MIN_JWT_SECRET_BYTES
+    assert json.loads((tmp_path / "devservices.json").read_text())["jwt_secret"] == made
+    assert DevServices(tmp_path, Ports.free())._load_state().jwt_secret == made
 
 
 def test_replica_is_in_recovery_and_primary_is_not(urls: ServiceUrls) -> None:
@@ -218,6 +246,7 @@ def test_restart_reuses_data_and_stop_leaves_no_process(module_services: DevServ
             urls.s3_secret_access_key,
         )
         assert reused.database_url.split("@")[0] == urls.database_url.split("@")[0]
+        assert reused.jwt_secret == urls.jwt_secret
         assert _fetchval(reused.database_url, "SELECT id FROM survives_restart") == 42
         assert _fetchval(reused.replica_urls[0], "SELECT pg_is_in_recovery()") is True
         _execute(reused.database_url, "INSERT INTO survives_restart VALUES (43)")

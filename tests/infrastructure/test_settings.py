@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from backend.cli import load_settings
-from backend.infrastructure.settings import DEV_JWT_SECRET, Settings
+from backend.infrastructure.settings import MissingSecret, Settings
+from backend.main import create_app
+
+# The development default of earlier versions, published in this repository's history.
+OLD_DEVELOPMENT_SECRET = "memberdesk-development-only-secret-do-not-use"
 
 
 def test_replica_urls_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,7 +50,7 @@ def test_s3_keys_go_together(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("secret", "reason"),
-    [(None, "must be set"), ("short-secret", "at least 32 bytes"), (DEV_JWT_SECRET, "development default")],
+    [(None, "must be set"), ("short-secret", "at least 32 bytes"), (OLD_DEVELOPMENT_SECRET, "published")],
 )
 def test_outside_development_a_real_jwt_secret_is_required(
     monkeypatch: pytest.MonkeyPatch, secret: str | None, reason: str
@@ -62,10 +66,35 @@ def test_outside_development_a_real_jwt_secret_is_required(
     assert reason in str(stopped.value)
 
 
+def test_there_is_no_default_secret_and_the_app_refuses_to_start_without_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    settings = Settings(_env_file=None, environment="development")
+    assert settings.jwt_secret is None  # commands that sign nothing (migrate, seed) still run
+    with pytest.raises(MissingSecret, match="JWT_SECRET"):
+        create_app(settings)
+
+
+@pytest.mark.parametrize("environment", ["development", "test", "production"])
+@pytest.mark.parametrize(
+    ("secret", "reason"), [("short-secret", "at least 32 bytes"), (OLD_DEVELOPMENT_SECRET, "published")]
+)
+def test_a_short_or_published_secret_is_refused_in_every_environment(
+    monkeypatch: pytest.MonkeyPatch, environment: str, secret: str, reason: str
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", environment)
+    monkeypatch.setenv("JWT_SECRET", secret)
+    with pytest.raises(SystemExit) as stopped:
+        load_settings()
+    assert "JWT_SECRET" in str(stopped.value)
+    assert reason in str(stopped.value)
+
+
 def test_production_starts_with_a_long_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("JWT_SECRET", "s" * 32)
-    assert load_settings().jwt_secret.get_secret_value() == "s" * 32
+    assert load_settings().token_secret() == "s" * 32
 
 
 def test_production_refuses_unsigned_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:

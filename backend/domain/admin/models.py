@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, String, text
+from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field, SQLModel
 
@@ -41,6 +41,8 @@ class AdminUser(SQLModel, table=True):
     created_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
     )
+    # Raised when the password, role or active flag changes: tokens issued under an older version stop working.
+    token_version: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
 
 
 class ApiKey(SQLModel, table=True):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
-from backend.domain.admin.models import AdminUser, ApiKey
+from backend.domain.admin.models import AdminUser, ApiKey, Role
 from backend.domain.sessions import AnySession, AsyncWriteSession
 
 admin_users = AdminUser.__table__  # type: ignore[attr-defined]
@@ -28,6 +28,21 @@ async def add(session: AsyncWriteSession, row: AdminUser | ApiKey) -> None:
     session.add(row)
     await session.flush()
     await session.refresh(row)
+
+
+async def lock_admin_set(session: AsyncWriteSession) -> None:
+    """Serialise changes that may take an active admin away, so that two cannot both count the other one.
+
+    (Two admins demoting each other at once each saw one other admin left, and both committed: no admin at all.)
+    """
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('memberdesk'), hashtext('admin_users:admins'))"))
+
+
+async def other_active_admins(session: AsyncWriteSession, operator_id: uuid.UUID) -> int:
+    """Active admins other than `operator_id`."""
+    c = admin_users.c
+    stmt = select(func.count()).where(c.role == Role.admin.value, c.is_active.is_(True), c.id != operator_id)
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def operator_for_update(session: AsyncWriteSession, operator_id: uuid.UUID) -> AdminUser | None:

@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.exc import IntegrityError
 
-from backend.domain.actors import AuditContext
+from backend.domain.actors import ROLE_RANK, ActorKind, AuditContext
 from backend.domain.admin import repository
 from backend.domain.admin.models import AdminUser, ApiKey, Role
 from backend.domain.admin.schemas import (
@@ -50,25 +50,59 @@ class AdminService:
         return OperatorRead.model_validate(row)
 
     async def update_operator(self, operator_id: uuid.UUID, data: OperatorUpdate) -> OperatorRead:
-        """Change name, role, active flag or password; deactivation ends access at the next request."""
+        """Change name, role, active flag or password; deactivation ends access at the next request.
+
+        A new password, role or active flag ends every token issued before (the operator's token version goes
+        up). The last active admin keeps that role and stays active, and no operator lowers their own role,
+        deactivates themself or sets their own password here (that goes through POST /auth/password, which asks
+        for the current one): 409 naming the field.
+        """
+        self._refuse_changes_to_oneself(operator_id, data)
         # Hashed before the row is locked: the lock is not held through the hashing.
         password_hash = await security.hash_password(data.password) if data.password is not None else None
+        if data.role is not None or data.is_active is not None:
+            await repository.lock_admin_set(self.session)  # before the row: one lock order for every change
         row = await repository.operator_for_update(self.session, operator_id)
         if row is None:
             raise NotFoundError(f"No operator with id {operator_id}.")
         before = _operator_state(row)
+        was_role, was_active = Role(row.role), row.is_active
         values = data.model_dump(exclude_unset=True, exclude={"password"})
         for field, value in values.items():
             if value is not None:
                 setattr(row, field, value)
+        if self._is_self(operator_id) and ROLE_RANK[Role(row.role)] < ROLE_RANK[was_role]:
+            raise ConflictError("You cannot lower your own role; another admin can.", field="role")
+        removes_an_admin = was_role is Role.admin and was_active and (row.role != Role.admin or not row.is_active)
+        if removes_an_admin and await repository.other_active_admins(self.session, operator_id) == 0:
+            raise ConflictError(
+                f"{row.email} is the last active admin: make another operator admin first.",
+                field="is_active" if not row.is_active else "role",
+            )
         diff = changes(before, _operator_state(row))
         if password_hash is not None:
             row.password_hash = password_hash
             diff["password"] = {"before": "***", "after": "***"}
+        if diff.keys() & {"password", "role", "is_active"}:
+            row.token_version += 1  # ends the tokens issued before this change
         await repository.flush(self.session)
         if diff:
             await self.audit.record("operator.updated", "admin_user", row.id, diff)
         return OperatorRead.model_validate(row)
+
+    def _is_self(self, operator_id: uuid.UUID) -> bool:
+        return self.actor.kind is ActorKind.operator and self.actor.id == operator_id
+
+    def _refuse_changes_to_oneself(self, operator_id: uuid.UUID, data: OperatorUpdate) -> None:
+        if not self._is_self(operator_id):
+            return
+        if data.password is not None:
+            raise ConflictError(
+                "Change your own password with POST /api/v1/auth/password, which asks for the current one.",
+                field="password",
+            )
+        if data.is_active is False:
+            raise ConflictError("You cannot deactivate yourself; another admin can.", field="is_active")
 
     async def create_api_key(self, data: ApiKeyCreate) -> ApiKeyCreated:
         """A key for an internal tool, returned once."""
@@ -107,6 +141,8 @@ async def ensure_operator(
     existing = await auth_repository.operator_by_email(session, email)
     if existing is None:
         return await service.create_operator(OperatorCreate(email=email, name=name, role=role, password=password))
+    # The same password again is no change: it would end the operator's tokens at every `memberdesk dev` start.
+    same = await security.verify_password(existing.password_hash, password)
     return await service.update_operator(
-        existing.id, OperatorUpdate(name=name, role=role, is_active=True, password=password)
+        existing.id, OperatorUpdate(name=name, role=role, is_active=True, password=None if same else password)
     )

@@ -53,11 +53,18 @@ class AuditQuery:
     limit: int = 25
     offset: int = 0
     after: tuple[datetime, int] | None = None
+    # Entries left out whatever the filters say (what the caller's role may not see).
+    hidden_entity_types: tuple[str, ...] = ()
+    hidden_action_prefixes: tuple[str, ...] = ()
 
 
 def _conditions(query: AuditQuery) -> list[ColumnElement[bool]]:
     c = audit_log.c
     where: list[ColumnElement[bool]] = []
+    if query.hidden_entity_types:
+        where.append(c.entity_type.not_in(query.hidden_entity_types))
+    for prefix in query.hidden_action_prefixes:
+        where.append(~c.action.startswith(prefix, autoescape=True))
     if query.actor_ids:
         where.append(c.actor_id.in_(query.actor_ids))
     if query.actor_type:

@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from backend.domain.actors import AuditContext
+from backend.domain.actors import Actor, AuditContext
+from backend.domain.admin.models import Role
 from backend.domain.audit import repository
 from backend.domain.audit.repository import AuditQuery
 from backend.domain.audit.schemas import AuditFilters, AuditRead
@@ -60,12 +61,19 @@ class AuditTrail:
         )
 
 
-class AuditService:
-    """Reads the audit trail."""
+# Operator, API key and authentication events name operators' emails, roles and client addresses: only admins
+# see them, in every view of the trail (a viewer could otherwise list every operator and whom to lock out).
+ADMIN_ONLY_ENTITY_TYPES = ("admin_user", "api_key")
+ADMIN_ONLY_ACTION_PREFIXES = ("auth.", "operator.", "api_key.")
 
-    def __init__(self, session: AsyncReadSession, tz: ZoneInfo) -> None:
+
+class AuditService:
+    """Reads the audit trail, as much of it as the reader's role may see."""
+
+    def __init__(self, session: AsyncReadSession, tz: ZoneInfo, reader: Actor) -> None:
         self.session = session
         self.tz = tz
+        self.sees_operator_events = reader.can(Role.admin)
 
     def build_query(
         self,
@@ -90,6 +98,8 @@ class AuditService:
             limit=limit,
             offset=offset,
             after=created_id_position(after),
+            hidden_entity_types=() if self.sees_operator_events else ADMIN_ONLY_ENTITY_TYPES,
+            hidden_action_prefixes=() if self.sees_operator_events else ADMIN_ONLY_ACTION_PREFIXES,
         )
 
     async def list_entries(self, query: AuditQuery, *, count: bool) -> tuple[list[AuditRead], int | None, list[Any]]:

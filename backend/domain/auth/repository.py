@@ -22,18 +22,42 @@ async def operator_by_email(session: AnySession, email: str) -> AdminUser | None
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def operator_by_id(session: AnySession, operator_id: uuid.UUID) -> AdminUser | None:
+    return await session.get(AdminUser, operator_id)
+
+
+async def set_password(
+    session: AsyncWriteSession, operator_id: uuid.UUID, *, was: str, password_hash: str
+) -> int | None:
+    """Replace the hash if it is still `was` and the operator active, ending earlier tokens; the new token version.
+
+    None when the operator was deactivated or their password changed since `was` was read.
+    """
+    c = admin_users.c
+    stmt = (
+        update(admin_users)
+        .where(c.id == operator_id, c.password_hash == was, c.is_active.is_(True))
+        .values(password_hash=password_hash, token_version=c.token_version + 1)
+        .returning(c.token_version)
+    )
+    version: int | None = (await session.execute(stmt)).scalar_one_or_none()
+    return version
+
+
 @dataclass(frozen=True)
 class Identity:
     id: uuid.UUID
     name: str
     role: str
     is_active: bool
+    token_version: int
 
 
 async def identity_by_id(session: AnySession, operator_id: uuid.UUID) -> Identity | None:
     """What authentication needs of an operator, in one light Core query (it runs on every request)."""
     c = admin_users.c
-    row = (await session.execute(select(c.id, c.name, c.role, c.is_active).where(c.id == operator_id))).first()
+    stmt = select(c.id, c.name, c.role, c.is_active, c.token_version).where(c.id == operator_id)
+    row = (await session.execute(stmt)).first()
     return Identity(*row) if row is not None else None
 
 
@@ -56,22 +80,34 @@ async def lock_login(session: AsyncWriteSession, email: str) -> None:
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"login:{email.lower()}"})
 
 
-async def failures_since(session: AnySession, *, email: str, client: str, since: datetime) -> tuple[int, int]:
-    """Failed logins since `since` for this email and for this client address."""
+@dataclass(frozen=True)
+class FailureCounts:
+    by_email: int  # for this email, from anywhere
+    by_client: int  # from this client, for any email
+    by_pair: int  # for this email from this client
+
+
+async def failures_since(session: AnySession, *, email: str, client: str, since: datetime) -> FailureCounts:
+    """Failed logins since `since` for this email, from this client address, and for both at once."""
     c = login_failures.c
+    of_email, of_client = c.email == email.lower(), c.client == client
     stmt = select(
-        func.count().filter(c.email == email.lower()),
-        func.count().filter(c.client == client),
-    ).where(c.created_at >= since, or_(c.email == email.lower(), c.client == client))
-    by_email, by_client = (await session.execute(stmt)).one()
-    return int(by_email), int(by_client)
+        func.count().filter(of_email), func.count().filter(of_client), func.count().filter(of_email & of_client)
+    ).where(c.created_at >= since, or_(of_email, of_client))
+    by_email, by_client, by_pair = (await session.execute(stmt)).one()
+    return FailureCounts(int(by_email), int(by_client), int(by_pair))
 
 
-async def oldest_failure_since(session: AnySession, *, email: str, client: str, since: datetime) -> datetime | None:
+async def oldest_failure_since(
+    session: AnySession, *, since: datetime, email: str | None = None, client: str | None = None
+) -> datetime | None:
+    """The oldest failure since `since` for this email, or from this client address."""
     c = login_failures.c
-    stmt = select(func.min(c.created_at)).where(
-        c.created_at >= since, or_(c.email == email.lower(), c.client == client)
-    )
+    stmt = select(func.min(c.created_at)).where(c.created_at >= since)
+    if email is not None:
+        stmt = stmt.where(c.email == email.lower())
+    if client is not None:
+        stmt = stmt.where(c.client == client)
     value: datetime | None = (await session.execute(stmt)).scalar_one()
     return value
 
@@ -80,7 +116,11 @@ async def add_failure(session: AsyncWriteSession, *, email: str, client: str) ->
     await session.execute(insert(login_failures).values(email=email.lower(), client=client))
 
 
-async def clear_failures(session: AsyncWriteSession, *, email: str, before: datetime) -> None:
-    """Forget an email's failures after a success, and everyone's that are too old to count."""
-    await session.execute(delete(login_failures).where(login_failures.c.email == email.lower()))
-    await session.execute(delete(login_failures).where(login_failures.c.created_at < before))
+async def clear_failures(session: AsyncWriteSession, *, email: str, client: str, before: datetime) -> None:
+    """Forget an email's failures from this client after a success there, and everyone's that are too old to count.
+
+    Failures from other addresses stay: a correct password here says nothing about the guesses made elsewhere.
+    """
+    c = login_failures.c
+    await session.execute(delete(login_failures).where(c.email == email.lower(), c.client == client))
+    await session.execute(delete(login_failures).where(c.created_at < before))

@@ -12,8 +12,14 @@ from backend.domain.schemas import ReadSchema, Schema
 
 
 class LoginRequest(Schema):
-    email: str = Field(min_length=3, max_length=320)
+    # No control characters: PostgreSQL refuses NUL in text, and the throttle would answer 503 for a typed value.
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^\x00-\x1f\x7f]+$")
     password: str = Field(min_length=1, max_length=1024)
+
+
+class PasswordChange(Schema):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=12, max_length=1024)
 
 
 class TokenRead(ReadSchema):

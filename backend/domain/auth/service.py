@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import ipaddress
+import logging
 import math
 import time
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -12,12 +17,22 @@ from backend.domain.actors import Actor, ActorKind, AuditContext
 from backend.domain.admin.models import Role
 from backend.domain.audit.service import AuditTrail
 from backend.domain.auth import repository
-from backend.domain.auth.schemas import LoginRequest, TokenRead
-from backend.domain.errors import DomainError, Unauthorized
+from backend.domain.auth.schemas import LoginRequest, PasswordChange, TokenRead
+from backend.domain.errors import (
+    ConflictError,
+    DomainError,
+    PermissionDenied,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from backend.domain.sessions import AnySession, AsyncWriteSession, ReadSessionFactory
 from backend.infrastructure import security
 
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=5)
+LOGIN_RETRY_AFTER_SECONDS = 2  # after the throttle could not be checked or recorded
+IPV6_CLIENT_PREFIX = 64
+
+logger = logging.getLogger(__name__)
 
 
 class TooManyAttempts(DomainError):
@@ -25,11 +40,100 @@ class TooManyAttempts(DomainError):
     title = "Too many requests"
 
 
+class LoginUnavailable(ServiceUnavailable):
+    """The throttle could not be read or written: the login is refused rather than let through unchecked."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Logins cannot be checked right now; try again shortly.",
+            headers={"Retry-After": str(LOGIN_RETRY_AFTER_SECONDS)},
+        )
+
+
+@dataclass(frozen=True)
+class ClientAddress:
+    """Where an attempt comes from: `address` as the audit trail records it, `key` as the throttle counts it.
+
+    Both fit the `login_failures.client` column (64 characters) whatever the client sent.
+    """
+
+    address: str
+    key: str
+
+
+UNKNOWN_CLIENT = ClientAddress("unknown", "unknown")
+
+
+def client_address(host: str | None) -> ClientAddress:
+    """The client's address in canonical form, or a fixed-form stand-in for anything that is not an address.
+
+    uvicorn takes the client from X-Forwarded-For when the peer is a trusted proxy, without checking what it
+    says. An IPv4 or IPv6 address is kept in canonical form (an IPv4-mapped IPv6 address as IPv4, without an
+    IPv6 zone), so one address is one count however it is written; IPv6 is counted by its /64, the block a
+    single subscriber or host holds, or every address of it would be a fresh client. Anything else (a name, a
+    malformed or 70-character forwarded value) becomes `invalid-<hash>`: bounded, stable for the same value,
+    and never stored as sent.
+    """
+    if not host:
+        return UNKNOWN_CLIENT
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    if len(host) <= 64:
+        with contextlib.suppress(ValueError):
+            ip = ipaddress.ip_address(host.split("%", 1)[0])
+    if ip is None:
+        digest = hashlib.sha256(host.encode("utf-8", "backslashreplace")).hexdigest()[:24]
+        stand_in = f"invalid-{digest}"
+        return ClientAddress(stand_in, stand_in)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        network = ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False)
+        return ClientAddress(str(ip), str(network))
+    return ClientAddress(str(ip), str(ip))
+
+
+class PasswordCheckGate:
+    """At most `limit` password checks in flight per client in this process; more are refused at once (429).
+
+    argon2 runs on a small pool (security.HASHING_THREADS), first come first served: sixty concurrent logins
+    from one address made a valid login from elsewhere wait behind all of them. With this gate a burst from
+    one address holds at most `limit` places in that queue, so anyone else waits behind a few checks at most.
+    One event loop per process: no lock is needed around the counts.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._in_flight: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def slot(self, client: ClientAddress) -> Iterator[None]:
+        """Hold one of the client's places for the duration; TooManyAttempts when they are all taken."""
+        held = self._in_flight.get(client.key, 0)
+        if held >= self.limit:
+            raise TooManyAttempts(
+                "Too many password checks under way from your address; try again in a moment.",
+                headers={"Retry-After": "1"},
+            )
+        self._in_flight[client.key] = held + 1
+        try:
+            yield
+        finally:
+            left = self._in_flight[client.key] - 1
+            if left:
+                self._in_flight[client.key] = left
+            else:
+                del self._in_flight[client.key]
+
+    def in_flight(self, client: ClientAddress) -> int:
+        return self._in_flight.get(client.key, 0)
+
+
 @dataclass(frozen=True)
 class LoginPolicy:
     secret: str
     token_ttl_seconds: int
-    max_failures: int
+    max_failures_per_email: int
+    max_failures_per_client: int
     window_seconds: int
 
 
@@ -45,28 +149,68 @@ def _invalid_credentials() -> Unauthorized:
     return Unauthorized("Invalid email or password.")
 
 
+@contextlib.asynccontextmanager
+async def _fail_closed(step: str) -> AsyncIterator[None]:
+    """Any error while the throttle is read or written refuses the login with a 503, never lets it through.
+
+    A failure that was not recorded would not count against the next guess (a 70-character client address once
+    made every failure a 500 that recorded nothing, and the right password still got in after any number of
+    wrong ones), so nothing is answered but "try again" unless the throttle did its part.
+    """
+    try:
+        yield
+    except Exception as exc:
+        logger.error("login refused: the throttle could not be %s", step, exc_info=exc)
+        raise LoginUnavailable from exc
+
+
 class LoginService:
+    """Logins and password changes, throttled by failures per email and per client address, counted in PostgreSQL.
+
+    The rules, and whom they stop:
+    - 5 failures (LOGIN_MAX_FAILURES) for one email in the window stop the guessing of that account from every
+      address that took part, from any number of addresses together. An address that never failed for that
+      email still gets its attempt checked, so the attacker who fails five times on purpose to lock an admin
+      out does not lock the admin out: the admin's own address has not failed. The price, taken knowingly: an
+      attacker with many addresses gets one guess per fresh address per window; the per-address limit, IPv6
+      counted by /64, and argon2 bound that, and passwords are at least 12 characters.
+    - 50 failures (LOGIN_MAX_FAILURES_PER_CLIENT) from one address, for any emails, stop that address: password
+      spraying across accounts. Wide, so that colleagues behind one office address do not lock each other out
+      with their typos.
+    - A correct password clears that email's failures from that address only; the guesses made elsewhere keep
+      counting.
+    """
+
     def __init__(
-        self, session: AsyncWriteSession, reads: ReadSessionFactory, policy: LoginPolicy, request_id: str | None
+        self,
+        session: AsyncWriteSession,
+        reads: ReadSessionFactory,
+        policy: LoginPolicy,
+        gate: PasswordCheckGate,
+        request_id: str | None,
     ) -> None:
         self.session = session
         self.reads = reads  # READ ONLY sessions on the primary
         self.policy = policy
+        self.gate = gate
         self.request_id = request_id
 
     async def _throttled(self, session: AnySession, email: str, client: str, now: datetime) -> LoginOutcome | None:
         window_start = now - timedelta(seconds=self.policy.window_seconds)
-        by_email, by_client = await repository.failures_since(session, email=email, client=client, since=window_start)
-        if max(by_email, by_client) < self.policy.max_failures:
+        counts = await repository.failures_since(session, email=email, client=client, since=window_start)
+        if counts.by_client >= self.policy.max_failures_per_client:
+            oldest = await repository.oldest_failure_since(session, since=window_start, client=client)
+            detail = "Too many failed logins from your address; try again later."
+        elif counts.by_email >= self.policy.max_failures_per_email and counts.by_pair > 0:
+            oldest = await repository.oldest_failure_since(session, since=window_start, email=email)
+            detail = "Too many failed logins for this account; try again later."
+        else:
             return None
-        oldest = await repository.oldest_failure_since(session, email=email, client=client, since=window_start)
         wait = (oldest or now) + timedelta(seconds=self.policy.window_seconds) - now
         retry_after = max(1, math.ceil(wait.total_seconds()))
-        return LoginOutcome(
-            error=TooManyAttempts("Too many failed logins; try again later.", headers={"Retry-After": str(retry_after)})
-        )
+        return LoginOutcome(error=TooManyAttempts(detail, headers={"Retry-After": str(retry_after)}))
 
-    async def login(self, credentials: LoginRequest, client: str) -> LoginOutcome:
+    async def login(self, credentials: LoginRequest, client: ClientAddress) -> LoginOutcome:
         """A token for valid credentials; the same 401 (after the same argon2 work) for any wrong pair.
 
         argon2 runs with no database connection held (tens of milliseconds of CPU, on the hashing pool): a
@@ -75,34 +219,112 @@ class LoginService:
         """
         email = credentials.email.strip().lower()
         now = datetime.now(UTC)
-        async with self.reads() as look:
-            if (throttled := await self._throttled(look, email, client, now)) is not None:
+        with self.gate.slot(client):
+            async with _fail_closed("read"), self.reads() as look:
+                throttled = await self._throttled(look, email, client.key, now)
+                operator = None if throttled else await repository.operator_by_email(look, email)
+            if throttled is not None:
                 return throttled
-            operator = await repository.operator_by_email(look, email)
-        valid = await security.verify_password(operator.password_hash if operator else None, credentials.password)
+            valid = await security.verify_password(operator.password_hash if operator else None, credentials.password)
 
-        await repository.lock_login(self.session, email)
-        if (throttled := await self._throttled(self.session, email, client, now)) is not None:
+        async with _fail_closed("read"):
+            await repository.lock_login(self.session, email)
+            throttled = await self._throttled(self.session, email, client.key, now)
+        if throttled is not None:
             return throttled
         if operator is None or not valid or not operator.is_active:
-            await repository.add_failure(self.session, email=email, client=client)
-            actor = Actor(ActorKind.anonymous, None, None, email)
-            await AuditTrail(self.session, AuditContext(actor, self.request_id)).record(
-                "auth.login_failed",
-                "admin_user",
-                operator.id if operator else "unknown",
-                {"email": {"before": None, "after": email}, "client": {"before": None, "after": client}},
-            )
+            async with _fail_closed("recorded"):
+                await repository.add_failure(self.session, email=email, client=client.key)
+                actor = Actor(ActorKind.anonymous, None, None, email)
+                await AuditTrail(self.session, AuditContext(actor, self.request_id)).record(
+                    "auth.login_failed",
+                    "admin_user",
+                    operator.id if operator else "unknown",
+                    {"email": {"before": None, "after": email}, "client": {"before": None, "after": client.address}},
+                )
             return LoginOutcome(error=_invalid_credentials())
 
-        await repository.clear_failures(
-            self.session, email=email, before=now - timedelta(seconds=self.policy.window_seconds)
+        async with _fail_closed("recorded"):
+            await repository.clear_failures(
+                self.session, email=email, client=client.key, before=now - timedelta(seconds=self.policy.window_seconds)
+            )
+            actor = Actor(ActorKind.operator, operator.id, operator.role, operator.name)
+            await AuditTrail(self.session, AuditContext(actor, self.request_id)).record(
+                "auth.login", "admin_user", operator.id, {"client": {"before": None, "after": client.address}}
+            )
+        token = security.issue_token(
+            operator.id, self.policy.secret, self.policy.token_ttl_seconds, now, version=operator.token_version
         )
-        actor = Actor(ActorKind.operator, operator.id, operator.role, operator.name)
-        await AuditTrail(self.session, AuditContext(actor, self.request_id)).record(
-            "auth.login", "admin_user", operator.id, {}
+        return LoginOutcome(token=TokenRead(access_token=token, expires_in=self.policy.token_ttl_seconds))
+
+    async def change_password(self, actor: Actor, data: PasswordChange, client: ClientAddress) -> LoginOutcome:
+        """The calling operator's new password, given the current one; every earlier token ends, a fresh one is
+        answered so the caller stays logged in.
+
+        The current password is checked as a login checks it: the same throttle, and a wrong one counts as a
+        failed login for the operator's email, so a stolen token cannot be used to guess the password faster.
+        """
+        if actor.kind is not ActorKind.operator or actor.id is None:
+            raise PermissionDenied("Only an operator has a password to change; API keys are replaced instead.")
+        now = datetime.now(UTC)
+        with self.gate.slot(client):
+            async with _fail_closed("read"), self.reads() as look:
+                operator = await repository.operator_by_id(look, actor.id)
+                throttled = None
+                if operator is not None:
+                    throttled = await self._throttled(look, operator.email, client.key, now)
+            if operator is None or not operator.is_active:
+                raise Unauthorized("The access token's operator is unknown or deactivated.")
+            if throttled is not None:
+                return throttled
+            valid = await security.verify_password(operator.password_hash, data.current_password)
+            new_hash = await security.hash_password(data.new_password) if valid else None
+
+        email = operator.email.lower()
+        async with _fail_closed("read"):
+            await repository.lock_login(self.session, email)
+            throttled = await self._throttled(self.session, email, client.key, now)
+        if throttled is not None:
+            return throttled
+        audit = AuditTrail(self.session, AuditContext(actor, self.request_id))
+        if new_hash is None:
+            async with _fail_closed("recorded"):
+                await repository.add_failure(self.session, email=email, client=client.key)
+                await audit.record(
+                    "auth.password_change_failed",
+                    "admin_user",
+                    operator.id,
+                    {"client": {"before": None, "after": client.address}},
+                )
+            # 403, not 422: the body is valid (a client generated from the schema must not take it for a bug).
+            return LoginOutcome(error=PermissionDenied("The current password is wrong.", field="current_password"))
+
+        async with _fail_closed("recorded"):
+            # Only over the hash just verified: a change made meanwhile (by an admin, say) is not overwritten.
+            version = await repository.set_password(
+                self.session, operator.id, was=operator.password_hash, password_hash=new_hash
+            )
+            if version is not None:
+                await repository.clear_failures(
+                    self.session,
+                    email=email,
+                    client=client.key,
+                    before=now - timedelta(seconds=self.policy.window_seconds),
+                )
+                await audit.record(
+                    "auth.password_changed",
+                    "admin_user",
+                    operator.id,
+                    {
+                        "password": {"before": "***", "after": "***"},
+                        "client": {"before": None, "after": client.address},
+                    },
+                )
+        if version is None:
+            raise ConflictError("The password or the operator changed meanwhile; try again.", field="current_password")
+        token = security.issue_token(
+            operator.id, self.policy.secret, self.policy.token_ttl_seconds, now, version=version
         )
-        token = security.issue_token(operator.id, self.policy.secret, self.policy.token_ttl_seconds, now)
         return LoginOutcome(token=TokenRead(access_token=token, expires_in=self.policy.token_ttl_seconds))
 
 
@@ -114,11 +336,13 @@ def token_claims(token: str, secret: str) -> security.TokenClaims:
         raise Unauthorized("The access token is invalid or expired.") from exc
 
 
-async def actor_by_id(session: AnySession, operator_id: uuid.UUID) -> Actor:
-    """The active operator with this id; 401 for anything else."""
+async def actor_by_id(session: AnySession, operator_id: uuid.UUID, token_version: int) -> Actor:
+    """The active operator with this id, if the token was issued since its last password, role or status change."""
     operator = await repository.identity_by_id(session, operator_id)
     if operator is None or not operator.is_active:
         raise Unauthorized("The access token's operator is unknown or deactivated.")
+    if operator.token_version != token_version:
+        raise Unauthorized("The operator's password or role changed since this token was issued; log in again.")
     return Actor(ActorKind.operator, operator.id, Role(operator.role), operator.name)
 
 
