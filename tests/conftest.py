@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,6 +53,33 @@ async def pairs(db: asyncpg.Connection, sql: str, *args: Any) -> dict[Any, Any]:
 def asyncpg_dsn(url: str) -> str:
     """A SQLAlchemy asyncpg URL as a plain asyncpg DSN."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+_OWN_BASETEMP = pytest.StashKey[str]()
+_RUN_PASSED = pytest.StashKey[bool]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each run gets a temporary root of its own (unless --basetemp names one).
+
+    The embedded PostgreSQL runs as the `postgres` user when we are root, so the directories above its data must
+    stay traversable. pytest resets its shared `/tmp/pytest-of-<user>` to mode 0700 whenever a run starts, which
+    cut a concurrent run's servers off their own files; a root per run is left alone. It is removed after a
+    passing run and kept after a failing one, for its server logs.
+    """
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="memberdesk-tests-")
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    root = config.stash.get(_OWN_BASETEMP, None)
+    if root is not None and config.stash.get(_RUN_PASSED, False):
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_RUN_PASSED] = exitstatus == 0
 
 
 @pytest.fixture(scope="session")
