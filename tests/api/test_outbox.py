@@ -21,15 +21,19 @@ from backend.infrastructure.devservices import ServiceUrls
 from backend.infrastructure.security import issue_token
 from backend.infrastructure.settings import Settings
 from backend.main import create_app
-from tests.conftest import OPERATOR_PASSWORD, api_client
+from tests.conftest import OPERATOR_PASSWORD, api_client, wait_for_replica
 from tests.domain.test_outbox import eventually, isolated_database, tuned, webhook_receiver
 
 URL = "/api/v1/admin/outbox"
 
 
 @pytest.fixture
-async def events(db: asyncpg.Connection) -> AsyncIterator[tuple[str, dict[str, int]]]:
-    """Three events of a fresh topic, oldest first: delivered, dead, and pending but not due for an hour."""
+async def events(db: asyncpg.Connection, services: ServiceUrls) -> AsyncIterator[tuple[str, dict[str, int]]]:
+    """Three events of a fresh topic, oldest first: delivered, dead, and pending but not due for an hour.
+
+    Written on the primary behind the API's back (no write position for the client to present), so the list,
+    read from the replica, sees them only once it has replayed them.
+    """
     topic = f"test.outbox.{uuid.uuid4().hex[:8]}"
     ids: dict[str, int] = {}
     for minutes_ago, status in [(3, "delivered"), (2, "dead"), (1, "pending")]:
@@ -47,6 +51,7 @@ async def events(db: asyncpg.Connection) -> AsyncIterator[tuple[str, dict[str, i
             "HTTP 503: try again later" if status == "dead" else None,
             minutes_ago,
         )
+    await wait_for_replica(services)
     yield topic, ids
     await db.execute("DELETE FROM outbox WHERE topic = $1", topic)
 
