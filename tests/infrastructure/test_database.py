@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 
-from backend.infrastructure.database import Database
+from backend.infrastructure.database import Database, fetch, is_timed_out, is_unavailable
 from backend.infrastructure.replication import lsn_to_int
 from backend.infrastructure.settings import Settings
 
@@ -49,6 +49,32 @@ class TestReadSession:
             assert (await session.execute(text("SHOW transaction_read_only"))).scalar_one() == "off"
             assert (await session.execute(text("SELECT pg_is_in_recovery()"))).scalar_one() is False
             await session.rollback()
+
+
+class TestStatementTimeout:
+    async def test_a_cancelled_statement_is_a_timeout_not_an_unavailable_server(self, settings: Settings) -> None:
+        """asyncpg files a statement timeout under operator intervention, as it does a shutdown: the server
+        answered, so it must not be taken out of rotation nor its pool's connections thrown away."""
+        database = Database.from_settings(settings.model_copy(update={"database_statement_timeout_ms": 50}))
+        try:
+            target = await database.read_target()
+            errors: list[BaseException] = []
+            async with target.sessions() as session:
+                try:
+                    await session.execute(text("SELECT pg_sleep(5)"))  # through SQLAlchemy
+                except DBAPIError as exc:
+                    errors.append(exc)
+            async with target.sessions() as session:
+                try:
+                    await fetch(session, "SELECT pg_sleep(5)")  # straight through the driver
+                except asyncpg.PostgresError as exc:
+                    errors.append(exc)
+            assert len(errors) == 2
+            for error in errors:
+                assert is_timed_out(error)
+                assert not is_unavailable(error)
+        finally:
+            await database.dispose()
 
 
 class TestCommitPosition:
