@@ -317,6 +317,8 @@ class Database:
         healthy = self.monitor.healthy(name for name in self._by_name if name not in avoid)
         if not healthy:
             return self.primary_reads
+        if min_lsn is not None and not await self.monitor.reached_by_primary(min_lsn):
+            min_lsn = None  # a position no commit gave out: ignored, so it pins nothing to the primary
         start = next(self._turn) % len(healthy)
         for name in healthy[start:] + healthy[:start]:
             if min_lsn is None or await self.monitor.caught_up(name, min_lsn):
@@ -335,7 +337,9 @@ class Database:
         """
         value = (await session.execute(text(_COMMIT_POSITION))).scalar_one()
         await session.rollback()
-        return lsn_to_int(str(value))
+        position = lsn_to_int(str(value))
+        self.monitor.saw_primary_at(position)
+        return position
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
