@@ -7,7 +7,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, PostgresDsn, SecretStr, field_validator, model_validator
+from pydantic import Field, HttpUrl, IPvAnyNetwork, PostgresDsn, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_JWT_SECRET = "memberdesk-development-only-secret-do-not-use"  # noqa: S105
@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     read_your_writes_seconds: int = Field(default=300, ge=1)
     # Adds X-Memberdesk-Read-From (which server answered) and X-Memberdesk-Worker (which process) to answers.
     debug_headers: bool = False
+    # /metrics needs a viewer's token or an API key, except from these networks (a scraper's), or for everyone
+    # when METRICS_PUBLIC. The address is the one uvicorn reports: behind a proxy, from X-Forwarded-For.
+    metrics_public: bool = False
+    metrics_allowed_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
 
     # JSON lines for log collectors, or readable lines for a terminal; `none` leaves logging as it is (tests).
     # How a member's detail is loaded: one statement (fastest measured here), queries in sequence on one
@@ -99,7 +103,7 @@ class Settings(BaseSettings):
     idempotency_key_hours: float = Field(default=24.0, gt=0)
     photo_upload_grace_seconds: int = Field(default=86_400, ge=0)
 
-    @field_validator("database_replica_urls", "cors_origins", mode="before")
+    @field_validator("database_replica_urls", "cors_origins", "metrics_allowed_networks", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
         if isinstance(value, str):

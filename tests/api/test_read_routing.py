@@ -220,11 +220,11 @@ class TestObservability:
         assert "statements" in timing
         assert 'desc="0 statements"' not in timing
 
-    async def test_metrics(self, client: httpx.AsyncClient, anon: httpx.AsyncClient) -> None:
+    async def test_metrics(self, client: httpx.AsyncClient) -> None:
         await settled(client)
         listed = await client.get(MEMBERS)
         assert listed.status_code == 200, listed.text
-        response = await anon.get("/metrics")
+        response = await client.get("/metrics")
         assert response.status_code == 200
         text = response.text
         assert 'memberdesk_reads_total{server="replica0"}' in text
