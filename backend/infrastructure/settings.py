@@ -91,6 +91,13 @@ class Settings(BaseSettings):
 
     # `memberdesk serve --workers N`: a worker whose event loop is silent this long is killed and started again.
     worker_timeout_seconds: float = Field(default=30.0, ge=2)
+    # `memberdesk serve`: a request's line and headers may take this many bytes (431 past it) and must arrive within
+    # this many seconds of its first byte (or of the connection's opening); its body within that many of its head
+    # (408 past either, and the connection closed). An idle kept-alive connection is closed after the keep-alive.
+    http_max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
 
     photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     photo_upload_ttl_seconds: int = Field(default=600, ge=10, le=86_400)
