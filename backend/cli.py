@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -133,15 +134,22 @@ def demo_password(root: Path) -> str:
     return path.read_text().strip()
 
 
-def serve(host: str, port: int, workers: int, *, reload: bool = False, worker_timeout: float = 30.0) -> None:
-    """Run the API under uvicorn: in this process, or in `workers` processes with a socket each."""
+def serve(host: str, port: int, workers: int, settings: Settings) -> None:
+    """Run the API under uvicorn: in this process, or in `workers` processes with a socket each, with the
+    bounds of HTTP_* on every request's head and body."""
     import uvicorn
 
-    from backend.infrastructure.workers import run_workers, uvicorn_options
+    from backend.infrastructure.httpserver import HttpLimits, ServerConfig
+    from backend.infrastructure.workers import STARTUP_FAILURE, run_workers, uvicorn_options
 
-    if workers > 1 and not reload:
-        sys.exit(run_workers(APP, host, port, workers, timeout=worker_timeout))
-    uvicorn.run(APP, host=host, port=port, reload=reload, **uvicorn_options())
+    limits = HttpLimits.from_settings(settings)
+    if workers > 1:
+        sys.exit(run_workers(APP, host, port, workers, timeout=settings.worker_timeout_seconds, limits=limits))
+    server = uvicorn.Server(ServerConfig(APP, limits=limits, host=host, port=port, **uvicorn_options()))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)  # as uvicorn.run does
 
 
 def _interrupt_on_terminate() -> None:
@@ -191,7 +199,7 @@ def dev(port: int, members: int, *, root: Path = DEV_ROOT, free_ports: bool = Fa
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
-        serve("127.0.0.1", port, 1)
+        serve("127.0.0.1", port, 1, settings)
     except KeyboardInterrupt:
         pass
     finally:
@@ -238,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = load_settings()
         if settings.log_format != "none":  # the supervisor's lines as the workers' (JSON in production)
             configure_logging(settings.log_level, json=settings.log_format == "json")
-        serve(args.host, args.port, args.workers, worker_timeout=settings.worker_timeout_seconds)
+        serve(args.host, args.port, args.workers, settings)
     elif args.command == "migrate":
         migrate(str(load_settings().database_url))
     elif args.command == "create-admin":

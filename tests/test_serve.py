@@ -38,6 +38,8 @@ def two_workers(
         "JWT_SECRET": settings.token_secret(),
         "DEBUG_HEADERS": "true",
         "LOG_FORMAT": "json",
+        "HTTP_HEADER_TIMEOUT_SECONDS": "2",
+        "HTTP_BODY_TIMEOUT_SECONDS": "2",
     }
     with serve(services, log_path, environment, workers=2) as url:
         yield url, log_path
@@ -168,3 +170,116 @@ def test_serve_refuses_a_port_another_server_listens_on(services: ServiceUrls) -
         done = subprocess.run(_serve_command(port), env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr + done.stdout
+
+
+# The HTTP limits of `serve`, on raw connections to a real server (two workers, head and body timeouts of 2 s).
+DRIP_FOR_SECONDS = 30.0  # far longer than the timeouts: a server that never cuts the client off fails the test
+
+
+async def _connect(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    host, port = url.removeprefix("http://").split(":")
+    return await asyncio.open_connection(host, int(port))
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """The status of the answer the server sent before closing, and everything it sent (until it closes)."""
+    async with asyncio.timeout(DRIP_FOR_SECONDS):
+        received = await reader.read()  # to EOF: the server must close the connection
+    status = int(received.split(b" ", 2)[1]) if received.startswith(b"HTTP/1.1 ") else 0
+    return status, received
+
+
+async def _drip(writer: asyncio.StreamWriter, data: bytes, answered: asyncio.Task[tuple[int, bytes]]) -> bool:
+    """Send `data` a byte at a time while `answered` reads; False once the server has answered (or closed)."""
+    deadline = time.monotonic() + DRIP_FOR_SECONDS
+    for byte in data:
+        if answered.done() or time.monotonic() > deadline:
+            return False
+        try:
+            writer.write(bytes([byte]))
+            await writer.drain()
+        except ConnectionError:
+            return False
+        await asyncio.sleep(0.25)
+    return True
+
+
+class TestHttpLimits:
+    async def test_a_head_of_several_megabytes_is_refused_with_431(self, two_workers: tuple[str, Path]) -> None:
+        url, _ = two_workers
+        reader, writer = await _connect(url)
+
+        async def send_huge_header() -> None:
+            with contextlib.suppress(ConnectionError):
+                writer.write(b"GET /health/live HTTP/1.1\r\nHost: memberdesk\r\nX-Big: ")
+                for _ in range(80):  # 5 MB, never finished
+                    writer.write(b"a" * 65536)
+                    await writer.drain()
+
+        answered = asyncio.create_task(_answer(reader))
+        sending = asyncio.create_task(send_huge_header())
+        status, received = await answered
+        sending.cancel()
+        writer.close()
+        assert status == 431
+        assert b"application/problem+json" in received
+
+    @pytest.mark.parametrize("shape", ["one long header", "many headers", "a long url"])
+    async def test_a_complete_head_over_the_limit_is_refused_with_431(
+        self, two_workers: tuple[str, Path], shape: str
+    ) -> None:
+        url, _ = two_workers
+        headers = {
+            "one long header": b"X-Big: " + b"a" * 20_000 + b"\r\n",
+            "many headers": b"".join(b"X-H%d: %s\r\n" % (n, b"v" * 30) for n in range(600)),
+            "a long url": b"",
+        }[shape]
+        path = b"/health/live?" + b"q" * 20_000 if shape == "a long url" else b"/health/live"
+        reader, writer = await _connect(url)
+        with contextlib.suppress(ConnectionError):
+            writer.write(b"GET " + path + b" HTTP/1.1\r\nHost: memberdesk\r\n" + headers + b"\r\n")
+            await writer.drain()
+        status, _ = await _answer(reader)
+        writer.close()
+        assert status == 431
+
+    async def test_a_head_sent_a_byte_at_a_time_is_cut_off_with_408(self, two_workers: tuple[str, Path]) -> None:
+        url, _ = two_workers
+        reader, writer = await _connect(url)
+        slow_head = b"GET /health/live HTTP/1.1\r\nHost: memberdesk\r\n" + b"X-Slow: " + b"s" * 500 + b"\r\n\r\n"
+        answered = asyncio.create_task(_answer(reader))
+        finished = await _drip(writer, slow_head, answered)
+        status, _ = await answered
+        writer.close()
+        assert not finished, "the server let a slowloris send its whole head"
+        assert status == 408
+
+    async def test_a_connection_that_sends_nothing_is_closed(self, two_workers: tuple[str, Path]) -> None:
+        url, _ = two_workers
+        reader, writer = await _connect(url)
+        status, _ = await _answer(reader)
+        writer.close()
+        assert status == 408
+
+    async def test_a_body_sent_a_byte_at_a_time_is_cut_off(self, two_workers: tuple[str, Path]) -> None:
+        url, _ = two_workers
+        reader, writer = await _connect(url)
+        body = b'{"email": "' + b"e" * 300 + b'@memberdesk.test", "password": "x"}'
+        writer.write(
+            b"POST /api/v1/auth/login HTTP/1.1\r\nHost: memberdesk\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        await writer.drain()
+        answered = asyncio.create_task(_answer(reader))
+        finished = await _drip(writer, body, answered)
+        status, _ = await answered
+        writer.close()
+        assert not finished, "the server let a client send its body as slowly as it liked"
+        assert status == 408
+
+    async def test_well_behaved_requests_keep_their_connection(self, two_workers: tuple[str, Path]) -> None:
+        url, _ = two_workers
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            for _ in range(3):
+                response = await client.get("/health/live", headers={"X-Padding": "p" * 8000})
+                assert response.status_code == 200

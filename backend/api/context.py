@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.domain.errors import DomainError
+from backend.infrastructure.database import is_timed_out, is_unavailable
 from backend.infrastructure.observability import Metrics, begin_request
 from backend.infrastructure.replication import int_to_lsn
 from backend.infrastructure.settings import Settings
@@ -38,6 +41,24 @@ def _request_id(scope: Scope) -> str:
     return f"{random.getrandbits(128):032x}"  # unique enough to find a request's lines; no system call
 
 
+@dataclass
+class _Answer:
+    """What the app sent of its answer: the status, and whether the body started and ended."""
+
+    status: int = 500
+    started: bool = False
+    complete: bool = False
+
+
+def failure_status(exc: BaseException) -> int:
+    """The status an exception is answered with before the answer starts (see api/problems.py)."""
+    if isinstance(exc, DomainError):
+        return exc.status
+    if is_unavailable(exc) or is_timed_out(exc):
+        return 503
+    return 500
+
+
 class RequestContext:
     """Wraps every HTTP request; a GET that lost its replica is run once more, elsewhere."""
 
@@ -56,26 +77,39 @@ class RequestContext:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
-        status = 500
+        answer = _Answer()
+        aborted: str | None = None
         try:
-            status, failed = await self._attempt(scope, receive, send, request_id, started, avoid=())
+            failed = await self._attempt(scope, receive, send, request_id, started, answer, avoid=())
             if failed is not None:
                 self.metrics.read_fallbacks.labels("replica_failed_mid_request").inc()
-                status, _ = await self._attempt(scope, receive, send, request_id, started, avoid=(failed,))
+                answer = _Answer()
+                await self._attempt(scope, receive, send, request_id, started, answer, avoid=(failed,))
+            if answer.started and not answer.complete:
+                aborted = "client gone"  # the server stopped sending because nobody was reading
+        except Exception as exc:
+            if answer.started and not answer.complete:
+                # It failed after its first bytes (a streamed export): the client gets a truncated body, and
+                # the log and metrics get the status the failure would have had before them.
+                answer.status = failure_status(exc)
+                aborted = type(exc).__name__
+            raise
         finally:
             template = self.templates.get(scope.get("endpoint"), "unmatched")
             elapsed = time.perf_counter() - started
             server = scope.get("state", {}).get("read_target")
-            self._count(scope["method"], template, status, server, elapsed)
-            log.info(
+            self._count(scope["method"], template, answer.status, server, elapsed)
+            fields: dict[str, Any] = {"aborted": aborted} if aborted is not None else {}
+            (log.warning if aborted else log.info)(
                 "request",
                 logger=REQUEST_LOGGER,
                 method=scope["method"],
                 path=scope["path"],
                 route=template,
-                status=status,
+                status=answer.status,
                 duration_ms=round(elapsed * 1000, 2),
                 read_from=server,
+                **fields,
             )
 
     def _count(self, method: str, template: str, status: int, server: str | None, elapsed: float) -> None:
@@ -95,17 +129,24 @@ class RequestContext:
             reads.inc()
 
     async def _attempt(
-        self, scope: Scope, receive: Receive, send: Send, request_id: str, started: float, avoid: tuple[str, ...]
-    ) -> tuple[int, str | None]:
-        """Run the app once; returns the status sent, or the replica to avoid when a GET should be retried."""
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        request_id: str,
+        started: float,
+        answer: _Answer,
+        avoid: tuple[str, ...],
+    ) -> str | None:
+        """Run the app once, noting what it sent in `answer`; returns the replica to avoid when a GET should be
+        retried."""
         state: dict[str, Any] = {"request_id": request_id, AVOID_REPLICAS: avoid}
         scope["state"] = state
         stats = begin_request()
-        status = 500
         failed: str | None = None
 
         async def respond(message: Message) -> None:
-            nonlocal status, failed
+            nonlocal failed
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 marker = headers.get(RETRY_MARKER)
@@ -114,14 +155,17 @@ class RequestContext:
                     return
                 if marker:
                     del headers[RETRY_MARKER]
-                status = message["status"]
+                answer.status = message["status"]
+                answer.started = True
                 self._decorate(headers, state, stats, started, request_id)
             elif failed is not None:
                 return
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                answer.complete = True
             await send(message)
 
         await self.app(scope, receive, respond)
-        return status, failed
+        return failed
 
     def _decorate(
         self, headers: MutableHeaders, state: dict[str, Any], stats: Any, started: float, request_id: str

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Request
@@ -247,6 +248,27 @@ def require(role: Role) -> Callable[[Request, BackgroundTasks], Awaitable[Actor]
 
     check.minimum_role = role  # type: ignore[attr-defined]  # read by the route walk test
     return check
+
+
+def _in_networks(request: Request, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
+    if not networks or request.client is None:
+        return False
+    try:
+        address = ip_address(request.client.host)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+_require_viewer = require(Role.viewer)
+
+
+async def require_scraper(request: Request, background: BackgroundTasks) -> None:
+    """/metrics: open to everyone with METRICS_PUBLIC, to METRICS_ALLOWED_NETWORKS, else to viewers and keys."""
+    settings: Settings = request.app.state.settings
+    if settings.metrics_public or _in_networks(request, settings.metrics_allowed_networks):
+        return
+    await _require_viewer(request, background)
 
 
 RequireViewer = Annotated[Actor, Depends(require(Role.viewer))]

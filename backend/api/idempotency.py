@@ -8,6 +8,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.domain.idempotency import service as idempotency
+from backend.domain.schemas import shown_once_fields
 from backend.infrastructure.database import Database
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class IdempotencyRecorder:
         start = messages[0]
         body = b"".join(m.get("body", b"") for m in messages[1:])
         headers = [[k.decode(), v.decode()] for k, v in start.get("headers", []) if k.lower() in _KEPT_HEADERS]
+        # The route's response model declares the fields that carry a secret: those are never stored.
+        secret_fields = shown_once_fields(getattr(scope.get("route"), "response_model", None))
         database: Database = scope["app"].state.database
         try:
             async with database.write_sessions() as session, session.begin():
@@ -60,6 +63,7 @@ class IdempotencyRecorder:
                     status=start["status"],
                     headers=headers,
                     body=body,
+                    secret_fields=secret_fields,
                 )
         except Exception:
             # The write is committed; a retry will be told to try again rather than write twice.

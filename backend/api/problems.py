@@ -17,7 +17,7 @@ from starlette.status import HTTP_500_INTERNAL_SERVER_ERROR
 from backend.api.context import RETRY_MARKER
 from backend.domain.errors import DomainError
 from backend.domain.idempotency.service import Replay
-from backend.infrastructure.database import UNAVAILABLE_ERRORS, is_unavailable
+from backend.infrastructure.database import UNAVAILABLE_ERRORS, is_timed_out, is_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +133,16 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     if is_unavailable(exc):
         return await _unavailable(request, exc)
+    if is_timed_out(exc):
+        # The server is sound (no failover, no replica taken out): the statement ran past its bound.
+        logger.warning("statement cancelled: %s", type(exc).__name__, exc_info=exc)
+        return problem(
+            503,
+            "Service unavailable",
+            "The database did not answer in time; try again shortly.",
+            request_id=_request_id(request),
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
     logger.error("unhandled error", exc_info=exc)
     return problem(
         HTTP_500_INTERNAL_SERVER_ERROR,

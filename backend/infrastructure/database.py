@@ -49,6 +49,7 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 
 # SQLSTATE classes of a server out of reach: connection exceptions, and shutdown / "cannot connect now".
 _UNAVAILABLE_SQLSTATES = ("08", "57P")
+_QUERY_CANCELED = "57014"  # statement_timeout, or a cancel request
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -62,10 +63,26 @@ def is_unavailable(exc: BaseException) -> bool:
     for _ in range(6):
         if seen is None:
             break
+        sqlstate = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if sqlstate == _QUERY_CANCELED:
+            # A statement that ran too long (asyncpg files it under operator intervention, like a shutdown):
+            # the server answered, so it stays in rotation and its pool's connections stay valid.
+            return False
         if isinstance(seen, UNAVAILABLE_ERRORS):
             return True
-        sqlstate = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def is_timed_out(exc: BaseException) -> bool:
+    """Whether `exc` is a statement PostgreSQL cancelled (DATABASE_STATEMENT_TIMEOUT_MS, or a cancel request)."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            break
+        if (getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)) == _QUERY_CANCELED:
             return True
         seen = getattr(seen, "orig", None) or seen.__cause__
     return False
@@ -300,6 +317,8 @@ class Database:
         healthy = self.monitor.healthy(name for name in self._by_name if name not in avoid)
         if not healthy:
             return self.primary_reads
+        if min_lsn is not None and not await self.monitor.reached_by_primary(min_lsn):
+            min_lsn = None  # a position no commit gave out: ignored, so it pins nothing to the primary
         start = next(self._turn) % len(healthy)
         for name in healthy[start:] + healthy[:start]:
             if min_lsn is None or await self.monitor.caught_up(name, min_lsn):
@@ -318,7 +337,9 @@ class Database:
         """
         value = (await session.execute(text(_COMMIT_POSITION))).scalar_one()
         await session.rollback()
-        return lsn_to_int(str(value))
+        position = lsn_to_int(str(value))
+        self.monitor.saw_primary_at(position)
+        return position
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -6,7 +6,11 @@
 - Reads spread over the healthy replicas in turn; with none healthy they go to the primary.
 - Read-your-writes: a write answers with its commit's WAL position; a read that presents one goes to a
   replica only if that replica has replayed past it (from the last probe, or a live check), else to the
-  primary. The position travels with the client, so it holds across processes and restarts.
+  primary. The position travels with the client, so it holds across processes and restarts. A position the
+  primary has not reached (made up, or from another cluster) is ignored rather than pinning the client's
+  reads to the primary: it is compared with the primary's last known position, and when it is ahead of that,
+  with the primary's position read after the request arrived (one such read at a time, shared by the requests
+  that wait for it).
 - A request that loses its replica mid-way marks it down at once (see the API's failover middleware).
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,17 +40,21 @@ def int_to_lsn(value: int) -> str:
     return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
 
 
+_LSN = re.compile(r"([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})")
+
+
 def parse_lsn(value: str | None) -> int | None:
-    """A client-presented position, or None when absent or malformed (a bad value never fails a read)."""
+    """A client-presented position, or None when absent or malformed (a bad value never fails a read).
+
+    Exactly PostgreSQL's form, two groups of 1 to 8 hex digits: int() alone would also take signs, spaces,
+    underscores and non-ASCII digits.
+    """
     if not value:
         return None
-    try:
-        high, low = value.strip().split("/")
-        if len(high) > 8 or len(low) > 8:
-            return None
-        return (int(high, 16) << 32) | int(low, 16)
-    except ValueError:
+    match = _LSN.fullmatch(value.strip())
+    if match is None:
         return None
+    return (int(match[1], 16) << 32) | int(match[2], 16)
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,10 @@ class ReplicaMonitor:
         self.bounds = bounds
         self.health: dict[str, ReplicaHealth] = {name: ReplicaHealth() for name in replicas}
         self.primary_healthy = True
+        self.primary_position: int | None = None  # the furthest WAL position the primary was seen at
         self._task: asyncio.Task[None] | None = None
+        self._primary_read: asyncio.Task[int | None] | None = None
+        self._primary_read_started = 0.0
 
     async def probe(self, name: str, primary_at: int | None) -> ReplicaHealth:
         """One replica's health now (down when it does not answer within the deadline)."""
@@ -142,6 +154,7 @@ class ReplicaMonitor:
         try:
             primary_at: int | None = await asyncio.wait_for(primary_lsn(self.primary), self.bounds.probe_timeout)
             self.primary_healthy = True
+            self.saw_primary_at(primary_at)
         except Exception:
             primary_at = None
             self.primary_healthy = False
@@ -163,6 +176,45 @@ class ReplicaMonitor:
         current = self.health.get(name)
         if current is not None:
             self.record(name, ReplicaHealth(healthy=False, replay_lsn=current.replay_lsn, error=reason))
+
+    def saw_primary_at(self, position: int | None) -> None:
+        """The primary was at `position` (a probe, or a commit of this process)."""
+        if position is not None and (self.primary_position is None or position > self.primary_position):
+            self.primary_position = position
+
+    async def reached_by_primary(self, lsn: int) -> bool:
+        """Whether the primary has reached `lsn`, so that a client may have been given it by a commit.
+
+        From the last known position when it is that far; else from the primary's position read after this
+        call began (a commit that gave the client `lsn` came before the request, so before that read). While
+        the primary is down or does not answer, the position is taken on trust.
+        """
+        if self.primary_position is not None and lsn <= self.primary_position:
+            return True
+        if not self.primary_healthy:
+            return True  # no answer to wait for: the replicas decide, as before
+        position = await self._primary_position_since(time.monotonic())
+        return position is None or lsn <= position
+
+    async def _primary_position_since(self, since: float) -> int | None:
+        """The primary's position from a read that started at `since` or later, shared by concurrent callers."""
+        while True:
+            current = self._primary_read
+            if current is not None and not current.done() and self._primary_read_started < since:
+                await asyncio.wait({current})  # too old for this caller: the next read is
+                continue
+            if current is None or current.done():
+                self._primary_read_started = time.monotonic()
+                self._primary_read = current = asyncio.create_task(self._read_primary_position())
+            return await asyncio.shield(current)
+
+    async def _read_primary_position(self) -> int | None:
+        try:
+            position = await asyncio.wait_for(primary_lsn(self.primary), self.bounds.probe_timeout)
+        except Exception:
+            return None
+        self.saw_primary_at(position)
+        return position
 
     def healthy(self, names: Iterable[str]) -> list[str]:
         return [name for name in names if self.health[name].healthy]

@@ -7,7 +7,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, PostgresDsn, SecretStr, field_validator, model_validator
+from pydantic import Field, HttpUrl, IPvAnyNetwork, PostgresDsn, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_JWT_SECRET_BYTES = 32
@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     read_your_writes_seconds: int = Field(default=300, ge=1)
     # Adds X-Memberdesk-Read-From (which server answered) and X-Memberdesk-Worker (which process) to answers.
     debug_headers: bool = False
+    # /metrics needs a viewer's token or an API key, except from these networks (a scraper's), or for everyone
+    # when METRICS_PUBLIC. The address is the one uvicorn reports: behind a proxy, from X-Forwarded-For.
+    metrics_public: bool = False
+    metrics_allowed_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
 
     # JSON lines for log collectors, or readable lines for a terminal; `none` leaves logging as it is (tests).
     # How a member's detail is loaded: one statement (fastest measured here), queries in sequence on one
@@ -98,6 +102,13 @@ class Settings(BaseSettings):
 
     # `memberdesk serve --workers N`: a worker whose event loop is silent this long is killed and started again.
     worker_timeout_seconds: float = Field(default=30.0, ge=2)
+    # `memberdesk serve`: a request's line and headers may take this many bytes (431 past it) and must arrive within
+    # this many seconds of its first byte (or of the connection's opening); its body within that many of its head
+    # (408 past either, and the connection closed). An idle kept-alive connection is closed after the keep-alive.
+    http_max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
 
     photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     photo_upload_ttl_seconds: int = Field(default=600, ge=10, le=86_400)
@@ -110,7 +121,7 @@ class Settings(BaseSettings):
     idempotency_key_hours: float = Field(default=24.0, gt=0)
     photo_upload_grace_seconds: int = Field(default=86_400, ge=0)
 
-    @field_validator("database_replica_urls", "cors_origins", mode="before")
+    @field_validator("database_replica_urls", "cors_origins", "metrics_allowed_networks", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
         if isinstance(value, str):

@@ -35,6 +35,8 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
+from backend.infrastructure.httpserver import HttpLimits, ServerConfig
+
 logger = logging.getLogger("memberdesk.workers")
 
 STARTUP_FAILURE = 3  # uvicorn's exit status for an app that failed to start
@@ -47,7 +49,7 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def uvicorn_options() -> dict[str, Any]:
-    """How the app is served, one worker or several."""
+    """How the app is served, one worker or several (with ServerConfig, which adds the HTTP limits)."""
     return {
         "factory": True,
         "proxy_headers": True,
@@ -91,11 +93,15 @@ class _Worker:
         return timeout if self.heartbeat.value else max(timeout, STARTUP_ALLOWANCE_SECONDS)
 
 
-def run_workers(app: str, host: str, port: int, count: int, *, timeout: float = 30.0) -> int:
+def run_workers(
+    app: str, host: str, port: int, count: int, *, timeout: float = 30.0, limits: HttpLimits | None = None
+) -> int:
     """Serve `app` from `count` worker processes until a stop signal; the exit status for the command.
 
-    `timeout`: seconds without a heartbeat from a worker's event loop before it is replaced.
+    `timeout`: seconds without a heartbeat from a worker's event loop before it is replaced; `limits`: the
+    bounds on each request's head and body.
     """
+    limits = limits or HttpLimits()
     # A plain bind first: SO_REUSEPORT would let the workers join another server already on the port.
     try:
         listening_socket(host, port, reuse_port=False).close()
@@ -114,7 +120,7 @@ def run_workers(app: str, host: str, port: int, count: int, *, timeout: float = 
     def start() -> _Worker:
         heartbeat = context.Value("d", 0.0, lock=False)
         process = context.Process(
-            target=_worker, args=(app, host, port, os.getpid(), heartbeat), name="memberdesk-worker"
+            target=_worker, args=(app, host, port, os.getpid(), heartbeat, limits), name="memberdesk-worker"
         )
         process.start()
         return _Worker(process, heartbeat, time.monotonic())
@@ -158,13 +164,15 @@ def _stop_all(workers: list[BaseProcess]) -> None:
             worker.join()
 
 
-def _worker(app: str, host: str, port: int, supervisor: int, heartbeat: Synchronized[float]) -> None:
+def _worker(
+    app: str, host: str, port: int, supervisor: int, heartbeat: Synchronized[float], limits: HttpLimits
+) -> None:
     """A worker process: uvicorn on a socket of its own, its event loop beating `heartbeat`."""
     import uvicorn
 
     os.setpgid(0, 0)  # out of the terminal's process group: a Ctrl-C reaches the supervisor only
     sock = listening_socket(host, port, reuse_port=True)
-    config = uvicorn.Config(app, **uvicorn_options())
+    config = ServerConfig(app, limits=limits, **uvicorn_options())
     server = uvicorn.Server(config)
 
     def leave_without_supervisor() -> None:

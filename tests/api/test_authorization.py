@@ -25,10 +25,10 @@ PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
-    ("GET", "/metrics"),
 }
 
 ACCESS: dict[tuple[str, str], Role] = {
+    ("GET", "/metrics"): Role.viewer,  # or anyone, by METRICS_PUBLIC / METRICS_ALLOWED_NETWORKS
     ("GET", "/api/v1/auth/me"): Role.viewer,
     ("POST", "/api/v1/auth/password"): Role.viewer,
     ("GET", "/api/v1/admin/members"): Role.viewer,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -11,9 +13,22 @@ from fastapi import FastAPI
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 
-from backend.infrastructure.database import Database
-from backend.infrastructure.replication import lsn_to_int
+from backend.infrastructure.database import Database, fetch, is_timed_out, is_unavailable
+from backend.infrastructure.devservices import ServiceUrls
+from backend.infrastructure.replication import lsn_to_int, parse_lsn
 from backend.infrastructure.settings import Settings
+from tests.conftest import asyncpg_dsn
+
+
+@pytest.fixture
+async def replica_admin(services: ServiceUrls) -> AsyncIterator[asyncpg.Connection]:
+    """A superuser connection to the replica (to pause its replay)."""
+    conn = await asyncpg.connect(asyncpg_dsn(services.superuser_replica_urls[0]))
+    try:
+        yield conn
+    finally:
+        await conn.execute("SELECT pg_wal_replay_resume()")
+        await conn.close()
 
 
 class TestReadSession:
@@ -49,6 +64,32 @@ class TestReadSession:
             assert (await session.execute(text("SHOW transaction_read_only"))).scalar_one() == "off"
             assert (await session.execute(text("SELECT pg_is_in_recovery()"))).scalar_one() is False
             await session.rollback()
+
+
+class TestStatementTimeout:
+    async def test_a_cancelled_statement_is_a_timeout_not_an_unavailable_server(self, settings: Settings) -> None:
+        """asyncpg files a statement timeout under operator intervention, as it does a shutdown: the server
+        answered, so it must not be taken out of rotation nor its pool's connections thrown away."""
+        database = Database.from_settings(settings.model_copy(update={"database_statement_timeout_ms": 50}))
+        try:
+            target = await database.read_target()
+            errors: list[BaseException] = []
+            async with target.sessions() as session:
+                try:
+                    await session.execute(text("SELECT pg_sleep(5)"))  # through SQLAlchemy
+                except DBAPIError as exc:
+                    errors.append(exc)
+            async with target.sessions() as session:
+                try:
+                    await fetch(session, "SELECT pg_sleep(5)")  # straight through the driver
+                except asyncpg.PostgresError as exc:
+                    errors.append(exc)
+            assert len(errors) == 2
+            for error in errors:
+                assert is_timed_out(error)
+                assert not is_unavailable(error)
+        finally:
+            await database.dispose()
 
 
 class TestCommitPosition:
@@ -101,13 +142,78 @@ class TestReplicaRouting:
         finally:
             await database.dispose()
 
-    async def test_a_position_ahead_of_every_replica_reads_from_the_primary(self, settings: Settings) -> None:
+    async def test_a_position_ahead_of_every_replica_reads_from_the_primary(
+        self, settings: Settings, db: asyncpg.Pool, replica_admin: asyncpg.Connection
+    ) -> None:
         database = Database.from_settings(settings)
         try:
             await database.monitor.check()
             health = database.monitor.health["replica0"]
             assert health.replay_lsn is not None
             assert (await database.read_target(min_lsn=health.replay_lsn)).name == "replica0"
-            assert (await database.read_target(min_lsn=health.replay_lsn + 10**12)).name == "primary"
+            await replica_admin.execute("SELECT pg_wal_replay_pause()")
+            # A commit the replica has not replayed, made after the monitor last saw the primary.
+            await db.execute("SELECT pg_logical_emit_message(true, 'memberdesk-test', 'x')")
+            written = lsn_to_int(await db.fetchval("SELECT pg_current_wal_flush_lsn()::text"))
+            assert database.monitor.primary_position is not None
+            assert written > database.monitor.primary_position
+            assert (await database.read_target(min_lsn=written)).name == "primary"
+        finally:
+            await replica_admin.execute("SELECT pg_wal_replay_resume()")
+            await database.dispose()
+
+    async def test_a_position_the_primary_never_reached_is_ignored(self, settings: Settings, db: asyncpg.Pool) -> None:
+        database = Database.from_settings(settings)
+        try:
+            await database.monitor.check()
+            primary_at = lsn_to_int(await db.fetchval("SELECT pg_current_wal_insert_lsn()::text"))
+            for made_up in (primary_at + 10**12, lsn_to_int("FFFFFFFF/FFFFFFFF")):
+                assert (await database.read_target(min_lsn=made_up)).name == "replica0"
         finally:
             await database.dispose()
+
+    async def test_concurrent_made_up_positions_share_their_checks_of_the_primary(self, settings: Settings) -> None:
+        database = Database.from_settings(settings)
+        try:
+            await database.monitor.check()
+            reads = 0
+            read_primary = database.monitor._read_primary_position
+
+            async def counted() -> int | None:
+                nonlocal reads
+                reads += 1
+                return await read_primary()
+
+            database.monitor._read_primary_position = counted  # type: ignore[method-assign]
+            made_up = lsn_to_int("FFFFFFFF/FFFFFFFF")
+            targets = await asyncio.gather(*(database.read_target(min_lsn=made_up) for _ in range(50)))
+            assert {target.name for target in targets} == {"replica0"}
+            # Each caller waits for a read that began after it asked; the fifty share at most two.
+            assert 1 <= reads <= 2
+        finally:
+            await database.dispose()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0/0", 0),
+        ("16/B374D848", (0x16 << 32) | 0xB374D848),
+        ("ffffffff/ffffffff", 2**64 - 1),
+        (" 1/2 ", (1 << 32) | 2),
+        (None, None),
+        ("", None),
+        ("not/a/position", None),
+        ("1/2/3", None),
+        ("-1/0", None),
+        ("+1/0", None),
+        ("1_0/0", None),
+        ("0x1/0", None),
+        ("1 /2", None),
+        ("\uff11/\uff12", None),  # full-width digits, which int() would take
+        ("123456789/0", None),
+        ("1/\x00", None),
+    ],
+)
+def test_a_client_position_is_exactly_postgresql_s_form(value: str | None, expected: int | None) -> None:
+    assert parse_lsn(value) == expected

@@ -18,6 +18,17 @@ def test_replica_urls_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> No
     assert [url.hosts()[0]["host"] for url in settings.database_replica_urls] == ["h1", "h2"]
 
 
+def test_metrics_networks_are_comma_separated_and_closed_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).metrics_public is False
+    assert Settings(_env_file=None).metrics_allowed_networks == []
+    monkeypatch.setenv("METRICS_ALLOWED_NETWORKS", "10.0.0.0/8, fd00::/8,192.0.2.7")
+    assert [str(n) for n in Settings(_env_file=None).metrics_allowed_networks] == [
+        "10.0.0.0/8",
+        "fd00::/8",
+        "192.0.2.7/32",
+    ]
+
+
 def test_empty_replica_urls_mean_none(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_REPLICA_URLS", "")
     assert Settings(_env_file=None).database_replica_urls == []
@@ -32,6 +43,8 @@ def test_empty_replica_urls_mean_none(monkeypatch: pytest.MonkeyPatch) -> None:
         ("PRESIGN_TTL_SECONDS", "0"),
         ("DATABASE_POOL_SIZE", "many"),
         ("ENVIRONMENT", "staging-ish"),
+        ("METRICS_ALLOWED_NETWORKS", "10.0.0.1/8"),
+        ("METRICS_ALLOWED_NETWORKS", "everyone"),
     ],
 )
 def test_an_invalid_setting_stops_start_up_naming_it(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import Field, field_validator
 
 from backend.domain.admin.models import Role
-from backend.domain.schemas import ReadSchema, Schema
+from backend.domain.schemas import ReadSchema, Schema, shown_once
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -58,4 +58,4 @@ class ApiKeyRead(ReadSchema):
 
 
 class ApiKeyCreated(ApiKeyRead):
-    key: str = Field(description="The key itself; shown this once, stored only as a hash")
+    key: str | None = shown_once("The key itself, kept only as a hash")

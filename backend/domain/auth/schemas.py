@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from backend.domain.admin.models import Role
-from backend.domain.schemas import ReadSchema, Schema
+from backend.domain.schemas import ReadSchema, Schema, shown_once
 
 
 class LoginRequest(Schema):
@@ -23,7 +23,7 @@ class PasswordChange(Schema):
 
 
 class TokenRead(ReadSchema):
-    access_token: str
+    access_token: str | None = shown_once("The bearer token")
     token_type: Literal["bearer"] = "bearer"  # noqa: S105
     expires_in: int = Field(description="Seconds until the token expires")
 

@@ -3,11 +3,18 @@
 The key is claimed inside the request's own transaction, so a key is committed exactly when the write is:
 a failed request leaves no key and may be retried. The answer is stored right after the commit, before it
 is sent; a retry that arrives in between (or after a crash there) is told to try again shortly.
+
+Secrets are never stored: an answer whose schema declares fields `shown_once` (an API key, a token) is kept
+with those fields null and a `secret_withheld` note, so a retry gets the record and learns that the secret
+was shown once, in the first answer.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+
+import orjson
 
 from backend.domain.actors import Actor
 from backend.domain.errors import ConflictError, DomainError, UnprocessableEntity
@@ -16,6 +23,7 @@ from backend.domain.sessions import AsyncWriteSession
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+WITHHELD = "secret_withheld"
 
 
 class Replay(DomainError):
@@ -64,8 +72,41 @@ async def claim(
     raise Replay(stored.response_status, stored.response_headers or [], stored.response_body)
 
 
+def without_secrets(body: bytes, secret_fields: Sequence[str]) -> bytes:
+    """The answer as it may be kept: each secret field null, and a note saying why; never the secret itself.
+
+    An answer without the fields (a problem) is kept as it is; one that is not a JSON object cannot be redacted
+    field by field, so only the note is kept.
+    """
+    try:
+        record = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        record = None
+    present = [name for name in secret_fields if isinstance(record, dict) and record.get(name) is not None]
+    if isinstance(record, dict) and not present:
+        return body
+    names = ", ".join(present or secret_fields)
+    note = (
+        f"This is a replay of the answer to an earlier request with this {HEADER}. Its {names} was shown once,"
+        " in that answer, and is not stored anywhere: it cannot be shown again. If it was lost, replace it"
+        " (revoke the API key and create another; log in again for a token)."
+    )
+    if not isinstance(record, dict):
+        return orjson.dumps({WITHHELD: note})
+    return orjson.dumps({**record, **dict.fromkeys(present), WITHHELD: note})
+
+
 async def save_response(
-    session: AsyncWriteSession, *, actor: Actor | None, key: str, status: int, headers: list[list[str]], body: bytes
+    session: AsyncWriteSession,
+    *,
+    actor: Actor | None,
+    key: str,
+    status: int,
+    headers: list[list[str]],
+    body: bytes,
+    secret_fields: Sequence[str] = (),
 ) -> None:
-    """Keep the answer of the request that claimed `key`."""
+    """Keep the answer of the request that claimed `key`, without the secrets it declares."""
+    if secret_fields:
+        body = without_secrets(body, secret_fields)
     await repository.save_response(session, owner=owner_of(actor), key=key, status=status, headers=headers, body=body)

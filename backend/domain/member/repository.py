@@ -418,27 +418,36 @@ async def list_notes(
 
 
 EXPORT_COLUMNS = ("id", "name", "phone", "gender", "birth_year", "status", "created_at", "updated_at", "deleted_at")
+# Written by the service in front of the rows (COPY's own header would arrive before the query has run, so an
+# error in the query could no longer be answered with an error status).
+EXPORT_HEADER = (",".join(EXPORT_COLUMNS) + "\n").encode()
+_FREE_TEXT = ("name", "phone")  # the columns whose text comes from outside
 
-
-_FORMULA_START = "^[=+@\t\r-]"
+# OWASP's CSV injection guidance: a cell a spreadsheet may read as a formula gets a leading apostrophe, and is
+# quoted. That is a cell whose first visible character is = + - @ (or a full-width or small form of one, or the
+# minus sign, which spreadsheets fold onto them), whatever whitespace or invisible characters come before it,
+# and any cell that starts with a control character (tab, carriage return, line feed ...). PostgreSQL's regular
+# expressions read the \uXXXX escapes; its [[:space:]] is ASCII-only under the C collation, hence the list.
+_LEADING = r"\u0001-\u0020\u007f-\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff"
+_FORMULA = r"=+@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b\u2212-"
+FORMULA_START = rf"^([{_LEADING}]*[{_FORMULA}]|[\u0001-\u001f\u007f])"
 
 
 def _spreadsheet_safe(p: _Params, column: str) -> str:
-    """The text with a leading apostrophe when a spreadsheet would read it as a formula (= + - @ tab CR)."""
-    return f"CASE WHEN u.{column} ~ {p(_FORMULA_START)} THEN '''' || u.{column} ELSE u.{column} END AS {column}"
+    """The text with a leading apostrophe when a spreadsheet could read it as a formula (see FORMULA_START)."""
+    return f"CASE WHEN u.{column} ~ {p(FORMULA_START)} THEN '''' || u.{column} ELSE u.{column} END AS {column}"
 
 
 async def export_csv(
     session: AnySession, query: MemberListQuery, sink: Callable[[bytes], Coroutine[Any, Any, None]]
 ) -> None:
-    """Every matching member as CSV with a header, written by PostgreSQL (COPY) and handed to `sink` in chunks.
+    """Every matching member as CSV rows (without a header: EXPORT_HEADER), written by PostgreSQL (COPY) and
+    handed to `sink` in chunks.
 
     COPY streams from the server without materialising the result, so memory stays flat at any size.
     """
     p = _Params()
-    columns = ", ".join(
-        _spreadsheet_safe(p, name) if name in ("name", "phone") else f"u.{name}" for name in EXPORT_COLUMNS
-    )
+    columns = ", ".join(_spreadsheet_safe(p, name) if name in _FREE_TEXT else f"u.{name}" for name in EXPORT_COLUMNS)
     sql = f"SELECT {columns} FROM users u{_where(query, p)} ORDER BY {_order_by(query.order)}"
     driver = await driver_connection(session)
 
@@ -446,7 +455,7 @@ async def export_csv(
     async def write(data: bytes | bytearray) -> None:
         await sink(bytes(data))
 
-    await driver.copy_from_query(sql, *p.args, output=write, format="csv", header=True)
+    await driver.copy_from_query(sql, *p.args, output=write, format="csv", force_quote=_FREE_TEXT)
 
 
 # The whole detail in one round trip: the user row, each one-per-member relation as a JSON object, photos

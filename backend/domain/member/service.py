@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
@@ -195,25 +195,72 @@ class MemberService:
         return [NoteRead.model_validate(n) for n in notes], total
 
     async def export_csv(self, query: MemberListQuery) -> AsyncIterator[bytes]:
-        """The members of `query` as CSV chunks, streamed from its own session while the client reads.
+        """The members of `query` as CSV chunks, streamed from a session of its own while the client reads.
+
+        Returns once the query has produced its first rows (or ended), so that a failure until then (a bad
+        value, a statement timeout, a lost replica) is raised here and answered with an error status; a failure
+        after that ends the stream with the exception, and the client sees a truncated answer, never a hang.
+        """
+        stream = self._export(query)
+        try:
+            first = await anext(stream)
+        except BaseException:
+            await stream.aclose()
+            raise
+        return _prepended(first, stream)
+
+    async def _export(self, query: MemberListQuery) -> AsyncGenerator[bytes, None]:
+        """The header with the first rows, then the rest as the copy goes.
 
         A bounded queue couples PostgreSQL's COPY to the client's pace, so a slow reader holds back the copy
-        instead of filling memory.
+        instead of filling memory. The copy ends by putting its outcome in the queue (None, or the exception),
+        so the reader always learns how it ended.
         """
-        chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=EXPORT_QUEUE_CHUNKS)
+        chunks: asyncio.Queue[bytes | _Failed | None] = asyncio.Queue(maxsize=EXPORT_QUEUE_CHUNKS)
 
         async def copy() -> None:
-            async with self.sessions() as session:
-                await repository.export_csv(session, query, chunks.put)
+            try:
+                async with self.sessions() as session:
+                    await repository.export_csv(session, query, chunks.put)
+            except asyncio.CancelledError:
+                raise  # the reader is gone: nobody to tell
+            except Exception as exc:  # handed to the reader, which raises it
+                await chunks.put(_Failed(exc))
+                return
             await chunks.put(None)
 
         task = asyncio.create_task(copy())
         try:
-            while (chunk := await chunks.get()) is not None:
+            first = _unwrap(await chunks.get())
+            yield repository.EXPORT_HEADER + (first or b"")
+            if first is None:
+                return  # nothing matched
+            while (chunk := _unwrap(await chunks.get())) is not None:
                 yield chunk
-            await task
         finally:
             if not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+class _Failed:
+    """The copy's exception, carried through the queue to the reader."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _unwrap(chunk: bytes | _Failed | None) -> bytes | None:
+    if isinstance(chunk, _Failed):
+        raise chunk.error
+    return chunk
+
+
+async def _prepended(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+    try:
+        yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await rest.aclose()

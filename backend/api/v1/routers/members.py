@@ -111,12 +111,16 @@ async def list_members(request: Request, service: MemberServiceDep) -> Response:
     openapi_extra=openapi_parameters(MEMBER_LIST, counted=False),
 )
 async def export_members(request: Request, service: MemberServiceDep) -> StreamingResponse:
-    """Every member matching the list filters, streamed as CSV in constant memory (formula cells escaped)."""
+    """Every member matching the list filters, streamed as CSV in constant memory (formula cells escaped).
+
+    A failure before the first rows is an error answer; one after them ends the stream early (a truncated
+    chunked body, which HTTP clients report as an error).
+    """
     params, query = _query(request, service, MEMBER_LIST)
     if params.cursor is not None or params.offset:
         raise BadRequest("The export has no paging: it streams every matching member.", parameter="offset")
     return StreamingResponse(
-        service.export_csv(query),
+        await service.export_csv(query),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="members.csv"'},
     )

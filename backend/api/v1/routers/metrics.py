@@ -1,14 +1,15 @@
-"""Prometheus metrics, open to the scraper without credentials."""
+"""Prometheus metrics, for viewers and API keys, or without credentials to the scraper's networks."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from backend.api.deps import DatabaseDep
+from backend.api.deps import DatabaseDep, require_scraper
+from backend.api.problems import PROBLEM_RESPONSES
 from backend.domain.outbox.service import backlog
 from backend.infrastructure.observability import Metrics
 
@@ -17,9 +18,22 @@ logger = logging.getLogger(__name__)
 BACKLOG_TIMEOUT_SECONDS = 2.0
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    dependencies=[Depends(require_scraper)],
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus' text format"},
+        **{code: PROBLEM_RESPONSES[code] for code in (401, 403)},
+    },
+)
 async def metrics(request: Request, database: DatabaseDep) -> Response:
-    """Latency by route, status counts, pool use per server, reads per server, replica lag, outbox backlog."""
+    """Latency by route, status counts, pool use per server, reads per server, replica lag, outbox backlog.
+
+    Needs a viewer's token or an API key (Prometheus: `authorization: {credentials: <key>}`), unless
+    METRICS_PUBLIC or the client is in METRICS_ALLOWED_NETWORKS.
+    """
     registry: Metrics = request.app.state.metrics
     pools = {
         "primary_writes": database.primary,
