@@ -15,6 +15,7 @@ from backend.api import problems
 from backend.api.context import LSN_HEADER, REQUEST_ID_HEADER, RequestContext
 from backend.api.idempotency import IdempotencyRecorder
 from backend.api.limits import BodySizeLimit
+from backend.api.rawinput import InputGuard
 from backend.api.v1 import include_routes
 from backend.domain.auth.service import IdentityCache
 from backend.domain.housekeeping.service import Housekeeper
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     include_routes(app)
     app.add_middleware(IdempotencyRecorder)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InputGuard)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
