@@ -261,9 +261,13 @@ class TestReviewDecisions:
 
     async def test_reject_needs_a_reason(self, moderator: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         member_id = await create_member(db)
-        response = await moderator.post(f"{MEMBERS}/{member_id}/reject", json={"reason": "  "})
-        assert response.status_code == 400
-        assert response.json()["field"] == "reason"
+        for reason in ("  ", "\u3000\t", "\x1c", "\ufeff"):  # blank by Python's and ECMA-262's whitespace alike
+            response = await moderator.post(f"{MEMBERS}/{member_id}/reject", json={"reason": reason})
+            assert response.status_code == 422, reason
+            assert response.json()["errors"][0]["loc"] == ["body", "reason"]
+        response = await moderator.post(f"{MEMBERS}/{member_id}/reject", json={})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body", "reason"]
 
     async def test_concurrent_decisions_one_wins(self, moderator: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         member_id = await create_member(db)
