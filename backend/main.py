@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import iter_route_contexts
 
-from backend.api import problems
+from backend.api import openapi, problems
 from backend.api.context import LSN_HEADER, REQUEST_ID_HEADER, RequestContext
 from backend.api.idempotency import IdempotencyRecorder
 from backend.api.limits import BodySizeLimit
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Memberdesk",
         version="1.0.0",
         summary="Admin backend: members, reviews, moderation and notes.",
+        description=openapi.DESCRIPTION,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.identity_cache = IdentityCache(settings.auth_cache_seconds)
     problems.install(app)
     include_routes(app)
+    openapi.install(app, settings)
     app.add_middleware(IdempotencyRecorder)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(InputGuard)
