@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+from itertools import chain
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,27 +31,30 @@ class InputGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if _CONTROL.search(value) or _CONTROL.search(name):
-                shown = name.decode("latin-1").translate(_VISIBLE)
-                await _reject(scope, receive, send, f"Header {shown!r} holds a control character.", header=shown)
-                return
+        headers = scope["headers"]
+        # One search over every name and value (this runs on every request); the culprit is looked for on a hit.
+        if _CONTROL.search(b"\t".join(chain.from_iterable(headers))):
+            name = next(name for name, value in headers if _CONTROL.search(name) or _CONTROL.search(value))
+            shown = name.decode("latin-1").translate(_VISIBLE)
+            await _reject(scope, receive, send, f"Header {shown!r} holds a control character.", header=shown)
+            return
         query: bytes = scope.get("query_string", b"")
         if query:
+            # Only percent-escapes (or raw bytes past ASCII) can make text that is not storable, or not UTF-8.
+            escaped = b"%" in query or not query.isascii()
             kept: list[bytes] = []
             for pair in query.split(b"&"):
                 raw_name, _, raw_value = pair.partition(b"=")
-                if not raw_value:
+                if not raw_value or not raw_name:
                     continue  # empty: not given
-                try:
-                    name = _decoded(raw_name)
-                    _decoded(raw_value)
-                except ValueError as exc:
-                    shown = raw_name.decode("latin-1")[:60]
-                    await _reject(scope, receive, send, f"Query parameter {shown!r} {exc}.", parameter=shown)
-                    return
-                if not name:
-                    continue
+                if escaped:
+                    try:
+                        _decoded(raw_name)
+                        _decoded(raw_value)
+                    except ValueError as exc:
+                        shown = raw_name.decode("latin-1")[:60]
+                        await _reject(scope, receive, send, f"Query parameter {shown!r} {exc}.", parameter=shown)
+                        return
                 kept.append(pair)
             scope["query_string"] = b"&".join(kept)
         await self.app(scope, receive, send)
