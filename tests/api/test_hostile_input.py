@@ -578,6 +578,29 @@ class TestRawInput:
         audit = await admin.get("/api/v1/admin/audit-log?created_from=&created_to=&actor_type=")
         assert audit.status_code == 200, audit.text
 
+    @pytest.mark.parametrize(
+        ("path", "parameter", "value"),
+        [
+            (MEMBERS, "signed_up_to", "9999-12-31"),  # its end is in year 10000
+            (MEMBERS, "signed_up_from", "9999-12-31T23:59:59-23:59"),  # year 10000 once in UTC
+            (MEMBERS, "signed_up_to", "0001-01-01T00:00:00+23:59"),  # year 0 once in UTC
+            ("/api/v1/admin/audit-log", "created_to", "9999-12-31T23:59:59-05:00"),
+            ("/api/v1/admin/audit-log", "created_from", "0001-01-01"),
+        ],
+    )
+    async def test_a_time_past_the_ends_of_time_is_a_bound_not_a_500(
+        self, admin: httpx.AsyncClient, path: str, parameter: str, value: str
+    ) -> None:
+        # Each overflowed Python's datetime on its way to PostgreSQL: a 500.
+        response = await admin.get(path, params={parameter: value})
+        assert response.status_code == 200, response.text
+
+    async def test_the_export_takes_no_paging(self, admin: httpx.AsyncClient) -> None:
+        for parameter, value in (("limit", "5"), ("offset", "10"), ("cursor", "a.b"), ("range", "[0,9]")):
+            response = await admin.get(f"{MEMBERS}/export.csv", params={parameter: value})
+            assert response.status_code == 400, response.text
+            assert response.json()["parameter"] == parameter
+
     async def test_a_header_with_a_control_character_is_a_400_naming_it(self, admin: httpx.AsyncClient) -> None:
         response = await admin.get(MEMBERS, headers={"X-Request-ID": "a\x00b"})
         assert response.status_code == 400
