@@ -30,7 +30,10 @@ A multi-valued filter also takes comma-separated values (`status=pending,active`
 
 **Input.** A parameter sent empty (`created_from=`) counts as not sent. Text may not hold NUL characters;
 integers and times are bounded by what the database holds. Bodies take JSON's own types strictly (`true`,
-not `1`). A date-time without an offset, where a filter takes one, is read in the server's ADMIN_TIMEZONE.
+not `1`). A date filter takes a date (a whole day in the server's ADMIN_TIMEZONE) or an RFC 3339 date-time.
+
+**Retries.** Every POST honours an `Idempotency-Key` header (1 to 255 printable characters): a retry with the
+same key and body gets the first answer back, with `Idempotent-Replayed: true`.
 """
 
 SECURITY_SCHEMES = {

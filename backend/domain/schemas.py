@@ -11,7 +11,7 @@ input is a 4xx naming the field rather than a driver error (a 500):
 
 Request bodies take JSON's own types strictly (no `0` for a boolean, no `"1"` for an integer); JSON has no
 UUID, time or enum type, so those fields take their JSON string (`Uuid`, `Choice[...]`, `Moment`). Query
-parameters arrive as text and are parsed by the stricter grammars of `QueryInt`, `QueryBool` and `DayOrMoment`.
+parameters arrive as text and are parsed by the stricter grammars of `INT_TEXT`, `QueryBool` and `DayOrMoment`.
 """
 
 from __future__ import annotations
@@ -253,7 +253,6 @@ def _day_or_moment(value: object) -> date | datetime:
 _DATE_JSON = {"type": "string", "format": "date"}
 _DATE_TIME_JSON = {"type": "string", "format": "date-time"}
 
-Day = Annotated[date, BeforeValidator(parse_day), WithJsonSchema(_DATE_JSON)]
 Moment = Annotated[datetime, BeforeValidator(parse_moment), WithJsonSchema(_DATE_TIME_JSON)]
 # A date filter: a date is a whole day in ADMIN_TIMEZONE, a date-time an instant.
 DayOrMoment = Annotated[
@@ -263,8 +262,10 @@ DayOrMoment = Annotated[
 
 def _integer_text(value: object) -> object:
     if isinstance(value, str):
-        if not re.fullmatch(r"-?[0-9]{1,20}", value):
+        if not re.fullmatch(r"-?[0-9]+", value):
             raise PydanticCustomError("int_parsing", "Input should be an integer written in decimal digits")
+        if len(value.lstrip("-0")) > 20:  # past any column (and int() of thousands of digits is costly)
+            raise PydanticCustomError("int_range", "Input is out of range for any integer column")
         return int(value)
     return value
 
