@@ -11,10 +11,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import iter_route_contexts
 
-from backend.api import problems
+from backend.api import openapi, problems
 from backend.api.context import LSN_HEADER, REQUEST_ID_HEADER, RequestContext
 from backend.api.idempotency import IdempotencyRecorder
 from backend.api.limits import BodySizeLimit
+from backend.api.rawinput import InputGuard
 from backend.api.v1 import include_routes
 from backend.domain.auth.service import IdentityCache, PasswordCheckGate
 from backend.domain.housekeeping.service import Housekeeper
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Memberdesk",
         version="1.0.0",
         summary="Admin backend: members, reviews, moderation and notes.",
+        description=openapi.DESCRIPTION,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -97,8 +99,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.password_checks = PasswordCheckGate(settings.login_checks_per_client)
     problems.install(app)
     include_routes(app)
+    openapi.install(app, settings)
     app.add_middleware(IdempotencyRecorder)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InputGuard)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -96,14 +96,17 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def _app_cursors(samples: Samples) -> list[str]:
-    """The app's opaque keyset cursors for the sampled deep positions (default order: -created_at, -id)."""
+def _app_cursors(samples: Samples, jwt_secret: str) -> list[str]:
+    """The app's signed keyset cursors for the sampled deep positions (default order: -created_at, -id)."""
     from backend.api.listing import encode_cursor
     from backend.domain.member.service import total_order
+    from backend.infrastructure.settings import derived_key
 
     order = total_order(())
+    key = derived_key(jwt_secret, "list cursors")
     return [
-        encode_cursor([created_at.isoformat(), str(member_id)], order) for created_at, member_id in samples.deep_after
+        encode_cursor([created_at.isoformat(), str(member_id)], order, key)
+        for created_at, member_id in samples.deep_after
     ]
 
 
@@ -295,7 +298,10 @@ class Bench:
                         "deep",
                         "app",
                         app_url,
-                        [f"{API}/members?{filtered}&cursor={cursor}" for cursor in _app_cursors(samples)],
+                        [
+                            f"{API}/members?{filtered}&cursor={cursor}"
+                            for cursor in _app_cursors(samples, self.jwt_secret)
+                        ],
                         c,
                         headers=auth.headers(),
                     ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -37,7 +38,13 @@ EXPOSED_HEADERS = "X-Total-Count, Content-Range, Link"
 # PostgreSQL's OFFSET is a bigint: anything larger would fail in the driver, as a 500.
 _MAX_OFFSET = 2**63 - 1
 _INT_RE = re.compile(r"-?[0-9]+")
-_CURSOR_RE = re.compile(r"[A-Za-z0-9_-]+")
+# A cursor is `<payload>.<signature>`, both base64url without padding: the payload is the JSON of the sort's
+# fingerprint and the last row's values, the signature an HMAC-SHA256 of the payload (cut to 128 bits) with the
+# server's cursor key, so that a client can neither make one up nor alter one.
+MAX_CURSOR_LENGTH = 2048
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$"
+_CURSOR_RE = re.compile(CURSOR_PATTERN)
+_SIGNATURE_BYTES = 16
 _COUNT_MODES: dict[str, CountMode] = {"exact": "exact", "estimated": "estimated", "none": "none"}
 _SORT_ORDERS = {"ASC": False, "DESC": True}
 # (parameter, parameters it cannot be combined with, the concern both address)
@@ -112,21 +119,28 @@ def parse_list_params(query: Sequence[tuple[str, str]], prefer_header: str | Non
     )
 
 
-def encode_cursor(values: Sequence[JSONScalar], sort: Sequence[SortKey]) -> str:
-    """Make an opaque keyset cursor from the last row's values, one per key of `sort`."""
+def encode_cursor(values: Sequence[JSONScalar], sort: Sequence[SortKey], key: bytes) -> str:
+    """Make an opaque keyset cursor from the last row's values, one per key of `sort`, signed with `key`."""
     if len(values) != len(sort):
         raise ValueError(f"a cursor needs one value per sort key: {len(values)} values for {len(sort)} keys")
-    payload = orjson.dumps([_sort_fingerprint(sort), list(values)])
-    return base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
+    payload = _b64(orjson.dumps([_sort_fingerprint(sort), list(values)]))
+    return f"{payload}.{_signature(payload, key)}"
 
 
-def decode_cursor(cursor: str, sort: Sequence[SortKey]) -> list[JSONScalar]:
-    """Read back a cursor's values, checking that it was made for this sort."""
-    if not _CURSOR_RE.fullmatch(cursor):
+def decode_cursor(cursor: str, sort: Sequence[SortKey], key: bytes) -> list[JSONScalar]:
+    """Read back a cursor's values, checking that this server made it (with `key`) and for this sort."""
+    if len(cursor) > MAX_CURSOR_LENGTH or not _CURSOR_RE.fullmatch(cursor):
         raise _malformed_cursor()
+    payload, _, signature = cursor.partition(".")
+    if not hmac.compare_digest(signature, _signature(payload, key)):
+        raise BadRequest(
+            "'cursor' was not issued by this server, or was altered: use the cursor from a previous page's Link header",
+            parameter="cursor",
+        )
     try:
-        payload = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        data = json.loads(payload, parse_constant=_reject_json_constant)
+        data = json.loads(
+            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)), parse_constant=_reject_json_constant
+        )
     # binascii.Error, UnicodeDecodeError and JSONDecodeError are all ValueErrors.
     except (ValueError, RecursionError):
         raise _malformed_cursor() from None
@@ -143,6 +157,20 @@ def decode_cursor(cursor: str, sort: Sequence[SortKey]) -> list[JSONScalar]:
             parameter="cursor",
         )
     return values
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _signature(payload: str, key: bytes) -> str:
+    return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest()[:_SIGNATURE_BYTES])
+
+
+def cursor_key(request: Request) -> bytes:
+    """The app's key for signing list cursors (from its settings)."""
+    key: bytes = request.app.state.settings.cursor_key
+    return key
 
 
 def list_headers(
@@ -253,15 +281,14 @@ def _parse_sort(control: Mapping[str, str], spec: ListSpec) -> tuple[SortKey, ..
         raise BadRequest("'_order' needs '_sort' to name the fields it orders", parameter="_order")
     else:
         return ()
-    seen: set[str] = set()
+    kept: dict[str, SortKey] = {}
     for key in keys:
         if key.field not in spec.sort_fields:
             sortable = ", ".join(sorted(spec.sort_fields)) or "none"
             raise BadRequest(f"Unknown sort field {_shown(key.field)}. Sortable: {sortable}", parameter=parameter)
-        if key.field in seen:
-            raise BadRequest(f"Sort field '{key.field}' is given more than once", parameter=parameter)
-        seen.add(key.field)
-    return tuple(keys)
+        # A field already sorted on cannot change the order again (`name,-name` orders as `name`): dropped.
+        kept.setdefault(key.field, key)
+    return tuple(kept.values())
 
 
 def _parse_native_sort(raw: str) -> list[SortKey]:
@@ -442,9 +469,10 @@ def page_response(
     total: int | None,
     next_after: Sequence[JSONScalar] | None,
     order: Sequence[SortKey],
+    key: bytes,
 ) -> Response:
     """A list answer: the bare JSON array, the paging headers, and X-Next-Cursor when a page may follow."""
-    next_cursor = encode_cursor(next_after, order) if next_after else None
+    next_cursor = encode_cursor(next_after, order, key) if next_after else None
     headers = list_headers(
         resource=resource,
         offset=params.offset,
@@ -477,18 +505,97 @@ def json_list(items: Sequence[BaseModel | Mapping[str, Any]]) -> bytes:
     )
 
 
-def openapi_parameters(spec: ListSpec, *, counted: bool = True) -> dict[str, Any]:
-    """The list's parameters for the OpenAPI document (they are parsed by hand, not by FastAPI)."""
-    names = ("sort", "limit", "offset", "cursor", "range", "filter", *sorted(spec.filter_names))
-    query = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names]
-    prefer = {
-        "name": "Prefer",
-        "in": "header",
-        "required": False,
-        "description": "count=exact (default), count=estimated or count=none",
-        "schema": {"type": "string"},
-    }
-    return {"parameters": [*query, prefer] if counted else query}
+def openapi_parameters(
+    spec: ListSpec, filters: type[BaseModel], *, counted: bool = True, paged: bool = True
+) -> dict[str, Any]:
+    """The list's parameters for the OpenAPI document (they are parsed by hand, not by FastAPI): the native style,
+    with the filters' own types from `filters`. The react-admin spellings of the same things (`range`, `filter`,
+    `_sort`, `_order`, `_start`, `_end`) are described in the API's description rather than listed, since each
+    excludes its native twin and a parameter list cannot say so."""
+    model = filters.model_json_schema()
+    definitions = model.get("$defs", {})
+    sortable = sorted(spec.sort_fields)
+    parameters: list[dict[str, Any]] = [
+        _query_parameter(
+            "sort",
+            {
+                "type": "array",
+                "items": {"type": "string", "enum": [*sortable, *(f"-{name}" for name in sortable)]},
+            },
+            "Fields to sort by, comma-separated; `-` for descending. Default: newest first.",
+            explode=False,
+        ),
+    ]
+    paging = [
+        _query_parameter(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": spec.max_limit, "default": spec.default_limit},
+            "Rows per page.",
+        ),
+        _query_parameter(
+            "offset", {"type": "integer", "minimum": 0, "maximum": _MAX_OFFSET, "default": 0}, "Rows to skip."
+        ),
+        _query_parameter(
+            "cursor",
+            {"type": "string", "pattern": CURSOR_PATTERN, "maxLength": MAX_CURSOR_LENGTH},
+            "Keyset paging: the X-Next-Cursor of the previous page (also in its Link rel=next), with the same sort;"
+            " not with offset. Cursors are signed: one made up or altered is a 400.",
+        ),
+    ]
+    if paged:
+        parameters += paging
+    for name in sorted(spec.filter_names):
+        field = _inline(model["properties"][name], definitions)
+        description = field.pop("description", None)
+        for key in ("title", "default"):
+            field.pop(key, None)
+        schema = without_null(field)
+        parameters.append(_query_parameter(name, schema, description, explode=True))
+    if counted:
+        parameters.append(
+            {
+                "name": "Prefer",
+                "in": "header",
+                "required": False,
+                "description": "count=exact (the default), count=estimated (the planner's estimate above 10,000 rows)"
+                " or count=none (no total); other preferences are ignored (RFC 7240)",
+                "schema": {"type": "string"},
+            }
+        )
+    return {"parameters": parameters}
+
+
+def _query_parameter(
+    name: str, schema: dict[str, Any], description: str | None, *, explode: bool = True
+) -> dict[str, Any]:
+    parameter: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": schema}
+    if schema.get("type") == "array":
+        parameter |= {"style": "form", "explode": explode}
+    if description:
+        parameter["description"] = description
+    return parameter
+
+
+def _inline(schema: Any, definitions: Mapping[str, Any]) -> Any:
+    """`schema` with its `$ref`s to `definitions` replaced by what they name."""
+    if isinstance(schema, list):
+        return [_inline(item, definitions) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        target = dict(definitions[schema["$ref"].rsplit("/", 1)[-1]])
+        target.pop("title", None)
+        return _inline({**target, **{k: v for k, v in schema.items() if k != "$ref"}}, definitions)
+    return {key: _inline(value, definitions) for key, value in schema.items()}
+
+
+def without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter's schema without its null branch: a parameter left out is the null."""
+    branches = [branch for branch in schema.get("anyOf", ()) if branch != {"type": "null"}]
+    if "anyOf" not in schema or len(branches) == len(schema["anyOf"]):
+        return schema
+    rest = {key: value for key, value in schema.items() if key != "anyOf"}
+    return {**rest, **branches[0]} if len(branches) == 1 else {**rest, "anyOf": branches}
 
 
 @dataclass(frozen=True)
@@ -514,5 +621,5 @@ def parse_newest_first(
     params = request_list_params(request, spec)
     descending = params.sort[0].descending if params.sort else True
     order = (SortKey("created_at", descending), SortKey("id", descending))
-    after = decode_cursor(params.cursor, order) if params.cursor is not None else None
+    after = decode_cursor(params.cursor, order, cursor_key(request)) if params.cursor is not None else None
     return NewestFirst(params, typed_filters(params, model, multi_value), descending, order, after)

@@ -9,6 +9,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -98,6 +99,11 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    allowed = allowed_methods(request)
+    if request.method not in allowed:
+        # Routed past the resource at this path to a route of a later template (PUT /members/export.csv reached
+        # PUT /members/{member_id} with member_id "export.csv"): the resource has no such method.
+        return _not_allowed(request, allowed)
     errors = [
         {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type", "")}
         for error in exc.errors()
@@ -108,9 +114,38 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    headers = dict(exc.headers) if exc.headers else None
-    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
-    return problem(exc.status_code, title, str(exc.detail), headers=headers)
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        return _not_allowed(request, allowed_methods(request))
+    title = {404: "Not found"}.get(exc.status_code, "Error")
+    return problem(exc.status_code, title, str(exc.detail), headers=headers or None)
+
+
+def _not_allowed(request: Request, allowed: list[str]) -> Response:
+    methods = ", ".join(allowed)
+    detail = f"{request.method} is not allowed here; allowed: {methods}."
+    return problem(405, "Method not allowed", detail, headers={"Allow": methods})
+
+
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method of the resource at the request's path.
+
+    Starlette's 405 names only the methods of the first route whose path matched; a resource served by several
+    routes (GET and PATCH of a member are two) has them all. The resource is the first path template that
+    matches, as in routing: `/members/export.csv` is the export, not a member whose id would be "export.csv".
+    """
+    template: str | None = None
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is None or (template is not None and route.path != template) or not regex.match(request.url.path):
+            continue
+        template = route.path
+        methods |= route.methods or set()
+    return sorted(methods, key=lambda m: (_METHOD_ORDER.index(m) if m in _METHOD_ORDER else len(_METHOD_ORDER), m))
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:

@@ -8,6 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from backend.domain.errors import BadRequest
+from backend.domain.timebounds import in_utc
+
+BIGINT_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -19,11 +22,16 @@ class SortKey:
 
 
 def created_id_position(values: Sequence[Any] | None) -> tuple[datetime, int] | None:
-    """A keyset position (created_at, id) from decoded cursor values; 400 naming `cursor` when malformed."""
+    """A keyset position (created_at, id: a bigint) from decoded cursor values; 400 naming `cursor` when malformed."""
     if values is None:
         return None
     try:
         stamp, row_id = values
-        return datetime.fromisoformat(str(stamp)), int(str(row_id))
+        moment = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+        if moment is None or moment.tzinfo is None:
+            raise ValueError("not an aware timestamp")
+        if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 <= row_id <= BIGINT_MAX:
+            raise ValueError("not a bigint id")
+        return in_utc(moment), row_id
     except (TypeError, ValueError) as exc:
         raise BadRequest("The cursor is not valid for this list.", parameter="cursor") from exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import zoneinfo
 from enum import StrEnum
 from functools import cached_property
@@ -80,6 +82,8 @@ class Settings(BaseSettings):
     # refuses to start without one, and commands that sign nothing (migrate, seed ...) run without it in development.
     jwt_secret: SecretStr | None = None
     jwt_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    # Signs list cursors (HMAC-SHA256), so that a client cannot make one up; unset, a key derived from JWT_SECRET.
+    cursor_secret: SecretStr | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # How long a confirmed operator or key is trusted without asking the primary again (0: ask every time).
@@ -157,6 +161,11 @@ class Settings(BaseSettings):
             raise ValueError("JWT_SECRET is a value published in the source code (the old development default)")
         if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
             raise ValueError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
+        if (
+            self.cursor_secret is not None
+            and len(self.cursor_secret.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES
+        ):
+            raise ValueError(f"CURSOR_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
         return self
 
     @model_validator(mode="after")
@@ -184,3 +193,15 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.admin_timezone)
+
+    @cached_property
+    def cursor_key(self) -> bytes:
+        """The key list cursors are signed with: CURSOR_SECRET, or one derived from JWT_SECRET."""
+        if self.cursor_secret is not None:
+            return self.cursor_secret.get_secret_value().encode()
+        return derived_key(self.jwt_secret.get_secret_value(), "list cursors")
+
+
+def derived_key(secret: str, purpose: str) -> bytes:
+    """A key for `purpose` from `secret` (HMAC-SHA256), so that one secret serves several uses independently."""
+    return hmac.new(secret.encode(), f"memberdesk {purpose}".encode(), hashlib.sha256).digest()

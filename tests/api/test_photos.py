@@ -585,12 +585,13 @@ class TestReorderPhotos:
         ties = sorted([b, c])
         assert await live_order(db, member) == [(ties[0], 0), (ties[1], 1), (a, 2)]
 
-    async def test_position_past_the_last_photo_is_422(
+    async def test_position_past_the_last_photo_is_409(
         self, moderator: httpx.AsyncClient, member: uuid.UUID, db: asyncpg.Connection
     ) -> None:
+        # Valid in itself (the schema allows it), but not for this member's photos as they are: a conflict.
         photos = await self._photos(db, member, 3)
         response = await moderator.patch(f"{PHOTOS}/{photos[0]}", json={"display_order": 3})
-        assert response.status_code == 422
+        assert response.status_code == 409
         assert response.json()["field"] == "display_order"
         assert await live_order(db, member) == [(p, n) for n, p in enumerate(photos)]
 

@@ -124,3 +124,21 @@ def test_production_refuses_unsigned_webhooks(monkeypatch: pytest.MonkeyPatch) -
 def test_cors_origins_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
     assert Settings(_env_file=None).cors_origins == ["https://a.example", "https://b.example"]
+
+
+class TestCursorKey:
+    def test_is_derived_from_the_jwt_secret_when_not_set(self) -> None:
+        one = Settings(_env_file=None, jwt_secret="a" * 40)
+        assert one.cursor_key == Settings(_env_file=None, jwt_secret="a" * 40).cursor_key  # every process agrees
+        assert one.cursor_key != Settings(_env_file=None, jwt_secret="b" * 40).cursor_key
+        assert one.cursor_key != b"a" * 40  # a key of its own, not the token secret itself
+
+    def test_cursor_secret_wins(self) -> None:
+        assert Settings(_env_file=None, cursor_secret="c" * 40).cursor_key == b"c" * 40
+
+    def test_a_short_cursor_secret_stops_start_up_outside_development(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("ENVIRONMENT", "production")
+        monkeypatch.setenv("JWT_SECRET", "j" * 40)
+        monkeypatch.setenv("CURSOR_SECRET", "short")
+        with pytest.raises(SystemExit, match="CURSOR_SECRET"):
+            load_settings()

@@ -8,15 +8,16 @@ from datetime import datetime
 from pydantic import Field, field_validator
 
 from backend.domain.admin.models import Role
-from backend.domain.schemas import ReadSchema, Schema, shown_once
+from backend.domain.schemas import BLANK_CLASS, Choice, ReadSchema, Schema, shown_once
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_EMAIL_PART = f"[^@\\u0000{BLANK_CLASS}]+"
+EMAIL_PATTERN = f"^{_EMAIL_PART}@{_EMAIL_PART}\\.{_EMAIL_PART}$"
 
 
 class OperatorCreate(Schema):
     email: str = Field(max_length=320, pattern=EMAIL_PATTERN)
     name: str = Field(min_length=1, max_length=100)
-    role: Role
+    role: Choice[Role]
     password: str = Field(min_length=12, max_length=1024)
 
     @field_validator("email")
@@ -27,7 +28,7 @@ class OperatorCreate(Schema):
 
 class OperatorUpdate(Schema):
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    role: Role | None = None
+    role: Choice[Role] | None = None
     is_active: bool | None = Field(default=None, description="false ends the operator's access at once")
     password: str | None = Field(default=None, min_length=12, max_length=1024)
 
@@ -43,7 +44,7 @@ class OperatorRead(ReadSchema):
 
 class ApiKeyCreate(Schema):
     name: str = Field(min_length=1, max_length=100)
-    role: Role
+    role: Choice[Role]
 
 
 class ApiKeyRead(ReadSchema):

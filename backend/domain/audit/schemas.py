@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from backend.domain.schemas import ReadSchema, Schema
+from backend.domain.actors import ActorKind
+from backend.domain.schemas import MAX_FILTER_VALUES, Choice, DayOrMoment, ReadSchema, Schema, Uuid
 
 
 class AuditRead(ReadSchema):
@@ -24,13 +25,19 @@ class AuditRead(ReadSchema):
 
 
 class AuditFilters(Schema):
-    actor: list[uuid.UUID] | None = Field(default=None, description="Actor ids (operators or API keys)")
-    actor_type: str | None = Field(default=None, max_length=16)
-    action: list[str] | None = None
-    entity: str | None = Field(default=None, max_length=32, description="Entity type, e.g. member")
-    entity_id: list[str] | None = None
-    created_from: date | datetime | None = None
-    created_to: date | datetime | None = None
+    actor: list[Uuid] | None = Field(
+        default=None, max_length=MAX_FILTER_VALUES, description="Actor ids (operators or API keys)"
+    )
+    actor_type: Choice[ActorKind] | None = None
+    action: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=MAX_FILTER_VALUES, description="e.g. member.updated"
+    )
+    entity: str | None = Field(default=None, min_length=1, max_length=32, description="Entity type, e.g. member")
+    entity_id: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=MAX_FILTER_VALUES
+    )
+    created_from: DayOrMoment | None = Field(default=None, description="Inclusive; a date is a day in ADMIN_TIMEZONE")
+    created_to: DayOrMoment | None = Field(default=None, description="Inclusive; a date covers the whole day")
 
 
 AUDIT_SORT_FIELDS = frozenset({"created_at"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -19,25 +19,38 @@ from backend.domain.member.models import (
     Plan,
     SubscriptionStatus,
 )
-from backend.domain.schemas import ReadSchema, Schema
+from backend.domain.schemas import (
+    INT_TEXT,
+    INTEGER_MAX,
+    MAX_FILTER_VALUES,
+    NOT_BLANK,
+    NOT_NULL,
+    Choice,
+    DayOrMoment,
+    Moment,
+    QueryBool,
+    ReadSchema,
+    Schema,
+    Uuid,
+)
 
 
 class MemberFilters(Schema):
     """Filters of the member list; every one is optional and they combine with AND."""
 
-    status: list[MemberStatus] | None = None
-    gender: list[Gender] | None = None
+    status: list[Choice[MemberStatus]] | None = Field(default=None, max_length=MAX_FILTER_VALUES)
+    gender: list[Choice[Gender]] | None = Field(default=None, max_length=MAX_FILTER_VALUES)
     q: str | None = Field(default=None, min_length=1, max_length=100, description="Name substring or phone digits")
-    signed_up_from: date | datetime | None = Field(
-        default=None, description="Inclusive; a date is a day in ADMIN_TIMEZONE"
+    signed_up_from: DayOrMoment | None = Field(default=None, description="Inclusive; a date is a day in ADMIN_TIMEZONE")
+    signed_up_to: DayOrMoment | None = Field(default=None, description="Inclusive; a date covers the whole day")
+    birth_year_min: Annotated[int, Field(ge=1900, le=2100), INT_TEXT] | None = None
+    birth_year_max: Annotated[int, Field(ge=1900, le=2100), INT_TEXT] | None = None
+    plan: list[Choice[Plan]] | None = Field(
+        default=None, max_length=MAX_FILTER_VALUES, description="Members with an active subscription of these plans"
     )
-    signed_up_to: date | datetime | None = Field(default=None, description="Inclusive; a date covers the whole day")
-    birth_year_min: int | None = Field(default=None, ge=1900, le=2100)
-    birth_year_max: int | None = Field(default=None, ge=1900, le=2100)
-    plan: list[Plan] | None = Field(default=None, description="Members with an active subscription of these plans")
-    has_photos: bool | None = None
-    id: list[uuid.UUID] | None = Field(default=None, max_length=1000)
-    include_deleted: bool = False
+    has_photos: QueryBool | None = None
+    id: list[Uuid] | None = Field(default=None, max_length=MAX_FILTER_VALUES)
+    include_deleted: QueryBool = False
 
 
 MEMBER_SORT_FIELDS = frozenset({"created_at", "updated_at", "name", "birth_year", "status", "gender", "id"})
@@ -155,6 +168,9 @@ class LifestyleWrite(Schema):
 
 
 class PreferenceWrite(Schema):
+    """What a member looks for; a minimum may not exceed its maximum (a 422 when both are given, a 409 when the
+    other one is stored)."""
+
     age_min: int | None = Field(default=None, ge=18, le=100)
     age_max: int | None = Field(default=None, ge=18, le=100)
     height_min_cm: int | None = Field(default=None, ge=100, le=250)
@@ -163,15 +179,15 @@ class PreferenceWrite(Schema):
 
     @model_validator(mode="after")
     def _ranges(self) -> PreferenceWrite:
-        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
-            raise ValueError("age_min is greater than age_max")
-        if (
-            self.height_min_cm is not None
-            and self.height_max_cm is not None
-            and self.height_min_cm > self.height_max_cm
-        ):
-            raise ValueError("height_min_cm is greater than height_max_cm")
+        for low, high in PREFERENCE_RANGES:
+            low_value, high_value = getattr(self, low), getattr(self, high)
+            if low_value is not None and high_value is not None and low_value > high_value:
+                raise ValueError(f"{low} is greater than {high}")
         return self
+
+
+# (minimum, maximum) pairs of a preference, also checked against the stored values by a partial edit.
+PREFERENCE_RANGES = (("age_min", "age_max"), ("height_min_cm", "height_max_cm"))
 
 
 class MemberCreate(Schema):
@@ -179,9 +195,9 @@ class MemberCreate(Schema):
 
     phone: str = Field(pattern=PHONE_PATTERN, description="E.164, e.g. +821012345678")
     name: str = Field(min_length=1, max_length=100)
-    gender: Gender
+    gender: Choice[Gender]
     birth_year: int = Field(ge=1900, le=2100)
-    status: MemberStatus = MemberStatus.pending
+    status: Choice[MemberStatus] = MemberStatus.pending
     profile: ProfileWrite
     lifestyle: LifestyleWrite | None = None
     preference: PreferenceWrite | None = None
@@ -190,13 +206,18 @@ class MemberCreate(Schema):
 class MemberUpdate(Schema):
     """A partial edit: given fields change, absent ones stay; status changes go through the review actions."""
 
-    phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    gender: Gender | None = None
-    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    # Absent means unchanged; these columns are never null, so null is refused (None only stands for absent).
+    phone: Annotated[str | None, NOT_NULL] = Field(default=None, pattern=PHONE_PATTERN)
+    name: Annotated[str | None, NOT_NULL] = Field(default=None, min_length=1, max_length=100)
+    gender: Annotated[Choice[Gender] | None, NOT_NULL] = None
+    birth_year: Annotated[int | None, NOT_NULL] = Field(default=None, ge=1900, le=2100)
     profile: ProfileWrite | None = None
     lifestyle: LifestyleWrite | None = None
     preference: PreferenceWrite | None = None
+
+
+def _read_only(description: str) -> Any:
+    return Field(default=None, description=description, json_schema_extra={"readOnly": True})
 
 
 class MemberReplace(MemberUpdate):
@@ -206,16 +227,16 @@ class MemberReplace(MemberUpdate):
     The computed parts (photos, documents, subscription, photo URL) are not writable here and are skipped.
     """
 
-    id: uuid.UUID | None = None
-    version: int | None = None
-    status: MemberStatus | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    deleted_at: datetime | None = None
-    photo_url: str | None = None
-    subscription: dict[str, Any] | None = None
-    photos: list[dict[str, Any]] | None = None
-    documents: list[dict[str, Any]] | None = None
+    id: Uuid | None = _read_only("The path's id, if echoed")
+    version: int | None = Field(default=None, ge=1, le=INTEGER_MAX, description="As If-Match: 412 when stale")
+    status: Choice[MemberStatus] | None = _read_only("Echoed unchanged; changes go through the review actions")
+    created_at: Moment | None = _read_only("Echoed unchanged")
+    updated_at: Moment | None = _read_only("Ignored")
+    deleted_at: Moment | None = _read_only("Echoed unchanged")
+    photo_url: str | None = Field(default=None, max_length=4096, json_schema_extra={"readOnly": True})
+    subscription: dict[str, Any] | None = _read_only("Ignored")
+    photos: list[dict[str, Any]] | None = Field(default=None, max_length=1000, json_schema_extra={"readOnly": True})
+    documents: list[dict[str, Any]] | None = Field(default=None, max_length=1000, json_schema_extra={"readOnly": True})
 
 
 READ_ONLY_ECHO = ("id", "status", "created_at", "deleted_at")
@@ -223,7 +244,15 @@ COMPUTED = ("version", "updated_at", "photo_url", "subscription", "photos", "doc
 
 
 class ReviewDecision(Schema):
-    reason: str | None = Field(default=None, max_length=2000, description="Required to reject or suspend")
+    """An approval, with an optional reason."""
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ReviewReason(Schema):
+    """A rejection or suspension: the reason is required, and not blank."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000), NOT_BLANK]
 
 
 class NoteCreate(Schema):

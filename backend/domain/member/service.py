@@ -21,9 +21,9 @@ from backend.domain.member.schemas import (
     NoteRead,
 )
 from backend.domain.ordering import SortKey
-from backend.domain.schemas import ReadSchema
+from backend.domain.schemas import SMALLINT_MAX, ReadSchema, check_text
 from backend.domain.sessions import AsyncReadSession, ReadSessionFactory
-from backend.domain.timebounds import end_of, start_of
+from backend.domain.timebounds import end_of, in_utc, start_of
 from backend.infrastructure.storage import Storage
 
 S = TypeVar("S", bound=ReadSchema)
@@ -33,6 +33,7 @@ CountMode = Literal["exact", "estimated", "none"]
 # Under this many estimated rows an exact count is cheap, so `count=estimated` counts exactly (as PostgREST).
 EXACT_COUNT_BELOW = 10_000
 EXPORT_QUEUE_CHUNKS = 16
+MAX_CURSOR_TEXT = 1000  # longer than any sortable text column
 
 
 def total_order(order: Sequence[SortKey]) -> tuple[SortKey, ...]:
@@ -44,6 +45,8 @@ def total_order(order: Sequence[SortKey]) -> tuple[SortKey, ...]:
 
 
 def _cursor_value(field: str, value: Any) -> Any:
+    """A cursor's value for `field`, as its column holds it: the cursor is signed, but a value that could not be
+    stored is refused all the same rather than handed to the driver."""
     try:
         if field == "id":
             return uuid.UUID(str(value))
@@ -51,14 +54,14 @@ def _cursor_value(field: str, value: Any) -> Any:
             parsed = datetime.fromisoformat(str(value))
             if parsed.tzinfo is None:
                 raise ValueError("naive timestamp")
-            return parsed
+            return in_utc(parsed)
         if field == "birth_year":
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ValueError("not an integer")
+            if not isinstance(value, int) or isinstance(value, bool) or not -SMALLINT_MAX - 1 <= value <= SMALLINT_MAX:
+                raise ValueError("not a smallint")
             return value
-        if not isinstance(value, str):
-            raise ValueError("not a string")
-        return value
+        if not isinstance(value, str) or len(value) > MAX_CURSOR_TEXT:
+            raise ValueError("not a short string")
+        return check_text(value)
     except ValueError as exc:
         raise BadRequest("The cursor is not valid for this list.", parameter="cursor") from exc
 
@@ -125,13 +128,10 @@ class MemberService:
         offset: int = 0,
         after: Sequence[Any] | None = None,
     ) -> MemberListQuery:
-        """Resolve filters and paging into a query; the cursor's values must match the order."""
-        if (
-            filters.birth_year_min is not None
-            and filters.birth_year_max is not None
-            and filters.birth_year_min > filters.birth_year_max
-        ):
-            raise BadRequest("birth_year_min is greater than birth_year_max.", parameter="birth_year_min")
+        """Resolve filters and paging into a query; the cursor's values must match the order.
+
+        A range whose minimum lies above its maximum (birth years, sign-up dates) is valid and matches nobody.
+        """
         full_order = total_order(order)
         after_values = None
         if after is not None:

@@ -19,6 +19,7 @@ from backend.domain.member import repository
 from backend.domain.member.models import MemberNote, MemberStatus, NoteKind, User
 from backend.domain.member.schemas import (
     COMPUTED,
+    PREFERENCE_RANGES,
     READ_ONLY_ECHO,
     MemberCreate,
     MemberDetailRead,
@@ -30,6 +31,7 @@ from backend.domain.member.schemas import (
 )
 from backend.domain.member.service import detail_of
 from backend.domain.outbox.service import enqueue
+from backend.domain.schemas import BLANK
 from backend.domain.sessions import AsyncWriteSession
 from backend.infrastructure.storage import Storage
 
@@ -131,6 +133,8 @@ class MemberWriteService:
                 continue
             values = getattr(data, relation).model_dump(exclude_unset=True)
             current = await repository.relation_values(self.session, relation, user.id)
+            if relation == "preference":
+                _check_ranges({**current, **values})
             await repository.upsert_relation(self.session, relation, user.id, values)
             diff |= changes(_flat(relation, current), _flat(relation, {**current, **values}))
         if diff:
@@ -170,7 +174,7 @@ class MemberWriteService:
     ) -> MemberDetailRead:
         """approve, reject or suspend: status, a note, an audit row and an outbox event, in one transaction."""
         sources, target, kind, reason_required = DECISIONS[decision]
-        reason = (reason or "").strip() or None
+        reason = (reason or "").strip(BLANK) or None
         if reason_required and reason is None:
             raise BadRequest(f"A reason is required to {decision} a member.", field="reason")
         user = await self._locked(member_id, expected_version)
@@ -215,6 +219,17 @@ class MemberWriteService:
             "member.note_added", "member", member_id, {"note": {"before": None, "after": str(note.id)}}
         )
         return NoteRead.model_validate(note)
+
+
+def _check_ranges(preference: dict[str, Any]) -> None:
+    """A partial edit of a preference must leave each minimum at most its maximum (stored or given)."""
+    for low, high in PREFERENCE_RANGES:
+        if preference.get(low) is not None and preference.get(high) is not None and preference[low] > preference[high]:
+            raise ConflictError(
+                f"preference.{low} ({preference[low]}) would exceed preference.{high} ({preference[high]}); "
+                "change both together.",
+                field=f"preference.{low}",
+            )
 
 
 def target_action(status: MemberStatus) -> str:

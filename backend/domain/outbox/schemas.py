@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from backend.domain.outbox.models import OutboxStatus
-from backend.domain.schemas import ReadSchema, Schema
+from backend.domain.schemas import BIGINT_MAX, INT_TEXT, MAX_FILTER_VALUES, Choice, ReadSchema, Schema
 
 # The outbox id is a bigint: a larger number could only fail in the driver.
-EventId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+EventId = Annotated[int, Field(ge=1, le=BIGINT_MAX), INT_TEXT]
 
 
 class OutboxEventRead(ReadSchema):
@@ -27,9 +27,13 @@ class OutboxEventRead(ReadSchema):
 
 
 class OutboxFilters(Schema):
-    status: list[OutboxStatus] | None = Field(default=None, description="pending, delivered or dead")
-    topic: list[Annotated[str, Field(max_length=64)]] | None = None
-    id: list[EventId] | None = None
+    status: list[Choice[OutboxStatus]] | None = Field(
+        default=None, max_length=MAX_FILTER_VALUES, description="pending, delivered or dead"
+    )
+    topic: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=MAX_FILTER_VALUES
+    )
+    id: list[EventId] | None = Field(default=None, max_length=MAX_FILTER_VALUES)
 
 
 OUTBOX_SORT_FIELDS = frozenset({"created_at"})

@@ -280,8 +280,8 @@ class PhotoService:
             )
 
     async def _move(self, row: UserPhoto, siblings: list[UserPhoto], position: int) -> None:
-        if position >= len(siblings):
-            raise UnprocessableEntity(
+        if position >= len(siblings):  # valid in itself, but not for this member's photos as they are now
+            raise ConflictError(
                 f"display_order must be below {len(siblings)}, the member's number of photos.",
                 field="display_order",
             )

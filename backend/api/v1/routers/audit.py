@@ -7,13 +7,13 @@ import uuid
 from fastapi import APIRouter, Request, Response
 
 from backend.api.deps import AuditServiceDep
-from backend.api.listing import ListSpec, openapi_parameters, page_response, parse_newest_first
+from backend.api.listing import ListSpec, cursor_key, openapi_parameters, page_response, parse_newest_first
 from backend.domain.audit.schemas import AUDIT_MULTI_VALUE, AUDIT_SORT_FIELDS, AuditFilters, AuditRead
 
 router = APIRouter(tags=["audit"])
 
 AUDIT_LIST = ListSpec(filter_names=frozenset(AuditFilters.model_fields), sort_fields=AUDIT_SORT_FIELDS)
-_LIST_PARAMETERS = openapi_parameters(AUDIT_LIST)
+_LIST_PARAMETERS = openapi_parameters(AUDIT_LIST, AuditFilters)
 
 
 async def _audit_page(
@@ -43,6 +43,7 @@ async def _audit_page(
         total=total,
         next_after=next_after,
         order=page.order,
+        key=cursor_key(request),
     )
 
 

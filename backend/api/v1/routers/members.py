@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Any
 
@@ -11,8 +12,10 @@ from fastapi.responses import StreamingResponse
 
 from backend.api.deps import MemberServiceDep, MemberWriterDep, RequireAdmin, RequireModerator
 from backend.api.listing import (
+    PAGING_PARAMS,
     ListParams,
     ListSpec,
+    cursor_key,
     decode_cursor,
     openapi_parameters,
     page_response,
@@ -36,9 +39,11 @@ from backend.domain.member.schemas import (
     NoteCreate,
     NoteRead,
     ReviewDecision,
+    ReviewReason,
 )
 from backend.domain.member.service import MemberService, total_order
 from backend.domain.ordering import SortKey
+from backend.domain.schemas import INT_TEXT, INTEGER_MAX
 
 router = APIRouter(prefix="/members", tags=["members"])
 reviews_router = APIRouter(prefix="/reviews", tags=["reviews"])
@@ -58,7 +63,7 @@ def _query(
     params = request_list_params(request, spec)
     filters = typed_filters(params, MemberFilters, MULTI_VALUE_FILTERS).model_copy(update=fixed)
     order = total_order(params.sort or default)
-    after = decode_cursor(params.cursor, order) if params.cursor is not None else None
+    after = decode_cursor(params.cursor, order, cursor_key(request)) if params.cursor is not None else None
     return params, service.build_query(filters, order, limit=params.limit, offset=params.offset, after=after)
 
 
@@ -71,6 +76,7 @@ def _page_response(request: Request, params: ListParams, query: MemberListQuery,
         total=page.total,
         next_after=page.next_cursor,
         order=query.order,
+        key=cursor_key(request),
     )
 
 
@@ -83,20 +89,42 @@ def _json(model: MemberDetailRead | MemberFields, status_code: int = 200, **head
     )
 
 
+# RFC 9110: If-Match = "*" / #entity-tag, entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE (an empty list: no header).
+_ETAG = r'(?:W/)?"[\u0021\u0023-\u007e\u0080-\u00ff]*"'
+IF_MATCH_PATTERN = rf"^(?:\*|(?:{_ETAG}(?:[ \t]*,[ \t]*{_ETAG})*)?)$"
+_FIRST_TAG = re.compile(r'[ \t]*(?:W/)?"([0-9]{1,10})"(?:[ \t]*,|[ \t]*$)')
+
+
 def expected_version(if_match: str | None) -> int | None:
-    """The version an If-Match names (`"3"`, `W/"3"`); None for `*` or no header; 412 if it names none."""
-    if if_match is None or if_match.strip() in ("", "*"):
+    """The version an If-Match names (`"3"`, `W/"3"`); None for `*` or no header; -1 (answered 412) for a tag that
+    names no version this server could have issued; 400 for a header that is not an entity-tag list."""
+    if if_match is None or if_match.strip(" \t") in ("", "*"):
         return None
-    tag = if_match.split(",")[0].strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        return -1  # matches no version: answered with 412
-    return int(tag)
+    if_match = if_match.strip(" \t")  # a server drops the spaces around a header value; ASGI callers may not
+    if len(if_match) > IF_MATCH_MAX_LENGTH or not re.fullmatch(IF_MATCH_PATTERN, if_match):
+        raise BadRequest('If-Match must be * or entity tags such as "3" (the ETag from GET).', header="If-Match")
+    match = _FIRST_TAG.match(if_match)
+    version = int(match.group(1)) if match else -1
+    return version if 1 <= version <= INTEGER_MAX else -1
 
 
-IfMatch = Annotated[str | None, Header(description='The ETag from GET, e.g. "3"; 412 when stale')]
+IF_MATCH_MAX_LENGTH = 1024
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description='The ETag from GET, e.g. "3"; 412 when stale',
+        max_length=IF_MATCH_MAX_LENGTH,
+        pattern=IF_MATCH_PATTERN,
+    ),
+]
 
 
-@router.get("", response_model=list[MemberRead], summary="List members", openapi_extra=openapi_parameters(MEMBER_LIST))
+@router.get(
+    "",
+    response_model=list[MemberRead],
+    summary="List members",
+    openapi_extra=openapi_parameters(MEMBER_LIST, MemberFilters),
+)
 async def list_members(request: Request, service: MemberServiceDep) -> Response:
     """Members matching the filters, one page, with the total in X-Total-Count and Content-Range."""
     params, query = _query(request, service, MEMBER_LIST)
@@ -108,7 +136,7 @@ async def list_members(request: Request, service: MemberServiceDep) -> Response:
     summary="Export members as CSV",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "CSV with a header row"}},
-    openapi_extra=openapi_parameters(MEMBER_LIST, counted=False),
+    openapi_extra=openapi_parameters(MEMBER_LIST, MemberFilters, counted=False, paged=False),
 )
 async def export_members(request: Request, service: MemberServiceDep) -> StreamingResponse:
     """Every member matching the list filters, streamed as CSV in constant memory (formula cells escaped).
@@ -116,9 +144,10 @@ async def export_members(request: Request, service: MemberServiceDep) -> Streami
     A failure before the first rows is an error answer; one after them ends the stream early (a truncated
     chunked body, which HTTP clients report as an error).
     """
-    params, query = _query(request, service, MEMBER_LIST)
-    if params.cursor is not None or params.offset:
-        raise BadRequest("The export has no paging: it streams every matching member.", parameter="offset")
+    paging = sorted(PAGING_PARAMS & request.query_params.keys())
+    if paging:
+        raise BadRequest("The export has no paging: it streams every matching member.", parameter=paging[0])
+    _, query = _query(request, service, MEMBER_LIST)
     return StreamingResponse(
         await service.export_csv(query),
         media_type="text/csv; charset=utf-8",
@@ -172,7 +201,11 @@ async def restore_member(member_id: uuid.UUID, _: RequireAdmin, writer: MemberWr
 
 
 async def _decide(
-    decision: str, member_id: uuid.UUID, data: ReviewDecision, writer: MemberWriterDep, if_match: str | None
+    decision: str,
+    member_id: uuid.UUID,
+    data: ReviewDecision | ReviewReason,
+    writer: MemberWriterDep,
+    if_match: str | None,
 ) -> Response:
     return _json(await writer.decide(member_id, decision, data.reason, expected_version(if_match)))
 
@@ -187,7 +220,7 @@ async def approve_member(
 
 @router.post("/{member_id}/reject", response_model=MemberDetailRead, summary="Reject a member")
 async def reject_member(
-    member_id: uuid.UUID, data: ReviewDecision, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
+    member_id: uuid.UUID, data: ReviewReason, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
 ) -> Response:
     """pending -> rejected; a reason is required."""
     return await _decide("reject", member_id, data, writer, if_match)
@@ -195,7 +228,7 @@ async def reject_member(
 
 @router.post("/{member_id}/suspend", response_model=MemberDetailRead, summary="Suspend a member")
 async def suspend_member(
-    member_id: uuid.UUID, data: ReviewDecision, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
+    member_id: uuid.UUID, data: ReviewReason, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
 ) -> Response:
     """active -> suspended; a reason is required."""
     return await _decide("suspend", member_id, data, writer, if_match)
@@ -206,8 +239,8 @@ async def list_notes(
     member_id: uuid.UUID,
     service: MemberServiceDep,
     response: Response,
-    limit: Annotated[int, Query(ge=1, le=200)] = 25,
-    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200), INT_TEXT] = 25,
+    offset: Annotated[int, Query(ge=0, le=INTEGER_MAX), INT_TEXT] = 0,
 ) -> list[NoteRead]:
     """Operators' notes and review decisions, newest first."""
     notes, total = await service.list_notes(member_id, limit=limit, offset=offset)
@@ -225,7 +258,7 @@ async def add_note(member_id: uuid.UUID, data: NoteCreate, _: RequireModerator, 
     "/pending",
     response_model=list[MemberRead],
     summary="The review queue",
-    openapi_extra=openapi_parameters(REVIEW_LIST),
+    openapi_extra=openapi_parameters(REVIEW_LIST, MemberFilters),
 )
 async def pending_reviews(request: Request, service: MemberServiceDep) -> Response:
     """Members waiting for review, oldest first; cursor paging via X-Next-Cursor."""

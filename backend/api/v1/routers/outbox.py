@@ -7,14 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from backend.api.deps import AuditContextDep, ReadSession, RequireAdmin, WriteSession
-from backend.api.listing import ListSpec, openapi_parameters, page_response, parse_newest_first
+from backend.api.listing import ListSpec, cursor_key, openapi_parameters, page_response, parse_newest_first
 from backend.domain.outbox import service as outbox_service
 from backend.domain.outbox.schemas import OUTBOX_MULTI_VALUE, OUTBOX_SORT_FIELDS, OutboxEventRead, OutboxFilters
+from backend.domain.schemas import BIGINT_MAX, INT_TEXT
 
 router = APIRouter(tags=["outbox"])
 
 OUTBOX_LIST = ListSpec(filter_names=frozenset(OutboxFilters.model_fields), sort_fields=OUTBOX_SORT_FIELDS)
-_LIST_PARAMETERS = openapi_parameters(OUTBOX_LIST)
+_LIST_PARAMETERS = openapi_parameters(OUTBOX_LIST, OutboxFilters)
 
 
 @router.get(
@@ -39,12 +40,13 @@ async def list_outbox(request: Request, _: RequireAdmin, session: ReadSession) -
         total=total,
         next_after=next_after,
         order=page.order,
+        key=cursor_key(request),
     )
 
 
 @router.post("/outbox/{event_id}/retry", summary="Retry a dead outbox event")
 async def retry_outbox_event(
-    event_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    event_id: Annotated[int, Path(ge=1, le=BIGINT_MAX), INT_TEXT],
     _: RequireAdmin,
     session: WriteSession,
     context: AuditContextDep,
