@@ -70,7 +70,9 @@ async def server(
     await wait_for_replica(services)
     check = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        operator_id, version = await check.fetchrow("SELECT id, token_version FROM admin_users WHERE email = $1", EMAIL)
+        row = await check.fetchrow("SELECT id, token_version FROM admin_users WHERE email = $1", EMAIL)
+        assert row is not None
+        operator_id, version = row["id"], row["token_version"]
     finally:
         await check.close()
     environment = {

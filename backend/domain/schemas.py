@@ -180,6 +180,8 @@ def shown_once_fields(model: object) -> tuple[str, ...]:
         for name, field in model.model_fields.items()
         if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get(SHOWN_ONCE) is True
     )
+
+
 class _NotNull:
     """`Annotated[X | None, NOT_NULL] = None`: a field that may be left out (None) but not sent as null."""
 

@@ -199,7 +199,7 @@ class Settings(BaseSettings):
         """The key list cursors are signed with: CURSOR_SECRET, or one derived from JWT_SECRET."""
         if self.cursor_secret is not None:
             return self.cursor_secret.get_secret_value().encode()
-        return derived_key(self.jwt_secret.get_secret_value(), "list cursors")
+        return derived_key(self.token_secret(), "list cursors")
 
 
 def derived_key(secret: str, purpose: str) -> bytes:

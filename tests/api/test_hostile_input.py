@@ -31,6 +31,7 @@ from fastapi import FastAPI
 from backend.api.listing import encode_cursor
 from backend.domain.admin.models import Role
 from backend.domain.admin.schemas import EMAIL_PATTERN
+from backend.domain.auth.schemas import LOGIN_EMAIL_PATTERN
 from backend.domain.member.schemas import PHONE_PATTERN
 from backend.domain.member.service import total_order
 from backend.domain.ordering import SortKey
@@ -48,6 +49,7 @@ TIMEOUT_SECONDS = 30  # no probe may hang: far above what any answer takes
 PATTERN_EXAMPLES = {
     PHONE_PATTERN: "+821055501234",
     EMAIL_PATTERN: "hostile@memberdesk.test",
+    LOGIN_EMAIL_PATTERN: "hostile@memberdesk.test",
     NO_NUL_PATTERN: "x",
     NOT_BLANK_PATTERN: "x",
 }
