@@ -37,7 +37,7 @@ pgbouncer:  ## Debian's PgBouncer, for the tests that run through it (its system
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy backend tests
+	$(VENV)/bin/mypy backend devtools tests
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .

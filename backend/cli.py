@@ -55,8 +55,8 @@ def _asyncpg_dsn(url: str) -> str:
 
 async def seed(settings: Settings, members: int, *, only_if_empty: bool = False) -> None:
     """Load `members` demo members with their relations and photo objects."""
-    from backend.infrastructure.seed import seed_members
     from backend.infrastructure.storage import s3_client
+    from devtools.seed import seed_members
 
     conn = await asyncpg.connect(_asyncpg_dsn(str(settings.database_url)))
     try:
@@ -157,7 +157,7 @@ def _interrupt_on_terminate() -> None:
 
 def dev(port: int, members: int, *, root: Path = DEV_ROOT, free_ports: bool = False) -> None:
     """Start the embedded services, migrate, seed once, serve; Ctrl-C (or SIGTERM) stops everything."""
-    from backend.infrastructure.devservices import DevServices, Ports
+    from devtools.services import DevServices, Ports
 
     _interrupt_on_terminate()
     services = DevServices(root, Ports.free() if free_ports else Ports.default())

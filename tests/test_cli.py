@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from backend.infrastructure.devservices import ServiceUrls
+from devtools.services import ServiceUrls
 from tests.servers import free_port
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from backend.domain.admin.models import Role
-from backend.infrastructure.devservices import ServiceUrls
 from backend.infrastructure.settings import Settings
+from devtools.services import ServiceUrls
 from tests.servers import serve
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"

@@ -21,11 +21,11 @@ from backend.domain.actors import HOUSEKEEPING, AuditContext
 from backend.domain.admin.models import Role
 from backend.domain.housekeeping.service import Housekeeper
 from backend.domain.photo.service import PhotoService
-from backend.infrastructure.devservices import ServiceUrls
-from backend.infrastructure.seed import SAMPLE_JPEGS
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage
 from backend.main import create_app
+from devtools.seed import SAMPLE_JPEGS
+from devtools.services import ServiceUrls
 from tests.conftest import api_client, wait_for_replica
 from tests.factories import HTML, WEBP, png_bytes
 

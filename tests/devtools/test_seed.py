@@ -6,7 +6,7 @@ from datetime import datetime
 
 import asyncpg
 
-from backend.infrastructure.seed import SeedReport
+from devtools.seed import SeedReport
 from tests.conftest import SEEDED_MEMBERS, one, pairs
 
 

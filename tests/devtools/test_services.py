@@ -15,7 +15,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from backend.infrastructure.devservices import DevServices, Ports, ServiceUrls
+from devtools.services import DevServices, Ports, ServiceUrls
 
 
 def _fetchval(url: str, query: str, *args: object) -> Any:

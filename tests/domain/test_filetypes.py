@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.domain.filetypes import DOCUMENT_TYPES, PHOTO_TYPES, SNIFF_BYTES, checked_type, describe, sniff
-from backend.infrastructure.seed import SAMPLE_JPEGS, SAMPLE_PDFS
+from devtools.seed import SAMPLE_JPEGS, SAMPLE_PDFS
 from tests.factories import HTML, WEBP, png_bytes
 
 JPEG = SAMPLE_JPEGS[0]
