@@ -765,7 +765,7 @@ class DevServices:
             pwfile.unlink(missing_ok=True)
         self._write_pg_file(
             self._primary_dir / "pg_hba.conf",
-            "# Managed by backend/infrastructure/devservices.py.\n"
+            "# Managed by devtools/services.py.\n"
             "# TYPE  DATABASE     USER        ADDRESS       METHOD\n"
             "local   all          all                       scram-sha-256\n"
             "host    all          all         127.0.0.1/32  scram-sha-256\n"
@@ -785,7 +785,7 @@ class DevServices:
             sockets = ""
         on_off = "off" if self._fast else "on"
         return [
-            "# Managed by backend/infrastructure/devservices.py; rewritten on every start.",
+            "# Managed by devtools/services.py; rewritten on every start.",
             f"listen_addresses = '{_LOOPBACK}'",
             f"port = {port}",
             f"unix_socket_directories = '{sockets}'",
