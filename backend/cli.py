@@ -122,14 +122,15 @@ def plugin_commands() -> dict[str, EntryPoint]:
 def run_plugin(entry: EntryPoint, argv: Sequence[str]) -> None:
     """Load a plugin command and run it with its arguments; one line, not a traceback, when it is not installed."""
     try:
-        command = entry.load()
+        loaded = entry.load()
     except ImportError as exc:
         raise SystemExit(
             f"memberdesk: `{entry.name}` is development tooling and is not installed here ({exc}); "
             "in a checkout of the repository, `make setup` (uv sync with the dev group) installs it"
         ) from None
-    if not callable(command):
+    if not callable(loaded):
         raise SystemExit(f"memberdesk: the `{entry.name}` plugin ({entry.value}) is not a command")
+    command: PluginCommand = loaded
     command(argv)
 
 
