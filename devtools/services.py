@@ -928,6 +928,10 @@ class DevServices:
         self._pg_stop(service, data_dir, log)
 
     def _pg_start(self, service: str, data_dir: Path, log: Path) -> None:
+        if self._run_as is not None:
+            # Again on every start, not only in start(): the search bits may have been taken back since (pytest
+            # sets /tmp/pytest-of-<user> back to 0700 whenever another test session on the machine starts).
+            self._grant_traverse(self._root)
         self._run(
             [
                 self._pg_bin("pg_ctl"),
