@@ -24,8 +24,9 @@ setup: $(STAMP)
 run: $(STAMP)  ## serve on an embedded PostgreSQL primary + replica and S3 (data in .devdata/)
 	PORT=$(PORT) $(VENV)/bin/memberdesk dev
 
+# tests/test_packaging.py builds production installs with this uv, from the cache the sync above filled.
 test: $(STAMP) pgbouncer  ## the whole suite against real PostgreSQL (primary + replica) and S3, started by the tests
-	$(VENV)/bin/pytest
+	MEMBERDESK_UV=$(abspath $(UV)) $(VENV)/bin/pytest
 	@echo "== the API tests again, with the primary behind PgBouncer in transaction mode =="
 	MEMBERDESK_TEST_VIA_PGBOUNCER=1 $(VENV)/bin/pytest tests/api
 
@@ -37,7 +38,8 @@ pgbouncer:  ## Debian's PgBouncer, for the tests that run through it (its system
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy backend tests
+	$(VENV)/bin/mypy backend devtools tests
+	$(VENV)/bin/lint-imports --no-logo
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -1,4 +1,10 @@
-"""The `memberdesk` command: dev, serve, migrate, create-admin, seed, housekeep."""
+"""The `memberdesk` command: serve, migrate, create-admin, housekeep, and the commands of installed plugins.
+
+Development commands (`dev`, `seed`) are not part of the runtime package: they come from the entry point group
+PLUGIN_GROUP, which a checkout's development install provides (devtools/), and are loaded only when run. A
+production install names them too (its metadata lists the entry points) but has neither their code nor their
+dependencies, so running one ends with one line saying so.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,12 @@ import contextlib
 import getpass
 import logging
 import os
-import secrets
-import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import Final
 
-import asyncpg
 from pydantic import ValidationError
 
 from backend.domain.admin.models import Role
@@ -23,10 +28,12 @@ from backend.infrastructure.settings import Settings
 logger = logging.getLogger("memberdesk")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEV_ROOT = PROJECT_ROOT / ".devdata"
-DEV_DEMO_MEMBERS = 200
-DEMO_EMAIL = "demo@memberdesk.dev"
 APP = "backend.main:create_app"
+
+PLUGIN_GROUP: Final = "memberdesk.commands"
+"""Entry points naming more commands: each loads a callable that takes the command's own arguments."""
+
+PluginCommand = Callable[[Sequence[str]], None]
 
 
 def load_settings() -> Settings:
@@ -48,31 +55,6 @@ def migrate(database_url: str) -> None:
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     config.attributes["configure_logger"] = False
     command.upgrade(config, "head")
-
-
-def _asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
-async def seed(settings: Settings, members: int, *, only_if_empty: bool = False) -> None:
-    """Load `members` demo members with their relations and photo objects."""
-    from backend.infrastructure.seed import seed_members
-    from backend.infrastructure.storage import s3_client
-
-    conn = await asyncpg.connect(_asyncpg_dsn(str(settings.database_url)))
-    try:
-        if only_if_empty and await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users)"):
-            print("Demo members already present: not seeding again.")
-            return
-        async with s3_client(settings) as client:
-            report = await seed_members(conn, members=members, s3_client=client, bucket=settings.s3_bucket)
-    finally:
-        await conn.close()
-    print(
-        f"Seeded {report.members:,} members ({report.photos:,} photos, {report.documents:,} documents, "
-        f"{report.photo_objects:,} objects) in {report.seconds:.1f} s "
-        f"({report.members / max(report.seconds, 1e-9):,.0f} members/s)"
-    )
 
 
 async def housekeep(settings: Settings) -> None:
@@ -125,15 +107,6 @@ async def create_admin(settings: Settings, *, email: str, name: str, role: Role,
     print(f"Operator {operator.email} ({operator.role.value}) is ready.")
 
 
-def demo_password(root: Path) -> str:
-    """The demo operator's password, made once per data directory and kept there."""
-    path = root / "demo-password"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(15))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
 def serve(host: str, port: int, workers: int, settings: Settings) -> None:
     """Run the API under uvicorn: in this process, or in `workers` processes with a socket each, with the
     bounds of HTTP_* on every request's head and body."""
@@ -152,71 +125,29 @@ def serve(host: str, port: int, workers: int, settings: Settings) -> None:
         sys.exit(STARTUP_FAILURE)  # as uvicorn.run does
 
 
-def _interrupt_on_terminate() -> None:
-    """SIGTERM and SIGHUP end the command as Ctrl-C does, through its `finally`.
-
-    uvicorn catches them to shut down, then raises the signal again under the handler it found: with the
-    default one the process would die right there, leaving the embedded servers running.
-    """
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    for terminate in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(terminate, interrupt)
+def plugin_commands() -> dict[str, EntryPoint]:
+    """The commands that installed distributions add through PLUGIN_GROUP, by name (nothing is imported)."""
+    return {entry.name: entry for entry in entry_points(group=PLUGIN_GROUP)}
 
 
-def dev(port: int, members: int, *, root: Path = DEV_ROOT, free_ports: bool = False) -> None:
-    """Start the embedded services, migrate, seed once, serve; Ctrl-C (or SIGTERM) stops everything."""
-    from backend.infrastructure.devservices import DevServices, Ports
-
-    _interrupt_on_terminate()
-    services = DevServices(root, Ports.free() if free_ports else Ports.default())
+def run_plugin(entry: EntryPoint, argv: Sequence[str]) -> None:
+    """Load a plugin command and run it with its arguments; one line, not a traceback, when it is not installed."""
     try:
-        urls = services.start()
-        env = {**urls.as_env(), "ENVIRONMENT": "development", "LOG_FORMAT": "console", "DEBUG_HEADERS": "true"}
-        os.environ.update(env)
-        settings = load_settings()
-        migrate(str(settings.database_url))
-        asyncio.run(seed(settings, members, only_if_empty=True))
-        env["MEMBERDESK_DEMO_EMAIL"] = DEMO_EMAIL
-        env["MEMBERDESK_DEMO_PASSWORD"] = password = demo_password(root)
-        asyncio.run(create_admin(settings, email=DEMO_EMAIL, name="Demo Admin", role=Role.admin, password=password))
-        env_file = root / "env"
-        env_file.write_text("".join(f"{key}={value}\n" for key, value in sorted(env.items())))
-        env_file.chmod(0o600)
-        base = f"http://127.0.0.1:{port}"
-        print(
-            "\nMemberdesk is running (development)\n"
-            f"  API docs     {base}/docs\n"
-            f"  API          {base}/api/v1/admin/members\n"
-            f"  Readiness    {base}/health/ready\n"
-            f"  Primary      {urls.database_url}\n"
-            f"  Replica      {', '.join(urls.replica_urls)}\n"
-            f"  S3           {urls.s3_endpoint_url} (bucket {urls.s3_bucket})\n"
-            f"  Login        {DEMO_EMAIL} / {env['MEMBERDESK_DEMO_PASSWORD']} (role admin)\n"
-            f"  Settings     {env_file} (source it to point other tools here)\n"
-            "Press Ctrl-C to stop.\n",
-            flush=True,
-        )
-        serve("127.0.0.1", port, 1, settings)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        services.stop()
+        loaded = entry.load()
+    except ImportError as exc:
+        raise SystemExit(
+            f"memberdesk: `{entry.name}` is development tooling and is not installed here ({exc}); "
+            "in a checkout of the repository, `make setup` (uv sync with the dev group) installs it"
+        ) from None
+    if not callable(loaded):
+        raise SystemExit(f"memberdesk: the `{entry.name}` plugin ({entry.value}) is not a command")
+    command: PluginCommand = loaded
+    command(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="memberdesk", description=__doc__)
+    parser = argparse.ArgumentParser(prog="memberdesk", description=(__doc__ or "").split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-
-    dev_cmd = commands.add_parser("dev", help="embedded PostgreSQL primary + replica and S3, seeded, served")
-    dev_cmd.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    dev_cmd.add_argument("--members", type=int, default=DEV_DEMO_MEMBERS, help="demo members on first start")
-    dev_cmd.add_argument("--data", type=Path, default=DEV_ROOT, help="where the servers keep their data (.devdata)")
-    dev_cmd.add_argument(
-        "--free-ports", action="store_true", help="servers on free loopback ports (a second instance, say)"
-    )
 
     serve_cmd = commands.add_parser("serve", help="serve the API with the configured settings")
     serve_cmd.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -232,14 +163,17 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     commands.add_parser("housekeep", help="one housekeeping pass now (old outbox events and keys, abandoned uploads)")
 
-    seed_cmd = commands.add_parser("seed", help="load demo members with COPY")
-    seed_cmd.add_argument("--members", type=int, required=True)
+    plugins = {name: entry for name, entry in plugin_commands().items() if name not in commands.choices}
+    for name, entry in plugins.items():  # a plugin parses its own arguments (`memberdesk dev --help`)
+        commands.add_parser(name, help=f"from {entry.value} (`memberdesk {name} --help`)", add_help=False)
 
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command not in plugins:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    if args.command == "dev":
-        dev(args.port, args.members, root=args.data.resolve(), free_ports=args.free_ports)
+    if args.command in plugins:
+        run_plugin(plugins[args.command], rest)
     elif args.command == "serve":
         from backend.infrastructure.observability import configure_logging
 
@@ -256,8 +190,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         asyncio.run(create_admin(settings, email=args.email, name=name, role=Role(args.role), password=password))
     elif args.command == "housekeep":
         asyncio.run(housekeep(load_settings()))
-    elif args.command == "seed":
-        asyncio.run(seed(load_settings(), args.members))
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from typing import Any
 
 import asyncpg
 
-from backend.infrastructure.devservices import ServiceUrls
 from bench.config import PROJECT_ROOT
+from devtools.services import ServiceUrls
 
 LIST_FILTER = {"status": "active", "gender": "female"}
 PLAN_FILTER = "premium"

@@ -35,7 +35,6 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from backend.infrastructure.devservices import DevServices, Ports, ServiceUrls
 from bench import checks, profile
 from bench.auth import BENCH_EMAIL, LOGIN_PATH, Auth
 from bench.checks import Check, ExportResult
@@ -44,6 +43,7 @@ from bench.dataset import LIST_FILTER, Samples, SeedInfo, asyncpg_dsn, draw_samp
 from bench.loadgen import Load, LoadGenerator, LoadResult, ensure_wrk
 from bench.procs import Child, free_port, lifetime_peak_mb, machine_busy, raise_on_sigterm, wait_idle
 from bench.report import Row, Target, render
+from devtools.services import DevServices, Ports, ServiceUrls
 
 API = "/api/v1/admin"
 PAGE = 50
@@ -683,7 +683,7 @@ class Bench:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("backend.infrastructure.devservices").setLevel(logging.INFO)
+    logging.getLogger("devtools.services").setLevel(logging.INFO)
     raise_on_sigterm()
     config = BenchConfig.from_env()
     bench = Bench(config)

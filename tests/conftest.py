@@ -27,12 +27,12 @@ from backend.domain.admin.models import Role
 from backend.domain.admin.schemas import OperatorRead
 from backend.domain.admin.service import ensure_operator
 from backend.infrastructure.database import Database
-from backend.infrastructure.devservices import DevServices, Ports, ServiceUrls
 from backend.infrastructure.security import issue_token
-from backend.infrastructure.seed import SeedReport, seed_members
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import s3_client
 from backend.main import create_app
+from devtools.seed import SeedReport, seed_members
+from devtools.services import DevServices, Ports, ServiceUrls
 from tests.pgbouncer import PgBouncer
 
 SEEDED_MEMBERS = 300

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import random
 import struct
 import uuid
 import zlib
 
 import asyncpg
+from PIL import Image
 
 
 def unique_phone() -> str:
@@ -57,6 +59,13 @@ def png_bytes() -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
         + chunk(b"IEND", b"")
     )
+
+
+def jpeg_bytes(colour: tuple[int, int, int] = (52, 152, 219)) -> bytes:
+    """A valid 8x8 JPEG of one colour: a few hundred bytes, under the least PHOTO_MAX_BYTES."""
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), colour).save(out, format="JPEG", quality=90)
+    return out.getvalue()
 
 
 # A 1x1 lossless WebP (RIFF header, a VP8L chunk).

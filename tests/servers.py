@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from backend.infrastructure.devservices import ServiceUrls
+from devtools.services import ServiceUrls
 
 
 def free_port() -> int:

@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 import jwt
 
-from backend.infrastructure.devservices import ServiceUrls
+from devtools.services import ServiceUrls
 from tests.servers import free_port
 
 

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
-from backend.infrastructure.devservices import ServiceUrls
+from devtools.services import ServiceUrls
 from tests.conftest import asyncpg_dsn
 
 SCRATCH_DB = "migration_check"

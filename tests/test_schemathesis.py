@@ -25,10 +25,10 @@ from sqlalchemy.engine import make_url
 
 from backend.cli import create_admin, migrate
 from backend.domain.admin.models import Role
-from backend.infrastructure.devservices import ServiceUrls
 from backend.infrastructure.security import issue_token
-from backend.infrastructure.seed import seed_members
 from backend.infrastructure.settings import Settings
+from devtools.seed import seed_members
+from devtools.services import ServiceUrls
 from tests.conftest import asyncpg_dsn, wait_for_replica
 from tests.servers import serve
 

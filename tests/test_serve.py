@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from backend.domain.admin.models import Role
-from backend.infrastructure.devservices import ServiceUrls, process_alive
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.workers import MIN_WORKER_LIFE_SECONDS
+from devtools.services import ServiceUrls, process_alive
 from tests.factories import create_member
 from tests.servers import free_port, serve
 

@@ -23,9 +23,9 @@ from backend.domain.admin.models import Role
 from backend.domain.member import repository
 from backend.domain.member.repository import EXPORT_COLUMNS, MemberListQuery
 from backend.domain.sessions import AnySession
-from backend.infrastructure.devservices import ServiceUrls
 from backend.infrastructure.settings import Settings
 from backend.main import create_app
+from devtools.services import ServiceUrls
 from tests.conftest import VIA_PGBOUNCER, api_client, wait_for_replica
 from tests.factories import create_member
 

@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from backend.domain.admin.models import Role
-from backend.infrastructure.devservices import ServiceUrls
+from devtools.services import ServiceUrls
 from tests.conftest import api_client, wait_for_replica
 from tests.factories import create_member, unique_phone
 

@@ -12,9 +12,9 @@ import asyncpg
 import httpx
 import pytest
 
-from backend.infrastructure.devservices import ServiceUrls
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import SigV4Presigner, s3_client
+from devtools.services import ServiceUrls
 from tests.conftest import one, wait_for_replica
 
 MEMBERS = "/api/v1/admin/members"

@@ -20,10 +20,10 @@ from backend.domain.admin.models import Role
 from backend.domain.admin.service import ensure_operator
 from backend.domain.errors import ConflictError
 from backend.infrastructure.database import Database
-from backend.infrastructure.devservices import ServiceUrls
 from backend.infrastructure.security import issue_token
 from backend.infrastructure.settings import Settings
 from backend.main import create_app
+from devtools.services import ServiceUrls
 from tests.api.test_auth import login, new_operator, unique_client, wait_until
 from tests.conftest import OPERATOR_PASSWORD, api_client, asyncpg_dsn
 from tests.domain.test_outbox import isolated_database

@@ -17,10 +17,10 @@ from backend.domain.admin.models import Role
 from backend.domain.admin.service import ensure_operator
 from backend.domain.outbox import service
 from backend.infrastructure.database import Database
-from backend.infrastructure.devservices import ServiceUrls
 from backend.infrastructure.security import issue_token
 from backend.infrastructure.settings import Settings
 from backend.main import create_app
+from devtools.services import ServiceUrls
 from tests.conftest import OPERATOR_PASSWORD, api_client, wait_for_replica
 from tests.domain.test_outbox import eventually, isolated_database, tuned, webhook_receiver
 

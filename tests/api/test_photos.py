@@ -21,18 +21,18 @@ from backend.domain.actors import HOUSEKEEPING, AuditContext
 from backend.domain.admin.models import Role
 from backend.domain.housekeeping.service import Housekeeper
 from backend.domain.photo.service import PhotoService
-from backend.infrastructure.devservices import ServiceUrls
-from backend.infrastructure.seed import SAMPLE_JPEGS
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage
 from backend.main import create_app
+from devtools.samples import sample_jpegs
+from devtools.services import ServiceUrls
 from tests.conftest import api_client, wait_for_replica
-from tests.factories import HTML, WEBP, png_bytes
+from tests.factories import HTML, WEBP, jpeg_bytes, png_bytes
 
 MEMBERS = "/api/v1/admin/members"
 PHOTOS = "/api/v1/admin/photos"
 SMALL_LIMIT = 1024  # the least PHOTO_MAX_BYTES settings accept
-JPEG = SAMPLE_JPEGS[0]
+JPEG = jpeg_bytes()
 
 
 # -- fixtures and factories ----------------------------------------------------------------------------------
@@ -837,7 +837,7 @@ class TestServedObjectIsTheCheckedOne:
         assert approved.status_code == 200
 
         # The form is still valid: S3 takes the new bytes, but at the upload key, which nothing serves.
-        assert (await post_file(http, started, SAMPLE_JPEGS[1])).status_code == 204
+        assert (await post_file(http, started, sample_jpegs()[1])).status_code == 204
 
         fetched = await served(client, http, services, member, started["id"])
         assert fetched.status_code == 200
@@ -881,7 +881,7 @@ class TestServedObjectIsTheCheckedOne:
         assert (await storage.head(started["s3_key"])) is not None  # the served copy stays
 
         # A late POST within the form's life puts the key back; the second deletion, once due, removes it.
-        assert (await post_file(http, started, SAMPLE_JPEGS[1])).status_code == 204
+        assert (await post_file(http, started, sample_jpegs()[1])).status_code == 204
         await db.execute("UPDATE outbox SET next_attempt_at = now() WHERE id = $1", rows[1]["id"])
         app.state.outbox_worker.nudge()
         await wait_until_gone(storage, upload_key)

@@ -11,9 +11,9 @@ import pytest
 from fastapi import FastAPI
 
 from backend.domain.admin.models import Role
-from backend.infrastructure.devservices import DevServices, ServiceUrls
 from backend.infrastructure.settings import Settings
 from backend.main import create_app
+from devtools.services import DevServices, ServiceUrls
 from tests.conftest import api_client, asyncpg_dsn, wait_for_replica
 from tests.factories import create_member
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from backend.domain.filetypes import DOCUMENT_TYPES, PHOTO_TYPES, SNIFF_BYTES, checked_type, describe, sniff
-from backend.infrastructure.seed import SAMPLE_JPEGS, SAMPLE_PDFS
+from devtools.samples import sample_jpegs, sample_pdfs
 from tests.factories import HTML, WEBP, png_bytes
 
-JPEG = SAMPLE_JPEGS[0]
-PDF = next(iter(SAMPLE_PDFS.values()))
+JPEG = sample_jpegs()[0]
+PDF = next(iter(sample_pdfs().values()))
 
 SAMPLES = {
     "image/jpeg": JPEG,

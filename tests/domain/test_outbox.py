@@ -32,9 +32,9 @@ from backend.domain.outbox.service import OUTBOX_PENDING
 from backend.domain.outbox.worker import OutboxWorker, backoff_seconds
 from backend.infrastructure import webhooks
 from backend.infrastructure.database import Database
-from backend.infrastructure.devservices import ServiceUrls
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage, s3_client
+from devtools.services import ServiceUrls
 from tests.conftest import asyncpg_dsn
 
 WEBHOOK_SECRET = "whsec-test-" + "s" * 24

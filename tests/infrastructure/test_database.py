@@ -14,9 +14,9 @@ from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from backend.infrastructure.database import Database, fetch, is_timed_out, is_unavailable
-from backend.infrastructure.devservices import ServiceUrls
 from backend.infrastructure.replication import lsn_to_int, parse_lsn
 from backend.infrastructure.settings import Settings
+from devtools.services import ServiceUrls
 from tests.conftest import asyncpg_dsn
 
 

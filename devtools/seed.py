@@ -5,8 +5,9 @@ This is the one bulk-loading path, and it does not use the ORM on purpose: a mil
 `asyncpg.Connection.copy_records_to_table` streams binary COPY data instead. Measured on this 2-core machine
 (PostgreSQL 15, default settings, every index of the schema in place): 1M members with all their relations in
 ~80-86 s, the server busy throughout and this process using ~16 s of CPU and <50 MB of memory. To keep it so,
-every choice is a lookup in a precomputed table, ids come from a seeded `random.Random`, and records are
-generated lazily, one batch of members at a time.
+every choice is a lookup in a precomputed table (devtools/vocabulary.py), ids come from a seeded
+`random.Random`, and records are generated lazily, one batch of members at a time. Photo and document rows point
+at real JPEG and PDF objects (devtools/samples.py).
 
 Everything is written in one transaction: a failed seed leaves no rows behind. Photo and document objects are
 uploaded to S3 before that transaction commits, so committed rows always point at objects that exist (a failed
@@ -23,16 +24,48 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final
 
 import asyncpg
+
+from devtools.samples import (
+    DOC_TYPES,
+    DOCUMENT_CONTENT_TYPE,
+    PHOTO_CONTENT_TYPE,
+    SAMPLE_PHOTOS,
+    sample_jpegs,
+    sample_pdfs,
+)
+from devtools.vocabulary import (
+    BIOS,
+    BIRTH_YEARS,
+    DOCUMENT_SETS,
+    DOCUMENT_STATUS,
+    DRINKING,
+    EDUCATION,
+    EXERCISE,
+    FREE_STATUS,
+    GENDERS,
+    HEIGHT_SAMPLES,
+    JOBS,
+    PAID_STATUS,
+    PERIODS,
+    PHOTO_STATUS,
+    PLANS,
+    REGIONS,
+    RELIGION,
+    SMOKING,
+    STATUS_OLDER,
+    STATUS_RECENT,
+    draw_heights,
+    draw_region_sets,
+    name_pool,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
 __all__ = ["SeedReport", "seed_members"]
-
-_T = TypeVar("_T")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Tuning
@@ -60,8 +93,6 @@ _LIFESTYLE_SHARE: Final = 0.85
 _PREFERENCE_SHARE: Final = 0.80
 _SUBSCRIPTION_SHARE: Final = 0.30
 _DOCUMENT_SHARE: Final = 0.20
-_MIN_BIRTH_YEAR: Final = 1960
-_MAX_BIRTH_YEAR: Final = 2006
 _ADULT_AGE: Final = 19
 
 # The counter triggers that fire on inserts; the seed turns them off and rebuilds the counters once instead.
@@ -101,387 +132,8 @@ class SeedReport:
     """Document objects uploaded to S3 (one per document row, or the shared pool)."""
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Sample objects: tiny valid JPEGs and PDFs, built once at import time
-# ---------------------------------------------------------------------------------------------------------------
-
-_PHOTO_CONTENT_TYPE: Final = "image/jpeg"
-_DOCUMENT_CONTENT_TYPE: Final = "application/pdf"
-
-_COLOURS: Final[tuple[tuple[int, int, int], ...]] = (
-    (231, 76, 60),
-    (230, 126, 34),
-    (241, 196, 15),
-    (46, 204, 113),
-    (26, 188, 156),
-    (52, 152, 219),
-    (155, 89, 182),
-    (52, 73, 94),
-    (192, 57, 43),
-    (211, 84, 0),
-    (39, 174, 96),
-    (22, 160, 133),
-    (41, 128, 185),
-    (142, 68, 173),
-    (236, 112, 160),
-    (127, 140, 141),
-)
-
-# Standard JPEG luminance DC table (ITU T.81 K.3): categories 0-11.
-_DC_BITS: Final = (0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0)
-_DC_VALUES: Final = tuple(range(12))
-# Every block of these images is flat (DC only), so the AC table needs one symbol: end-of-block, code "0".
-_AC_BITS: Final = (1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-_AC_VALUES: Final = (0x00,)
-
-
-def _huffman_codes(bits: Sequence[int], values: Sequence[int]) -> dict[int, tuple[int, int]]:
-    """Canonical Huffman codes (symbol -> (code, length)) from a JPEG DHT description."""
-    codes: dict[int, tuple[int, int]] = {}
-    code = 0
-    index = 0
-    for length, count in enumerate(bits, start=1):
-        for _ in range(count):
-            codes[values[index]] = (code, length)
-            code += 1
-            index += 1
-        code <<= 1
-    return codes
-
-
-def _segment(marker: int, payload: bytes) -> bytes:
-    return bytes((0xFF, marker)) + (len(payload) + 2).to_bytes(2, "big") + payload
-
-
-def _jpeg(rgb: tuple[int, int, int], size: int = 64) -> bytes:
-    """A baseline JPEG, `size` x `size`, shading from `rgb` (top) towards white (bottom), one flat block per 8x8.
-
-    Quantisation is 1 everywhere, so the colours are exact; only DC coefficients are coded.
-    """
-    dc_codes = _huffman_codes(_DC_BITS, _DC_VALUES)
-    eob_code, eob_length = _huffman_codes(_AC_BITS, _AC_VALUES)[0x00]
-    blocks = size // 8
-
-    out = bytearray()
-    accumulator = 0
-    filled = 0
-
-    def put(code: int, length: int) -> None:
-        nonlocal accumulator, filled
-        for shift in range(length - 1, -1, -1):
-            accumulator = (accumulator << 1) | ((code >> shift) & 1)
-            filled += 1
-            if filled == 8:
-                out.append(accumulator)
-                if accumulator == 0xFF:
-                    out.append(0x00)  # byte stuffing
-                accumulator = 0
-                filled = 0
-
-    previous = [0, 0, 0]
-    for row in range(blocks):
-        mix = 0.6 * row / max(blocks - 1, 1)
-        r, g, b = (channel + (255 - channel) * mix for channel in rgb)
-        ycbcr = (
-            0.299 * r + 0.587 * g + 0.114 * b,
-            -0.168736 * r - 0.331264 * g + 0.5 * b + 128,
-            0.5 * r - 0.418688 * g - 0.081312 * b + 128,
-        )
-        # A flat 8x8 block of value v has DC coefficient 8 * (v - 128) with quantisation 1.
-        dcs = [round(8 * (min(max(value, 0.0), 255.0) - 128)) for value in ycbcr]
-        for _ in range(blocks):
-            for component in range(3):
-                diff = dcs[component] - previous[component]
-                previous[component] = dcs[component]
-                category = abs(diff).bit_length()
-                put(*dc_codes[category])
-                if category:
-                    put(diff if diff > 0 else diff + (1 << category) - 1, category)
-                put(eob_code, eob_length)
-    if filled:
-        put((1 << (8 - filled)) - 1, 8 - filled)  # pad the last byte with 1-bits
-
-    def dht(table_class: int, bits: Sequence[int], values: Sequence[int]) -> bytes:
-        return bytes((table_class << 4,)) + bytes(bits) + bytes(values)
-
-    side = size.to_bytes(2, "big")
-    return b"".join(
-        (
-            b"\xff\xd8",
-            _segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"),
-            _segment(0xDB, b"\x00" + b"\x01" * 64),
-            _segment(0xC0, b"\x08" + side + side + b"\x03" + b"\x01\x11\x00\x02\x11\x00\x03\x11\x00"),
-            _segment(0xC4, dht(0, _DC_BITS, _DC_VALUES) + dht(1, _AC_BITS, _AC_VALUES)),
-            _segment(0xDA, b"\x03\x01\x00\x02\x00\x03\x00\x00\x3f\x00"),
-            bytes(out),
-            b"\xff\xd9",
-        )
-    )
-
-
-def _pdf(title: str) -> bytes:
-    """A one-page PDF saying `title`, with a correct cross-reference table."""
-    stream = f"BT /F1 20 Tf 72 760 Td ({title}) Tj ET".encode("ascii")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    for offset in offsets:
-        out += f"{offset:010d} 00000 n \n".encode()
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
-
-
-SAMPLE_JPEGS: Final[tuple[bytes, ...]] = tuple(_jpeg(colour) for colour in _COLOURS)
-"""One small valid JPEG per colour; seeded photo objects use these bytes."""
-
-_DOC_TYPES: Final = ("identity", "employment", "education", "income")
-SAMPLE_PDFS: Final[dict[str, bytes]] = {doc_type: _pdf(f"Sample {doc_type} document") for doc_type in _DOC_TYPES}
-"""One small valid PDF per document type; seeded document objects use these bytes."""
-
-_SHARED_PHOTO_KEYS: Final = tuple(f"seed/photos/{n}.jpg" for n in range(len(SAMPLE_JPEGS)))
-_SHARED_DOCUMENT_KEYS: Final = {doc_type: f"seed/documents/{doc_type}.pdf" for doc_type in _DOC_TYPES}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Vocabularies. A weighted choice is a lookup in a table where each value is repeated by its weight:
-# `table[int(random() * len(table))]` is several times cheaper per row than `random.choices`.
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(text.split())
-
-
-def _table(weights: Sequence[tuple[_T, int]]) -> tuple[_T, ...]:
-    return tuple(value for value, weight in weights for _ in range(weight))
-
-
-_KOREAN_SURNAMES: Final = _words(
-    "Kim Kim Kim Lee Lee Lee Park Park Choi Jung Kang Cho Yoon Jang Lim Han Oh Seo Shin Kwon Hwang Ahn "
-    "Song Jeon Hong Yoo Ko Moon Yang Son Bae Baek Heo Nam Noh"
-)
-_KOREAN_GIVEN: Final = {
-    "male": _words(
-        "Minjun Seojun Doyun Yejun Siwoo Hajun Jiho Juwon Jihoon Hyunwoo Junseo Woojin Dohyun Seungmin "
-        "Taeyang Sungmin Jaehyun Donghyun Minho Jinwoo Youngho Sanghoon Kyungsoo Jongin Taehyun Joonho Wonjae "
-        "Hyunsoo"
-    ),
-    "female": _words(
-        "Seoyeon Seoyun Jiwoo Seohyun Minseo Haeun Hayoon Jiyu Yuna Chaewon Jimin Subin Yerin Soyeon Minji "
-        "Eunji Hyejin Jiyeon Sujin Yujin Dahye Nayeon Jieun Seulgi Hyeri Soojin Eunbi Areum"
-    ),
-}
-_ENGLISH_GIVEN: Final = {
-    "male": _words(
-        "James John Michael David Daniel Matthew Andrew Ryan Kevin Brian Jason Eric Justin Thomas Chris "
-        "Samuel Benjamin Lucas Nathan Ethan Paul Peter"
-    ),
-    "female": _words(
-        "Emily Sarah Jessica Emma Olivia Sophia Grace Hannah Chloe Rachel Amy Julia Lauren Megan Natalie "
-        "Victoria Claire Alice Rebecca Lily Sophie Jenny"
-    ),
-}
-_ENGLISH_SURNAMES: Final = _words(
-    "Smith Johnson Williams Brown Jones Miller Davis Wilson Anderson Taylor Thomas Moore Martin Jackson "
-    "White Harris Clark Lewis Walker Young Hall Allen Wright Scott Baker"
-)
-
-
-def _names(gender: str) -> tuple[str, ...]:
-    korean = [f"{surname} {given}" for surname in _KOREAN_SURNAMES for given in _KOREAN_GIVEN[gender]]
-    english = [f"{given} {surname}" for given in _ENGLISH_GIVEN[gender] for surname in _ENGLISH_SURNAMES]
-    # English given name with a Korean surname ("Grace Kim"), common among Korean diaspora members.
-    mixed = [f"{given} {surname}" for given in _ENGLISH_GIVEN[gender] for surname in _KOREAN_SURNAMES[:12]]
-    # About 80% Korean romanised, 15% English, 4% mixed.
-    return tuple(korean * 6 + english * 2 + mixed)
-
-
-_NAMES: Final = {gender: _names(gender) for gender in ("male", "female")}
-
-_REGIONS: Final = _table(
-    [
-        ("Seoul Gangnam-gu", 9),
-        ("Seoul Seocho-gu", 6),
-        ("Seoul Songpa-gu", 6),
-        ("Seoul Mapo-gu", 6),
-        ("Seoul Yongsan-gu", 4),
-        ("Seoul Jongno-gu", 3),
-        ("Seoul Seongdong-gu", 4),
-        ("Seoul Gwanak-gu", 4),
-        ("Gyeonggi Seongnam", 5),
-        ("Gyeonggi Suwon", 5),
-        ("Gyeonggi Goyang", 4),
-        ("Gyeonggi Yongin", 4),
-        ("Incheon", 6),
-        ("Busan", 8),
-        ("Daegu", 5),
-        ("Daejeon", 4),
-        ("Gwangju", 3),
-        ("Ulsan", 2),
-        ("Sejong", 1),
-        ("Jeju", 2),
-        ("Gangwon Chuncheon", 1),
-        ("Chungbuk Cheongju", 2),
-        ("Jeonbuk Jeonju", 2),
-        ("Gyeongnam Changwon", 2),
-    ]
-)
-_REGION_NAMES: Final = tuple(dict.fromkeys(_REGIONS))
-_EDUCATION: Final = _table(
-    [
-        ("High school", 12),
-        ("Associate degree", 14),
-        ("Bachelor's degree", 52),
-        ("Master's degree", 16),
-        ("Doctorate", 4),
-        (None, 2),
-    ]
-)
-_JOBS: Final = _table(
-    [
-        ("Software engineer", 8),
-        ("Designer", 5),
-        ("Teacher", 6),
-        ("Nurse", 5),
-        ("Doctor", 2),
-        ("Pharmacist", 2),
-        ("Accountant", 4),
-        ("Lawyer", 1),
-        ("Civil servant", 7),
-        ("Marketing manager", 4),
-        ("Sales representative", 5),
-        ("Researcher", 3),
-        ("Architect", 2),
-        ("Chef", 2),
-        ("Entrepreneur", 3),
-        ("Financial analyst", 3),
-        ("Product manager", 3),
-        ("Data scientist", 2),
-        ("Flight attendant", 2),
-        ("Photographer", 1),
-        ("Graduate student", 4),
-        ("Consultant", 2),
-        ("Mechanical engineer", 4),
-        ("Police officer", 1),
-        ("Office worker", 10),
-        (None, 3),
-    ]
-)
-_LIKES: Final = (
-    "hiking",
-    "good coffee",
-    "jazz",
-    "baking",
-    "running along the Han river",
-    "board games",
-    "travel",
-    "film photography",
-    "old movies",
-    "reading",
-    "yoga",
-    "camping",
-    "cooking for friends",
-    "cycling",
-    "K-dramas",
-    "live music",
-    "museums",
-    "tennis",
-    "swimming",
-    "wine bars",
-    "my dog",
-    "weekend markets",
-)
-_BIO_TEMPLATES: Final = (
-    "Into {a} and {b}.",
-    "Weekends are for {a} and {b}.",
-    "Looking for someone who enjoys {a} as much as I do.",
-    "{A}, {b}, and long walks.",
-    "Ask me about {a}.",
-    "Happiest with {a} and {b}. Let's talk!",
-    "Work hard, then {a}.",
-    "New to the app. I like {a}, {b} and honest people.",
-)
-_BIOS: Final = (
-    tuple(
-        template.format(a=a, b=b, A=a[0].upper() + a[1:])
-        for template in _BIO_TEMPLATES
-        for a in _LIKES
-        for b in _LIKES
-        if a != b
-    )
-    + (None,) * 400
-)  # ~5% without a bio
-
-_SMOKING: Final = _table([("never", 70), ("quit", 8), ("sometimes", 12), ("regularly", 7), (None, 3)])
-_DRINKING: Final = _table([("never", 14), ("rarely", 20), ("socially", 48), ("often", 15), (None, 3)])
-_RELIGION: Final = _table([("none", 50), ("christian", 19), ("catholic", 9), ("buddhist", 14), ("other", 3), (None, 5)])
-_EXERCISE: Final = _table([("never", 10), ("sometimes", 38), ("regularly", 34), ("daily", 14), (None, 4)])
-
-_STATUS_OLDER: Final = _table([("active", 62), ("pending", 17), ("rejected", 10), ("suspended", 11)])
-_STATUS_RECENT: Final = _table([("active", 28), ("pending", 65), ("rejected", 5), ("suspended", 2)])
-
-# Photo status depends on the member's status: a pending member's photos await review.
-_PHOTO_STATUS: Final = {
-    "active": _table([("approved", 93), ("pending", 5), ("rejected", 2)]),
-    "pending": _table([("approved", 20), ("pending", 75), ("rejected", 5)]),
-    "rejected": _table([("approved", 40), ("pending", 10), ("rejected", 50)]),
-    "suspended": _table([("approved", 80), ("pending", 5), ("rejected", 15)]),
-}
-_DOCUMENT_STATUS: Final = _table([("verified", 75), ("pending", 20), ("rejected", 5)])
-_DOCUMENT_SETS: Final = _table(
-    [
-        (("identity",), 40),
-        (("employment",), 12),
-        (("education",), 10),
-        (("income",), 5),
-        (("identity", "employment"), 15),
-        (("identity", "income"), 8),
-        (("education", "employment"), 6),
-        (("identity", "education", "income"), 4),
-    ]
-)
-
-_PLANS: Final = _table([("free", 40), ("plus", 35), ("premium", 25)])
-_PAID_STATUS: Final = _table([("active", 55), ("cancelled", 20), ("expired", 25)])
-_FREE_STATUS: Final = _table([("active", 85), ("cancelled", 15)])
-_PERIODS: Final = _table([(30 * 86_400.0, 8), (365 * 86_400.0, 2)])
-
-# Birth years 1960-2006, most members between their mid-twenties and early forties.
-_BIRTH_YEARS: Final = _table(
-    [
-        (year, max(1, round(40 * math.exp(-(((year - 1993) / 7.5) ** 2) / 2))))
-        for year in range(_MIN_BIRTH_YEAR, _MAX_BIRTH_YEAR + 1)
-    ]
-)
-
-
-_HEIGHT_SAMPLES: Final = 2_000
-
-
-def _heights(rng: random.Random, mean: float, sd: float) -> tuple[int, ...]:
-    return tuple(min(210, max(140, round(rng.gauss(mean, sd)))) for _ in range(_HEIGHT_SAMPLES))
-
-
-def _region_sets(rng: random.Random) -> tuple[list[str], ...]:
-    # Shared list objects are fine: asyncpg only reads them while encoding.
-    sets: list[list[str]] = []
-    for _ in range(1_000):
-        home = _REGIONS[int(rng.random() * len(_REGIONS))]
-        more = rng.sample(_REGION_NAMES, k=int(rng.random() * 3))
-        sets.append(list(dict.fromkeys([home, *more])))
-    return tuple(sets)
+_SHARED_PHOTO_KEYS: Final = tuple(f"seed/photos/{n}.jpg" for n in range(SAMPLE_PHOTOS))
+_SHARED_DOCUMENT_KEYS: Final = {doc_type: f"seed/documents/{doc_type}.pdf" for doc_type in DOC_TYPES}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -565,8 +217,9 @@ class _Generator:
         self.phone_step = _coprime_near(total, 0.618_033_988_7)
         self.phone_shift = rng.randrange(max(total, 1))
 
-        self.heights = {"male": _heights(rng, 175.0, 6.0), "female": _heights(rng, 162.0, 5.5)}
-        self.region_sets = _region_sets(rng)
+        self.heights = {"male": draw_heights(rng, 175.0, 6.0), "female": draw_heights(rng, 162.0, 5.5)}
+        self.region_sets = draw_region_sets(rng)
+        self.names = {gender: name_pool(rng, gender) for gender in GENDERS}
 
     def uuid4(self) -> uuid.UUID:
         return uuid.UUID(int=self.rng.getrandbits(128), version=4)
@@ -584,10 +237,10 @@ class _Generator:
         now_ts = self.now_ts
         total = self.total
         phone_base, phone_step, phone_shift = self.phone_base, self.phone_step, self.phone_shift
-        names_male, names_female = _NAMES["male"], _NAMES["female"]
+        names_male, names_female = self.names["male"], self.names["female"]
         n_male, n_female = len(names_male), len(names_female)
-        birth_years, n_birth_years = _BIRTH_YEARS, len(_BIRTH_YEARS)
-        status_older, status_recent = _STATUS_OLDER, _STATUS_RECENT
+        birth_years, n_birth_years = BIRTH_YEARS, len(BIRTH_YEARS)
+        status_older, status_recent = STATUS_OLDER, STATUS_RECENT
         year_seconds = 365.2425 * 86_400.0
         ids, created, created_at = batch.ids, batch.created, batch.created_at
         genders, birth_year_list, statuses = batch.genders, batch.birth_years, batch.statuses
@@ -645,8 +298,8 @@ class _Generator:
     def profiles(self, batch: _Batch) -> Iterator[tuple[object, ...]]:
         rand = self.rng.random
         heights = self.heights
-        n_heights = _HEIGHT_SAMPLES
-        education, jobs, regions, bios = _EDUCATION, _JOBS, _REGIONS, _BIOS
+        n_heights = HEIGHT_SAMPLES
+        education, jobs, regions, bios = EDUCATION, JOBS, REGIONS, BIOS
         n_education, n_jobs, n_regions, n_bios = len(education), len(jobs), len(regions), len(bios)
         for user_id, gender in zip(batch.ids, batch.genders, strict=True):
             yield (
@@ -660,7 +313,7 @@ class _Generator:
 
     def lifestyles(self, batch: _Batch) -> Iterator[tuple[object, ...]]:
         rand = self.rng.random
-        smoking, drinking, religion, exercise = _SMOKING, _DRINKING, _RELIGION, _EXERCISE
+        smoking, drinking, religion, exercise = SMOKING, DRINKING, RELIGION, EXERCISE
         n_smoking, n_drinking, n_religion, n_exercise = len(smoking), len(drinking), len(religion), len(exercise)
         for user_id in batch.ids:
             if rand() < _LIFESTYLE_SHARE:
@@ -698,7 +351,7 @@ class _Generator:
         fromtimestamp = datetime.fromtimestamp
         utc = UTC
         now_ts = self.now_ts
-        plans, paid_status, free_status, periods = _PLANS, _PAID_STATUS, _FREE_STATUS, _PERIODS
+        plans, paid_status, free_status, periods = PLANS, PAID_STATUS, FREE_STATUS, PERIODS
         n_plans, n_paid, n_free, n_periods = len(plans), len(paid_status), len(free_status), len(periods)
         for user_id, ts in zip(batch.ids, batch.created, strict=True):
             if rand() >= _SUBSCRIPTION_SHARE:
@@ -732,10 +385,10 @@ class _Generator:
         per_object = self.objects_per_photo
         collect = self.collect_uploads
         uploads = self.uploads
-        shared_keys, jpegs = _SHARED_PHOTO_KEYS, SAMPLE_JPEGS
+        shared_keys, jpegs = _SHARED_PHOTO_KEYS, sample_jpegs() if collect else ()
         n_keys = len(shared_keys)
-        photo_status = _PHOTO_STATUS
-        content_type = _PHOTO_CONTENT_TYPE
+        photo_status = PHOTO_STATUS
+        content_type = PHOTO_CONTENT_TYPE
         for user_id, ts, created_dt, member_status in zip(
             batch.ids, batch.created, batch.created_at, batch.statuses, strict=True
         ):
@@ -766,7 +419,8 @@ class _Generator:
         per_object = self.objects_per_photo
         collect = self.collect_uploads
         uploads = self.uploads
-        sets, statuses = _DOCUMENT_SETS, _DOCUMENT_STATUS
+        sets, statuses = DOCUMENT_SETS, DOCUMENT_STATUS
+        pdfs = sample_pdfs() if collect and per_object else {}
         n_sets, n_statuses = len(sets), len(statuses)
         for user_id, ts in zip(batch.ids, batch.created, strict=True):
             if rand() >= _DOCUMENT_SHARE:
@@ -776,7 +430,7 @@ class _Generator:
                 if per_object:
                     key = f"members/{user_id}/documents/{doc_id}.pdf"
                     if collect:
-                        uploads.append((key, SAMPLE_PDFS[doc_type], _DOCUMENT_CONTENT_TYPE))
+                        uploads.append((key, pdfs[doc_type], DOCUMENT_CONTENT_TYPE))
                 else:
                     key = _SHARED_DOCUMENT_KEYS[doc_type]
                 yield (
@@ -898,12 +552,12 @@ async def seed_members(
             photo_objects = await _upload(
                 s3_client,
                 bucket,
-                [(key, body, _PHOTO_CONTENT_TYPE) for key, body in zip(_SHARED_PHOTO_KEYS, SAMPLE_JPEGS, strict=True)],
+                [(key, body, PHOTO_CONTENT_TYPE) for key, body in zip(_SHARED_PHOTO_KEYS, sample_jpegs(), strict=True)],
             )
             document_objects = await _upload(
                 s3_client,
                 bucket,
-                [(_SHARED_DOCUMENT_KEYS[t], SAMPLE_PDFS[t], _DOCUMENT_CONTENT_TYPE) for t in _DOC_TYPES],
+                [(_SHARED_DOCUMENT_KEYS[t], sample_pdfs()[t], DOCUMENT_CONTENT_TYPE) for t in DOC_TYPES],
             )
 
         steps: tuple[tuple[str, Sequence[str], Callable[[_Batch], Iterator[tuple[object, ...]]]], ...] = (
@@ -925,7 +579,7 @@ async def seed_members(
                 if s3_client is not None:
                     await _upload(s3_client, bucket, uploads)
                     photos_uploaded = sum(
-                        1 for _key, _body, content_type in uploads if content_type == _PHOTO_CONTENT_TYPE
+                        1 for _key, _body, content_type in uploads if content_type == PHOTO_CONTENT_TYPE
                     )
                     photo_objects += photos_uploaded
                     document_objects += len(uploads) - photos_uploaded

@@ -16,8 +16,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from backend.infrastructure.devservices import DevServices, Ports, ServiceUrls
 from backend.infrastructure.settings import MIN_JWT_SECRET_BYTES, Settings
+from devtools.services import DevServices, Ports, ServiceUrls
 
 
 def _fetchval(url: str, query: str, *args: object) -> Any:
@@ -224,6 +224,21 @@ def test_replica_and_primary_can_be_stopped_and_started(module_services: DevServ
     module_services.start_primary()
     _execute(urls.database_url, "CREATE TABLE after_failover (id int)", "INSERT INTO after_failover VALUES (7)")
     _wait_for_value(urls.replica_urls[0], "SELECT max(id) FROM after_failover", 7)
+
+
+def test_a_restart_works_after_the_root_lost_the_search_bit_it_was_given(
+    module_services: DevServices, urls: ServiceUrls, root: Path
+) -> None:
+    # pytest sets /tmp/pytest-of-<user> back to 0700 whenever another test session on the machine starts: as
+    # root, the postgres user then could not reach the log file that pg_ctl starts the server with.
+    module_services.stop_replica()
+    mode = root.parent.stat().st_mode & 0o7777
+    root.parent.chmod(mode & ~0o001)  # o-x
+    try:
+        module_services.start_replica()
+    finally:
+        root.parent.chmod(mode)
+    assert _fetchval(urls.replica_urls[0], "SELECT pg_is_in_recovery()") is True
 
 
 def test_restart_reuses_data_and_stop_leaves_no_process(module_services: DevServices, root: Path) -> None:

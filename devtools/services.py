@@ -778,7 +778,7 @@ class DevServices:
             pwfile.unlink(missing_ok=True)
         self._write_pg_file(
             self._primary_dir / "pg_hba.conf",
-            "# Managed by backend/infrastructure/devservices.py.\n"
+            "# Managed by devtools/services.py.\n"
             "# TYPE  DATABASE     USER        ADDRESS       METHOD\n"
             "local   all          all                       scram-sha-256\n"
             "host    all          all         127.0.0.1/32  scram-sha-256\n"
@@ -798,7 +798,7 @@ class DevServices:
             sockets = ""
         on_off = "off" if self._fast else "on"
         return [
-            "# Managed by backend/infrastructure/devservices.py; rewritten on every start.",
+            "# Managed by devtools/services.py; rewritten on every start.",
             f"listen_addresses = '{_LOOPBACK}'",
             f"port = {port}",
             f"unix_socket_directories = '{sockets}'",
@@ -941,6 +941,10 @@ class DevServices:
         self._pg_stop(service, data_dir, log)
 
     def _pg_start(self, service: str, data_dir: Path, log: Path) -> None:
+        if self._run_as is not None:
+            # Again on every start, not only in start(): the search bits may have been taken back since (pytest
+            # sets /tmp/pytest-of-<user> back to 0700 whenever another test session on the machine starts).
+            self._grant_traverse(self._root)
         self._run(
             [
                 self._pg_bin("pg_ctl"),

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 
 import asyncpg
+from PIL import Image
 
-from backend.infrastructure.seed import SeedReport
+from backend.infrastructure.settings import Settings
+from backend.infrastructure.storage import s3_client
+from devtools.samples import PORTRAIT_SIZE
+from devtools.seed import SeedReport
+from devtools.vocabulary import ENGLISH_GIVEN, KOREAN_GIVEN, KOREAN_SURNAMES
 from tests.conftest import SEEDED_MEMBERS, one, pairs
 
 
@@ -76,3 +82,35 @@ async def test_every_member_has_one_to_six_photos_in_order(db: asyncpg.Connectio
         )
         == 0
     )
+
+
+async def test_names_are_korean_or_english_and_match_the_gender(db: asyncpg.Connection, seeded_at: datetime) -> None:
+    kinds = {"korean": 0, "english given name": 0}
+    for row in await db.fetch("SELECT name, gender FROM users WHERE created_at <= $1", seeded_at):
+        first, _, rest = row["name"].partition(" ")
+        if first in KOREAN_SURNAMES and rest in KOREAN_GIVEN[row["gender"]]:
+            kinds["korean"] += 1
+        else:
+            assert first in ENGLISH_GIVEN[row["gender"]], dict(row)
+            kinds["english given name"] += 1
+    assert kinds["korean"] > SEEDED_MEMBERS / 2
+    assert kinds["english given name"] > 0
+
+
+async def test_photo_and_document_objects_are_real_jpegs_and_pdfs(
+    db: asyncpg.Connection, settings: Settings, seeded_at: datetime
+) -> None:
+    photo_key = await db.fetchval("SELECT s3_key FROM user_photos WHERE created_at <= $1 LIMIT 1", seeded_at)
+    document_key = await db.fetchval("SELECT s3_key FROM user_documents WHERE created_at <= $1 LIMIT 1", seeded_at)
+    async with s3_client(settings) as client:
+        photo = await client.get_object(Bucket=settings.s3_bucket, Key=photo_key)
+        document = await client.get_object(Bucket=settings.s3_bucket, Key=document_key)
+        photo_body, document_body = await photo["Body"].read(), await document["Body"].read()
+    assert photo["ContentType"] == "image/jpeg"
+    with Image.open(io.BytesIO(photo_body)) as image:
+        image.load()  # decodes every pixel: a broken JPEG raises
+        assert (image.format, image.mode, image.size) == ("JPEG", "RGB", PORTRAIT_SIZE)
+    assert document["ContentType"] == "application/pdf"
+    assert document_body.startswith(b"%PDF-1.")
+    assert document_body.rstrip().endswith(b"%%EOF")
+    assert b"/Type /Page" in document_body
