@@ -59,9 +59,9 @@ def migrate(database_url: str) -> None:
 
 async def housekeep(settings: Settings) -> None:
     """One housekeeping pass now, as each API process runs one every HOUSEKEEPING_INTERVAL_SECONDS."""
-    from backend.domain.housekeeping.service import Housekeeper
     from backend.infrastructure.database import Database, create_engine
     from backend.infrastructure.storage import Storage, s3_client
+    from backend.runtime.housekeeping import Housekeeper
 
     database = Database(create_engine(str(settings.database_url), settings))
     try:

@@ -18,8 +18,6 @@ from backend.api.limits import BodySizeLimit
 from backend.api.rawinput import InputGuard
 from backend.api.v1 import include_routes
 from backend.domain.auth.service import IdentityCache, PasswordCheckGate
-from backend.domain.housekeeping.service import Housekeeper
-from backend.domain.outbox.worker import OutboxWorker
 from backend.infrastructure import security
 from backend.infrastructure.database import Database
 from backend.infrastructure.observability import (
@@ -30,6 +28,8 @@ from backend.infrastructure.observability import (
 )
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage, s3_client
+from backend.runtime.housekeeping import Housekeeper
+from backend.runtime.outbox import OutboxWorker
 
 GC_THRESHOLDS = (10_000, 20, 20)
 

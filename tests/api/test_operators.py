@@ -26,7 +26,7 @@ from backend.main import create_app
 from devtools.services import ServiceUrls
 from tests.api.test_auth import login, new_operator, unique_client, wait_until
 from tests.conftest import OPERATOR_PASSWORD, api_client, asyncpg_dsn
-from tests.domain.test_outbox import isolated_database
+from tests.runtime.test_outbox import isolated_database
 
 OPERATORS = "/api/v1/admin/operators"
 

@@ -22,7 +22,7 @@ from backend.infrastructure.settings import Settings
 from backend.main import create_app
 from devtools.services import ServiceUrls
 from tests.conftest import OPERATOR_PASSWORD, api_client, wait_for_replica
-from tests.domain.test_outbox import eventually, isolated_database, tuned, webhook_receiver
+from tests.runtime.test_outbox import eventually, isolated_database, tuned, webhook_receiver
 
 URL = "/api/v1/admin/outbox"
 

@@ -19,11 +19,11 @@ from fastapi import FastAPI
 
 from backend.domain.actors import HOUSEKEEPING, AuditContext
 from backend.domain.admin.models import Role
-from backend.domain.housekeeping.service import Housekeeper
 from backend.domain.photo.service import PhotoService
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage
 from backend.main import create_app
+from backend.runtime.housekeeping import Housekeeper
 from devtools.samples import sample_jpegs
 from devtools.services import ServiceUrls
 from tests.conftest import api_client, wait_for_replica

@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 from fastapi import FastAPI
 
-from backend.domain.housekeeping import service as housekeeping
-from backend.domain.housekeeping.service import Housekeeper
 from backend.infrastructure.settings import Settings
+from backend.runtime import housekeeping
+from backend.runtime.housekeeping import Housekeeper
 
 
 async def add_event(

@@ -29,11 +29,11 @@ from backend.domain.outbox import service
 from backend.domain.outbox.models import OutboxStatus
 from backend.domain.outbox.repository import OutboxQuery
 from backend.domain.outbox.service import OUTBOX_PENDING
-from backend.domain.outbox.worker import OutboxWorker, backoff_seconds
 from backend.infrastructure import webhooks
 from backend.infrastructure.database import Database
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage, s3_client
+from backend.runtime.outbox import OutboxWorker, backoff_seconds
 from devtools.services import ServiceUrls
 from tests.conftest import asyncpg_dsn
 
