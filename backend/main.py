@@ -30,6 +30,7 @@ from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage, s3_client
 from backend.runtime.housekeeping import Housekeeper
 from backend.runtime.outbox import OutboxWorker
+from backend.runtime.replicas import ReplicaChecks
 
 GC_THRESHOLDS = (10_000, 20, 20)
 
@@ -65,7 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for engine in dict.fromkeys(engines):
             instrument_engine(engine)
         await database.monitor.check()
-        database.monitor.start(settings.replica_check_interval_seconds)
+        replica_checks = ReplicaChecks(database.monitor, settings.replica_check_interval_seconds)
+        replica_checks.start()
         try:
             async with s3_client(settings) as client:
                 app.state.database = database
@@ -83,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await housekeeper.stop()
                     await worker.stop()
         finally:
-            await database.monitor.stop()
+            await replica_checks.stop()
             await database.dispose()
 
     app = FastAPI(

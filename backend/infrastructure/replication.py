@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -128,7 +127,8 @@ def judge(state: ReplicaState, primary_at: int | None, bounds: LagBounds) -> Rep
 
 
 class ReplicaMonitor:
-    """Probes the replicas in the background and keeps their health for the router."""
+    """Probes the replicas when asked (`check`: every REPLICA_CHECK_INTERVAL_SECONDS while the app runs) and keeps
+    their health for the router."""
 
     def __init__(self, primary: AsyncEngine, replicas: dict[str, AsyncEngine], bounds: LagBounds) -> None:
         self.primary = primary
@@ -137,7 +137,6 @@ class ReplicaMonitor:
         self.health: dict[str, ReplicaHealth] = {name: ReplicaHealth() for name in replicas}
         self.primary_healthy = True
         self.primary_position: int | None = None  # the furthest WAL position the primary was seen at
-        self._task: asyncio.Task[None] | None = None
         self._primary_read: asyncio.Task[int | None] | None = None
         self._primary_read_started = 0.0
 
@@ -231,22 +230,3 @@ class ReplicaMonitor:
         if not health.healthy and health.error and "behind" not in health.error:
             self.record(name, health)
         return health.replay_lsn is not None and health.replay_lsn >= lsn
-
-    def start(self, interval: float) -> None:
-        async def run() -> None:
-            while True:
-                try:
-                    await self.check()
-                except Exception:
-                    logger.exception("replica check failed")
-                await asyncio.sleep(interval)
-
-        if self._task is None:
-            self._task = asyncio.create_task(run(), name="replica-monitor")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
