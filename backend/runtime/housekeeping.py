@@ -25,14 +25,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from backend.domain.actors import HOUSEKEEPING, AuditContext
-from backend.domain.idempotency import repository as idempotency_repository
-from backend.domain.outbox import repository as outbox_repository
-from backend.domain.photo import repository as photo_repository
+from backend.domain.idempotency import service as idempotency
+from backend.domain.outbox import service as outbox
+from backend.domain.photo import service as photos
 from backend.domain.photo.service import PhotoService
 from backend.domain.sessions import AsyncWriteSession
 from backend.infrastructure.database import Database
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage
+from backend.runtime.task import BackgroundTask
 
 logger = logging.getLogger(__name__)
 
@@ -54,26 +55,22 @@ class HousekeepingReport:
         return self.delivered_events + self.idempotency_keys + self.abandoned_uploads
 
 
-class Housekeeper:
+class Housekeeper(BackgroundTask):
     """Runs a pass every HOUSEKEEPING_INTERVAL_SECONDS (with a tenth of jitter) for the app's life."""
 
+    name = "housekeeping"
+
     def __init__(self, database: Database, storage: Storage, settings: Settings) -> None:
+        super().__init__()
         self.database = database
         self.storage = storage
         self.settings = settings
         self.interval = settings.housekeeping_interval_seconds
-        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Start the passes (none when HOUSEKEEPING_INTERVAL_SECONDS is 0)."""
-        if self._task is None and self.interval > 0:
-            self._task = asyncio.create_task(self._run(), name="housekeeping")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.wait([task])
+        if self.interval > 0:
+            super().start()
 
     async def run_once(self, now: datetime | None = None) -> HousekeepingReport:
         """One pass of every chore, with cut-offs counted back from `now`."""
@@ -84,10 +81,10 @@ class Housekeeper:
         uploads_before = now - timedelta(seconds=s.photo_upload_ttl_seconds + s.photo_upload_grace_seconds)
 
         async def delivered(session: AsyncWriteSession) -> int:
-            return await outbox_repository.prune_delivered(session, delivered_before=delivered_before, limit=BATCH)
+            return await outbox.prune_delivered(session, delivered_before=delivered_before, limit=BATCH)
 
         async def keys(session: AsyncWriteSession) -> int:
-            return await idempotency_repository.prune(session, created_before=keys_before, limit=BATCH)
+            return await idempotency.prune(session, created_before=keys_before, limit=BATCH)
 
         return HousekeepingReport(
             delivered_events=await self._in_batches(delivered),
@@ -107,22 +104,22 @@ class Housekeeper:
 
     async def _abandon_uploads(self, started_before: datetime) -> int:
         async with self.database.write_sessions() as session, session.begin():
-            candidates = await photo_repository.abandoned_uploads(session, started_before=started_before, limit=BATCH)
+            candidates = await photos.abandoned_uploads(session, started_before=started_before, limit=BATCH)
         removed = 0
         for photo_id in candidates:
             async with self.database.write_sessions() as session, session.begin():
-                photos = PhotoService(
+                service = PhotoService(
                     session,
                     AuditContext(HOUSEKEEPING, None),
                     self.storage,
                     max_bytes=self.settings.photo_max_bytes,
                     upload_ttl_seconds=self.settings.photo_upload_ttl_seconds,
                 )
-                if await photos.abandon_upload(photo_id, started_before=started_before):
+                if await service.abandon_upload(photo_id, started_before=started_before):
                     removed += 1
         return removed
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         await asyncio.sleep(random.uniform(0.0, min(self.interval, FIRST_PASS_WITHIN_SECONDS)))
         while True:
             try:

@@ -25,49 +25,33 @@ Why it works this way:
 - **Never dies.** A delivery error is an outcome; a database error is logged and the loop backs off and tries
   again. Only `stop()` ends it.
 
-Targets, read from the payload (see `service`): `{"action": "delete_object", "s3_key": ...}` deletes the object
-through the app's one S3 client; every other event is a notification POSTed by `infrastructure.webhooks`.
+What an event asks for is read from its payload by the outbox service (`delivery_of`): an object deleted through
+the app's one S3 client, or a notification POSTed by `infrastructure.webhooks`. The service also decides the
+retries (`backoff_seconds`) and when an event is dead; this module claims, sends and records.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from dataclasses import dataclass
 
-import orjson
-
-from backend.domain.outbox import repository
+from backend.domain.outbox import service
 from backend.domain.outbox.repository import ClaimedEvent
-from backend.domain.outbox.service import ACTION, DELETE_OBJECT, S3_KEY
+from backend.domain.outbox.service import ObjectDeletion, Outcome, PermanentFailure
 from backend.infrastructure.database import Database
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage
 from backend.infrastructure.webhooks import WebhookError, WebhookSender
+from backend.runtime.task import BackgroundTask
 
 logger = logging.getLogger(__name__)
 
 MIN_LEASE_SECONDS = 60.0
 DEFAULT_CONCURRENCY = 10
-BACKOFF_CAP_SECONDS = 3600.0
-JITTER = 0.25
 # An attempt must end (and its outcome be recorded) before its lease does.
 DEADLINE_SHARE_OF_LEASE = 0.75
 OUTAGE_BACKOFF_CAP_SECONDS = 60.0
-
-
-class PermanentFailure(Exception):
-    """An event that no number of retries can deliver (a malformed payload): it goes dead at once."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How one attempt ended: delivered when `error` is None."""
-
-    event: ClaimedEvent
-    error: str | None = None
-    permanent: bool = False
 
 
 @dataclass
@@ -81,14 +65,10 @@ class WorkerStats:
     round_errors: int = 0
 
 
-def backoff_seconds(base: float, attempts: int) -> float:
-    """The wait after the `attempts`-th failed attempt: base * 2^(attempts - 1), capped, plus up to 25% jitter."""
-    nominal = min(BACKOFF_CAP_SECONDS, base * 2.0 ** min(attempts - 1, 64))
-    return nominal * (1.0 + random.uniform(0.0, JITTER))
-
-
-class OutboxWorker:
+class OutboxWorker(BackgroundTask):
     """One asyncio task for the app's life that claims due events, delivers them and records the outcome."""
+
+    name = "outbox-worker"
 
     def __init__(
         self,
@@ -99,6 +79,7 @@ class OutboxWorker:
         lease_seconds: float | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
+        super().__init__()
         self.database = database
         self.storage = storage
         self.batch_size = settings.outbox_batch_size
@@ -112,17 +93,6 @@ class OutboxWorker:
         self._webhooks = WebhookSender(url, secret, settings.webhook_timeout_seconds)
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def running(self) -> bool:
-        """Whether the worker's task is alive."""
-        return self._task is not None and not self._task.done()
-
-    def start(self) -> None:
-        """Start the task (a first round runs at once)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="outbox-worker")
 
     def nudge(self) -> None:
         """Run a round now: events were just committed."""
@@ -130,12 +100,7 @@ class OutboxWorker:
 
     async def stop(self) -> None:
         """Cancel the task and wait for it; events it had claimed are retried once their lease ends."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.wait([task])
-            if not task.cancelled() and task.exception() is not None:
-                logger.error("the outbox worker had stopped on an error", exc_info=task.exception())
+        await super().stop()
         await self._webhooks.aclose()
 
     async def run_once(self) -> int:
@@ -149,8 +114,7 @@ class OutboxWorker:
     async def claim(self) -> list[ClaimedEvent]:
         """Lease up to a batch of due events to this worker, in a committed transaction of its own."""
         async with self.database.write_sessions() as session, session.begin():
-            buried = await repository.bury_abandoned(session, max_attempts=self.max_attempts)
-            events = await repository.claim(
+            events, buried = await service.claim_due(
                 session, batch_size=self.batch_size, lease_seconds=self.lease_seconds, max_attempts=self.max_attempts
             )
         if buried:
@@ -164,20 +128,15 @@ class OutboxWorker:
         return list(await asyncio.gather(*(self._attempt(event, deadline) for event in events)))
 
     async def record(self, outcomes: list[Outcome]) -> None:
-        """Write the outcomes: delivered, due again after a backoff, or dead."""
-        delivered = [outcome.event.id for outcome in outcomes if outcome.error is None]
-        failed = [outcome for outcome in outcomes if outcome.error is not None]
+        """Write the outcomes (delivered, due again after a backoff, or dead), then count and log them."""
         async with self.database.write_sessions() as session, session.begin():
-            await repository.mark_delivered(session, delivered)
-            for outcome in failed:
-                error = outcome.error or ""
-                dead = outcome.permanent or outcome.event.attempts >= self.max_attempts
-                retry_in = None if dead else backoff_seconds(self.backoff_base, outcome.event.attempts)
-                await repository.mark_failed(session, outcome.event, error, retry_in_seconds=retry_in)
-        self.stats.delivered += len(delivered)
-        for outcome in failed:
-            event = outcome.event
-            if outcome.permanent or event.attempts >= self.max_attempts:
+            await service.record_outcomes(
+                session, outcomes, max_attempts=self.max_attempts, backoff_base=self.backoff_base
+            )
+        for outcome in outcomes:
+            if outcome.error is None:
+                self.stats.delivered += 1
+            elif outcome.is_dead(self.max_attempts):
                 self.stats.dead += 1
                 logger.error("outbox event %d (%s) is dead after %d attempt(s): %s", *_described(outcome))
             else:
@@ -199,18 +158,13 @@ class OutboxWorker:
         return Outcome(event)
 
     async def _send(self, event: ClaimedEvent) -> None:
-        if event.payload.get(ACTION) == DELETE_OBJECT:
-            key = event.payload.get(S3_KEY)
-            if not isinstance(key, str) or not key:
-                raise PermanentFailure(f"a {DELETE_OBJECT} event needs a non-empty string {S3_KEY}")
-            await self.storage.client.delete_object(Bucket=self.storage.bucket, Key=key)
-            return
-        body = orjson.dumps(
-            {"id": event.id, "topic": event.topic, "created_at": event.created_at, "data": event.payload}
-        )
-        await self._webhooks.send(topic=event.topic, delivery_id=str(event.id), body=body)
+        target = service.delivery_of(event)
+        if isinstance(target, ObjectDeletion):
+            await self.storage.client.delete_object(Bucket=self.storage.bucket, Key=target.key)
+        else:
+            await self._webhooks.send(topic=target.topic, delivery_id=target.delivery_id, body=target.body)
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         errors_in_a_row = 0
         while True:
             self._wake.clear()

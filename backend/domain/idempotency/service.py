@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import datetime
 
 import orjson
 
@@ -110,3 +111,9 @@ async def save_response(
     if secret_fields:
         body = without_secrets(body, secret_fields)
     await repository.save_response(session, owner=owner_of(actor), key=key, status=status, headers=headers, body=body)
+
+
+async def prune(session: AsyncWriteSession, *, created_before: datetime, limit: int) -> int:
+    """Delete up to `limit` keys created before `created_before` (IDEMPOTENCY_KEY_HOURS ago: a retry is answered
+    from its record for at least that long); the number deleted."""
+    return await repository.prune(session, created_before=created_before, limit=limit)

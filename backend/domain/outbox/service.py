@@ -6,12 +6,20 @@ An event is one side effect, and its payload says which kind (the worker reads n
   (`enqueue_object_deletion` builds it; `photo.deleted` events use it), now or, scheduled through the event's
   `next_attempt_at`, later (an upload key is deleted again once its form has expired);
 - any other payload is a notification, POSTed as a signed webhook (member.approved, photo.rejected, ...).
+
+The worker that delivers them runs in backend.runtime.outbox; what an event means (`delivery_of`), when a failed
+one is tried again (`backoff_seconds`) and when it is dead (`Outcome.is_dead`) are decided here.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from backend.domain.actors import AuditContext
 from backend.domain.audit.service import AuditTrail, changes
@@ -19,7 +27,7 @@ from backend.domain.errors import ConflictError, NotFoundError
 from backend.domain.ordering import created_id_position
 from backend.domain.outbox import repository
 from backend.domain.outbox.models import OutboxStatus
-from backend.domain.outbox.repository import OutboxQuery
+from backend.domain.outbox.repository import ClaimedEvent, OutboxQuery
 from backend.domain.outbox.schemas import OutboxEventRead, OutboxFilters
 from backend.domain.sessions import AnySession, AsyncReadSession, AsyncWriteSession
 
@@ -29,6 +37,9 @@ OUTBOX_PENDING = "outbox_pending"
 ACTION = "action"
 DELETE_OBJECT = "delete_object"
 S3_KEY = "s3_key"
+
+BACKOFF_CAP_SECONDS = 3600.0
+JITTER = 0.25
 
 
 async def enqueue(
@@ -99,3 +110,87 @@ async def retry(session: AsyncWriteSession, context: AuditContext, event_id: int
     await AuditTrail(session, context).record("outbox.retried", "outbox_event", event_id, changes(state, after))
     session.info[OUTBOX_PENDING] = True
     return OutboxEventRead.model_validate(row)
+
+
+# Delivery: what the worker (runtime.outbox) asks of the outbox ---------------------------------------------------
+
+
+class PermanentFailure(Exception):
+    """An event that no number of retries can deliver (a malformed payload): it goes dead at once."""
+
+
+@dataclass(frozen=True)
+class ObjectDeletion:
+    """Delete `key` from the app's bucket (S3 DeleteObject, which is idempotent)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class Notification:
+    """POST `body` as a signed webhook; receivers dedupe on `delivery_id`, the same on every attempt."""
+
+    topic: str
+    delivery_id: str
+    body: bytes
+
+
+def delivery_of(event: ClaimedEvent) -> ObjectDeletion | Notification:
+    """What delivering `event` means, read from its payload; PermanentFailure when it can never be delivered."""
+    if event.payload.get(ACTION) == DELETE_OBJECT:
+        key = event.payload.get(S3_KEY)
+        if not isinstance(key, str) or not key:
+            raise PermanentFailure(f"a {DELETE_OBJECT} event needs a non-empty string {S3_KEY}")
+        return ObjectDeletion(key)
+    body = orjson.dumps({"id": event.id, "topic": event.topic, "created_at": event.created_at, "data": event.payload})
+    return Notification(event.topic, str(event.id), body)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt ended: delivered when `error` is None."""
+
+    event: ClaimedEvent
+    error: str | None = None
+    permanent: bool = False
+
+    def is_dead(self, max_attempts: int) -> bool:
+        """Whether this failure ends the event: it can never succeed, or it was the last allowed attempt."""
+        return self.error is not None and (self.permanent or self.event.attempts >= max_attempts)
+
+
+def backoff_seconds(base: float, attempts: int) -> float:
+    """The wait after the `attempts`-th failed attempt: base * 2^(attempts - 1), capped at an hour, plus up to 25%
+    random jitter, so that events failing together do not retry in lockstep."""
+    nominal = min(BACKOFF_CAP_SECONDS, base * 2.0 ** min(attempts - 1, 64))
+    return nominal * (1.0 + random.uniform(0.0, JITTER))
+
+
+async def claim_due(
+    session: AsyncWriteSession, *, batch_size: int, lease_seconds: float, max_attempts: int
+) -> tuple[list[ClaimedEvent], int]:
+    """Lease up to a batch of due events to the caller, and bury the ones whose last attempt never reported an
+    outcome; the events and how many were buried. Commit before delivering: the lease keeps others off them."""
+    buried = await repository.bury_abandoned(session, max_attempts=max_attempts)
+    events = await repository.claim(
+        session, batch_size=batch_size, lease_seconds=lease_seconds, max_attempts=max_attempts
+    )
+    return events, buried
+
+
+async def record_outcomes(
+    session: AsyncWriteSession, outcomes: Sequence[Outcome], *, max_attempts: int, backoff_base: float
+) -> None:
+    """Write the outcomes: delivered, due again after a backoff, or dead."""
+    await repository.mark_delivered(session, [outcome.event.id for outcome in outcomes if outcome.error is None])
+    for outcome in outcomes:
+        if outcome.error is None:
+            continue
+        retry_in = None if outcome.is_dead(max_attempts) else backoff_seconds(backoff_base, outcome.event.attempts)
+        await repository.mark_failed(session, outcome.event, outcome.error, retry_in_seconds=retry_in)
+
+
+async def prune_delivered(session: AsyncWriteSession, *, delivered_before: datetime, limit: int) -> int:
+    """Delete up to `limit` events delivered before `delivered_before`; pending and dead ones stay (operators list
+    and retry those)."""
+    return await repository.prune_delivered(session, delivered_before=delivered_before, limit=limit)

@@ -77,6 +77,12 @@ def _renumber(ordered: list[UserPhoto]) -> bool:
     return moved
 
 
+async def abandoned_uploads(session: AsyncWriteSession, *, started_before: datetime, limit: int) -> list[uuid.UUID]:
+    """Up to `limit` photos still `uploading` that were started before `started_before`, oldest first, whether
+    their member is live or soft-deleted; `PhotoService.abandon_upload` removes each."""
+    return await repository.abandoned_uploads(session, started_before=started_before, limit=limit)
+
+
 class PhotoService:
     """Operators' writes on member photos, each in the request's transaction with its audit row."""
 
