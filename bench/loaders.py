@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import Uuid, bindparam, select, text
+from sqlalchemy import Uuid, bindparam, text
 from sqlmodel import SQLModel
 
+from backend.domain.member import repository
 from backend.domain.member.models import (
     UserDocument,
     UserLifestyle,
@@ -29,70 +30,35 @@ from backend.domain.member.models import (
     UserProfile,
     UserSubscription,
 )
+from backend.domain.member.repository import photo_order, shown_photos
 from backend.infrastructure.database import AsyncReadSession, Database, ReadSessionFactory
 from backend.infrastructure.settings import Settings
 
 Relations = dict[str, Any]
 
 ONE_STATEMENT = text(
-    """
+    f"""
     SELECT
       (SELECT to_json(p) FROM user_profiles p WHERE p.id = :id) AS profile,
       (SELECT to_json(l) FROM user_lifestyles l WHERE l.id = :id) AS lifestyle,
       (SELECT to_json(r) FROM user_preferences r WHERE r.id = :id) AS preference,
       (SELECT to_json(s) FROM user_subscriptions s WHERE s.id = :id) AS subscription,
-      (SELECT coalesce(json_agg(ph ORDER BY ph.display_order, ph.id), '[]') FROM user_photos ph
-        WHERE ph.user_id = :id AND ph.deleted_at IS NULL) AS photos,
+      (SELECT coalesce(json_agg(ph ORDER BY {photo_order("ph")}), '[]') FROM user_photos ph
+        WHERE ph.user_id = :id AND {shown_photos("ph")}) AS photos,
       (SELECT coalesce(json_agg(d ORDER BY d.created_at, d.id), '[]') FROM user_documents d
         WHERE d.user_id = :id AND d.deleted_at IS NULL) AS documents
     """
 ).bindparams(bindparam("id", type_=Uuid()))
 
 
-async def _profile(session: AsyncReadSession, member_id: uuid.UUID) -> Any:
-    return await session.get(UserProfile, member_id)
-
-
-async def _lifestyle(session: AsyncReadSession, member_id: uuid.UUID) -> Any:
-    return await session.get(UserLifestyle, member_id)
-
-
-async def _preference(session: AsyncReadSession, member_id: uuid.UUID) -> Any:
-    return await session.get(UserPreference, member_id)
-
-
-async def _subscription(session: AsyncReadSession, member_id: uuid.UUID) -> Any:
-    return await session.get(UserSubscription, member_id)
-
-
-async def _photos(session: AsyncReadSession, member_id: uuid.UUID) -> Any:
-    photo: Any = UserPhoto
-    stmt = (
-        select(UserPhoto)
-        .where(photo.user_id == member_id, photo.deleted_at.is_(None))
-        .order_by(photo.display_order, photo.id)
-    )
-    return list((await session.execute(stmt)).scalars())
-
-
-async def _documents(session: AsyncReadSession, member_id: uuid.UUID) -> Any:
-    document: Any = UserDocument
-    stmt = (
-        select(UserDocument)
-        .where(document.user_id == member_id, document.deleted_at.is_(None))
-        .order_by(document.created_at, document.id)
-    )
-    return list((await session.execute(stmt)).scalars())
-
-
-# The same statements as backend/domain/member/repository.py (session.get by primary key, two ordered selects).
+# The app's own statements (backend/domain/member/repository.py): session.get by primary key, two ordered selects.
 BRANCHES: dict[str, Callable[[AsyncReadSession, uuid.UUID], Awaitable[Any]]] = {
-    "profile": _profile,
-    "lifestyle": _lifestyle,
-    "preference": _preference,
-    "subscription": _subscription,
-    "photos": _photos,
-    "documents": _documents,
+    "profile": repository.get_profile,
+    "lifestyle": repository.get_lifestyle,
+    "preference": repository.get_preference,
+    "subscription": repository.get_subscription,
+    "photos": repository.list_photos,
+    "documents": repository.list_documents,
 }
 MODELS: dict[str, type[SQLModel]] = {
     "profile": UserProfile,

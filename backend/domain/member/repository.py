@@ -11,12 +11,13 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
 from backend.domain.member.models import (
     MemberNote,
+    PhotoStatus,
     User,
     UserDocument,
     UserLifestyle,
@@ -25,7 +26,7 @@ from backend.domain.member.models import (
     UserProfile,
     UserSubscription,
 )
-from backend.domain.member.schemas import MemberFilters
+from backend.domain.member.schemas import MEMBER_SORT_FIELDS, MemberFilters
 from backend.domain.ordering import SortKey
 from backend.domain.sessions import AnySession, AsyncWriteSession, Row, driver_connection, fetch
 from backend.domain.timebounds import next_utc_midnight, utc_midnight_before
@@ -53,16 +54,29 @@ def _escape_like(value: str) -> str:
 # The member list's SQL is written by hand: at a million members an operator's list page is the hottest read,
 # and building and compiling its SQLAlchemy statement cost more CPU than PostgreSQL spends answering it. The
 # same WHERE serves the page, the row count, the planner's estimate and the CSV export.
-SORT_COLUMNS = {name: f"u.{name}" for name in ("created_at", "updated_at", "name", "birth_year", "status", "gender")}
+SORT_COLUMNS = {name: f"u.{name}" for name in MEMBER_SORT_FIELDS}
 _USER_COLUMNS = (
     # The id as text: the answer wants a string, and PostgreSQL writes it for less than Python converts it.
     "u.id::text AS id, u.phone, u.name, u.gender, u.birth_year, u.status, u.created_at, u.updated_at,"
     " u.deleted_at, u.version"
 )
+
+
+def shown_photos(alias: str) -> str:
+    """The SQL condition on `alias` (a user_photos row) for a photo shown with its member, in the list and the
+    detail: live, and past its upload (an upload under way has no checked object to serve yet)."""
+    return f"{alias}.deleted_at IS NULL AND {alias}.status <> '{PhotoStatus.uploading.value}'"
+
+
+def photo_order(alias: str) -> str:
+    """The order a member's photos are shown in (the first one is the list's picture)."""
+    return f"{alias}.display_order, {alias}.id"
+
+
 _FIRST_PHOTO_KEY = (
     "(SELECT p.s3_key FROM user_photos p"
-    " WHERE p.user_id = u.id AND p.deleted_at IS NULL AND p.status <> 'uploading'"
-    " ORDER BY p.display_order, p.id LIMIT 1) AS photo_key"
+    f" WHERE p.user_id = u.id AND {shown_photos('p')}"
+    f" ORDER BY {photo_order('p')} LIMIT 1) AS photo_key"
 )
 
 
@@ -144,17 +158,13 @@ def _where(query: MemberListQuery, p: _Params, extra: Sequence[str] = ()) -> str
     return f" WHERE {' AND '.join(where)}" if where else ""
 
 
-def _column(field: str) -> str:
-    return "u.id" if field == "id" else SORT_COLUMNS[field]
-
-
 def _after(p: _Params, order: Sequence[SortKey], values: Sequence[Any]) -> str:
     """Rows strictly after `values` in `order`.
 
     One direction throughout becomes a row comparison, `(a, b, id) < ($1, $2, $3)`, which PostgreSQL
     answers from a matching btree index; mixed directions need the expanded OR form.
     """
-    columns = [_column(o.field) for o in order]
+    columns = [SORT_COLUMNS[o.field] for o in order]
     if all(o.descending for o in order) or not any(o.descending for o in order):
         operator = "<" if order[0].descending else ">"
         return f"({', '.join(columns)}) {operator} ({', '.join(p(value) for value in values)})"
@@ -167,7 +177,7 @@ def _after(p: _Params, order: Sequence[SortKey], values: Sequence[Any]) -> str:
 
 
 def _order_by(order: Sequence[SortKey]) -> str:
-    return ", ".join(f"{_column(o.field)} {'DESC' if o.descending else 'ASC'}" for o in order)
+    return ", ".join(f"{SORT_COLUMNS[o.field]} {'DESC' if o.descending else 'ASC'}" for o in order)
 
 
 def _counters_answer(query: MemberListQuery) -> bool:
@@ -299,15 +309,11 @@ def _column_of(model: type[Any], name: str) -> InstrumentedAttribute[Any]:
 
 
 async def list_photos(session: AnySession, member_id: uuid.UUID) -> list[UserPhoto]:
-    """Live photos in display order (an upload still under way has no object yet, so it is left out)."""
+    """The photos shown with the member (`shown_photos`), in their order."""
     stmt = (
         select(UserPhoto)
-        .where(
-            _column_of(UserPhoto, "user_id") == member_id,
-            _column_of(UserPhoto, "deleted_at").is_(None),
-            _column_of(UserPhoto, "status") != "uploading",
-        )
-        .order_by(_column_of(UserPhoto, "display_order"), _column_of(UserPhoto, "id"))
+        .where(_column_of(UserPhoto, "user_id") == member_id, text(shown_photos("user_photos")))
+        .order_by(text(photo_order("user_photos")))
     )
     return list((await session.execute(stmt)).scalars())
 
@@ -461,15 +467,15 @@ async def export_csv(
 # The whole detail in one round trip: the user row, each one-per-member relation as a JSON object, photos
 # and documents as JSON arrays in their order. Measured against the parallel loader and a sequence of
 # queries on one connection by `make bench`.
-_DETAIL = """
+_DETAIL = f"""
     SELECT u.id, u.phone, u.name, u.gender, u.birth_year, u.status, u.created_at, u.updated_at, u.deleted_at,
            u.version,
            (SELECT to_jsonb(p) - 'id' FROM user_profiles p WHERE p.id = u.id) AS profile,
            (SELECT to_jsonb(l) - 'id' FROM user_lifestyles l WHERE l.id = u.id) AS lifestyle,
            (SELECT to_jsonb(r) - 'id' FROM user_preferences r WHERE r.id = u.id) AS preference,
            (SELECT to_jsonb(s) - 'id' FROM user_subscriptions s WHERE s.id = u.id) AS subscription,
-           COALESCE((SELECT jsonb_agg(to_jsonb(ph) ORDER BY ph.display_order, ph.id) FROM user_photos ph
-                     WHERE ph.user_id = u.id AND ph.deleted_at IS NULL AND ph.status <> 'uploading'),
+           COALESCE((SELECT jsonb_agg(to_jsonb(ph) ORDER BY {photo_order("ph")}) FROM user_photos ph
+                     WHERE ph.user_id = u.id AND {shown_photos("ph")}),
                     '[]'::jsonb) AS photos,
            COALESCE((SELECT jsonb_agg(to_jsonb(d) ORDER BY d.created_at, d.id) FROM user_documents d
                      WHERE d.user_id = u.id AND d.deleted_at IS NULL),

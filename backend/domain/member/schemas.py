@@ -53,6 +53,7 @@ class MemberFilters(Schema):
     include_deleted: QueryBool = False
 
 
+# The member list sorts by these user columns (the repository orders by the same names); `id` ends every order.
 MEMBER_SORT_FIELDS = frozenset({"created_at", "updated_at", "name", "birth_year", "status", "gender", "id"})
 MULTI_VALUE_FILTERS = frozenset({"status", "gender", "plan", "id"})
 
