@@ -3,10 +3,11 @@
 No ORM, no validation layer, no presigning: the floor the app is measured against. The SQL strings below are
 the statements the app sent through SQLAlchemy when the benchmark was written; the app's repositories now write
 their hottest SQL by hand (a list page also carries its total, a detail is one statement), and the list pages
-here stay as they were: the page without its count, as issue 6 defines the ratio. Reads go to the replica
-(BASELINE_DSN) through one asyncpg pool per process, bounded like the app's (pool size + overflow). Statements
-run on one pooled
-connection without an explicit transaction, except the CSV export, whose server-side cursor needs one.
+here stay as they were: the page without its count, as issue 6 defines the ratio. Which photos a member shows
+and the dashboard's counted numbers are the app's own definitions (`shown_photos`, COUNTED_*), imported, so
+that both answer the same question. Reads go to the replica (BASELINE_DSN) through one asyncpg pool per process,
+bounded like the app's (pool size + overflow). Statements run on one pooled connection without an explicit
+transaction, except the CSV export, whose server-side cursor needs one.
 
 Endpoints (all GET):
 
@@ -42,34 +43,45 @@ from urllib.parse import parse_qs
 import asyncpg
 import orjson
 
+from backend.domain.dashboard.repository import (
+    COUNTED_ACTIVE_PLANS,
+    COUNTED_MEMBER_COUNTS,
+    COUNTED_PENDING_MODERATION,
+)
+from backend.domain.member.repository import photo_order, shown_photos
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+# The photos the app shows with a member, in its order (the rule is the app's, defined once).
+SHOWN_PHOTO = shown_photos("user_photos")
+PHOTO_ORDER = photo_order("user_photos")
 
 _USER_COLUMNS = (
     "users.id, users.phone, users.name, users.gender, users.birth_year, users.status, users.created_at, "
     "users.updated_at, users.deleted_at, users.version"
 )
 
-LIST_PAGE = """
+LIST_PAGE = f"""
 SELECT users.id, users.phone, users.name, users.gender, users.birth_year, users.status, users.created_at,
        users.updated_at, users.deleted_at, users.version,
        (SELECT user_photos.s3_key FROM user_photos
-        WHERE user_photos.user_id = users.id AND user_photos.deleted_at IS NULL
-        ORDER BY user_photos.display_order, user_photos.id LIMIT 1) AS photo_key
+        WHERE user_photos.user_id = users.id AND {SHOWN_PHOTO}
+        ORDER BY {PHOTO_ORDER} LIMIT 1) AS photo_key
 FROM users
 WHERE users.deleted_at IS NULL AND users.status IN ($1) AND users.gender IN ($2)
 ORDER BY users.created_at DESC, users.id DESC
 LIMIT $3 OFFSET 0
 """
 
-LIST_PAGE_AFTER = """
+LIST_PAGE_AFTER = f"""
 SELECT users.id, users.phone, users.name, users.gender, users.birth_year, users.status, users.created_at,
        users.updated_at, users.deleted_at, users.version,
        (SELECT user_photos.s3_key FROM user_photos
-        WHERE user_photos.user_id = users.id AND user_photos.deleted_at IS NULL
-        ORDER BY user_photos.display_order, user_photos.id LIMIT 1) AS photo_key
+        WHERE user_photos.user_id = users.id AND {SHOWN_PHOTO}
+        ORDER BY {PHOTO_ORDER} LIMIT 1) AS photo_key
 FROM users
 WHERE users.deleted_at IS NULL AND users.status IN ($1) AND users.gender IN ($2)
   AND (users.created_at, users.id) < ($4::timestamptz, $5::uuid)
@@ -82,24 +94,24 @@ SELECT count(*) AS count_1 FROM users
 WHERE users.deleted_at IS NULL AND users.status IN ($1) AND users.gender IN ($2)
 """
 
-SEARCH_NAME = """
+SEARCH_NAME = f"""
 SELECT users.id, users.phone, users.name, users.gender, users.birth_year, users.status, users.created_at,
        users.updated_at, users.deleted_at, users.version,
        (SELECT user_photos.s3_key FROM user_photos
-        WHERE user_photos.user_id = users.id AND user_photos.deleted_at IS NULL
-        ORDER BY user_photos.display_order, user_photos.id LIMIT 1) AS photo_key
+        WHERE user_photos.user_id = users.id AND {SHOWN_PHOTO}
+        ORDER BY {PHOTO_ORDER} LIMIT 1) AS photo_key
 FROM users
 WHERE users.deleted_at IS NULL AND users.name ILIKE $1::varchar ESCAPE '\\'
 ORDER BY users.created_at DESC, users.id DESC
 LIMIT $2 OFFSET 0
 """
 
-SEARCH_NAME_OR_PHONE = """
+SEARCH_NAME_OR_PHONE = f"""
 SELECT users.id, users.phone, users.name, users.gender, users.birth_year, users.status, users.created_at,
        users.updated_at, users.deleted_at, users.version,
        (SELECT user_photos.s3_key FROM user_photos
-        WHERE user_photos.user_id = users.id AND user_photos.deleted_at IS NULL
-        ORDER BY user_photos.display_order, user_photos.id LIMIT 1) AS photo_key
+        WHERE user_photos.user_id = users.id AND {SHOWN_PHOTO}
+        ORDER BY {PHOTO_ORDER} LIMIT 1) AS photo_key
 FROM users
 WHERE users.deleted_at IS NULL AND (users.name ILIKE $1::varchar ESCAPE '\\' OR users.phone LIKE $3::varchar)
 ORDER BY users.created_at DESC, users.id DESC
@@ -141,12 +153,12 @@ SELECT user_subscriptions.id, user_subscriptions.plan, user_subscriptions.status
        user_subscriptions.expires_at
 FROM user_subscriptions WHERE user_subscriptions.id = $1::uuid
 """
-DETAIL_PHOTOS = """
+DETAIL_PHOTOS = f"""
 SELECT user_photos.id, user_photos.user_id, user_photos.s3_key, user_photos.content_type,
        user_photos.display_order, user_photos.status, user_photos.created_at, user_photos.deleted_at
 FROM user_photos
-WHERE user_photos.user_id = $1::uuid AND user_photos.deleted_at IS NULL
-ORDER BY user_photos.display_order, user_photos.id
+WHERE user_photos.user_id = $1::uuid AND {SHOWN_PHOTO}
+ORDER BY {PHOTO_ORDER}
 """
 DETAIL_DOCUMENTS = """
 SELECT user_documents.id, user_documents.user_id, user_documents.doc_type, user_documents.s3_key,
@@ -156,26 +168,9 @@ WHERE user_documents.user_id = $1::uuid AND user_documents.deleted_at IS NULL
 ORDER BY user_documents.created_at, user_documents.id
 """
 
-DASHBOARD_COUNTS = """
-SELECT count(*) AS total_members,
-       count(*) FILTER (WHERE created_at >= $1) AS monthly_signups,
-       count(*) FILTER (WHERE created_at >= $2) AS weekly_signups,
-       count(*) FILTER (WHERE created_at >= $3) AS today_signups,
-       count(*) FILTER (WHERE gender = 'male') AS male_count,
-       count(*) FILTER (WHERE gender = 'female') AS female_count,
-       count(*) FILTER (WHERE status = 'pending') AS pending_reviews
-FROM users
-WHERE deleted_at IS NULL
-"""
-DASHBOARD_PLANS = """
-SELECT s.plan, count(*) FROM user_subscriptions s JOIN users u ON u.id = s.id
-WHERE s.status = 'active' AND u.deleted_at IS NULL
-GROUP BY s.plan ORDER BY s.plan
-"""
-DASHBOARD_MODERATION = """
-SELECT (SELECT count(*) FROM user_photos WHERE status = 'pending' AND deleted_at IS NULL),
-       (SELECT count(*) FROM user_documents WHERE status = 'pending' AND deleted_at IS NULL)
-"""
+DASHBOARD_COUNTS = COUNTED_MEMBER_COUNTS
+DASHBOARD_PLANS = COUNTED_ACTIVE_PLANS
+DASHBOARD_MODERATION = COUNTED_PENDING_MODERATION
 DASHBOARD_DAILY = """
 SELECT (created_at AT TIME ZONE $2)::date AS day, count(*)
 FROM users WHERE created_at >= $1 AND deleted_at IS NULL

@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from backend.domain.dashboard.repository import COUNTED_MEMBER_COUNTS
 from bench.config import PROJECT_ROOT
 from devtools.services import ServiceUrls
 
@@ -300,19 +301,7 @@ async def draw_samples(dsn: str, rng_seed: int = 6) -> Samples:
         }
         bounds = dashboard_thresholds()
         counts = await conn.fetchrow(
-            """
-            SELECT count(*) AS total_members,
-                   count(*) FILTER (WHERE created_at >= $1) AS monthly_signups,
-                   count(*) FILTER (WHERE created_at >= $2) AS weekly_signups,
-                   count(*) FILTER (WHERE created_at >= $3) AS today_signups,
-                   count(*) FILTER (WHERE gender = 'male') AS male_count,
-                   count(*) FILTER (WHERE gender = 'female') AS female_count,
-                   count(*) FILTER (WHERE status = 'pending') AS pending_reviews
-            FROM users WHERE deleted_at IS NULL
-            """,
-            bounds["month_start"],
-            bounds["week_start"],
-            bounds["today_start"],
+            COUNTED_MEMBER_COUNTS, bounds["month_start"], bounds["week_start"], bounds["today_start"]
         )
     finally:
         await conn.close()

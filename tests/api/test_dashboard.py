@@ -21,22 +21,7 @@ class TestDashboardStats:
         today = datetime.combine(datetime.now(SEOUL).date(), datetime.min.time(), tzinfo=SEOUL)
         week = today - timedelta(days=today.weekday())
         month = today.replace(day=1)
-        expected = await one(
-            db,
-            """
-            SELECT count(*) AS total_members,
-                   count(*) FILTER (WHERE created_at >= $1) AS monthly_signups,
-                   count(*) FILTER (WHERE created_at >= $2) AS weekly_signups,
-                   count(*) FILTER (WHERE created_at >= $3) AS today_signups,
-                   count(*) FILTER (WHERE gender = 'male') AS male_count,
-                   count(*) FILTER (WHERE gender = 'female') AS female_count,
-                   count(*) FILTER (WHERE status = 'pending') AS pending_reviews
-            FROM users WHERE deleted_at IS NULL
-            """,
-            month,
-            week,
-            today,
-        )
+        expected = await one(db, repository.COUNTED_MEMBER_COUNTS, month, week, today)
         response = await client.get(STATS)
         assert response.status_code == 200
         body = response.json()
@@ -47,15 +32,8 @@ class TestDashboardStats:
     async def test_sections(self, client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         body = (await client.get(STATS)).json()
         plans = {p["plan"]: p["active"] for p in body["subscriptions_by_plan"]}
-        expected_plans = await pairs(
-            db,
-            "SELECT s.plan, count(*) FROM user_subscriptions s JOIN users u ON u.id = s.id"
-            " WHERE s.status = 'active' AND u.deleted_at IS NULL GROUP BY s.plan",
-        )
-        assert plans == expected_plans
-        assert body["moderation_queue"]["photos_pending"] == await db.fetchval(
-            "SELECT count(*) FROM user_photos WHERE status = 'pending' AND deleted_at IS NULL"
-        )
+        assert plans == await pairs(db, repository.COUNTED_ACTIVE_PLANS)
+        assert body["moderation_queue"] == dict(await one(db, repository.COUNTED_PENDING_MODERATION))
         days = body["signups_per_day"]
         assert len(days) == 30
         assert days[-1]["day"] == datetime.now(SEOUL).date().isoformat()

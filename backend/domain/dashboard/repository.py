@@ -95,3 +95,31 @@ async def signups_per_day(session: AnySession, *, since: datetime, timezone: str
     )
     result = await session.execute(text(f"{source} GROUP BY 1 ORDER BY 1"), {"since": since, "tz": timezone})
     return [(day, int(n)) for day, n in result]
+
+
+# What the counters must equal -------------------------------------------------------------------------------------
+# The same numbers counted from the rows, with asyncpg's $n parameters. The app never runs these (a count over a
+# million members is what the counters exist to avoid: docs/decisions.md); the tests and `make bench` check the
+# dashboard against them, and bench's baseline serves them as the floor.
+
+# $1, $2, $3: the starts of this month, week and day (timestamptz).
+COUNTED_MEMBER_COUNTS = """
+SELECT count(*) AS total_members,
+       count(*) FILTER (WHERE created_at >= $1) AS monthly_signups,
+       count(*) FILTER (WHERE created_at >= $2) AS weekly_signups,
+       count(*) FILTER (WHERE created_at >= $3) AS today_signups,
+       count(*) FILTER (WHERE gender = 'male') AS male_count,
+       count(*) FILTER (WHERE gender = 'female') AS female_count,
+       count(*) FILTER (WHERE status = 'pending') AS pending_reviews
+FROM users
+WHERE deleted_at IS NULL
+"""
+COUNTED_ACTIVE_PLANS = """
+SELECT s.plan, count(*) FROM user_subscriptions s JOIN users u ON u.id = s.id
+WHERE s.status = 'active' AND u.deleted_at IS NULL
+GROUP BY s.plan ORDER BY s.plan
+"""
+COUNTED_PENDING_MODERATION = """
+SELECT (SELECT count(*) FROM user_photos WHERE status = 'pending' AND deleted_at IS NULL) AS photos_pending,
+       (SELECT count(*) FROM user_documents WHERE status = 'pending' AND deleted_at IS NULL) AS documents_pending
+"""
