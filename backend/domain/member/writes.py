@@ -8,6 +8,10 @@ operators editing at once exactly one wins and the other gets 412.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -38,17 +42,55 @@ from backend.infrastructure.storage import Storage
 USER_FIELDS = ("phone", "name", "gender", "birth_year")
 RELATIONS = ("profile", "lifestyle", "preference")
 
-# decision -> (statuses it may start from, status it leads to, note kind, whether a reason is required)
-DECISIONS: dict[str, tuple[frozenset[MemberStatus], MemberStatus, NoteKind, bool]] = {
-    "approve": (
-        frozenset({MemberStatus.pending, MemberStatus.suspended}),
-        MemberStatus.active,
-        NoteKind.approved,
-        False,
-    ),
-    "reject": (frozenset({MemberStatus.pending}), MemberStatus.rejected, NoteKind.rejected, True),
-    "suspend": (frozenset({MemberStatus.active}), MemberStatus.suspended, NoteKind.suspended, True),
-}
+
+class ReviewAction(StrEnum):
+    """A review decision an operator takes on a member."""
+
+    approve = "approve"
+    reject = "reject"
+    suspend = "suspend"
+
+
+@dataclass(frozen=True)
+class ReviewRule:
+    """What a review decision may start from, leads to, requires and leaves behind."""
+
+    from_statuses: frozenset[MemberStatus]
+    to_status: MemberStatus
+    reason_required: bool
+    note_kind: NoteKind  # the member note the decision writes (its content: the reason, else the kind)
+    audit_action: str
+    outbox_topic: str
+
+
+REVIEW_RULES: Mapping[ReviewAction, ReviewRule] = MappingProxyType(
+    {
+        ReviewAction.approve: ReviewRule(
+            from_statuses=frozenset({MemberStatus.pending, MemberStatus.suspended}),
+            to_status=MemberStatus.active,
+            reason_required=False,
+            note_kind=NoteKind.approved,
+            audit_action="member.approved",
+            outbox_topic="member.approved",
+        ),
+        ReviewAction.reject: ReviewRule(
+            from_statuses=frozenset({MemberStatus.pending}),
+            to_status=MemberStatus.rejected,
+            reason_required=True,
+            note_kind=NoteKind.rejected,
+            audit_action="member.rejected",
+            outbox_topic="member.rejected",
+        ),
+        ReviewAction.suspend: ReviewRule(
+            from_statuses=frozenset({MemberStatus.active}),
+            to_status=MemberStatus.suspended,
+            reason_required=True,
+            note_kind=NoteKind.suspended,
+            audit_action="member.suspended",
+            outbox_topic="member.suspended",
+        ),
+    }
+)
 
 
 def _user_state(user: User) -> dict[str, Any]:
@@ -170,36 +212,39 @@ class MemberWriteService:
         return await self._detail(user)
 
     async def decide(
-        self, member_id: uuid.UUID, decision: str, reason: str | None, expected_version: int | None
+        self, member_id: uuid.UUID, action: ReviewAction, reason: str | None, expected_version: int | None
     ) -> MemberDetailRead:
         """approve, reject or suspend: status, a note, an audit row and an outbox event, in one transaction."""
-        sources, target, kind, reason_required = DECISIONS[decision]
+        rule = REVIEW_RULES[action]
         reason = (reason or "").strip(BLANK) or None
-        if reason_required and reason is None:
-            raise BadRequest(f"A reason is required to {decision} a member.", field="reason")
+        if rule.reason_required and reason is None:
+            raise BadRequest(f"A reason is required to {action} a member.", field="reason")
         user = await self._locked(member_id, expected_version)
-        if user.status not in sources:
-            allowed = ", ".join(sorted(s.value for s in sources))
+        if user.status not in rule.from_statuses:
+            allowed = ", ".join(sorted(s.value for s in rule.from_statuses))
             raise ConflictError(
-                f"Cannot {decision} a member who is {user.status}; allowed from: {allowed}.",
+                f"Cannot {action} a member who is {user.status}; allowed from: {allowed}.",
                 current_status=user.status,
             )
         before = _user_state(user)
-        user.status = target
+        user.status = rule.to_status
         await self._save(user)
         actor = self.context.actor
         note = MemberNote(
-            user_id=user.id, author_id=_operator_id(self.context), kind=kind, content=reason or kind.value
+            user_id=user.id,
+            author_id=_operator_id(self.context),
+            kind=rule.note_kind,
+            content=reason or rule.note_kind.value,
         )
         await repository.add_note(self.session, note)
         diff = changes(before, _user_state(user)) | ({"reason": {"before": None, "after": reason}} if reason else {})
-        await self.audit.record(f"member.{target_action(target)}", "member", user.id, diff)
+        await self.audit.record(rule.audit_action, "member", user.id, diff)
         await enqueue(
             self.session,
-            f"member.{target_action(target)}",
+            rule.outbox_topic,
             {
                 "member_id": str(user.id),
-                "status": target.value,
+                "status": rule.to_status.value,
                 "previous_status": before["status"],
                 "reason": reason,
                 "actor": {"kind": actor.kind.value, "id": str(actor.id) if actor.id else None},
@@ -230,12 +275,6 @@ def _check_ranges(preference: dict[str, Any]) -> None:
                 "change both together.",
                 field=f"preference.{low}",
             )
-
-
-def target_action(status: MemberStatus) -> str:
-    return {MemberStatus.active: "approved", MemberStatus.rejected: "rejected", MemberStatus.suspended: "suspended"}[
-        status
-    ]
 
 
 def _operator_id(context: AuditContext) -> uuid.UUID | None:

@@ -42,6 +42,7 @@ from backend.domain.member.schemas import (
     ReviewReason,
 )
 from backend.domain.member.service import MemberService, total_order
+from backend.domain.member.writes import ReviewAction
 from backend.domain.ordering import SortKey
 from backend.domain.schemas import INT_TEXT, INTEGER_MAX
 
@@ -201,13 +202,13 @@ async def restore_member(member_id: uuid.UUID, _: RequireAdmin, writer: MemberWr
 
 
 async def _decide(
-    decision: str,
+    action: ReviewAction,
     member_id: uuid.UUID,
     data: ReviewDecision | ReviewReason,
     writer: MemberWriterDep,
     if_match: str | None,
 ) -> Response:
-    return _json(await writer.decide(member_id, decision, data.reason, expected_version(if_match)))
+    return _json(await writer.decide(member_id, action, data.reason, expected_version(if_match)))
 
 
 @router.post("/{member_id}/approve", response_model=MemberDetailRead, summary="Approve a member")
@@ -215,7 +216,7 @@ async def approve_member(
     member_id: uuid.UUID, data: ReviewDecision, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
 ) -> Response:
     """pending or suspended -> active, with a note, an audit row and a member.approved event."""
-    return await _decide("approve", member_id, data, writer, if_match)
+    return await _decide(ReviewAction.approve, member_id, data, writer, if_match)
 
 
 @router.post("/{member_id}/reject", response_model=MemberDetailRead, summary="Reject a member")
@@ -223,7 +224,7 @@ async def reject_member(
     member_id: uuid.UUID, data: ReviewReason, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
 ) -> Response:
     """pending -> rejected; a reason is required."""
-    return await _decide("reject", member_id, data, writer, if_match)
+    return await _decide(ReviewAction.reject, member_id, data, writer, if_match)
 
 
 @router.post("/{member_id}/suspend", response_model=MemberDetailRead, summary="Suspend a member")
@@ -231,7 +232,7 @@ async def suspend_member(
     member_id: uuid.UUID, data: ReviewReason, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
 ) -> Response:
     """active -> suspended; a reason is required."""
-    return await _decide("suspend", member_id, data, writer, if_match)
+    return await _decide(ReviewAction.suspend, member_id, data, writer, if_match)
 
 
 @router.get("/{member_id}/notes", summary="A member's notes")

@@ -1,0 +1,21 @@
+"""The review decisions' rules, as data: every decision has one, and each leads somewhere new."""
+
+from __future__ import annotations
+
+from backend.domain.member.models import MemberStatus
+from backend.domain.member.writes import REVIEW_RULES, ReviewAction
+
+
+def test_every_review_action_has_a_rule() -> None:
+    assert set(REVIEW_RULES) == set(ReviewAction)
+
+
+def test_a_decision_changes_the_status_and_says_so_in_the_audit_trail_and_the_outbox() -> None:
+    for action, rule in REVIEW_RULES.items():
+        assert rule.to_status not in rule.from_statuses, action
+        assert rule.audit_action == rule.outbox_topic == f"member.{rule.note_kind.value}", action
+
+
+def test_only_an_approval_may_go_without_a_reason() -> None:
+    assert {action for action, rule in REVIEW_RULES.items() if not rule.reason_required} == {ReviewAction.approve}
+    assert REVIEW_RULES[ReviewAction.approve].from_statuses == {MemberStatus.pending, MemberStatus.suspended}
