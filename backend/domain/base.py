@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
@@ -17,7 +15,3 @@ NAMING_CONVENTION = {
 
 SQLModel.metadata = MetaData(naming_convention=NAMING_CONVENTION)
 metadata = SQLModel.metadata
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -21,7 +21,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -97,7 +97,6 @@ class ReplicaHealth:
     lag_bytes: int | None = None
     lag_seconds: float | None = None
     error: str | None = None
-    checked_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)

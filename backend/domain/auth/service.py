@@ -124,9 +124,6 @@ class PasswordCheckGate:
             else:
                 del self._in_flight[client.key]
 
-    def in_flight(self, client: ClientAddress) -> int:
-        return self._in_flight.get(client.key, 0)
-
 
 @dataclass(frozen=True)
 class LoginPolicy:

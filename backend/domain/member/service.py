@@ -7,7 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from backend.domain.errors import BadRequest, NotFoundError
@@ -21,12 +21,10 @@ from backend.domain.member.schemas import (
     NoteRead,
 )
 from backend.domain.ordering import SortKey
-from backend.domain.schemas import SMALLINT_MAX, ReadSchema, check_text
+from backend.domain.schemas import SMALLINT_MAX, check_text
 from backend.domain.sessions import AsyncReadSession, ReadSessionFactory
 from backend.domain.timebounds import end_of, in_utc, start_of
 from backend.infrastructure.storage import Storage
-
-S = TypeVar("S", bound=ReadSchema)
 
 DEFAULT_ORDER = (SortKey("created_at", descending=True),)
 CountMode = Literal["exact", "estimated", "none"]
@@ -72,12 +70,6 @@ def _cursor_json(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     return value
-
-
-def _read(schema: type[S], row: object, **extra: Any) -> S:
-    """`schema` built from the attributes of `row` it declares, plus `extra`."""
-    values = {name: getattr(row, name) for name in schema.model_fields if name not in extra}
-    return schema.model_validate({**values, **extra})
 
 
 def _with_url(item: Mapping[str, Any], url: str) -> dict[str, Any]:
