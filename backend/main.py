@@ -36,14 +36,7 @@ GC_THRESHOLDS = (10_000, 20, 20)
 
 
 def settle_garbage_collector() -> None:
-    """Once the app is up: freeze what startup made, and collect young objects less often.
-
-    Python's default thresholds (700, 10, 10) ran a full collection about once a second under load, each
-    walking every object of the process (the app's modules, SQLAlchemy's and pydantic's caches) for 10 to
-    100 ms while all requests of the process waited: that was the p99. Frozen objects are never walked
-    again, and with fewer young collections `make bench` measured a tenth of the collector's time and a p99
-    within 2.5x the p50.
-    """
+    """Freeze what startup made, collect young objects less often (docs/decisions.md: "A frozen garbage collector")."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

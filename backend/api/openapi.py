@@ -1,5 +1,5 @@
 """The OpenAPI document: FastAPI's, completed with what it cannot infer, so that clients generated from it
-send exactly what the server accepts (DESIGN.md section 4)."""
+send exactly what the server accepts (the README's "The API" section)."""
 
 from __future__ import annotations
 

@@ -170,8 +170,7 @@ def _unique_statement_name() -> str:
 def _connect_args(settings: Settings, *, read_only: bool = False) -> dict[str, Any]:
     args: dict[str, Any] = {
         "timeout": settings.database_connect_timeout_seconds,
-        # JIT compiles a plan whose estimated cost passes jit_above_cost: for short OLTP statements whose
-        # estimate is high (a generic plan with an unknown LIMIT) that compile took 150 ms for a 1 ms query.
+        # No JIT: short statements with a high estimate paid for a compile (docs/decisions.md: "JIT off").
         "server_settings": {"application_name": "memberdesk", "jit": "off"},
     }
     if read_only:
@@ -195,9 +194,7 @@ def create_engine(url: str, settings: Settings, *, read_only: bool = False, pre_
     """An asyncpg engine with the pool bounds and timeouts from settings.
 
     `read_only`: autocommit on read-only connections (see the module's docstring). Replicas go without a
-    pre-ping (a round trip on every checkout, measured at a tenth of a read's cost): a connection that died
-    is caught by the read failover instead, which runs the GET again elsewhere. The primary's engines keep
-    it, since the primary is where that failover lands and nothing stands behind it.
+    pre-ping, the primary keeps it (docs/decisions.md: "No pre-ping on replicas").
     """
     options: dict[str, Any] = {}
     if read_only:

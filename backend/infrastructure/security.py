@@ -17,10 +17,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-# argon2 takes 64 MiB and tens of milliseconds of CPU per hash, on threads of its own for its lanes. Measured on
-# 2 cores: 12.5 verifications/s one at a time, 17.6/s two at a time and no more with 4 or 8, while memory grows
-# by 64 MiB per hash under way (525 MB at 8). Hashing has a pool of its own that bounds both, and keeps the
-# event loop and the default executor free while a burst of logins waits its turn.
+# argon2 (64 MiB and tens of milliseconds of CPU per hash) on a pool of its own that bounds both and keeps the
+# event loop free (docs/decisions.md: "argon2 on a pool of its own").
 HASHING_THREADS = 2
 _hashing = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="argon2")
 

@@ -61,11 +61,11 @@ class Settings(BaseSettings):
     metrics_public: bool = False
     metrics_allowed_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
 
-    # JSON lines for log collectors, or readable lines for a terminal; `none` leaves logging as it is (tests).
-    # How a member's detail is loaded: one statement (fastest measured here), queries in sequence on one
-    # connection, or in parallel on one connection each (for high-latency links). See `make bench`.
+    # How a member's detail is loaded: one statement, queries in sequence on one connection, or in parallel on one
+    # connection each (for high-latency links); docs/decisions.md: "A member's detail in one statement".
     member_loader: Literal["joined", "sequential", "parallel"] = "joined"
 
+    # JSON lines for log collectors, or readable lines for a terminal; `none` leaves logging as it is (tests).
     log_format: Literal["json", "console", "none"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -1,8 +1,8 @@
 """S3 access: one aiobotocore client for the app's life, presigned GET URLs signed in-process, upload forms.
 
-botocore's presigner costs about 0.6 ms per URL on the event loop; a member page carries dozens of URLs.
-With static credentials the same AWS Signature V4 query string is computed here directly (a SHA-256 and an
-HMAC per URL, the signing key cached per day), and checked against botocore's output in the tests.
+Presigned GET URLs are signed here, not by botocore (docs/decisions.md: "Presigning in-process"): with static
+credentials the same AWS Signature V4 query string, a SHA-256 and an HMAC per URL with the signing key cached per
+day, checked against botocore's output in the tests.
 Upload forms (presigned POST) are rare and carry a policy, so they go through botocore.
 
 An upload form writes an upload key only; what is served is a server-side copy to another key, made once the

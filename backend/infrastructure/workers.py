@@ -1,11 +1,6 @@
-"""`memberdesk serve --workers N`: N uvicorn processes, each listening on a socket of its own (SO_REUSEPORT).
-
-uvicorn's own supervisor gives every worker the same listening socket, and whichever worker wakes first takes
-the next connection. Keep-alive connections opened in a burst (a client's pool, a proxy's upstream pool) then
-land unevenly and stay there: measured here, 32 connections split about 1:2 between two workers, and under
-CPU-bound work (argon2 logins) the clients of the busier worker waited five times as long as the others. With
-a socket per worker, the kernel spreads new connections over the workers by their addresses (measured: even
-to within one connection), whatever each worker is doing when they arrive.
+"""`memberdesk serve --workers N`: N uvicorn processes, each listening on a socket of its own (SO_REUSEPORT), so
+that the kernel spreads keep-alive connections evenly over them (docs/decisions.md: "A listening socket per
+worker").
 
 The supervisor starts the workers, starts a worker again when one dies or hangs, and on SIGINT, SIGTERM or
 SIGHUP asks every worker to shut down gracefully (SIGTERM), killing the ones still running after the grace

@@ -99,8 +99,8 @@ async def signups_per_day(session: AnySession, *, since: datetime, timezone: str
 
 # What the counters must equal -------------------------------------------------------------------------------------
 # The same numbers counted from the rows, with asyncpg's $n parameters. The app never runs these (a count over a
-# million members is what the counters exist to avoid: docs/decisions.md); the tests and `make bench` check the
-# dashboard against them, and bench's baseline serves them as the floor.
+# million members is what the counters avoid: docs/decisions.md, "Counters instead of counting"); the tests and
+# `make bench` check the dashboard against them, and bench's baseline serves them as its floor.
 
 # $1, $2, $3: the starts of this month, week and day (timestamptz).
 COUNTED_MEMBER_COUNTS = """

@@ -18,13 +18,8 @@ SIGNUP_DAYS = 30
 
 
 class DashboardService:
-    """Assembles the dashboard from one counting query and three independent sections.
-
-    Everything runs on one session, one statement after another: each reads a few dozen counter rows, so
-    four round trips cost well under a millisecond. Sections used to run in parallel on sessions of their
-    own, which held up to four connections per request: under load every request held one and waited for
-    three more, and the pool ran dry.
-    """
+    """Assembles the dashboard from one counting query and three independent sections, one statement after
+    another on one session (docs/decisions.md: "The dashboard's sections one after another")."""
 
     def __init__(self, sessions: ReadSessionFactory, tz: ZoneInfo) -> None:
         self.sessions = sessions

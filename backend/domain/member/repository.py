@@ -51,8 +51,7 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-# The member list's SQL is written by hand: at a million members an operator's list page is the hottest read,
-# and building and compiling its SQLAlchemy statement cost more CPU than PostgreSQL spends answering it. The
+# The member list's SQL is written by hand (docs/decisions.md: "Hand-written SQL for the hottest reads"). The
 # same WHERE serves the page, the row count, the planner's estimate and the CSV export.
 SORT_COLUMNS = {name: f"u.{name}" for name in MEMBER_SORT_FIELDS}
 _USER_COLUMNS = (
@@ -95,9 +94,9 @@ def _one_of(column: str, values: Sequence[StrEnum]) -> str:
     """`column = 'value'` for one value, `column IN ('a', 'b')` for several.
 
     The values come from a closed set (an enum's members, whose text is plain lowercase words), so they are
-    written into the SQL as literals. Each combination is then a statement of its own, which PostgreSQL plans
-    once for its values and keeps; a single value lets a (column, ..., created_at, id) index hand rows over
-    already in order.
+    written into the SQL as literals: each combination is a statement PostgreSQL plans once and keeps, and a
+    single value lets a (column, ..., created_at, id) index hand rows over already in order (docs/decisions.md:
+    "Filter values as SQL literals").
     """
     literals = sorted({_literal(value) for value in values})
     return f"{column} = {literals[0]}" if len(literals) == 1 else f"{column} IN ({', '.join(literals)})"
@@ -465,8 +464,7 @@ async def export_csv(
 
 
 # The whole detail in one round trip: the user row, each one-per-member relation as a JSON object, photos
-# and documents as JSON arrays in their order. Measured against the parallel loader and a sequence of
-# queries on one connection by `make bench`.
+# and documents as JSON arrays in their order (docs/decisions.md: "A member's detail in one statement").
 _DETAIL = f"""
     SELECT u.id, u.phone, u.name, u.gender, u.birth_year, u.status, u.created_at, u.updated_at, u.deleted_at,
            u.version,
