@@ -28,9 +28,7 @@ from backend.infrastructure.observability import (
 )
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage, s3_client
-from backend.runtime.housekeeping import Housekeeper
-from backend.runtime.outbox import OutboxWorker
-from backend.runtime.replicas import ReplicaChecks
+from backend.runtime.process import BackgroundWork
 
 GC_THRESHOLDS = (10_000, 20, 20)
 
@@ -58,27 +56,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engines = (database.primary, database.primary_reads.engine, *(r.engine for r in database.replicas))
         for engine in dict.fromkeys(engines):
             instrument_engine(engine)
-        await database.monitor.check()
-        replica_checks = ReplicaChecks(database.monitor, settings.replica_check_interval_seconds)
-        replica_checks.start()
         try:
             async with s3_client(settings) as client:
                 app.state.database = database
                 app.state.storage = storage = Storage(client, settings)
-                # Delivers side effects after commit; stopped before the S3 client it deletes objects with closes.
-                app.state.outbox_worker = worker = OutboxWorker(database, storage, settings)
-                worker.start()
+                background = BackgroundWork(database, storage, settings)
+                app.state.outbox_worker = background.outbox  # nudged after a commit that enqueued events
+                await background.start()
                 security.prepare_hashing()
-                housekeeper = Housekeeper(database, storage, settings)
-                housekeeper.start()
                 settle_garbage_collector()
                 try:
                     yield
                 finally:
-                    await housekeeper.stop()
-                    await worker.stop()
+                    await background.stop()
         finally:
-            await replica_checks.stop()
             await database.dispose()
 
     app = FastAPI(
