@@ -22,10 +22,9 @@ import pytest
 from fastapi import FastAPI
 
 from backend.cli import migrate
-from backend.domain.actors import COMMAND_LINE, AuditContext
-from backend.domain.admin.models import Role
 from backend.domain.admin.schemas import OperatorRead
 from backend.domain.admin.service import ensure_operator
+from backend.domain.identity import COMMAND_LINE, AuditContext, Role
 from backend.infrastructure.database import Database
 from backend.infrastructure.security import issue_token
 from backend.infrastructure.settings import Settings

@@ -12,8 +12,6 @@ from fastapi import BackgroundTasks, Depends, Request
 
 from backend.api.context import AVOID_REPLICAS, LSN_COOKIE, LSN_HEADER
 from backend.api.idempotency import CLAIMED
-from backend.domain.actors import Actor, AuditContext
-from backend.domain.admin.models import Role
 from backend.domain.admin.service import AdminService
 from backend.domain.audit.service import AuditService
 from backend.domain.auth import service as auth_service
@@ -29,6 +27,7 @@ from backend.domain.dashboard.service import DashboardService
 from backend.domain.errors import PermissionDenied, Unauthorized
 from backend.domain.health.service import HealthService
 from backend.domain.idempotency import service as idempotency
+from backend.domain.identity import Actor, AuditContext, Role
 from backend.domain.member.loader import LoaderKind
 from backend.domain.member.service import MemberService
 from backend.domain.member.writes import MemberWriteService

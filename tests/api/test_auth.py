@@ -21,11 +21,10 @@ from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from backend.domain.actors import Actor, ActorKind
-from backend.domain.admin.models import Role
 from backend.domain.admin.schemas import OperatorRead
 from backend.domain.auth import repository as auth_repository
 from backend.domain.auth.service import ClientAddress, IdentityCache, client_address
+from backend.domain.identity import Actor, ActorKind, Role
 from backend.infrastructure import security
 from backend.infrastructure.settings import Settings
 from backend.main import create_app

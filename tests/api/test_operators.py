@@ -14,11 +14,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from backend.domain.actors import COMMAND_LINE, AuditContext
 from backend.domain.admin import repository as admin_repository
-from backend.domain.admin.models import Role
 from backend.domain.admin.service import ensure_operator
 from backend.domain.errors import ConflictError
+from backend.domain.identity import COMMAND_LINE, AuditContext, Role
 from backend.infrastructure.database import Database
 from backend.infrastructure.security import issue_token
 from backend.infrastructure.settings import Settings

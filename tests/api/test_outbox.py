@@ -12,9 +12,8 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from backend.domain.actors import COMMAND_LINE, AuditContext
-from backend.domain.admin.models import Role
 from backend.domain.admin.service import ensure_operator
+from backend.domain.identity import COMMAND_LINE, AuditContext, Role
 from backend.domain.outbox import service
 from backend.infrastructure.database import Database
 from backend.infrastructure.security import issue_token

@@ -17,9 +17,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from backend.domain.actors import HOUSEKEEPING, AuditContext
-from backend.domain.admin.models import Role
 from backend.domain.housekeeping.service import Housekeeper
+from backend.domain.identity import HOUSEKEEPING, AuditContext, Role
 from backend.domain.photo.service import PhotoService
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage

@@ -6,7 +6,8 @@ import uuid
 
 from sqlalchemy import func, select, text, update
 
-from backend.domain.admin.models import AdminUser, ApiKey, Role
+from backend.domain.admin.models import AdminUser, ApiKey
+from backend.domain.identity import Role
 from backend.domain.sessions import AnySession, AsyncWriteSession
 
 admin_users = AdminUser.__table__  # type: ignore[attr-defined]

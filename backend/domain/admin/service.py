@@ -6,9 +6,8 @@ import uuid
 
 from sqlalchemy.exc import IntegrityError
 
-from backend.domain.actors import ROLE_RANK, ActorKind, AuditContext
 from backend.domain.admin import repository
-from backend.domain.admin.models import AdminUser, ApiKey, Role
+from backend.domain.admin.models import AdminUser, ApiKey
 from backend.domain.admin.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -20,6 +19,7 @@ from backend.domain.admin.schemas import (
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.auth import repository as auth_repository
 from backend.domain.errors import ConflictError, NotFoundError
+from backend.domain.identity import ROLE_RANK, ActorKind, AuditContext, Role
 from backend.domain.sessions import AnySession, AsyncWriteSession
 from backend.infrastructure import security
 

@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from backend.domain.actors import Actor, ActorKind, AuditContext
-from backend.domain.admin.models import Role
 from backend.domain.audit.service import AuditTrail
 from backend.domain.auth import repository
 from backend.domain.auth.schemas import LoginRequest, PasswordChange, TokenRead
@@ -25,6 +23,7 @@ from backend.domain.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
+from backend.domain.identity import Actor, ActorKind, AuditContext, Role
 from backend.domain.sessions import AnySession, AsyncWriteSession, ReadSessionFactory
 from backend.infrastructure import security
 

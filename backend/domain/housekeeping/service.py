@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from backend.domain.actors import HOUSEKEEPING, AuditContext
 from backend.domain.idempotency import repository as idempotency_repository
+from backend.domain.identity import HOUSEKEEPING, AuditContext
 from backend.domain.outbox import repository as outbox_repository
 from backend.domain.photo import repository as photo_repository
 from backend.domain.photo.service import PhotoService

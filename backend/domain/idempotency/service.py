@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 import orjson
 
-from backend.domain.actors import Actor
 from backend.domain.errors import ConflictError, DomainError, UnprocessableEntity
 from backend.domain.idempotency import repository
+from backend.domain.identity import Actor
 from backend.domain.sessions import AsyncWriteSession
 
 HEADER = "Idempotency-Key"
