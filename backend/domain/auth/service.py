@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from backend.domain.admin import repository as admin_repository
 from backend.domain.audit.service import AuditTrail
 from backend.domain.auth import repository
 from backend.domain.auth.schemas import LoginRequest, PasswordChange, TokenRead
@@ -221,7 +222,7 @@ class LoginService:
         with self.gate.slot(client):
             async with _fail_closed("read"), self.reads() as look:
                 throttled = await self._throttled(look, email, client.key, now)
-                operator = None if throttled else await repository.operator_by_email(look, email)
+                operator = None if throttled else await admin_repository.operator_by_email(look, email)
             if throttled is not None:
                 return throttled
             valid = await security.verify_password(operator.password_hash if operator else None, credentials.password)
