@@ -38,7 +38,6 @@ from backend.infrastructure.database import (
     AsyncWriteSession,
     Database,
     ReadTarget,
-    is_unavailable,
 )
 from backend.infrastructure.replication import parse_lsn
 from backend.infrastructure.settings import Settings
@@ -173,8 +172,7 @@ async def _touch_api_key(database: Database, key_id: uuid.UUID) -> None:
 async def authenticate(request: Request, background: BackgroundTasks) -> Actor:
     """The caller, from a bearer token or an API key; 401 without valid credentials.
 
-    Identities are read on the primary so that deactivating an operator or revoking a key takes effect at
-    once, even while replicas lag (a replica stands in only while the primary is down), and kept for a
+    Identities are looked up on the primary (auth_service.identify) and kept for a
     couple of seconds (AUTH_CACHE_SECONDS, never past a token's expiry) so that most requests skip that
     round trip and the token's verification. A key's last_used_at is written after the response, at most
     every few minutes, never on the request's path.
@@ -192,31 +190,13 @@ async def authenticate(request: Request, background: BackgroundTasks) -> Actor:
         database: Database = state.database
         settings: Settings = state.settings
         claims = auth_service.token_claims(value, settings.token_secret()) if kind == "bearer" else None
-        try:
-            if not database.monitor.primary_healthy and database.replicas:
-                raise OSError("the last probe found the primary down")
-            check = await _identify(database.primary_reads, value, claims)
-        except Exception as exc:
-            if not database.replicas or not is_unavailable(exc):
-                raise
-            # The primary is down: reads must go on, so the identity is read from a replica (seconds stale).
-            database.monitor.primary_healthy = False
-            logger.warning("primary unavailable for authentication; using a replica")
-            check = await _identify(await database.read_target(), value, claims)
+        check = await auth_service.identify(database, value, claims)
         actor = check.actor
         cache.put(cache_key, actor, generation=generation, until=claims.expires_at if claims is not None else None)
         if check.needs_touch and actor.id is not None:
             background.add_task(_touch_api_key, database, actor.id)
     request.state.actor = actor
     return actor
-
-
-async def _identify(target: ReadTarget, key: str, claims: security.TokenClaims | None) -> auth_service.KeyCheck:
-    async with target.sessions() as session:
-        if claims is not None:
-            actor = await auth_service.actor_by_id(session, claims.subject, claims.version)
-            return auth_service.KeyCheck(actor, needs_touch=False)
-        return await auth_service.actor_from_api_key(session, key)
 
 
 def forget_identities(request: Request) -> None:
