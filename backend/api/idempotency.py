@@ -6,7 +6,7 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.api.state import RequestState, app_state
+from backend.api.state import RequestState, app_state, scope_state
 from backend.domain.idempotency import service as idempotency
 from backend.domain.schemas import shown_once_fields
 
@@ -29,8 +29,8 @@ class IdempotencyRecorder:
         held: list[Message] = []
 
         async def hold(message: Message) -> None:
-            state: RequestState = scope["state"]
-            if state.idempotency_key is None:
+            state = scope_state(scope)
+            if state is None or state.idempotency_key is None:
                 if held:
                     for earlier in held:
                         await send(earlier)
