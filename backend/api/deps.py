@@ -91,9 +91,11 @@ async def get_write_session(request: Request) -> AsyncIterator[AsyncWriteSession
     then what the commit makes true is passed on (see _after_commit).
     """
     app, state = app_state(request.app), request_state(request)
+    key = _idempotency_key(request, state)
     async with app.database.write_sessions() as session:
         try:
-            key = await _claim_idempotency_key(request, state, session)
+            if key is not None:
+                await _claim(request, state, session, key)
             yield session
             await session.commit()
         except BaseException:
@@ -102,14 +104,17 @@ async def get_write_session(request: Request) -> AsyncIterator[AsyncWriteSession
         await _after_commit(app, state, session, key)
 
 
-async def _claim_idempotency_key(request: Request, state: RequestState, session: AsyncWriteSession) -> str | None:
-    """The POST's Idempotency-Key, claimed in the request's transaction (a replay or a conflict raises)."""
-    key = request.headers.get(idempotency.HEADER)
-    if key is None or request.method != "POST" or state.actor is None:
+def _idempotency_key(request: Request, state: RequestState) -> str | None:
+    """The Idempotency-Key of a POST by a known caller: the only requests that claim one."""
+    if request.method != "POST" or state.actor is None:
         return None
+    return request.headers.get(idempotency.HEADER)
+
+
+async def _claim(request: Request, state: RequestState, session: AsyncWriteSession, key: str) -> None:
+    """The key claimed in the request's transaction (Replay when it was answered before, or 409 / 422)."""
     body = await request.body()
     await idempotency.claim(session, actor=state.actor, key=key, method="POST", path=request.url.path, body=body)
-    return key
 
 
 async def _after_commit(app: AppState, state: RequestState, session: AsyncWriteSession, key: str | None) -> None:
