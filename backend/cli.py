@@ -22,7 +22,7 @@ from typing import Final
 
 from pydantic import ValidationError
 
-from backend.domain.admin.models import Role
+from backend.domain.identity import Role
 from backend.infrastructure.settings import Settings
 
 logger = logging.getLogger("memberdesk")
@@ -87,9 +87,9 @@ def read_password(prompt: str = "Password: ") -> str:
 
 async def create_admin(settings: Settings, *, email: str, name: str, role: Role, password: str) -> None:
     """Create the operator, or reset its password and role when it exists."""
-    from backend.domain.actors import COMMAND_LINE, AuditContext
     from backend.domain.admin.service import ensure_operator
     from backend.domain.errors import DomainError
+    from backend.domain.identity import COMMAND_LINE, AuditContext
     from backend.infrastructure.database import Database, create_engine
 
     database = Database(create_engine(str(settings.database_url), settings))

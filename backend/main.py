@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,6 +16,7 @@ from backend.api.context import LSN_HEADER, REQUEST_ID_HEADER, RequestContext
 from backend.api.idempotency import IdempotencyRecorder
 from backend.api.limits import BodySizeLimit
 from backend.api.rawinput import InputGuard
+from backend.api.state import AppState, set_app_state
 from backend.api.v1 import include_routes
 from backend.domain.auth.service import IdentityCache, PasswordCheckGate
 from backend.infrastructure import security
@@ -44,24 +45,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The FastAPI app for `settings` (read from the environment when not given)."""
     settings = settings or Settings()
     settings.token_secret()  # no app without a secret to sign tokens with: refused here, at start-up
+    metrics = Metrics()
+    app = FastAPI(
+        title="Memberdesk",
+        version="1.0.0",
+        summary="Admin backend: members, reviews, moderation and notes.",
+        description=openapi.DESCRIPTION,
+        lifespan=_lifespan(settings, metrics),
+    )
+    problems.install(app)
+    include_routes(app)
+    openapi.install(app, settings)
+    _add_middleware(app, settings, metrics)
+    return app
+
+
+def _lifespan(settings: Settings, metrics: Metrics) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Opens the database and the S3 client, starts the background work, and sets the app's state."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.log_format == "none":
-            route_structlog_to_stdlib()
-        else:
-            # Here rather than in the command line, so that every uvicorn worker process is configured.
-            configure_logging(settings.log_level, json=settings.log_format == "json")
-        database = Database.from_settings(settings)
-        engines = (database.primary, database.primary_reads.engine, *(r.engine for r in database.replicas))
-        for engine in dict.fromkeys(engines):
-            instrument_engine(engine)
+        _configure_logging(settings)
+        database = _open_database(settings)
         try:
             async with s3_client(settings) as client:
-                app.state.database = database
-                app.state.storage = storage = Storage(client, settings)
+                storage = Storage(client, settings)
+                # Stopped before the S3 client closes (the outbox worker deletes objects with it) and before the
+                # engines are disposed of.
                 background = BackgroundWork(database, storage, settings)
-                app.state.outbox_worker = background.outbox  # nudged after a commit that enqueued events
+                set_app_state(
+                    app,
+                    AppState(
+                        settings=settings,
+                        metrics=metrics,
+                        database=database,
+                        storage=storage,
+                        identity_cache=IdentityCache(settings.auth_cache_seconds),
+                        password_checks=PasswordCheckGate(settings.login_checks_per_client),
+                        outbox_worker=background.outbox,  # nudged after a commit that enqueued events
+                    ),
+                )
                 await background.start()
                 security.prepare_hashing()
                 settle_garbage_collector()
@@ -72,20 +95,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await database.dispose()
 
-    app = FastAPI(
-        title="Memberdesk",
-        version="1.0.0",
-        summary="Admin backend: members, reviews, moderation and notes.",
-        description=openapi.DESCRIPTION,
-        lifespan=lifespan,
-    )
-    app.state.settings = settings
-    app.state.metrics = metrics = Metrics()
-    app.state.identity_cache = IdentityCache(settings.auth_cache_seconds)
-    app.state.password_checks = PasswordCheckGate(settings.login_checks_per_client)
-    problems.install(app)
-    include_routes(app)
-    openapi.install(app, settings)
+    return lifespan
+
+
+def _configure_logging(settings: Settings) -> None:
+    if settings.log_format == "none":
+        route_structlog_to_stdlib()
+    else:
+        # Here rather than in the command line, so that every uvicorn worker process is configured.
+        configure_logging(settings.log_level, json=settings.log_format == "json")
+
+
+def _open_database(settings: Settings) -> Database:
+    """The engines, instrumented for Server-Timing (the replicas are checked by the process's background work)."""
+    database = Database.from_settings(settings)
+    engines = (database.primary, database.primary_reads.engine, *(r.engine for r in database.replicas))
+    for engine in dict.fromkeys(engines):
+        instrument_engine(engine)
+    return database
+
+
+EXPOSED_HEADERS = [
+    "X-Total-Count",
+    "Content-Range",
+    "Link",
+    "X-Next-Cursor",
+    "ETag",
+    REQUEST_ID_HEADER,
+    LSN_HEADER,
+    "Server-Timing",
+]
+
+
+def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    """Innermost first: each one added wraps those before it, and RequestContext wraps them all."""
     app.add_middleware(IdempotencyRecorder)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(InputGuard)
@@ -94,20 +137,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=[
-            "X-Total-Count",
-            "Content-Range",
-            "Link",
-            "X-Next-Cursor",
-            "ETag",
-            REQUEST_ID_HEADER,
-            LSN_HEADER,
-            "Server-Timing",
-        ],
+        expose_headers=EXPOSED_HEADERS,
     )
-
     templates: dict[Any, str] = {
         route.endpoint: str(route.path) for route in iter_route_contexts(app.routes) if route.endpoint is not None
     }
     app.add_middleware(RequestContext, settings=settings, metrics=metrics, templates=templates)
-    return app

@@ -19,7 +19,7 @@ from pathlib import Path
 import asyncpg
 
 from backend.cli import create_admin, load_settings, migrate, serve
-from backend.domain.admin.models import Role
+from backend.domain.identity import Role
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import s3_client
 from devtools.seed import seed_members

@@ -21,12 +21,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from backend.api.state import app_state
 from backend.cli import migrate
-from backend.domain.actors import COMMAND_LINE, AuditContext
-from backend.domain.admin.models import Role
 from backend.domain.admin.schemas import OperatorRead
 from backend.domain.admin.service import ensure_operator
-from backend.infrastructure.database import Database
+from backend.domain.identity import COMMAND_LINE, AuditContext, Role
 from backend.infrastructure.security import issue_token
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import s3_client
@@ -208,7 +207,7 @@ def operator_email(role: Role) -> str:
 @pytest.fixture(scope="session")
 async def operators(app: FastAPI) -> dict[Role, OperatorRead]:
     """One active operator per role, password OPERATOR_PASSWORD."""
-    database: Database = app.state.database
+    database = app_state(app).database
     made = {}
     async with database.write_sessions() as session, session.begin():
         for role in Role:

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from backend.cli import create_admin, migrate
-from backend.domain.admin.models import Role
+from backend.domain.identity import Role
 from backend.infrastructure.security import issue_token
 from backend.infrastructure.settings import Settings
 from devtools.seed import seed_members

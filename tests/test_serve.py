@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 import pytest
 
-from backend.domain.admin.models import Role
+from backend.domain.identity import Role
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.workers import MIN_WORKER_LIFE_SECONDS
 from devtools.services import ServiceUrls, process_alive

@@ -1,8 +1,11 @@
-"""Dependencies, defined once as Annotated aliases so that route signatures read like sentences."""
+"""Dependencies, defined once as Annotated aliases so that route signatures read like sentences.
+
+They read the app's and the request's state through backend/api/state.py. Every dependency here is `async def`:
+FastAPI runs a plain `def` one in a worker thread, a costly hop.
+"""
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
@@ -10,57 +13,38 @@ from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Request
 
-from backend.api.context import AVOID_REPLICAS, LSN_COOKIE, LSN_HEADER
-from backend.api.idempotency import CLAIMED
-from backend.domain.actors import Actor, AuditContext
-from backend.domain.admin.models import Role
+from backend.api.context import LSN_COOKIE, LSN_HEADER
+from backend.api.state import AppState, RequestState, app_state, request_state
 from backend.domain.admin.service import AdminService
 from backend.domain.audit.service import AuditService
 from backend.domain.auth import service as auth_service
-from backend.domain.auth.service import (
-    ClientAddress,
-    IdentityCache,
-    LoginPolicy,
-    LoginService,
-    PasswordCheckGate,
-    client_address,
-)
+from backend.domain.auth.service import ClientAddress, LoginPolicy, LoginService, client_address
 from backend.domain.dashboard.service import DashboardService
 from backend.domain.errors import PermissionDenied, Unauthorized
 from backend.domain.health.service import HealthService
 from backend.domain.idempotency import service as idempotency
+from backend.domain.identity import Actor, AuditContext, Role
 from backend.domain.member.loader import LoaderKind
 from backend.domain.member.service import MemberService
 from backend.domain.member.writes import MemberWriteService
 from backend.domain.outbox.service import OUTBOX_PENDING
 from backend.infrastructure import security
-from backend.infrastructure.database import (
-    AsyncReadSession,
-    AsyncWriteSession,
-    Database,
-    ReadTarget,
-    is_unavailable,
-)
+from backend.infrastructure.database import AsyncReadSession, AsyncWriteSession, Database, ReadTarget
 from backend.infrastructure.replication import parse_lsn
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage
 
-logger = logging.getLogger(__name__)
-
 
 async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    return app_state(request.app).settings
 
 
 async def get_database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
+    return app_state(request.app).database
 
 
 async def get_storage(request: Request) -> Storage:
-    storage: Storage = request.app.state.storage
-    return storage
+    return app_state(request.app).storage
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -79,10 +63,13 @@ async def get_read_target(request: Request) -> ReadTarget:
     A client that presents its last write's position reads from a replica that has replayed it, or from
     the primary.
     """
-    database: Database = request.app.state.database
-    avoid = getattr(request.state, AVOID_REPLICAS, ())
-    target = await database.read_target(client_position(request), avoid)
-    request.state.read_target = target.name
+    return await _choose_read_target(request, app_state(request.app).database)
+
+
+async def _choose_read_target(request: Request, database: Database) -> ReadTarget:
+    state = request_state(request)
+    target = await database.read_target(client_position(request), state.avoid_replicas)
+    state.read_target = target.name
     return target
 
 
@@ -95,35 +82,51 @@ async def get_read_session(target: ReadTargetDep) -> AsyncIterator[AsyncReadSess
         yield session
 
 
-async def get_write_session(request: Request, database: DatabaseDep) -> AsyncIterator[AsyncWriteSession]:
+async def get_write_session(request: Request) -> AsyncIterator[AsyncWriteSession]:
     """The request's transaction on the primary: committed before the response is sent, rolled back on error.
 
     `scope="function"` ends the dependency when the endpoint returns, before the response goes out, so a
-    commit that fails reaches the client as an error instead of a 200 for a write that was lost. Events the
-    transaction put in the outbox are handed to the worker right after the commit.
+    commit that fails reaches the client as an error instead of a 200 for a write that was lost. In order: the
+    request's Idempotency-Key is claimed in the transaction, the endpoint runs, the transaction commits, and
+    then what the commit makes true is passed on (see _after_commit).
     """
-    async with database.write_sessions() as session:
-        key = request.headers.get(idempotency.HEADER)
-        actor: Actor | None = getattr(request.state, "actor", None)
+    app, state = app_state(request.app), request_state(request)
+    key = _idempotency_key(request, state)
+    async with app.database.write_sessions() as session:
         try:
-            if key is not None and request.method == "POST" and actor is not None:
-                await idempotency.claim(
-                    session, actor=actor, key=key, method="POST", path=request.url.path, body=await request.body()
-                )
+            if key is not None:
+                await _claim(request, state, session, key)
             yield session
             await session.commit()
         except BaseException:
             await session.rollback()
             raise
-        if getattr(request.state, "identities_changed", False):
-            request.app.state.identity_cache.clear()
-        request.state.commit_lsn = await database.commit_position(session)
-        if key is not None and request.method == "POST" and actor is not None:
-            setattr(request.state, CLAIMED, key)
-        if session.info.get(OUTBOX_PENDING):
-            worker = getattr(request.app.state, "outbox_worker", None)
-            if worker is not None:
-                worker.nudge()
+        await _after_commit(app, state, session, key)
+
+
+def _idempotency_key(request: Request, state: RequestState) -> str | None:
+    """The Idempotency-Key of a POST by a known caller: the only requests that claim one."""
+    if request.method != "POST" or state.actor is None:
+        return None
+    return request.headers.get(idempotency.HEADER)
+
+
+async def _claim(request: Request, state: RequestState, session: AsyncWriteSession, key: str) -> None:
+    """The key claimed in the request's transaction (Replay when it was answered before, or 409 / 422)."""
+    body = await request.body()
+    await idempotency.claim(session, actor=state.actor, key=key, method="POST", path=request.url.path, body=body)
+
+
+async def _after_commit(app: AppState, state: RequestState, session: AsyncWriteSession, key: str | None) -> None:
+    """What a commit makes true, passed on: the identity cache is cleared when operators or keys changed, the
+    commit's position goes out with the answer (read-your-writes), the claimed key has its answer stored
+    (api/idempotency.py), and events put in the outbox are handed to the worker."""
+    if state.identities_changed:
+        app.identity_cache.clear()
+    state.commit_lsn = await app.database.commit_position(session)
+    state.idempotency_key = key
+    if session.info.get(OUTBOX_PENDING):
+        app.outbox_worker.nudge()
 
 
 ReadSession = Annotated[AsyncReadSession, Depends(get_read_session, scope="function")]
@@ -135,15 +138,15 @@ WriteSession = Annotated[AsyncWriteSession, Depends(get_write_session, scope="fu
 # request (a generator one several times more), and these are the hottest routes. They open a session per
 # operation (see MemberService).
 async def get_member_service(request: Request) -> MemberService:
-    state = request.app.state
-    settings: Settings = state.settings
-    target = await get_read_target(request)
-    return MemberService(target.sessions, state.storage, settings.tz, LoaderKind(settings.member_loader))
+    app = app_state(request.app)
+    settings = app.settings
+    target = await _choose_read_target(request, app.database)
+    return MemberService(target.sessions, app.storage, settings.tz, LoaderKind(settings.member_loader))
 
 
 async def get_dashboard_service(request: Request) -> DashboardService:
-    settings: Settings = request.app.state.settings
-    return DashboardService((await get_read_target(request)).sessions, settings.tz)
+    app = app_state(request.app)
+    return DashboardService((await _choose_read_target(request, app.database)).sessions, app.settings.tz)
 
 
 async def get_health_service(database: DatabaseDep, storage: StorageDep) -> HealthService:
@@ -166,64 +169,48 @@ def _credentials(request: Request) -> tuple[str, str] | None:
     return None
 
 
-async def _touch_api_key(database: Database, key_id: uuid.UUID) -> None:
-    async with database.write_sessions() as session, session.begin():
-        await auth_service.touch_api_key(session, key_id)
-
-
 async def authenticate(request: Request, background: BackgroundTasks) -> Actor:
     """The caller, from a bearer token or an API key; 401 without valid credentials.
 
-    Identities are read on the primary so that deactivating an operator or revoking a key takes effect at
-    once, even while replicas lag (a replica stands in only while the primary is down), and kept for a
-    couple of seconds (AUTH_CACHE_SECONDS, never past a token's expiry) so that most requests skip that
-    round trip and the token's verification. A key's last_used_at is written after the response, at most
-    every few minutes, never on the request's path.
+    Identities are looked up on the primary (auth_service.identify) and kept for a couple of seconds
+    (AUTH_CACHE_SECONDS, never past a token's expiry) so that most requests skip that round trip and the
+    token's verification.
     """
     credentials = _credentials(request)
     if credentials is None:
         raise Unauthorized("Authentication required: send Authorization: Bearer <token> or X-API-Key.")
     kind, value = credentials
-    state = request.app.state
-    cache: IdentityCache = state.identity_cache
+    app = app_state(request.app)
     cache_key = f"{kind}:{value}" if kind == "bearer" else f"api_key:{security.hash_api_key(value)}"
-    actor = cache.get(cache_key)
+    actor = app.identity_cache.get(cache_key)
     if actor is None:
-        generation = cache.generation
-        database: Database = state.database
-        settings: Settings = state.settings
-        claims = auth_service.token_claims(value, settings.token_secret()) if kind == "bearer" else None
-        try:
-            if not database.monitor.primary_healthy and database.replicas:
-                raise OSError("the last probe found the primary down")
-            check = await _identify(database.primary_reads, value, claims)
-        except Exception as exc:
-            if not database.replicas or not is_unavailable(exc):
-                raise
-            # The primary is down: reads must go on, so the identity is read from a replica (seconds stale).
-            database.monitor.primary_healthy = False
-            logger.warning("primary unavailable for authentication; using a replica")
-            check = await _identify(await database.read_target(), value, claims)
-        actor = check.actor
-        cache.put(cache_key, actor, generation=generation, until=claims.expires_at if claims is not None else None)
-        if check.needs_touch and actor.id is not None:
-            background.add_task(_touch_api_key, database, actor.id)
-    request.state.actor = actor
+        actor = await _look_up(app, kind, value, cache_key, background)
+    request_state(request).actor = actor
     return actor
 
 
-async def _identify(target: ReadTarget, key: str, claims: security.TokenClaims | None) -> auth_service.KeyCheck:
-    async with target.sessions() as session:
-        if claims is not None:
-            actor = await auth_service.actor_by_id(session, claims.subject, claims.version)
-            return auth_service.KeyCheck(actor, needs_touch=False)
-        return await auth_service.actor_from_api_key(session, key)
+async def _look_up(app: AppState, kind: str, value: str, cache_key: str, background: BackgroundTasks) -> Actor:
+    """An identity the cache did not have: looked up, kept, and a key's last_used_at written after the response
+    (at most every few minutes, never on the request's path)."""
+    cache = app.identity_cache
+    generation = cache.generation
+    claims = auth_service.token_claims(value, app.settings.token_secret()) if kind == "bearer" else None
+    check = await auth_service.identify(app.database, value, claims)
+    cache.put(cache_key, check.actor, generation=generation, until=claims.expires_at if claims is not None else None)
+    if check.needs_touch and check.actor.id is not None:
+        background.add_task(_touch_api_key, app.database, check.actor.id)
+    return check.actor
+
+
+async def _touch_api_key(database: Database, key_id: uuid.UUID) -> None:
+    async with database.write_sessions() as session, session.begin():
+        await auth_service.touch_api_key(session, key_id)
 
 
 def forget_identities(request: Request) -> None:
     """After an operator or key changed: once the request's transaction commits, this process stops trusting
     the identities it had confirmed (cleared any earlier, a lookup racing the commit could keep the old one)."""
-    request.state.identities_changed = True
+    request_state(request).identities_changed = True
 
 
 CurrentAdmin = Annotated[Actor, Depends(authenticate)]
@@ -233,15 +220,12 @@ def require(role: Role) -> Callable[[Request, BackgroundTasks], Awaitable[Actor]
     """A dependency that lets through actors of `role` or above, and answers 403 to the others.
 
     It authenticates the caller itself, once per request (the router's guard and a route's stricter one share
-    the actor through request.state), rather than through a dependency on `authenticate`: one dependency
-    fewer to solve on every admin request. Every dependency here is `async def`: FastAPI runs a plain `def`
-    one in a worker thread, a costly hop.
+    the actor through the request's state), rather than through a dependency on `authenticate`: one dependency
+    fewer to solve on every admin request.
     """
 
     async def check(request: Request, background: BackgroundTasks) -> Actor:
-        actor: Actor | None = getattr(request.state, "actor", None)
-        if actor is None:
-            actor = await authenticate(request, background)
+        actor = request_state(request).actor or await authenticate(request, background)
         if not actor.can(role):
             raise PermissionDenied(f"This needs the {role.value} role; you are {actor.role or 'nobody'}.")
         return actor
@@ -265,7 +249,7 @@ _require_viewer = require(Role.viewer)
 
 async def require_scraper(request: Request, background: BackgroundTasks) -> None:
     """/metrics: open to everyone with METRICS_PUBLIC, to METRICS_ALLOWED_NETWORKS, else to viewers and keys."""
-    settings: Settings = request.app.state.settings
+    settings = app_state(request.app).settings
     if settings.metrics_public or _in_networks(request, settings.metrics_allowed_networks):
         return
     await _require_viewer(request, background)
@@ -277,7 +261,7 @@ RequireAdmin = Annotated[Actor, Depends(require(Role.admin))]
 
 
 async def get_audit_context(request: Request, actor: CurrentAdmin) -> AuditContext:
-    return AuditContext(actor, getattr(request.state, "request_id", None))
+    return AuditContext(actor, request_state(request).request_id)
 
 
 AuditContextDep = Annotated[AuditContext, Depends(get_audit_context)]
@@ -291,8 +275,8 @@ async def get_audit_service(
     request: Request, background: BackgroundTasks, session: ReadSession, settings: SettingsDep
 ) -> AuditService:
     # The router's guard has authenticated the caller already: its actor is reused, not looked up again.
-    actor: Actor | None = getattr(request.state, "actor", None)
-    return AuditService(session, settings.tz, actor or await authenticate(request, background))
+    actor = request_state(request).actor or await authenticate(request, background)
+    return AuditService(session, settings.tz, actor)
 
 
 async def get_client_address(request: Request) -> ClientAddress:
@@ -303,9 +287,9 @@ async def get_client_address(request: Request) -> ClientAddress:
 ClientAddressDep = Annotated[ClientAddress, Depends(get_client_address)]
 
 
-async def get_login_service(
-    request: Request, session: WriteSession, database: DatabaseDep, settings: SettingsDep
-) -> LoginService:
+async def get_login_service(request: Request, session: WriteSession) -> LoginService:
+    app = app_state(request.app)
+    settings = app.settings
     policy = LoginPolicy(
         secret=settings.token_secret(),
         token_ttl_seconds=settings.jwt_ttl_seconds,
@@ -313,10 +297,8 @@ async def get_login_service(
         max_failures_per_client=settings.login_max_failures_per_client,
         window_seconds=settings.login_window_seconds,
     )
-    gate: PasswordCheckGate = request.app.state.password_checks
-    return LoginService(
-        session, database.primary_reads.sessions, policy, gate, getattr(request.state, "request_id", None)
-    )
+    reads = app.database.primary_reads.sessions
+    return LoginService(session, reads, policy, app.password_checks, request_state(request).request_id)
 
 
 async def get_member_writer(session: WriteSession, context: AuditContextDep, storage: StorageDep) -> MemberWriteService:

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.api.state import RequestState, app_state, scope_state
 from backend.domain.idempotency import service as idempotency
 from backend.domain.schemas import shown_once_fields
-from backend.infrastructure.database import Database
 
 logger = logging.getLogger(__name__)
 
-CLAIMED = "idempotency_claimed"  # request.state key set by the write session after its commit
 _KEPT_HEADERS = {b"content-type", b"location", b"etag"}
 
 
 class IdempotencyRecorder:
-    """Buffers the answer of requests whose key was claimed and committed, stores it, then sends it."""
+    """Buffers the answer of requests whose key was claimed and committed (the write session notes it in the
+    request's state after its commit), stores it, then sends it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -30,8 +29,8 @@ class IdempotencyRecorder:
         held: list[Message] = []
 
         async def hold(message: Message) -> None:
-            state: dict[str, Any] = scope.get("state", {})
-            if CLAIMED not in state:
+            state = scope_state(scope)
+            if state is None or state.idempotency_key is None:
                 if held:
                     for earlier in held:
                         await send(earlier)
@@ -47,19 +46,19 @@ class IdempotencyRecorder:
 
         await self.app(scope, receive, hold)
 
-    async def _store(self, scope: Scope, state: dict[str, Any], messages: list[Message]) -> None:
+    async def _store(self, scope: Scope, state: RequestState, messages: list[Message]) -> None:
         start = messages[0]
         body = b"".join(m.get("body", b"") for m in messages[1:])
         headers = [[k.decode(), v.decode()] for k, v in start.get("headers", []) if k.lower() in _KEPT_HEADERS]
         # The route's response model declares the fields that carry a secret: those are never stored.
         secret_fields = shown_once_fields(getattr(scope.get("route"), "response_model", None))
-        database: Database = scope["app"].state.database
+        assert state.idempotency_key is not None
         try:
-            async with database.write_sessions() as session, session.begin():
+            async with app_state(scope["app"]).database.write_sessions() as session, session.begin():
                 await idempotency.save_response(
                     session,
-                    actor=state.get("actor"),
-                    key=state[CLAIMED],
+                    actor=state.actor,
+                    key=state.idempotency_key,
                     status=start["status"],
                     headers=headers,
                     body=body,

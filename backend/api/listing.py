@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from backend.api.state import app_state
 from backend.domain.errors import BadRequest
 from backend.domain.ordering import SortKey
 
@@ -169,8 +170,7 @@ def _signature(payload: str, key: bytes) -> str:
 
 def cursor_key(request: Request) -> bytes:
     """The app's key for signing list cursors (from its settings)."""
-    key: bytes = request.app.state.settings.cursor_key
-    return key
+    return app_state(request.app).settings.cursor_key
 
 
 def list_headers(

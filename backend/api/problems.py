@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.status import HTTP_500_INTERNAL_SERVER_ERROR
 
 from backend.api.context import RETRY_MARKER
+from backend.api.state import app_state, scope_state
 from backend.domain.errors import DomainError
 from backend.domain.idempotency.service import Replay
 from backend.infrastructure.database import UNAVAILABLE_ERRORS, is_timed_out, is_unavailable
@@ -81,8 +82,8 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
 
 
 def _request_id(request: Request) -> str | None:
-    value = getattr(request.state, "request_id", None)
-    return value if isinstance(value, str) else None
+    state = scope_state(request.scope)
+    return state.request_id if state is not None else None
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
@@ -151,10 +152,11 @@ def allowed_methods(request: Request) -> list[str]:
 async def _unavailable(request: Request, exc: Exception) -> Response:
     logger.warning("dependency unavailable: %s", type(exc).__name__, exc_info=exc)
     headers = {"Retry-After": RETRY_AFTER_SECONDS}
-    server = getattr(request.state, "read_target", None)
+    state = scope_state(request.scope)
+    server = state.read_target if state is not None else None
     if server and server != "primary" and not isinstance(exc, PoolTimeoutError):
         # The replica failed under this read: take it out now, and let the failover run the GET elsewhere.
-        request.app.state.database.monitor.mark_down(server, f"{type(exc).__name__} during a request")
+        app_state(request.app).database.monitor.mark_down(server, f"{type(exc).__name__} during a request")
         headers[RETRY_MARKER] = server
     return problem(
         503,

@@ -5,7 +5,7 @@ from backend.infrastructure.database import (
     AsyncWriteSession,
     ReadSessionFactory,
     Row,
-    driver_connection,
+    copy_query,
     fetch,
 )
 
@@ -18,6 +18,6 @@ __all__ = [
     "AsyncWriteSession",
     "ReadSessionFactory",
     "Row",
-    "driver_connection",
+    "copy_query",
     "fetch",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -100,13 +100,30 @@ class AsyncReadSession(AsyncSession):
     """
 
 
-async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under `session`, for what SQLAlchemy has no construct for (COPY; statements go
-    through `fetch`). The session keeps owning the connection: it goes back to the pool when the session closes."""
+async def copy_query(
+    session: AsyncSession, sql: str, *args: Any, output: Callable[[bytes], Awaitable[None]], **options: Any
+) -> None:
+    """`COPY (sql) TO STDOUT` run by the driver on the session's connection (SQLAlchemy has no construct for COPY),
+    each chunk handed to `output`; asyncpg quotes `args` into the statement (COPY takes no bind parameters).
+
+    When `output` fails (or the task is cancelled), asyncpg sends the server a cancel request and waits, at the
+    connection's next use, for its acknowledgement, which never comes if the copy had ended already (a failure
+    on the last chunk): such a connection is closed and dropped from the pool, so that nothing waits on it.
+    """
     connection = await session.connection()
     driver: asyncpg.Connection | None = (await connection.get_raw_connection()).driver_connection
     assert driver is not None
-    return driver
+
+    async def write(data: bytes | bytearray) -> None:
+        await output(bytes(data))
+
+    try:
+        await driver.copy_from_query(sql, *args, output=write, **options)
+    except BaseException as exc:
+        if not isinstance(exc, asyncpg.PostgresError):
+            driver.terminate()
+            await connection.invalidate()
+        raise
 
 
 class Row(Protocol):

@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from backend.domain.actors import HOUSEKEEPING, AuditContext
 from backend.domain.idempotency import service as idempotency
+from backend.domain.identity import HOUSEKEEPING, AuditContext
 from backend.domain.outbox import service as outbox
 from backend.domain.photo import service as photos
 from backend.domain.photo.service import PhotoService

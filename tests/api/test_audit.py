@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from backend.domain.admin.models import Role
 from backend.domain.admin.schemas import OperatorRead
+from backend.domain.identity import Role
 from tests.conftest import OPERATOR_PASSWORD, api_client
 
 OPERATORS = "/api/v1/admin/operators"

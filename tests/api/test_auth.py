@@ -21,11 +21,11 @@ from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from backend.domain.actors import Actor, ActorKind
-from backend.domain.admin.models import Role
+from backend.api.state import app_state
 from backend.domain.admin.schemas import OperatorRead
 from backend.domain.auth import repository as auth_repository
 from backend.domain.auth.service import ClientAddress, IdentityCache, client_address
+from backend.domain.identity import Actor, ActorKind, Role
 from backend.infrastructure import security
 from backend.infrastructure.settings import Settings
 from backend.main import create_app
@@ -318,7 +318,7 @@ class TestConcurrentPasswordChecks:
         """Sixty concurrent logins from one address: a few are checked, the rest refused at once, and a login
         from elsewhere goes to the hashing pool behind those few only."""
         operator = await new_operator(admin)
-        limit = app.state.settings.login_checks_per_client
+        limit = app_state(app).settings.login_checks_per_client
         hold = threading.Event()  # keeps the burst's checks on the hashing pool until the other login is queued
         submitted: list[str] = []  # passwords, in the order their checks were handed to the pool
         real_verify, real_check = security.verify_password, security._verify

@@ -14,8 +14,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
-from backend.domain.actors import ROLE_RANK
-from backend.domain.admin.models import Role
+from backend.domain.identity import ROLE_RANK, Role
 
 PUBLIC = {
     ("GET", "/openapi.json"),

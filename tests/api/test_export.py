@@ -19,7 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from backend.api.context import REQUEST_LOGGER
-from backend.domain.admin.models import Role
+from backend.domain.identity import Role
 from backend.domain.member import repository
 from backend.domain.member.repository import EXPORT_COLUMNS, MemberListQuery
 from backend.domain.sessions import AnySession

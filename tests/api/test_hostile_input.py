@@ -29,9 +29,9 @@ import pytest
 from fastapi import FastAPI
 
 from backend.api.listing import encode_cursor
-from backend.domain.admin.models import Role
 from backend.domain.admin.schemas import EMAIL_PATTERN
 from backend.domain.auth.schemas import LOGIN_EMAIL_PATTERN
+from backend.domain.identity import Role
 from backend.domain.member.schemas import PHONE_PATTERN
 from backend.domain.member.service import total_order
 from backend.domain.ordering import SortKey

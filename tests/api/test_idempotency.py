@@ -11,8 +11,8 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from backend.domain.admin.models import Role
 from backend.domain.idempotency.service import WITHHELD
+from backend.domain.identity import Role
 from backend.domain.schemas import SHOWN_ONCE
 from tests.conftest import OPERATOR_PASSWORD, api_client, operator_email
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from backend.domain.admin.models import Role
+from backend.domain.identity import Role
 from devtools.services import ServiceUrls
 from tests.conftest import api_client, wait_for_replica
 from tests.factories import create_member, unique_phone

@@ -14,12 +14,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from backend.domain.actors import COMMAND_LINE, AuditContext
+from backend.api.state import app_state
 from backend.domain.admin import repository as admin_repository
-from backend.domain.admin.models import Role
 from backend.domain.admin.service import ensure_operator
 from backend.domain.errors import ConflictError
-from backend.infrastructure.database import Database
+from backend.domain.identity import COMMAND_LINE, AuditContext, Role
 from backend.infrastructure.security import issue_token
 from backend.infrastructure.settings import Settings
 from backend.main import create_app
@@ -94,9 +93,9 @@ class Isolated:
         )
         for name, operator in (("a_token", self.a), ("b_token", self.b)):
             version = await self.db.fetchval("SELECT token_version FROM admin_users WHERE id = $1", operator)
-            secret = self.app.state.settings.token_secret()
+            secret = app_state(self.app).settings.token_secret()
             setattr(self, name, issue_token(operator, secret, 900, version=version))
-        self.app.state.identity_cache.clear()
+        app_state(self.app).identity_cache.clear()
 
     async def active_admins(self) -> int:
         count: int = await self.db.fetchval("SELECT count(*) FROM admin_users WHERE role = 'admin' AND is_active")
@@ -108,7 +107,7 @@ async def isolated(settings: Settings, services: ServiceUrls) -> AsyncIterator[I
     async with isolated_database(settings, services) as own:
         app = create_app(own)
         async with app.router.lifespan_context(app):
-            database: Database = app.state.database
+            database = app_state(app).database
             async with database.write_sessions() as session, session.begin():
                 made = [
                     await ensure_operator(
@@ -190,7 +189,7 @@ class TestTheLastActiveAdmin:
     async def test_cannot_be_demoted_from_the_command_line_either(self, isolated: Isolated) -> None:
         await isolated.restore()
         await isolated.db.execute("UPDATE admin_users SET is_active = false WHERE id = $1", isolated.b)
-        database: Database = isolated.app.state.database
+        database = app_state(isolated.app).database
         with pytest.raises(ConflictError, match="last active admin"):
             async with database.write_sessions() as session, session.begin():
                 await ensure_operator(

@@ -12,11 +12,10 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from backend.domain.actors import COMMAND_LINE, AuditContext
-from backend.domain.admin.models import Role
+from backend.api.state import app_state
 from backend.domain.admin.service import ensure_operator
+from backend.domain.identity import COMMAND_LINE, AuditContext, Role
 from backend.domain.outbox import service
-from backend.infrastructure.database import Database
 from backend.infrastructure.security import issue_token
 from backend.infrastructure.settings import Settings
 from backend.main import create_app
@@ -151,7 +150,7 @@ class TestOutboxEndToEnd:
             app = create_app(tuned(isolated, receiver, outbox_max_attempts=2))
             receiver.fail_next = 100
             async with app.router.lifespan_context(app):
-                database: Database = app.state.database
+                database = app_state(app).database
                 async with database.write_sessions() as session, session.begin():
                     operator = await ensure_operator(
                         session,
@@ -162,7 +161,7 @@ class TestOutboxEndToEnd:
                         password=OPERATOR_PASSWORD,
                     )
                     await service.enqueue(session, "member.suspended", {"member_id": "m-9"})
-                app.state.outbox_worker.nudge()
+                app_state(app).outbox_worker.nudge()
                 token = issue_token(operator.id, isolated.token_secret(), isolated.jwt_ttl_seconds, version=0)  # new
                 async with api_client(app, {"Authorization": f"Bearer {token}"}) as admin:
 

@@ -17,13 +17,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from backend.domain.actors import HOUSEKEEPING, AuditContext
-from backend.domain.admin.models import Role
+from backend.api.state import app_state
+from backend.domain.identity import HOUSEKEEPING, AuditContext, Role
 from backend.domain.photo.service import PhotoService
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage
 from backend.main import create_app
 from backend.runtime.housekeeping import Housekeeper
+from backend.runtime.outbox import OutboxWorker
 from devtools.samples import sample_jpegs
 from devtools.services import ServiceUrls
 from tests.conftest import api_client, wait_for_replica
@@ -67,7 +68,9 @@ async def s3_down(settings: Settings, tokens: dict[Role, str]) -> AsyncIterator[
         api_client(application, {"Authorization": f"Bearer {tokens[Role.moderator]}"}) as c,
     ):
         # Its outbox worker would claim the other tests' object deletions and fail them against the closed port.
-        await application.state.outbox_worker.stop()
+        worker = app_state(application).outbox_worker
+        assert isinstance(worker, OutboxWorker)
+        await worker.stop()
         yield c
 
 
@@ -80,7 +83,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def storage(app: FastAPI) -> Storage:
-    store: Storage = app.state.storage
+    store = app_state(app).storage
     return store
 
 
@@ -687,7 +690,7 @@ class TestDeletePhoto:
 
 
 def housekeeper(app: FastAPI, settings: Settings) -> Housekeeper:
-    return Housekeeper(app.state.database, app.state.storage, settings)
+    return Housekeeper(app_state(app).database, app_state(app).storage, settings)
 
 
 async def backdate(db: asyncpg.Connection, photo_id: str | uuid.UUID, age: timedelta) -> None:
@@ -742,12 +745,12 @@ class TestAbandonedUploads:
         started = await start(moderator, member)
         await backdate(db, started["id"], timedelta(days=30))
         await db.execute("UPDATE user_photos SET status = 'pending' WHERE id = $1", uuid.UUID(started["id"]))
-        database = app.state.database
+        database = app_state(app).database
         async with database.write_sessions() as session, session.begin():
             service = PhotoService(
                 session,
                 AuditContext(HOUSEKEEPING, None),
-                app.state.storage,
+                app_state(app).storage,
                 max_bytes=settings.photo_max_bytes,
                 upload_ttl_seconds=settings.photo_upload_ttl_seconds,
             )
@@ -883,7 +886,7 @@ class TestServedObjectIsTheCheckedOne:
         # A late POST within the form's life puts the key back; the second deletion, once due, removes it.
         assert (await post_file(http, started, sample_jpegs()[1])).status_code == 204
         await db.execute("UPDATE outbox SET next_attempt_at = now() WHERE id = $1", rows[1]["id"])
-        app.state.outbox_worker.nudge()
+        app_state(app).outbox_worker.nudge()
         await wait_until_gone(storage, upload_key)
         assert (await storage.head(started["s3_key"])) is not None
 

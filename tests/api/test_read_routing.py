@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from backend.domain.admin.models import Role
+from backend.domain.identity import Role
 from backend.infrastructure.settings import Settings
 from backend.main import create_app
 from devtools.services import DevServices, ServiceUrls

@@ -10,10 +10,11 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 from sqlalchemy import event
+from sqlalchemy.pool import QueuePool
 
+from backend.api.state import app_state
 from backend.domain.member.loader import LoaderKind, Relation, UserDataLoader, load_detail
 from backend.domain.member.service import detail_of
-from backend.infrastructure.database import Database
 
 
 class StatementTracker:
@@ -47,7 +48,7 @@ class TestUserDataLoader:
     async def test_branches_run_in_parallel_each_on_its_own_connection(
         self, app: FastAPI, db: asyncpg.Connection
     ) -> None:
-        database: Database = app.state.database
+        database = app_state(app).database
         target = await database.read_target()
         tracker = StatementTracker()
         sync_engine = target.engine.sync_engine
@@ -76,15 +77,16 @@ class TestUserDataLoader:
         assert tracker.max_overall > 1, "the branches did not run in parallel"
 
     async def test_loads_only_what_is_asked(self, app: FastAPI, db: asyncpg.Connection) -> None:
-        target = await app.state.database.read_target()
+        target = await app_state(app).database.read_target()
         member_id = await _member_id(db)
         relations = await UserDataLoader(target.sessions).load(member_id, [Relation.photos])
         assert relations.photos
         assert relations.profile is None
 
     async def test_a_failing_branch_fails_the_load_and_closes_every_session(self, app: FastAPI) -> None:
-        target = await app.state.database.read_target()
+        target = await app_state(app).database.read_target()
         pool = target.engine.pool
+        assert isinstance(pool, QueuePool)
         checked_out_before = pool.checkedout()
 
         class Boom(Exception):
@@ -111,14 +113,14 @@ class TestUserDataLoader:
 
 async def test_the_three_loaders_give_the_same_detail(app: FastAPI, db: asyncpg.Connection) -> None:
     """joined (one statement), sequential and parallel load the same member the same way."""
-    target = await app.state.database.read_target()
+    target = await app_state(app).database.read_target()
     member_id = await _member_id(db)
     details = {}
     async with target.sessions() as session:
         for kind in LoaderKind:
             row = await load_detail(kind, session, target.sessions, member_id)
             assert row is not None
-            detail = await detail_of(row, app.state.storage)
+            detail = await detail_of(row, app_state(app).storage)
             details[kind] = detail.model_dump(
                 mode="json", exclude={"photos": {"__all__": {"url"}}, "documents": {"__all__": {"url"}}}
             )

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 
+from backend.api.state import app_state
 from backend.infrastructure.database import Database, fetch, is_timed_out, is_unavailable
 from backend.infrastructure.replication import lsn_to_int, parse_lsn
 from backend.infrastructure.settings import Settings
@@ -33,14 +34,14 @@ async def replica_admin(services: ServiceUrls) -> AsyncIterator[asyncpg.Connecti
 
 class TestReadSession:
     async def test_reads_come_from_the_replica(self, app: FastAPI) -> None:
-        database: Database = app.state.database
+        database = app_state(app).database
         target = await database.read_target()
         assert target.name.startswith("replica")
         async with target.sessions() as session:
             assert (await session.execute(text("SELECT pg_is_in_recovery()"))).scalar_one() is True
 
     async def test_a_write_through_a_read_session_fails(self, app: FastAPI) -> None:
-        database: Database = app.state.database
+        database = app_state(app).database
         async with database.primary_reads.sessions() as session:
             assert (await session.execute(text("SELECT pg_is_in_recovery()"))).scalar_one() is False
             assert (await session.execute(text("SHOW transaction_read_only"))).scalar_one() == "on"
@@ -59,7 +60,7 @@ class TestReadSession:
             await database.dispose()
 
     async def test_write_sessions_are_read_write_on_the_primary(self, app: FastAPI) -> None:
-        database: Database = app.state.database
+        database = app_state(app).database
         async with database.write_sessions() as session:
             assert (await session.execute(text("SHOW transaction_read_only"))).scalar_one() == "off"
             assert (await session.execute(text("SELECT pg_is_in_recovery()"))).scalar_one() is False

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from fastapi import FastAPI
 
+from backend.api.state import app_state
 from backend.infrastructure.settings import Settings
 from backend.runtime import housekeeping
 from backend.runtime.housekeeping import Housekeeper
@@ -55,7 +56,7 @@ async def test_only_delivered_events_past_their_keeping_time_are_deleted_in_batc
     dead = await add_event(db, "dead", keep_days + 3, None)
     pending = await add_event(db, "pending", keep_days + 3, None)
 
-    report = await Housekeeper(app.state.database, app.state.storage, settings).run_once()
+    report = await Housekeeper(app_state(app).database, app_state(app).storage, settings).run_once()
 
     assert report.delivered_events >= 5
     assert await existing_events(db, [*old, late, dead, pending]) == {late, dead, pending}
@@ -68,7 +69,7 @@ async def test_idempotency_keys_are_kept_for_their_hours_then_deleted(
     hours = settings.idempotency_key_hours
     old, young = await add_key(db, hours + 1), await add_key(db, hours - 1)
 
-    report = await Housekeeper(app.state.database, app.state.storage, settings).run_once(datetime.now(UTC))
+    report = await Housekeeper(app_state(app).database, app_state(app).storage, settings).run_once(datetime.now(UTC))
 
     assert report.idempotency_keys >= 1
     left = {r["key"] for r in await db.fetch("SELECT key FROM idempotency_keys WHERE key = ANY($1)", [old, young])}
@@ -79,7 +80,7 @@ async def test_a_pass_at_a_later_time_counts_back_from_it(
     app: FastAPI, settings: Settings, db: asyncpg.Connection
 ) -> None:
     key = await add_key(db, 1)
-    keeper = Housekeeper(app.state.database, app.state.storage, settings)
+    keeper = Housekeeper(app_state(app).database, app_state(app).storage, settings)
     await keeper.run_once()
     assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1", key) == 1
     await keeper.run_once(datetime.now(UTC) + timedelta(hours=settings.idempotency_key_hours))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from backend.api.state import app_state
 from backend.infrastructure.database import Database
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage, s3_client
@@ -36,6 +37,7 @@ async def test_start_checks_the_replicas_once_then_runs_every_loop_until_stop(se
 async def test_the_app_runs_its_outbox_worker_for_its_lifespan(settings: Settings) -> None:
     app: FastAPI = create_app(settings)
     async with app.router.lifespan_context(app):
-        worker: OutboxWorker = app.state.outbox_worker
+        worker = app_state(app).outbox_worker
+        assert isinstance(worker, OutboxWorker)
         assert worker.running
     assert not worker.running

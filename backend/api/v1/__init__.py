@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from backend.api.deps import require
 from backend.api.problems import PROBLEM_RESPONSES
 from backend.api.v1.routers import audit, auth, dashboard, health, members, metrics, operators, outbox, photos
-from backend.domain.admin.models import Role
+from backend.domain.identity import Role
 
 API_PREFIX = "/api/v1"
 ADMIN_PREFIX = f"{API_PREFIX}/admin"

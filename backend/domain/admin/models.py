@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field, SQLModel
 
 from backend.domain import base as _base  # noqa: F401
-
-
-class Role(StrEnum):
-    viewer = "viewer"
-    moderator = "moderator"
-    admin = "admin"
-
+from backend.domain.identity import Role
 
 _ROLE_CHECK = "role IN ('viewer', 'moderator', 'admin')"
 

@@ -6,7 +6,8 @@ import uuid
 
 from sqlalchemy import func, select, text, update
 
-from backend.domain.admin.models import AdminUser, ApiKey, Role
+from backend.domain.admin.models import AdminUser, ApiKey
+from backend.domain.identity import Role
 from backend.domain.sessions import AnySession, AsyncWriteSession
 
 admin_users = AdminUser.__table__  # type: ignore[attr-defined]
@@ -18,9 +19,10 @@ async def list_operators(session: AnySession) -> list[AdminUser]:
     return list((await session.execute(stmt)).scalars())
 
 
-async def email_taken(session: AnySession, email: str) -> bool:
-    stmt = select(func.count()).select_from(admin_users).where(func.lower(admin_users.c.email) == email.lower())
-    return bool((await session.execute(stmt)).scalar_one())
+async def operator_by_email(session: AnySession, email: str) -> AdminUser | None:
+    """The operator with this email, in any case (emails are unique regardless of case)."""
+    stmt = select(AdminUser).where(func.lower(admin_users.c.email) == email.lower())
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def add(session: AsyncWriteSession, row: AdminUser | ApiKey) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import Field, field_validator
 
-from backend.domain.admin.models import Role
+from backend.domain.identity import Role
 from backend.domain.schemas import BLANK_CLASS, Choice, ReadSchema, Schema, shown_once
 
 _EMAIL_PART = f"[^@\\u0000{BLANK_CLASS}]+"

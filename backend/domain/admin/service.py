@@ -6,9 +6,8 @@ import uuid
 
 from sqlalchemy.exc import IntegrityError
 
-from backend.domain.actors import ROLE_RANK, ActorKind, AuditContext
 from backend.domain.admin import repository
-from backend.domain.admin.models import AdminUser, ApiKey, Role
+from backend.domain.admin.models import AdminUser, ApiKey
 from backend.domain.admin.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -18,8 +17,8 @@ from backend.domain.admin.schemas import (
     OperatorUpdate,
 )
 from backend.domain.audit.service import AuditTrail, changes
-from backend.domain.auth import repository as auth_repository
 from backend.domain.errors import ConflictError, NotFoundError
+from backend.domain.identity import ROLE_RANK, ActorKind, AuditContext, Role
 from backend.domain.sessions import AnySession, AsyncWriteSession
 from backend.infrastructure import security
 
@@ -38,7 +37,7 @@ class AdminService:
 
     async def create_operator(self, data: OperatorCreate) -> OperatorRead:
         """A new operator; 409 when the email is taken."""
-        if await repository.email_taken(self.session, data.email):
+        if await repository.operator_by_email(self.session, data.email) is not None:
             raise ConflictError(f"An operator with email {data.email} exists.", field="email")
         password_hash = await security.hash_password(data.password)
         row = AdminUser(email=data.email, name=data.name, role=data.role, password_hash=password_hash)
@@ -138,7 +137,7 @@ async def ensure_operator(
 ) -> OperatorRead:
     """Create the operator, or reset its password, role and active flag if the email exists."""
     service = AdminService(session, context)
-    existing = await auth_repository.operator_by_email(session, email)
+    existing = await repository.operator_by_email(session, email)
     if existing is None:
         return await service.create_operator(OperatorCreate(email=email, name=name, role=role, password=password))
     # The same password again is no change: it would end the operator's tokens at every `memberdesk dev` start.

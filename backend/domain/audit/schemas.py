@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from backend.domain.actors import ActorKind
+from backend.domain.identity import ActorKind
 from backend.domain.schemas import MAX_FILTER_VALUES, Choice, DayOrMoment, ReadSchema, Schema, Uuid
 
 

@@ -8,11 +8,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from backend.domain.actors import Actor, AuditContext
-from backend.domain.admin.models import Role
 from backend.domain.audit import repository
 from backend.domain.audit.repository import AuditQuery
 from backend.domain.audit.schemas import AuditFilters, AuditRead
+from backend.domain.identity import Actor, AuditContext, Role
 from backend.domain.ordering import created_id_position
 from backend.domain.sessions import AsyncReadSession, AsyncWriteSession
 from backend.domain.timebounds import end_of, start_of

@@ -17,11 +17,6 @@ api_keys = ApiKey.__table__  # type: ignore[attr-defined]
 login_failures = LoginFailure.__table__  # type: ignore[attr-defined]
 
 
-async def operator_by_email(session: AnySession, email: str) -> AdminUser | None:
-    stmt = select(AdminUser).where(func.lower(admin_users.c.email) == email.lower())
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
 async def operator_by_id(session: AnySession, operator_id: uuid.UUID) -> AdminUser | None:
     return await session.get(AdminUser, operator_id)
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from backend.domain.admin.models import Role
+from backend.domain.identity import Role
 from backend.domain.schemas import ReadSchema, Schema, shown_once
 
 # Any text but control characters: a login names an email that may not exist, so it is not held to EMAIL_PATTERN.

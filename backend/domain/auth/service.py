@@ -12,9 +12,10 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from backend.domain.actors import Actor, ActorKind, AuditContext
-from backend.domain.admin.models import Role
+from backend.domain.admin import repository as admin_repository
+from backend.domain.admin.models import AdminUser
 from backend.domain.audit.service import AuditTrail
 from backend.domain.auth import repository
 from backend.domain.auth.schemas import LoginRequest, PasswordChange, TokenRead
@@ -25,8 +26,10 @@ from backend.domain.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
+from backend.domain.identity import Actor, ActorKind, AuditContext, Role
 from backend.domain.sessions import AnySession, AsyncWriteSession, ReadSessionFactory
 from backend.infrastructure import security
+from backend.infrastructure.database import Database, ReadTarget, is_unavailable
 
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=5)
 LOGIN_RETRY_AFTER_SECONDS = 2  # after the throttle could not be checked or recorded
@@ -219,40 +222,28 @@ class LoginService:
         with self.gate.slot(client):
             async with _fail_closed("read"), self.reads() as look:
                 throttled = await self._throttled(look, email, client.key, now)
-                operator = None if throttled else await repository.operator_by_email(look, email)
+                operator = None if throttled else await admin_repository.operator_by_email(look, email)
             if throttled is not None:
                 return throttled
             valid = await security.verify_password(operator.password_hash if operator else None, credentials.password)
 
-        async with _fail_closed("read"):
-            await repository.lock_login(self.session, email)
-            throttled = await self._throttled(self.session, email, client.key, now)
+        throttled = await self._throttled_under_lock(email, client, now)
         if throttled is not None:
             return throttled
         if operator is None or not valid or not operator.is_active:
-            async with _fail_closed("recorded"):
-                await repository.add_failure(self.session, email=email, client=client.key)
-                actor = Actor(ActorKind.anonymous, None, None, email)
-                await AuditTrail(self.session, AuditContext(actor, self.request_id)).record(
-                    "auth.login_failed",
-                    "admin_user",
-                    operator.id if operator else "unknown",
-                    {"email": {"before": None, "after": email}, "client": {"before": None, "after": client.address}},
-                )
+            attempt = {"email": {"before": None, "after": email}, "client": {"before": None, "after": client.address}}
+            failed_as = Actor(ActorKind.anonymous, None, None, email)
+            entity = operator.id if operator else "unknown"
+            await self._record_failure(failed_as, email, client, "auth.login_failed", entity, attempt)
             return LoginOutcome(error=_invalid_credentials())
 
         async with _fail_closed("recorded"):
-            await repository.clear_failures(
-                self.session, email=email, client=client.key, before=now - timedelta(seconds=self.policy.window_seconds)
-            )
+            await self._clear_failures(email, client, now)
             actor = Actor(ActorKind.operator, operator.id, operator.role, operator.name)
-            await AuditTrail(self.session, AuditContext(actor, self.request_id)).record(
+            await self._audit(actor).record(
                 "auth.login", "admin_user", operator.id, {"client": {"before": None, "after": client.address}}
             )
-        token = security.issue_token(
-            operator.id, self.policy.secret, self.policy.token_ttl_seconds, now, version=operator.token_version
-        )
-        return LoginOutcome(token=TokenRead(access_token=token, expires_in=self.policy.token_ttl_seconds))
+        return self._token(operator.id, operator.token_version, now)
 
     async def change_password(self, actor: Actor, data: PasswordChange, client: ClientAddress) -> LoginOutcome:
         """The calling operator's new password, given the current one; every earlier token ends, a fresh one is
@@ -265,50 +256,72 @@ class LoginService:
             raise PermissionDenied("Only an operator has a password to change; API keys are replaced instead.")
         now = datetime.now(UTC)
         with self.gate.slot(client):
-            async with _fail_closed("read"), self.reads() as look:
-                operator = await repository.operator_by_id(look, actor.id)
-                throttled = None
-                if operator is not None:
-                    throttled = await self._throttled(look, operator.email, client.key, now)
-            if operator is None or not operator.is_active:
-                raise Unauthorized("The access token's operator is unknown or deactivated.")
+            operator, throttled = await self._operator_and_throttle(actor.id, client, now)
             if throttled is not None:
                 return throttled
             valid = await security.verify_password(operator.password_hash, data.current_password)
             new_hash = await security.hash_password(data.new_password) if valid else None
 
         email = operator.email.lower()
-        async with _fail_closed("read"):
-            await repository.lock_login(self.session, email)
-            throttled = await self._throttled(self.session, email, client.key, now)
+        throttled = await self._throttled_under_lock(email, client, now)
         if throttled is not None:
             return throttled
-        audit = AuditTrail(self.session, AuditContext(actor, self.request_id))
         if new_hash is None:
-            async with _fail_closed("recorded"):
-                await repository.add_failure(self.session, email=email, client=client.key)
-                await audit.record(
-                    "auth.password_change_failed",
-                    "admin_user",
-                    operator.id,
-                    {"client": {"before": None, "after": client.address}},
-                )
+            attempt = {"client": {"before": None, "after": client.address}}
+            await self._record_failure(actor, email, client, "auth.password_change_failed", operator.id, attempt)
             # 403, not 422: the body is valid (a client generated from the schema must not take it for a bug).
             return LoginOutcome(error=PermissionDenied("The current password is wrong.", field="current_password"))
+        version = await self._replace_password(actor, operator, new_hash, client, now)
+        if version is None:
+            raise ConflictError("The password or the operator changed meanwhile; try again.", field="current_password")
+        return self._token(operator.id, version, now)
 
+    async def _operator_and_throttle(
+        self, operator_id: uuid.UUID, client: ClientAddress, now: datetime
+    ) -> tuple[AdminUser, LoginOutcome | None]:
+        """The operator (401 when unknown or deactivated), and whether attempts on its email are throttled."""
+        async with _fail_closed("read"), self.reads() as look:
+            operator = await repository.operator_by_id(look, operator_id)
+            throttled = None
+            if operator is not None:
+                throttled = await self._throttled(look, operator.email, client.key, now)
+        if operator is None or not operator.is_active:
+            raise Unauthorized("The access token's operator is unknown or deactivated.")
+        return operator, throttled
+
+    async def _throttled_under_lock(self, email: str, client: ClientAddress, now: datetime) -> LoginOutcome | None:
+        """The throttle read again in the request's transaction, under the email's lock: concurrent attempts on
+        one email are decided one after another, each counting the failures recorded before it."""
+        async with _fail_closed("read"):
+            await repository.lock_login(self.session, email)
+            return await self._throttled(self.session, email, client.key, now)
+
+    async def _record_failure(
+        self,
+        actor: Actor,
+        email: str,
+        client: ClientAddress,
+        action: str,
+        entity_id: object,
+        diff: dict[str, Any],  # as AuditTrail.record takes it
+    ) -> None:
+        """A failed attempt, counted against the email and the client, and audited."""
+        async with _fail_closed("recorded"):
+            await repository.add_failure(self.session, email=email, client=client.key)
+            await self._audit(actor).record(action, "admin_user", entity_id, diff)
+
+    async def _replace_password(
+        self, actor: Actor, operator: AdminUser, new_hash: str, client: ClientAddress, now: datetime
+    ) -> int | None:
+        """The new hash, audited; the operator's new token version, or None when it changed meanwhile."""
         async with _fail_closed("recorded"):
             # Only over the hash just verified: a change made meanwhile (by an admin, say) is not overwritten.
             version = await repository.set_password(
                 self.session, operator.id, was=operator.password_hash, password_hash=new_hash
             )
             if version is not None:
-                await repository.clear_failures(
-                    self.session,
-                    email=email,
-                    client=client.key,
-                    before=now - timedelta(seconds=self.policy.window_seconds),
-                )
-                await audit.record(
+                await self._clear_failures(operator.email.lower(), client, now)
+                await self._audit(actor).record(
                     "auth.password_changed",
                     "admin_user",
                     operator.id,
@@ -317,12 +330,19 @@ class LoginService:
                         "client": {"before": None, "after": client.address},
                     },
                 )
-        if version is None:
-            raise ConflictError("The password or the operator changed meanwhile; try again.", field="current_password")
-        token = security.issue_token(
-            operator.id, self.policy.secret, self.policy.token_ttl_seconds, now, version=version
-        )
-        return LoginOutcome(token=TokenRead(access_token=token, expires_in=self.policy.token_ttl_seconds))
+        return version
+
+    async def _clear_failures(self, email: str, client: ClientAddress, now: datetime) -> None:
+        before = now - timedelta(seconds=self.policy.window_seconds)
+        await repository.clear_failures(self.session, email=email, client=client.key, before=before)
+
+    def _audit(self, actor: Actor) -> AuditTrail:
+        return AuditTrail(self.session, AuditContext(actor, self.request_id))
+
+    def _token(self, operator_id: uuid.UUID, version: int, now: datetime) -> LoginOutcome:
+        ttl = self.policy.token_ttl_seconds
+        token = security.issue_token(operator_id, self.policy.secret, ttl, now, version=version)
+        return LoginOutcome(token=TokenRead(access_token=token, expires_in=ttl))
 
 
 def token_claims(token: str, secret: str) -> security.TokenClaims:
@@ -357,6 +377,37 @@ async def actor_from_api_key(session: AnySession, key: str) -> KeyCheck:
         raise Unauthorized("The API key is invalid or revoked.")
     stale = row.last_used_at is None or row.last_used_at < datetime.now(UTC) - API_KEY_TOUCH_INTERVAL
     return KeyCheck(Actor(ActorKind.api_key, row.id, Role(row.role), row.name), needs_touch=stale)
+
+
+async def identify(database: Database, key: str, claims: security.TokenClaims | None) -> KeyCheck:
+    """The actor a token's `claims` (or else an API `key`) name, read on the primary, or on a replica while the
+    primary is down.
+
+    On the primary, so that deactivating an operator or revoking a key takes effect at once, even while replicas
+    lag. A replica (seconds stale) stands in when the last probe found the primary down, or when this lookup
+    finds it unreachable (and marks it down), so that reads go on without it.
+    """
+    if database.replicas and not database.monitor.primary_healthy:
+        return await _identify_on_a_replica(database, key, claims)
+    try:
+        return await _identify_on(database.primary_reads, key, claims)
+    except Exception as exc:
+        if not database.replicas or not is_unavailable(exc):
+            raise
+        database.monitor.primary_healthy = False
+        return await _identify_on_a_replica(database, key, claims)
+
+
+async def _identify_on_a_replica(database: Database, key: str, claims: security.TokenClaims | None) -> KeyCheck:
+    logger.warning("primary unavailable for authentication; using a replica")
+    return await _identify_on(await database.read_target(), key, claims)
+
+
+async def _identify_on(target: ReadTarget, key: str, claims: security.TokenClaims | None) -> KeyCheck:
+    async with target.sessions() as session:
+        if claims is not None:
+            return KeyCheck(await actor_by_id(session, claims.subject, claims.version), needs_touch=False)
+        return await actor_from_api_key(session, key)
 
 
 async def touch_api_key(session: AsyncWriteSession, key_id: uuid.UUID) -> None:

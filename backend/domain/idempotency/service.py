@@ -17,9 +17,9 @@ from datetime import datetime
 
 import orjson
 
-from backend.domain.actors import Actor
 from backend.domain.errors import ConflictError, DomainError, UnprocessableEntity
 from backend.domain.idempotency import repository
+from backend.domain.identity import Actor
 from backend.domain.sessions import AsyncWriteSession
 
 HEADER = "Idempotency-Key"

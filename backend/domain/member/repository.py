@@ -28,7 +28,7 @@ from backend.domain.member.models import (
 )
 from backend.domain.member.schemas import MEMBER_SORT_FIELDS, MemberFilters
 from backend.domain.ordering import SortKey
-from backend.domain.sessions import AnySession, AsyncWriteSession, Row, driver_connection, fetch
+from backend.domain.sessions import AnySession, AsyncWriteSession, Row, copy_query, fetch
 from backend.domain.timebounds import next_utc_midnight, utc_midnight_before
 
 users = User.__table__  # type: ignore[attr-defined]
@@ -454,13 +454,7 @@ async def export_csv(
     p = _Params()
     columns = ", ".join(_spreadsheet_safe(p, name) if name in _FREE_TEXT else f"u.{name}" for name in EXPORT_COLUMNS)
     sql = f"SELECT {columns} FROM users u{_where(query, p)} ORDER BY {_order_by(query.order)}"
-    driver = await driver_connection(session)
-
-    # asyncpg quotes the arguments into the COPY statement server-side (COPY takes no bind parameters).
-    async def write(data: bytes | bytearray) -> None:
-        await sink(bytes(data))
-
-    await driver.copy_from_query(sql, *p.args, output=write, format="csv", force_quote=_FREE_TEXT)
+    await copy_query(session, sql, *p.args, output=sink, format="csv", force_quote=_FREE_TEXT)
 
 
 # The whole detail in one round trip: the user row, each one-per-member relation as a JSON object, photos

@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from backend.domain.actors import AuditContext
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.errors import BadRequest, ConflictError, NotFoundError, PreconditionFailed, UnprocessableEntity
+from backend.domain.identity import AuditContext
 from backend.domain.member import repository
 from backend.domain.member.models import MemberNote, MemberStatus, NoteKind, User
 from backend.domain.member.schemas import (

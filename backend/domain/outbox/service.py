@@ -21,9 +21,9 @@ from typing import Any
 
 import orjson
 
-from backend.domain.actors import AuditContext
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.errors import ConflictError, NotFoundError
+from backend.domain.identity import AuditContext
 from backend.domain.ordering import created_id_position
 from backend.domain.outbox import repository
 from backend.domain.outbox.models import OutboxStatus

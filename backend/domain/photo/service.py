@@ -18,10 +18,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from backend.domain.actors import AuditContext
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.errors import ConflictError, NotFoundError, ServiceUnavailable, UnprocessableEntity
 from backend.domain.filetypes import PHOTO_TYPES, SNIFF_BYTES, checked_type, describe, sniff
+from backend.domain.identity import AuditContext
 from backend.domain.member.models import PhotoStatus, UserPhoto
 from backend.domain.outbox.service import enqueue, enqueue_object_deletion
 from backend.domain.photo import repository

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request, Response
 
 from backend.api.deps import ClientAddressDep, CurrentAdmin, LoginServiceDep, forget_identities
 from backend.api.problems import problem
-from backend.domain.actors import ActorKind
 from backend.domain.auth.schemas import LoginRequest, MeRead, PasswordChange, TokenRead
+from backend.domain.identity import ActorKind
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

@@ -10,8 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from backend.api.deps import DatabaseDep, require_scraper
 from backend.api.problems import PROBLEM_RESPONSES
+from backend.api.state import app_state
 from backend.domain.outbox.service import backlog
-from backend.infrastructure.observability import Metrics
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ async def metrics(request: Request, database: DatabaseDep) -> Response:
     Needs a viewer's token or an API key (Prometheus: `authorization: {credentials: <key>}`), unless
     METRICS_PUBLIC or the client is in METRICS_ALLOWED_NETWORKS.
     """
-    registry: Metrics = request.app.state.metrics
+    registry = app_state(request.app).metrics
     pools = {
         "primary_writes": database.primary,
         **{t.name: t.engine for t in (database.primary_reads, *database.replicas)},

@@ -1,4 +1,8 @@
-"""Who is calling: an operator or an internal tool's API key, with the role that bounds what it may do."""
+"""Who is calling: an operator or an internal tool's API key, with the role that bounds what it may do.
+
+Every domain package speaks of identities, so they live here, in a module that imports nothing else of the
+project: no package has to import another (admin, auth, audit) to name a role or an actor.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,12 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
-from backend.domain.admin.models import Role
+
+class Role(StrEnum):
+    viewer = "viewer"
+    moderator = "moderator"
+    admin = "admin"
+
 
 ROLE_RANK = {Role.viewer: 0, Role.moderator: 1, Role.admin: 2}
 
@@ -30,7 +39,6 @@ class Actor:
         return self.role is not None and ROLE_RANK[self.role] >= ROLE_RANK[role]
 
 
-ANONYMOUS = Actor(ActorKind.anonymous, None, None, "anonymous")
 COMMAND_LINE = Actor(ActorKind.system, None, None, "memberdesk command line")
 HOUSEKEEPING = Actor(ActorKind.system, None, None, "memberdesk housekeeping")
 
