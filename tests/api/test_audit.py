@@ -11,7 +11,8 @@ from fastapi import FastAPI
 
 from backend.domain.admin.schemas import OperatorRead
 from backend.domain.identity import Role
-from tests.conftest import OPERATOR_PASSWORD, api_client
+from devtools.services import ServiceUrls
+from tests.conftest import OPERATOR_PASSWORD, api_client, wait_for_replica
 
 OPERATORS = "/api/v1/admin/operators"
 AUDIT = "/api/v1/admin/audit-log"
@@ -112,7 +113,7 @@ class TestAuditLog:
         assert response.json()["parameter"] == "password"
 
     async def test_member_audit_lists_that_members_entries(
-        self, admin: httpx.AsyncClient, db: asyncpg.Connection
+        self, admin: httpx.AsyncClient, db: asyncpg.Connection, services: ServiceUrls
     ) -> None:
         member_id = await db.fetchval("SELECT id FROM users LIMIT 1")
         await db.execute(
@@ -120,6 +121,7 @@ class TestAuditLog:
             " VALUES ('system', 'member.noted', 'member', $1, '{}')",
             str(member_id),
         )
+        await wait_for_replica(services)  # written behind the API's back: no write position to present
         response = await admin.get(f"/api/v1/admin/members/{member_id}/audit")
         assert response.status_code == 200
         assert [e["action"] for e in response.json()] == ["member.noted"]
