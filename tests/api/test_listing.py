@@ -7,14 +7,18 @@ import hashlib
 import hmac
 import json
 import re
+from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
+from pydantic import BaseModel
 
 from backend.api.listing import (
+    NEWEST_FIRST,
     JSONScalar,
     ListParams,
     ListSpec,
+    NoFilters,
     decode_cursor,
     encode_cursor,
     list_headers,
@@ -23,13 +27,25 @@ from backend.api.listing import (
 from backend.domain.errors import BadRequest, DomainError
 from backend.domain.ordering import SortKey
 
+
+class Filters(BaseModel):
+    status: str | None = None
+    gender: str | None = None
+    q: str | None = None
+    id: list[str] | None = None
+    include_deleted: bool = False
+    age: list[str] | None = None
+
+
 SPEC = ListSpec(
-    filter_names=frozenset({"status", "gender", "q", "id", "include_deleted", "age"}),
+    resource="members",
+    filters=Filters,
     sort_fields=frozenset({"created_at", "name", "id"}),
+    default_sort=NEWEST_FIRST,
 )
 
 
-def parse(query: str, prefer: str | None = None, spec: ListSpec = SPEC) -> ListParams:
+def parse(query: str, prefer: str | None = None, spec: ListSpec[Any] = SPEC) -> ListParams:
     # The same decoding Starlette applies to request.query_params.multi_items().
     return parse_list_params(parse_qsl(query, keep_blank_values=True), prefer, spec)
 
@@ -81,7 +97,14 @@ class TestNativeStyle:
         assert parse("limit=200").limit == 200
 
     def test_spec_sets_default_and_maximum_limit(self) -> None:
-        spec = ListSpec(filter_names=frozenset(), sort_fields=frozenset(), default_limit=10, max_limit=20)
+        spec = ListSpec(
+            resource="rows",
+            filters=NoFilters,
+            sort_fields=frozenset(),
+            default_sort=NEWEST_FIRST,
+            default_limit=10,
+            max_limit=20,
+        )
         assert parse("", spec=spec).limit == 10
         with pytest.raises(BadRequest, match="at most 20"):
             parse("limit=21", spec=spec)
@@ -308,12 +331,21 @@ class TestPreferCount:
 
 class TestListSpec:
     def test_a_filter_named_like_a_list_parameter_is_a_programming_error(self) -> None:
+        class Clashing(BaseModel):
+            sort: str | None = None
+
         with pytest.raises(ValueError, match="sort"):
-            ListSpec(filter_names=frozenset({"sort"}), sort_fields=frozenset())
+            ListSpec(resource="rows", filters=Clashing, sort_fields=frozenset(), default_sort=NEWEST_FIRST)
 
     def test_default_limit_above_maximum_is_a_programming_error(self) -> None:
         with pytest.raises(ValueError, match="default_limit"):
-            ListSpec(filter_names=frozenset(), sort_fields=frozenset(), default_limit=300)
+            ListSpec(
+                resource="rows",
+                filters=NoFilters,
+                sort_fields=frozenset(),
+                default_sort=NEWEST_FIRST,
+                default_limit=300,
+            )
 
 
 SORT = (SortKey("created_at", descending=True), SortKey("id", descending=False))

@@ -39,8 +39,11 @@ def list_headers(
     else:
         headers["Content-Range"] = f"{resource} {offset}-{offset + returned - 1}/{total_text}"
 
+    # The URL is read once: whether it pages by cursor, and the parameters every link keeps.
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) if parts.query else []
     links: list[tuple[str, dict[str, str]]] = []
-    if next_cursor is not None or prev_cursor is not None or _query_has(url, "cursor"):
+    if next_cursor is not None or prev_cursor is not None or any(k == "cursor" and v for k, v in query):
         if next_cursor is not None:
             links.append(("next", {"cursor": next_cursor, "limit": str(limit)}))
         if prev_cursor is not None:
@@ -55,19 +58,13 @@ def list_headers(
             end = offset if total is None else min(offset, total)
             links.append(("prev", {"offset": str(max(0, end - limit)), "limit": str(limit)}))
     if links:
-        headers["Link"] = ", ".join(f'<{_page_url(url, paging)}>; rel="{rel}"' for rel, paging in links)
+        # The request URL with its paging parameters replaced, every other parameter kept.
+        base = urlunsplit(parts._replace(query="", fragment=""))
+        kept = [(key, value) for key, value in query if key not in PAGING_PARAMS]
+        headers["Link"] = ", ".join(
+            f'<{base}?{urlencode([*kept, *paging.items()])}>; rel="{rel}"' for rel, paging in links
+        )
     return headers
-
-
-def _query_has(url: str, name: str) -> bool:
-    return any(key == name and value for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True))
-
-
-def _page_url(url: str, paging: Mapping[str, str]) -> str:
-    """The request URL with its paging parameters replaced by `paging`, every other parameter kept."""
-    parts = urlsplit(url)
-    kept = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key not in PAGING_PARAMS]
-    return urlunsplit(parts._replace(query=urlencode([*kept, *paging.items()])))
 
 
 def page_response(

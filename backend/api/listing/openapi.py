@@ -2,63 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
+from starlette.routing import BaseRoute
 
 from backend.api.listing.cursors import CURSOR_PATTERN, MAX_CURSOR_LENGTH
+from backend.api.listing.dependency import ListQueryDependency
 from backend.api.listing.inputs import MAX_OFFSET
 from backend.api.listing.params import ListSpec
+from backend.domain.ordering import SortKey
 
 
-def openapi_parameters(
-    spec: ListSpec, filters: type[BaseModel], *, counted: bool = True, paged: bool = True
-) -> dict[str, Any]:
+def document_lists(routes: Sequence[BaseRoute], paths: dict[str, dict[str, Any]]) -> None:
+    """Add to the document's `paths` the list parameters of every list route (one with a `list_query` dependency)."""
+    for route in iter_route_contexts(routes):
+        dependant: Dependant | None = getattr(route, "dependant", None)
+        operations = paths.get(route.path_format or "")
+        if dependant is None or operations is None:
+            continue
+        for dependency in dependant.dependencies:
+            if isinstance(dependency.call, ListQueryDependency):
+                for method in route.methods or ():
+                    operation = operations[method.lower()]
+                    operation["parameters"] = [*operation.get("parameters", ()), *list_parameters(dependency.call.spec)]
+
+
+def list_parameters(spec: ListSpec[Any]) -> list[dict[str, Any]]:
     """The list's parameters for the OpenAPI document (they are parsed by hand, not by FastAPI): the native style,
-    with the filters' own types from `filters`. The react-admin spellings of the same things (`range`, `filter`,
-    `_sort`, `_order`, `_start`, `_end`) are described in the API's description rather than listed, since each
-    excludes its native twin and a parameter list cannot say so."""
-    model = filters.model_json_schema()
-    definitions = model.get("$defs", {})
-    sortable = sorted(spec.sort_fields)
-    parameters: list[dict[str, Any]] = [
-        _query_parameter(
-            "sort",
-            {
-                "type": "array",
-                "items": {"type": "string", "enum": [*sortable, *(f"-{name}" for name in sortable)]},
-            },
-            "Fields to sort by, comma-separated; `-` for descending. Default: newest first.",
-            explode=False,
-        ),
-    ]
-    paging = [
-        _query_parameter(
-            "limit",
-            {"type": "integer", "minimum": 1, "maximum": spec.max_limit, "default": spec.default_limit},
-            "Rows per page.",
-        ),
-        _query_parameter(
-            "offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}, "Rows to skip."
-        ),
-        _query_parameter(
-            "cursor",
-            {"type": "string", "pattern": CURSOR_PATTERN, "maxLength": MAX_CURSOR_LENGTH},
-            "Keyset paging: the X-Next-Cursor of the previous page (also in its Link rel=next), with the same sort;"
-            " not with offset. Cursors are signed: one made up or altered is a 400.",
-        ),
-    ]
-    if paged:
-        parameters += paging
-    for name in sorted(spec.filter_names):
-        field = _inline(model["properties"][name], definitions)
-        description = field.pop("description", None)
-        for key in ("title", "default"):
-            field.pop(key, None)
-        schema = without_null(field)
-        parameters.append(_query_parameter(name, schema, description, explode=True))
-    if counted:
+    with the filters' own types from the spec's model. The react-admin spellings of the same things (`range`,
+    `filter`, `_sort`, `_order`, `_start`, `_end`) are described in the API's description rather than listed, since
+    each excludes its native twin and a parameter list cannot say so."""
+    parameters: list[dict[str, Any]] = []
+    if spec.sort_fields:
+        parameters.append(_sort_parameter(spec))
+    if spec.paged:
+        parameters += _paging_parameters(spec)
+    parameters += _filter_parameters(spec)
+    if spec.counted:
         parameters.append(
             {
                 "name": "Prefer",
@@ -69,7 +52,59 @@ def openapi_parameters(
                 "schema": {"type": "string"},
             }
         )
-    return {"parameters": parameters}
+    return parameters
+
+
+def _sort_parameter(spec: ListSpec[Any]) -> dict[str, Any]:
+    sortable = sorted(spec.sort_fields)
+    return _query_parameter(
+        "sort",
+        {"type": "array", "items": {"type": "string", "enum": [*sortable, *(f"-{name}" for name in sortable)]}},
+        f"Fields to sort by, comma-separated; `-` for descending. Default: {_order_text(spec.default_sort)}.",
+        explode=False,
+    )
+
+
+def _order_text(order: tuple[SortKey, ...]) -> str:
+    if [key.field for key in order] == ["created_at"]:
+        return "newest first" if order[0].descending else "oldest first"
+    return ",".join(("-" if key.descending else "") + key.field for key in order)
+
+
+def _paging_parameters(spec: ListSpec[Any]) -> list[dict[str, Any]]:
+    paging = [
+        _query_parameter(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": spec.max_limit, "default": spec.default_limit},
+            "Rows per page.",
+        ),
+        _query_parameter(
+            "offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}, "Rows to skip."
+        ),
+    ]
+    if spec.keyset:
+        paging.append(
+            _query_parameter(
+                "cursor",
+                {"type": "string", "pattern": CURSOR_PATTERN, "maxLength": MAX_CURSOR_LENGTH},
+                "Keyset paging: the X-Next-Cursor of the previous page (also in its Link rel=next), with the same"
+                " sort; not with offset. Cursors are signed: one made up or altered is a 400.",
+            )
+        )
+    return paging
+
+
+def _filter_parameters(spec: ListSpec[Any]) -> list[dict[str, Any]]:
+    model = spec.filters.model_json_schema()
+    definitions = model.get("$defs", {})
+    parameters = []
+    for name in sorted(spec.filter_names):
+        field = _inline(model["properties"][name], definitions)
+        description = field.pop("description", None)
+        for key in ("title", "default"):
+            field.pop(key, None)
+        parameters.append(_query_parameter(name, without_null(field), description, explode=True))
+    return parameters
 
 
 def _query_parameter(

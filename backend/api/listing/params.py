@@ -9,9 +9,9 @@ The style is read per parameter; combining two styles for the same concern (sort
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, TypeAlias, TypeVar
+from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -36,6 +36,14 @@ _INCOMPATIBLE: tuple[tuple[str, frozenset[str], str], ...] = (
 )
 
 
+NEWEST_FIRST = (SortKey("created_at", descending=True),)
+OLDEST_FIRST = (SortKey("created_at", descending=False),)
+
+
+class NoFilters(BaseModel):
+    """The filters of a list that has none."""
+
+
 @dataclass(frozen=True)
 class ListParams:
     """A list query in one shape, whatever style it came in; filter values are raw strings for the caller to check."""
@@ -48,24 +56,47 @@ class ListParams:
     count: CountMode
 
 
-@dataclass(frozen=True)
-class ListSpec:
-    """What one list endpoint accepts: its filter names, sortable fields and page sizes."""
+F = TypeVar("F", bound=BaseModel)
 
-    filter_names: frozenset[str]
+
+@dataclass(frozen=True)
+class ListSpec(Generic[F]):
+    """What one list endpoint accepts and answers: its filters, sortable fields, default order and page sizes.
+
+    `filters` is the model its filter parameters are validated into (`only` names the fields this list takes, when
+    not all); `multi_value` the filters that take several values. A list without `paged` answers every matching
+    row (the CSV export): paging parameters are a 400. Without `keyset` it pages by offset only, and without
+    `counted` its total is always exact (no Prefer: count=...).
+    """
+
+    resource: str  # the unit of Content-Range: `members 0-24/319`
+    filters: type[F]
     sort_fields: frozenset[str]
+    default_sort: tuple[SortKey, ...]
+    multi_value: frozenset[str] = frozenset()
+    only: frozenset[str] | None = None
     default_limit: int = 25
     max_limit: int = 200
+    paged: bool = True
+    keyset: bool = True
+    counted: bool = True
+    filter_names: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        clash = self.filter_names & RESERVED_PARAMS
+        names = frozenset(self.filters.model_fields)
+        if self.only is not None:
+            if not self.only <= names:
+                raise ValueError(f"not filters of {self.filters.__name__}: {', '.join(sorted(self.only - names))}")
+            names = self.only
+        object.__setattr__(self, "filter_names", names)
+        clash = names & RESERVED_PARAMS
         if clash:
             raise ValueError(f"filter names clash with list parameters: {', '.join(sorted(clash))}")
         if not 1 <= self.default_limit <= self.max_limit:
             raise ValueError("default_limit must be between 1 and max_limit")
 
 
-def parse_list_params(query: Sequence[tuple[str, str]], prefer_header: str | None, spec: ListSpec) -> ListParams:
+def parse_list_params(query: Sequence[tuple[str, str]], prefer_header: str | None, spec: ListSpec[Any]) -> ListParams:
     """Turn a list endpoint's query string, in any of the three styles, into one ListParams."""
     control: dict[str, str] = {}
     flat_filters: dict[str, list[str]] = {}
@@ -80,6 +111,7 @@ def parse_list_params(query: Sequence[tuple[str, str]], prefer_header: str | Non
             raise unknown_filter(name, spec.filter_names, parameter=name)
     # Forms and some clients send a cleared control as `name=`; it means "not given".
     control = {name: value for name, value in control.items() if value != ""}
+    _refuse_paging_it_lacks(control, spec)
 
     for name, others, concern in _INCOMPATIBLE:
         clash = others & control.keys() if name in control else frozenset()
@@ -97,11 +129,23 @@ def parse_list_params(query: Sequence[tuple[str, str]], prefer_header: str | Non
         limit=limit,
         offset=offset,
         cursor=control.get("cursor"),
-        count=_parse_prefer_count(prefer_header),
+        count=_parse_prefer_count(prefer_header) if spec.counted else "exact",
     )
 
 
-def _parse_page(control: Mapping[str, str], spec: ListSpec) -> tuple[int, int]:
+def _refuse_paging_it_lacks(control: Mapping[str, str], spec: ListSpec[Any]) -> None:
+    if not spec.paged:
+        paging = sorted(PAGING_PARAMS & control.keys())
+        if paging:
+            raise BadRequest(
+                f"This list has no paging: it answers every matching row, so '{paging[0]}' does not apply.",
+                parameter=paging[0],
+            )
+    elif not spec.keyset and "cursor" in control:
+        raise BadRequest("This list has no cursor paging: page it with limit and offset.", parameter="cursor")
+
+
+def _parse_page(control: Mapping[str, str], spec: ListSpec[Any]) -> tuple[int, int]:
     if "range" in control:
         start, end = dialects.parse_range(control["range"], spec.max_limit)
         return end - start + 1, start
@@ -112,7 +156,7 @@ def _parse_page(control: Mapping[str, str], spec: ListSpec) -> tuple[int, int]:
     return limit, offset
 
 
-def _parse_sort(control: Mapping[str, str], spec: ListSpec) -> tuple[SortKey, ...]:
+def _parse_sort(control: Mapping[str, str], spec: ListSpec[Any]) -> tuple[SortKey, ...]:
     if "sort" in control:
         parameter = "sort"
         raw = control["sort"]
@@ -155,17 +199,14 @@ def _parse_prefer_count(header: str | None) -> CountMode:
     return "exact"
 
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def typed_filters(params: ListParams, model: type[ModelT], multi_value: frozenset[str]) -> ModelT:
-    """The raw filters validated into `model`; a 400 names each filter whose value is not valid.
+def typed_filters(params: ListParams, spec: ListSpec[F]) -> F:
+    """The raw filters validated into the spec's model; a 400 names each filter whose value is not valid.
 
     Multi-value filters take repeated parameters or comma-separated values (ids only repeated).
     """
     raw: dict[str, object] = {}
     for name, values in params.filters.items():
-        if name in multi_value:
+        if name in spec.multi_value:
             raw[name] = (
                 [part for value in values for part in value.split(",") if part] if name != "id" else list(values)
             )
@@ -174,7 +215,7 @@ def typed_filters(params: ListParams, model: type[ModelT], multi_value: frozense
         else:
             raw[name] = values[0]
     try:
-        return model.model_validate(raw)
+        return spec.filters.model_validate(raw)
     except ValidationError as exc:
         errors = [{"loc": [str(part) for part in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
         names = ", ".join(dict.fromkeys(str(e["loc"][0]) for e in exc.errors() if e["loc"]))
