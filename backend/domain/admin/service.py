@@ -12,14 +12,17 @@ from backend.domain.admin.models import AdminUser, ApiKey, Role
 from backend.domain.admin.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
+    ApiKeyFilters,
     ApiKeyRead,
     OperatorCreate,
+    OperatorFilters,
     OperatorRead,
     OperatorUpdate,
 )
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.auth import repository as auth_repository
 from backend.domain.errors import ConflictError, NotFoundError
+from backend.domain.ordering import SortKey
 from backend.domain.sessions import AnySession, AsyncWriteSession
 from backend.infrastructure import security
 
@@ -125,12 +128,44 @@ class AdminService:
         return ApiKeyRead.model_validate(row)
 
 
-async def list_operators(session: AnySession) -> list[OperatorRead]:
-    return [OperatorRead.model_validate(row) for row in await repository.list_operators(session)]
+async def list_operators(
+    session: AnySession, filters: OperatorFilters, order: tuple[SortKey, ...], *, limit: int, offset: int, count: bool
+) -> tuple[list[OperatorRead], int | None]:
+    """A page of operators, and how many match when `count` is asked."""
+    query = repository.OperatorQuery(
+        order, limit, offset, roles=filters.role, is_active=filters.is_active, q=filters.q, ids=filters.id
+    )
+    rows = await repository.list_operators(session, query)
+    total = _page_total(len(rows), query.limit, query.offset) if count else None
+    if count and total is None:
+        total = await repository.count_operators(session, query)
+    return [OperatorRead.model_validate(row) for row in rows], total
 
 
-async def list_api_keys(session: AnySession) -> list[ApiKeyRead]:
-    return [ApiKeyRead.model_validate(row) for row in await repository.list_api_keys(session)]
+async def list_api_keys(
+    session: AnySession, filters: ApiKeyFilters, order: tuple[SortKey, ...], *, limit: int, offset: int, count: bool
+) -> tuple[list[ApiKeyRead], int | None]:
+    """A page of API keys (never their secrets), and how many match when `count` is asked."""
+    query = repository.ApiKeyQuery(
+        order,
+        limit,
+        offset,
+        roles=filters.role,
+        revoked=filters.revoked,
+        created_by=filters.created_by,
+        q=filters.q,
+        ids=filters.id,
+    )
+    rows = await repository.list_api_keys(session, query)
+    total = _page_total(len(rows), query.limit, query.offset) if count else None
+    if count and total is None:
+        total = await repository.count_api_keys(session, query)
+    return [ApiKeyRead.model_validate(row) for row in rows], total
+
+
+def _page_total(returned: int, limit: int, offset: int) -> int | None:
+    """The total a page tells by itself: a page with rows, short of its limit, is the last one."""
+    return offset + returned if 0 < returned < limit or (returned == 0 and offset == 0) else None
 
 
 async def ensure_operator(
