@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from unittest.mock import ANY
+
 import pytest
 from pydantic import BaseModel
 
-from backend.api.listing import NEWEST_FIRST, ListParams, ListSpec, NoFilters
+from backend.api.listing import NEWEST_FIRST, ListParams, ListSpec, NoFilters, typed_filters
 from backend.domain.errors import BadRequest, DomainError
 from backend.domain.ordering import SortKey
-from tests.api.listing import bad_request, parse
+from tests.api.listing import SPEC, bad_request, parse
 
 
 class TestNativeStyle:
@@ -211,3 +214,84 @@ class TestErrors:
         assert (error.status, error.title, error.detail) == (400, "Bad request", "'limit' must be at most 200")
         assert error.extra == {"parameter": "limit"}
         assert str(error) == "'limit' must be at most 200"
+
+
+class TestWhatAListLacks:
+    @pytest.mark.parametrize(
+        ("query", "parameter"),
+        [
+            ("limit=5", "limit"),
+            ("offset=5", "offset"),
+            ("cursor=a.b", "cursor"),
+            ("range=[0,9]", "range"),
+            ("_start=0&_end=10", "_end"),
+            ("offset=1&limit=x", "limit"),
+        ],
+    )
+    def test_a_list_without_paging_refuses_every_paging_parameter(self, query: str, parameter: str) -> None:
+        with pytest.raises(BadRequest, match="no paging") as caught:
+            parse(query, spec=replace(SPEC, paged=False))
+        assert caught.value.extra == {"parameter": parameter}
+
+    def test_a_list_without_paging_takes_its_filters_and_sort(self) -> None:
+        params = parse("status=active&sort=-name", spec=replace(SPEC, paged=False))
+        assert (params.filters, params.sort) == ({"status": ("active",)}, (SortKey("name", descending=True),))
+
+    def test_a_list_without_keyset_paging_refuses_a_cursor_but_pages_by_offset(self) -> None:
+        spec = replace(SPEC, keyset=False)
+        with pytest.raises(BadRequest, match="no cursor paging") as caught:
+            parse("cursor=a.b", spec=spec)
+        assert caught.value.extra == {"parameter": "cursor"}
+        assert (parse("limit=5&offset=10", spec=spec).limit, parse("range=[10,14]", spec=spec).offset) == (5, 10)
+
+    def test_a_list_without_counting_options_counts_exactly_whatever_prefer_says(self) -> None:
+        assert parse("", prefer="count=none", spec=replace(SPEC, counted=False)).count == "exact"
+
+    def test_only_narrows_the_filters_of_the_model(self) -> None:
+        spec = replace(SPEC, only=frozenset({"q"}))
+        assert spec.filter_names == {"q"}
+        with pytest.raises(BadRequest, match="Known filters: q") as caught:
+            parse("status=active", spec=spec)
+        assert caught.value.extra == {"parameter": "status"}
+
+    def test_only_names_fields_of_the_model(self) -> None:
+        with pytest.raises(ValueError, match="not filters of Filters: colour"):
+            replace(SPEC, only=frozenset({"q", "colour"}))
+
+
+class TypedFilters(BaseModel):
+    status: list[str] | None = None
+    id: list[str] | None = None
+    q: str | None = None
+    age: list[int] | None = None
+    include_deleted: bool = False
+
+
+TYPED = ListSpec(
+    resource="rows",
+    filters=TypedFilters,
+    multi_value=frozenset({"status", "id", "age"}),
+    sort_fields=frozenset(),
+    default_sort=NEWEST_FIRST,
+)
+
+
+class TestTypedFilters:
+    def test_multi_value_filters_take_repeats_and_commas_but_ids_only_repeats(self) -> None:
+        params = parse("status=a,b&status=c&id=x,y&id=z&q=kim,lee", spec=TYPED)
+        assert typed_filters(params, TYPED) == TypedFilters(status=["a", "b", "c"], id=["x,y", "z"], q="kim,lee")
+
+    def test_values_are_validated_into_the_model(self) -> None:
+        params = parse('filter={"age":[30,"40"],"include_deleted":true}', spec=TYPED)
+        assert typed_filters(params, TYPED) == TypedFilters(age=[30, 40], include_deleted=True)
+
+    def test_a_single_value_filter_given_twice_is_a_400(self) -> None:
+        with pytest.raises(BadRequest, match="takes one value, got 2") as caught:
+            typed_filters(parse("q=a&q=b", spec=TYPED), TYPED)
+        assert caught.value.extra == {"parameter": "q"}
+
+    def test_an_invalid_value_is_a_400_naming_the_filter_with_the_errors(self) -> None:
+        with pytest.raises(BadRequest, match="Invalid value for filter age") as caught:
+            typed_filters(parse("age=old", spec=TYPED), TYPED)
+        assert caught.value.extra["parameter"] == "age"
+        assert caught.value.extra["errors"] == [{"loc": ["age", "0"], "msg": ANY}]
