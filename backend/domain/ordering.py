@@ -21,6 +21,16 @@ class SortKey:
     descending: bool
 
 
+@dataclass(frozen=True)
+class Page:
+    """Which rows of a list to answer: in what total order, how many from where, and whether to count them all."""
+
+    order: tuple[SortKey, ...]
+    limit: int
+    offset: int = 0
+    count: bool = True
+
+
 def total_order(order: Sequence[SortKey], default: Sequence[SortKey]) -> tuple[SortKey, ...]:
     """The requested order (or `default`) with `id` last, so that no two rows tie: keyset paging is then exact.
 

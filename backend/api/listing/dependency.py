@@ -19,7 +19,7 @@ from starlette.responses import Response
 from backend.api.listing.cursors import JSONScalar, cursor_key, decode_cursor
 from backend.api.listing.headers import page_response
 from backend.api.listing.params import CountMode, F, ListParams, ListSpec, parse_list_params, typed_filters
-from backend.domain.ordering import SortKey, total_order
+from backend.domain.ordering import Page, SortKey, total_order
 
 S = TypeVar("S")
 
@@ -46,6 +46,11 @@ class ListQuery(Generic[F]):
     @property
     def count(self) -> CountMode:
         return self.params.count
+
+    @property
+    def page(self) -> Page:
+        """The rows asked for, for a service: order, limit, offset, and whether to count (not with count=none)."""
+        return Page(self.order, self.params.limit, self.params.offset, count=self.params.count != "none")
 
     @property
     def descending(self) -> bool:

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Table, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, Table, func, or_, select, text, update
 
 from backend.domain.admin.models import AdminUser, ApiKey, Role
-from backend.domain.ordering import SortKey
+from backend.domain.ordering import Page
 from backend.domain.sessions import AnySession, AsyncWriteSession
 
 admin_users = AdminUser.__table__  # type: ignore[attr-defined]
 api_keys = ApiKey.__table__  # type: ignore[attr-defined]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class OperatorQuery:
-    """A page of operators: filters (None: any), a total order and the page."""
+    """A page of operators and their filters (None: any)."""
 
-    order: tuple[SortKey, ...]
-    limit: int
-    offset: int = 0
+    page: Page
     roles: list[Role] | None = None
     is_active: bool | None = None
     q: str | None = None
@@ -45,8 +44,7 @@ def _operator_conditions(query: OperatorQuery) -> list[ColumnElement[bool]]:
 
 async def list_operators(session: AnySession, query: OperatorQuery) -> list[AdminUser]:
     """One page of operators in the query's order."""
-    stmt = select(AdminUser).where(*_operator_conditions(query))
-    stmt = stmt.order_by(*_order_by(admin_users, query.order)).limit(query.limit).offset(query.offset)
+    stmt = _paged(select(AdminUser).where(*_operator_conditions(query)), admin_users, query.page)
     return list((await session.execute(stmt)).scalars())
 
 
@@ -56,9 +54,10 @@ async def count_operators(session: AnySession, query: OperatorQuery) -> int:
     return int((await session.execute(stmt)).scalar_one())
 
 
-def _order_by(table: Table, order: tuple[SortKey, ...]) -> list[ColumnElement[Any]]:
-    """ORDER BY terms for `order`, whose fields are the table's columns (the API checked them)."""
-    return [table.c[key.field].desc() if key.descending else table.c[key.field].asc() for key in order]
+def _paged(stmt: Select[T], table: Table, page: Page) -> Select[T]:
+    """`stmt` ordered by the page's order, whose fields are the table's columns (the API checked them), and cut."""
+    order = [table.c[key.field].desc() if key.descending else table.c[key.field].asc() for key in page.order]
+    return stmt.order_by(*order).limit(page.limit).offset(page.offset)
 
 
 async def email_taken(session: AnySession, email: str) -> bool:
@@ -99,11 +98,9 @@ async def flush(session: AsyncWriteSession) -> None:
 
 @dataclass(frozen=True)
 class ApiKeyQuery:
-    """A page of API keys: filters (None: any), a total order and the page."""
+    """A page of API keys and their filters (None: any)."""
 
-    order: tuple[SortKey, ...]
-    limit: int
-    offset: int = 0
+    page: Page
     roles: list[Role] | None = None
     revoked: bool | None = None
     created_by: list[uuid.UUID] | None = None
@@ -129,8 +126,7 @@ def _api_key_conditions(query: ApiKeyQuery) -> list[ColumnElement[bool]]:
 
 async def list_api_keys(session: AnySession, query: ApiKeyQuery) -> list[ApiKey]:
     """One page of API keys in the query's order."""
-    stmt = select(ApiKey).where(*_api_key_conditions(query))
-    stmt = stmt.order_by(*_order_by(api_keys, query.order)).limit(query.limit).offset(query.offset)
+    stmt = _paged(select(ApiKey).where(*_api_key_conditions(query)), api_keys, query.page)
     return list((await session.execute(stmt)).scalars())
 
 

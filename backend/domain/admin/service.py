@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import IntegrityError
 
@@ -22,7 +23,7 @@ from backend.domain.admin.schemas import (
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.auth import repository as auth_repository
 from backend.domain.errors import ConflictError, NotFoundError
-from backend.domain.ordering import SortKey
+from backend.domain.ordering import Page
 from backend.domain.sessions import AnySession, AsyncWriteSession
 from backend.infrastructure import security
 
@@ -129,43 +130,33 @@ class AdminService:
 
 
 async def list_operators(
-    session: AnySession, filters: OperatorFilters, order: tuple[SortKey, ...], *, limit: int, offset: int, count: bool
+    session: AnySession, filters: OperatorFilters, page: Page
 ) -> tuple[list[OperatorRead], int | None]:
-    """A page of operators, and how many match when `count` is asked."""
-    query = repository.OperatorQuery(
-        order, limit, offset, roles=filters.role, is_active=filters.is_active, q=filters.q, ids=filters.id
-    )
+    """A page of operators, and how many match when the page asks."""
+    query = repository.OperatorQuery(page, roles=filters.role, is_active=filters.is_active, q=filters.q, ids=filters.id)
     rows = await repository.list_operators(session, query)
-    total = _page_total(len(rows), query.limit, query.offset) if count else None
-    if count and total is None:
-        total = await repository.count_operators(session, query)
+    total = await _total(page, len(rows), lambda: repository.count_operators(session, query))
     return [OperatorRead.model_validate(row) for row in rows], total
 
 
-async def list_api_keys(
-    session: AnySession, filters: ApiKeyFilters, order: tuple[SortKey, ...], *, limit: int, offset: int, count: bool
-) -> tuple[list[ApiKeyRead], int | None]:
-    """A page of API keys (never their secrets), and how many match when `count` is asked."""
+async def list_api_keys(session: AnySession, filters: ApiKeyFilters, page: Page) -> tuple[list[ApiKeyRead], int | None]:
+    """A page of API keys (never their secrets), and how many match when the page asks."""
     query = repository.ApiKeyQuery(
-        order,
-        limit,
-        offset,
-        roles=filters.role,
-        revoked=filters.revoked,
-        created_by=filters.created_by,
-        q=filters.q,
-        ids=filters.id,
+        page, roles=filters.role, revoked=filters.revoked, created_by=filters.created_by, q=filters.q, ids=filters.id
     )
     rows = await repository.list_api_keys(session, query)
-    total = _page_total(len(rows), query.limit, query.offset) if count else None
-    if count and total is None:
-        total = await repository.count_api_keys(session, query)
+    total = await _total(page, len(rows), lambda: repository.count_api_keys(session, query))
     return [ApiKeyRead.model_validate(row) for row in rows], total
 
 
-def _page_total(returned: int, limit: int, offset: int) -> int | None:
-    """The total a page tells by itself: a page with rows, short of its limit, is the last one."""
-    return offset + returned if 0 < returned < limit or (returned == 0 and offset == 0) else None
+async def _total(page: Page, returned: int, count: Callable[[], Awaitable[int]]) -> int | None:
+    """The page's total: none unless asked; told by the page itself when it has rows and is short of its limit (or
+    is an empty first page), else counted."""
+    if not page.count:
+        return None
+    if 0 < returned < page.limit or (returned == 0 and page.offset == 0):
+        return page.offset + returned
+    return await count()
 
 
 async def ensure_operator(

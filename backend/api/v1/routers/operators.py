@@ -57,14 +57,7 @@ ApiKeyListing = Annotated[ListQuery[ApiKeyFilters], Depends(list_query(API_KEY_L
 @router.get("/operators", response_model=list[OperatorRead], summary="List operators")
 async def list_operators(_: RequireAdmin, session: ReadSession, listing: OperatorListing) -> Response:
     """Operators matching the filters, oldest first unless sorted otherwise."""
-    operators, total = await admin_service.list_operators(
-        session,
-        listing.filters,
-        listing.order,
-        limit=listing.limit,
-        offset=listing.offset,
-        count=listing.count != "none",
-    )
+    operators, total = await admin_service.list_operators(session, listing.filters, listing.page)
     return listing.respond(operators, total=total)
 
 
@@ -87,14 +80,7 @@ async def update_operator(
 @router.get("/api-keys", response_model=list[ApiKeyRead], summary="List API keys")
 async def list_api_keys(_: RequireAdmin, session: ReadSession, listing: ApiKeyListing) -> Response:
     """Keys matching the filters, without their secrets, oldest first unless sorted otherwise."""
-    keys, total = await admin_service.list_api_keys(
-        session,
-        listing.filters,
-        listing.order,
-        limit=listing.limit,
-        offset=listing.offset,
-        count=listing.count != "none",
-    )
+    keys, total = await admin_service.list_api_keys(session, listing.filters, listing.page)
     return listing.respond(keys, total=total)
 
 
