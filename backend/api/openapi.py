@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from backend.api.listing import without_null
+from backend.api.listing import document_lists, without_null
 from backend.infrastructure.settings import Settings
 
 DESCRIPTION = """\
@@ -98,7 +98,9 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            complete(build(), settings)  # FastAPI's own, which it keeps in app.openapi_schema
+            document = build()  # FastAPI's own, which it keeps in app.openapi_schema
+            document_lists(app.routes, document["paths"])
+            complete(document, settings)
         assert app.openapi_schema is not None
         return app.openapi_schema
 

@@ -21,6 +21,27 @@ class SortKey:
     descending: bool
 
 
+@dataclass(frozen=True)
+class Page:
+    """Which rows of a list to answer: in what total order, how many from where, and whether to count them all."""
+
+    order: tuple[SortKey, ...]
+    limit: int
+    offset: int = 0
+    count: bool = True
+
+
+def total_order(order: Sequence[SortKey], default: Sequence[SortKey]) -> tuple[SortKey, ...]:
+    """The requested order (or `default`) with `id` last, so that no two rows tie: keyset paging is then exact.
+
+    Without an `id` key of its own, `id` runs the way of the key before it.
+    """
+    keys = [key for key in (order or default) if key.field != "id"]
+    id_key = next((key for key in order if key.field == "id"), None)
+    last_descending = keys[-1].descending if keys else False
+    return (*keys, id_key or SortKey("id", descending=last_descending))
+
+
 def created_id_position(values: Sequence[Any] | None) -> tuple[datetime, int] | None:
     """A keyset position (created_at, id: a bigint) from decoded cursor values; 400 naming `cursor` when malformed."""
     if values is None:

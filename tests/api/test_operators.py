@@ -1,9 +1,11 @@
 """Operator management cannot lock everyone out: no one lowers, deactivates or re-passwords themself here, and the
-last active admin stays an active admin, even when two admins demote each other at once."""
+last active admin stays an active admin, even when two admins demote each other at once. The operator and API key
+lists follow the list conventions (paging, sort, filters, totals) and still answer every row without parameters."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -201,3 +203,170 @@ class TestTheLastActiveAdmin:
                     password=OPERATOR_PASSWORD,
                 )
         assert await isolated.active_admins() == 1
+
+
+# ------------------------------------------------------------------------------------------------ the two lists
+
+LISTED_OPERATORS = [  # (email, name, role), created in this order
+    ("zoe@listing.test", "Zoe", Role.viewer),
+    ("adam@listing.test", "Adam", Role.moderator),
+    ("mia@listing.test", "Mia", Role.viewer),
+    ("li@listing.test", "Li", Role.admin),
+]
+LISTED_KEYS = [("reports", Role.viewer), ("etl", Role.admin), ("backup", Role.moderator)]
+API_KEYS = "/api/v1/admin/api-keys"
+
+
+@dataclass
+class Roster:
+    """An app on a database of its own with a known set of operators (Mia deactivated) and keys (etl revoked)."""
+
+    client: httpx.AsyncClient
+    db: asyncpg.Connection
+    admin_id: uuid.UUID
+
+    async def ids(self, sql: str, *args: Any) -> list[str]:
+        return [str(row[0]) for row in await self.db.fetch(sql, *args)]
+
+
+@pytest.fixture(scope="module")
+async def roster(settings: Settings, services: ServiceUrls) -> AsyncIterator[Roster]:
+    async with isolated_database(settings, services) as own:
+        app = create_app(own)
+        async with app.router.lifespan_context(app):
+            database = app_state(app).database
+            async with database.write_sessions() as session, session.begin():
+                first = await ensure_operator(
+                    session,
+                    AuditContext(COMMAND_LINE, None),
+                    email="first@listing.test",
+                    name="First",
+                    role=Role.admin,
+                    password=OPERATOR_PASSWORD,
+                )
+            token = issue_token(first.id, own.token_secret(), 900, version=0)
+            conn = await asyncpg.connect(asyncpg_dsn(str(own.database_url)))
+            try:
+                async with api_client(app, {"Authorization": f"Bearer {token}"}) as c:
+                    made = {}
+                    for email, name, role in LISTED_OPERATORS:
+                        body = {"email": email, "name": name, "role": role.value, "password": OPERATOR_PASSWORD}
+                        made[name] = (await c.post(OPERATORS, json=body)).json()["id"]
+                    assert (await c.patch(f"{OPERATORS}/{made['Mia']}", json={"is_active": False})).status_code == 200
+                    keys = {}
+                    for name, role in LISTED_KEYS:
+                        keys[name] = (await c.post(API_KEYS, json={"name": name, "role": role.value})).json()["id"]
+                    assert (await c.delete(f"{API_KEYS}/{keys['etl']}")).status_code == 200
+                    yield Roster(c, conn, first.id)
+            finally:
+                await conn.close()
+
+
+def ids(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [row["id"] for row in response.json()]
+
+
+class TestListOperators:
+    async def test_without_parameters_answers_every_operator_oldest_first_with_the_total(self, roster: Roster) -> None:
+        expected = await roster.ids("SELECT id FROM admin_users ORDER BY created_at, id")
+        response = await roster.client.get(OPERATORS)
+        assert ids(response) == expected
+        assert response.headers["X-Total-Count"] == str(len(expected)) == "5"
+        assert response.headers["Content-Range"] == "operators 0-4/5"
+        assert "Link" not in response.headers
+
+    async def test_pages_by_limit_and_offset_or_react_admin_ranges(self, roster: Roster) -> None:
+        everyone = await roster.ids("SELECT id FROM admin_users ORDER BY created_at, id")
+        first = await roster.client.get(OPERATORS, params={"limit": "2"})
+        assert ids(first) == everyone[:2]
+        assert first.headers["Content-Range"] == "operators 0-1/5"
+        assert first.headers["Link"].endswith('?offset=2&limit=2>; rel="next"')
+        second = await roster.client.get(OPERATORS, params={"limit": "2", "offset": "2"})
+        assert ids(second) == everyone[2:4]
+        assert ids(await roster.client.get(OPERATORS, params={"range": "[2,3]"})) == everyone[2:4]
+        assert ids(await roster.client.get(OPERATORS, params={"_start": "2", "_end": "4"})) == everyone[2:4]
+        past = await roster.client.get(OPERATORS, params={"offset": "10"})
+        assert (ids(past), past.headers["X-Total-Count"]) == ([], "5")
+
+    @pytest.mark.parametrize(
+        ("sort", "order_by"),
+        [
+            ("-email", "email DESC, id DESC"),
+            ("name", "name, id"),
+            ("role,-created_at", "role, created_at DESC, id DESC"),
+            ('["email","ASC"]', "email, id"),
+        ],
+    )
+    async def test_sorts_by_its_fields(self, roster: Roster, sort: str, order_by: str) -> None:
+        expected = await roster.ids(f"SELECT id FROM admin_users ORDER BY {order_by}")
+        assert ids(await roster.client.get(OPERATORS, params={"sort": sort})) == expected
+
+    @pytest.mark.parametrize(
+        ("params", "where"),
+        [
+            ({"role": "viewer,moderator"}, "role IN ('viewer', 'moderator')"),
+            ({"is_active": "false"}, "NOT is_active"),
+            ({"q": "LI"}, "email ILIKE '%li%' OR name ILIKE '%li%'"),
+            ({"filter": '{"role":["admin"],"is_active":true}'}, "role = 'admin' AND is_active"),
+        ],
+    )
+    async def test_filters_combine_with_the_total(self, roster: Roster, params: dict[str, str], where: str) -> None:
+        expected = await roster.ids(f"SELECT id FROM admin_users WHERE {where} ORDER BY created_at, id")
+        response = await roster.client.get(OPERATORS, params=params)
+        assert ids(response) == expected
+        assert response.headers["X-Total-Count"] == str(len(expected))
+
+    async def test_prefer_count_none_leaves_the_total_out(self, roster: Roster) -> None:
+        response = await roster.client.get(OPERATORS, params={"limit": "2"}, headers={"Prefer": "count=none"})
+        assert len(ids(response)) == 2
+        assert "X-Total-Count" not in response.headers
+        assert response.headers["Content-Range"] == "operators 0-1/*"
+
+    @pytest.mark.parametrize(
+        ("params", "parameter"),
+        [
+            ({"cursor": "a.AAAAAAAAAAAAAAAAAAAAAA"}, "cursor"),
+            ({"limit": "1001"}, "limit"),
+            ({"sort": "password_hash"}, "sort"),
+            ({"token_version": "0"}, "token_version"),
+            ({"role": "owner"}, "role"),
+        ],
+    )
+    async def test_refuses_what_it_does_not_take(self, roster: Roster, params: dict[str, str], parameter: str) -> None:
+        response = await roster.client.get(OPERATORS, params=params)
+        assert response.status_code == 400, response.text
+        assert response.json()["parameter"] == parameter
+
+
+class TestListApiKeys:
+    async def test_without_parameters_answers_every_key_oldest_first_without_secrets(self, roster: Roster) -> None:
+        expected = await roster.ids("SELECT id FROM api_keys ORDER BY created_at, id")
+        response = await roster.client.get(API_KEYS)
+        assert ids(response) == expected
+        assert (response.headers["X-Total-Count"], response.headers["Content-Range"]) == ("3", "api-keys 0-2/3")
+        assert not any("key" in row or "key_hash" in row for row in response.json())
+
+    @pytest.mark.parametrize(
+        ("params", "where"),
+        [
+            ({"revoked": "true"}, "revoked_at IS NOT NULL"),
+            ({"revoked": "false"}, "revoked_at IS NULL"),
+            ({"role": "viewer", "q": "REP"}, "role = 'viewer' AND name ILIKE '%rep%'"),
+        ],
+    )
+    async def test_filters(self, roster: Roster, params: dict[str, str], where: str) -> None:
+        expected = await roster.ids(f"SELECT id FROM api_keys WHERE {where} ORDER BY created_at, id")
+        assert ids(await roster.client.get(API_KEYS, params=params)) == expected
+
+    async def test_filters_by_creator(self, roster: Roster) -> None:
+        mine = await roster.client.get(API_KEYS, params={"created_by": str(roster.admin_id)})
+        assert len(ids(mine)) == 3
+        assert ids(await roster.client.get(API_KEYS, params={"created_by": str(uuid.uuid4())})) == []
+
+    async def test_pages_and_sorts(self, roster: Roster) -> None:
+        by_name = await roster.ids("SELECT id FROM api_keys ORDER BY name DESC, id DESC")
+        page = await roster.client.get(API_KEYS, params={"sort": "-name", "limit": "1", "offset": "1"})
+        assert ids(page) == by_name[1:2]
+        assert page.headers["Content-Range"] == "api-keys 1-1/3"
+        assert {'rel="next"', 'rel="prev"'} <= set(re.findall(r'rel="\w+"', page.headers["Link"]))

@@ -8,7 +8,16 @@ from datetime import datetime
 from pydantic import Field, field_validator
 
 from backend.domain.identity import Role
-from backend.domain.schemas import BLANK_CLASS, Choice, ReadSchema, Schema, shown_once
+from backend.domain.schemas import (
+    BLANK_CLASS,
+    MAX_FILTER_VALUES,
+    Choice,
+    QueryBool,
+    ReadSchema,
+    Schema,
+    Uuid,
+    shown_once,
+)
 
 _EMAIL_PART = f"[^@\\u0000{BLANK_CLASS}]+"
 EMAIL_PATTERN = f"^{_EMAIL_PART}@{_EMAIL_PART}\\.{_EMAIL_PART}$"
@@ -60,3 +69,32 @@ class ApiKeyRead(ReadSchema):
 
 class ApiKeyCreated(ApiKeyRead):
     key: str | None = shown_once("The key itself, kept only as a hash")
+
+
+class OperatorFilters(Schema):
+    """Filters of the operator list; they combine with AND."""
+
+    role: list[Choice[Role]] | None = Field(default=None, max_length=MAX_FILTER_VALUES)
+    is_active: QueryBool | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=100, description="Email or name substring")
+    id: list[Uuid] | None = Field(default=None, max_length=MAX_FILTER_VALUES)
+
+
+OPERATOR_SORT_FIELDS = frozenset({"created_at", "email", "name", "role", "id"})
+OPERATOR_MULTI_VALUE = frozenset({"role", "id"})
+
+
+class ApiKeyFilters(Schema):
+    """Filters of the API key list; they combine with AND."""
+
+    role: list[Choice[Role]] | None = Field(default=None, max_length=MAX_FILTER_VALUES)
+    revoked: QueryBool | None = Field(default=None, description="true: revoked keys only; false: keys in use only")
+    created_by: list[Uuid] | None = Field(
+        default=None, max_length=MAX_FILTER_VALUES, description="Ids of the operators who created them"
+    )
+    q: str | None = Field(default=None, min_length=1, max_length=100, description="Name substring")
+    id: list[Uuid] | None = Field(default=None, max_length=MAX_FILTER_VALUES)
+
+
+API_KEY_SORT_FIELDS = frozenset({"created_at", "name", "role", "last_used_at", "id"})
+API_KEY_MULTI_VALUE = frozenset({"role", "created_by", "id"})

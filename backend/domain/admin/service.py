@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import IntegrityError
 
@@ -11,14 +12,17 @@ from backend.domain.admin.models import AdminUser, ApiKey
 from backend.domain.admin.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
+    ApiKeyFilters,
     ApiKeyRead,
     OperatorCreate,
+    OperatorFilters,
     OperatorRead,
     OperatorUpdate,
 )
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.errors import ConflictError, NotFoundError
 from backend.domain.identity import ROLE_RANK, ActorKind, AuditContext, Role
+from backend.domain.ordering import Page
 from backend.domain.sessions import AnySession, AsyncWriteSession
 from backend.infrastructure import security
 
@@ -124,12 +128,34 @@ class AdminService:
         return ApiKeyRead.model_validate(row)
 
 
-async def list_operators(session: AnySession) -> list[OperatorRead]:
-    return [OperatorRead.model_validate(row) for row in await repository.list_operators(session)]
+async def list_operators(
+    session: AnySession, filters: OperatorFilters, page: Page
+) -> tuple[list[OperatorRead], int | None]:
+    """A page of operators, and how many match when the page asks."""
+    query = repository.OperatorQuery(page, roles=filters.role, is_active=filters.is_active, q=filters.q, ids=filters.id)
+    rows = await repository.list_operators(session, query)
+    total = await _total(page, len(rows), lambda: repository.count_operators(session, query))
+    return [OperatorRead.model_validate(row) for row in rows], total
 
 
-async def list_api_keys(session: AnySession) -> list[ApiKeyRead]:
-    return [ApiKeyRead.model_validate(row) for row in await repository.list_api_keys(session)]
+async def list_api_keys(session: AnySession, filters: ApiKeyFilters, page: Page) -> tuple[list[ApiKeyRead], int | None]:
+    """A page of API keys (never their secrets), and how many match when the page asks."""
+    query = repository.ApiKeyQuery(
+        page, roles=filters.role, revoked=filters.revoked, created_by=filters.created_by, q=filters.q, ids=filters.id
+    )
+    rows = await repository.list_api_keys(session, query)
+    total = await _total(page, len(rows), lambda: repository.count_api_keys(session, query))
+    return [ApiKeyRead.model_validate(row) for row in rows], total
+
+
+async def _total(page: Page, returned: int, count: Callable[[], Awaitable[int]]) -> int | None:
+    """The page's total: none unless asked; told by the page itself when it has rows and is short of its limit (or
+    is an empty first page), else counted."""
+    if not page.count:
+        return None
+    if 0 < returned < page.limit or (returned == 0 and page.offset == 0):
+        return page.offset + returned
+    return await count()
 
 
 async def ensure_operator(

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from backend.domain import ordering
 from backend.domain.errors import BadRequest, NotFoundError
 from backend.domain.member import repository
 from backend.domain.member.loader import LoaderKind, load_detail
@@ -36,10 +37,7 @@ MAX_CURSOR_TEXT = 1000  # longer than any sortable text column
 
 def total_order(order: Sequence[SortKey]) -> tuple[SortKey, ...]:
     """The requested order (or the default) with `id` appended, so that no two rows tie."""
-    keys = [o for o in (order or DEFAULT_ORDER) if o.field != "id"]
-    id_key = next((o for o in order if o.field == "id"), None)
-    last_descending = keys[-1].descending if keys else False
-    return (*keys, id_key or SortKey("id", descending=last_descending))
+    return ordering.total_order(order, DEFAULT_ORDER)
 
 
 def _cursor_value(field: str, value: Any) -> Any:
