@@ -1,4 +1,4 @@
-"""The claim check every moderation decision makes: who may decide an item someone took from its queue."""
+"""What every moderation decision checks: who may decide an item someone took from its queue, and why it is decided."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from backend.api.state import app_state
 from backend.domain.admin.schemas import OperatorRead
 from backend.domain.claims import service as claims
 from backend.domain.errors import PermissionDenied
 from backend.domain.identity import Actor, ActorKind, Role
-from backend.domain.reasons import LABELS, ReasonCode, needs_reason
+from backend.domain.reasons import LABELS, ReasonCode, Reasoned, needs_reason
 
 
 @dataclass
@@ -75,3 +76,28 @@ async def test_only_an_admin_may_force_past_a_claim(app: FastAPI, operators: dic
 def test_every_reason_code_has_a_label_and_other_needs_a_reason() -> None:
     assert set(LABELS) == set(ReasonCode)
     assert [code for code in ReasonCode if needs_reason(code)] == [ReasonCode.other]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"reason_code": "nope"}, "reason_code", "Unknown reason code 'nope'"),
+        ({"reason_code": "other"}, "reason", "required when reason_code is other"),
+        ({"reason_code": "other", "reason": " \t"}, "reason", "blank"),
+        ({"reason_code": "spam", "reason": "x" * 2001}, "reason", "at most 2000"),
+    ],
+)
+def test_a_decision_names_a_known_code_and_explains_other(body: dict[str, str], field: str, message: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Reasoned.model_validate(body)
+    [error] = raised.value.errors()
+    assert error["loc"] == (field,)
+    assert message in error["msg"]
+
+
+def test_a_known_code_needs_no_text_and_the_schema_says_when_it_does() -> None:
+    assert Reasoned.model_validate({"reason_code": "spam"}).reason is None
+    assert Reasoned.model_validate({"reason_code": "other", "reason": "seen twice"}).reason == "seen twice"
+    schema = Reasoned.model_json_schema()
+    assert schema["if"]["properties"]["reason_code"] == {"const": "other"}
+    assert schema["then"] == {"required": ["reason"]}
