@@ -133,6 +133,8 @@ class User(SQLModel, table=True):
     updated_at: datetime | None = Field(default=None, sa_column=_timestamp())
     deleted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    claimed_by: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))
+    claimed_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
 
 
 class UserProfile(SQLModel, table=True):
@@ -221,6 +223,8 @@ class UserPhoto(SQLModel, table=True):
     status_reason: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime | None = Field(default=None, sa_column=_timestamp())
     deleted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
+    claimed_by: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))
+    claimed_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
 
 
 class UserDocument(SQLModel, table=True):
@@ -242,6 +246,8 @@ class UserDocument(SQLModel, table=True):
     )
     created_at: datetime | None = Field(default=None, sa_column=_timestamp())
     deleted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
+    claimed_by: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))
+    claimed_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
 
 
 class NoteKind(StrEnum):

@@ -1,0 +1,94 @@
+"""Reason codes: the closed list every moderation decision names, with the label an operator reads."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from backend.domain.schemas import NOT_BLANK, Choice, Schema
+
+
+class ReasonCode(StrEnum):
+    fake_profile = "fake_profile"
+    underage = "underage"
+    nudity = "nudity"
+    violence = "violence"
+    hate = "hate"
+    harassment = "harassment"
+    scam = "scam"
+    spam = "spam"
+    impersonation = "impersonation"
+    illegal = "illegal"
+    off_platform = "off_platform"
+    other = "other"
+
+
+LABELS: dict[ReasonCode, str] = {
+    ReasonCode.fake_profile: "Fake profile",
+    ReasonCode.underage: "Under the minimum age",
+    ReasonCode.nudity: "Nudity or sexual content",
+    ReasonCode.violence: "Violence or gore",
+    ReasonCode.hate: "Hate speech or symbols",
+    ReasonCode.harassment: "Harassment or bullying",
+    ReasonCode.scam: "Scam or fraud",
+    ReasonCode.spam: "Spam or advertising",
+    ReasonCode.impersonation: "Impersonation",
+    ReasonCode.illegal: "Illegal goods or activity",
+    ReasonCode.off_platform: "Moving contact off the platform",
+    ReasonCode.other: "Other (explain in the reason)",
+}
+
+FREE_TEXT_REQUIRED = frozenset({ReasonCode.other})
+"""Codes that say too little on their own: a decision with one of them needs a free-text reason."""
+
+
+def needs_reason(code: ReasonCode) -> bool:
+    """Whether a decision with `code` must also carry a free-text reason."""
+    return code in FREE_TEXT_REQUIRED
+
+
+REASON_MAX_LENGTH = 2000
+_CODES = frozenset(code.value for code in ReasonCode)
+
+
+class Reasoned(Schema):
+    """A decision that says why: a code from the closed list and free text, which `other` requires.
+
+    Reject, suspend and ban bodies, and the rejection of a photo or document, derive from it; the JSON Schema
+    says the same (`if reason_code is other then reason is required`), so a generated client knows the rule."""
+
+    model_config = Schema.model_config | {
+        "json_schema_extra": {
+            "if": {"properties": {"reason_code": {"const": ReasonCode.other.value}}, "required": ["reason_code"]},
+            "then": {"required": ["reason"]},
+        }
+    }
+
+    reason_code: Choice[ReasonCode]
+    reason: Annotated[str, Field(min_length=1, max_length=REASON_MAX_LENGTH), NOT_BLANK] | None = Field(
+        default=None, validate_default=True
+    )
+
+    @field_validator("reason_code", mode="before")
+    @classmethod
+    def _known(cls, code: Any) -> Any:
+        if isinstance(code, str) and code not in _CODES:
+            raise PydanticCustomError(
+                "unknown_reason_code",
+                "Unknown reason code '{code}'; GET /api/v1/admin/reason-codes lists the codes",
+                {"code": code[:100]},
+            )
+        return code
+
+    @field_validator("reason", mode="after")
+    @classmethod
+    def _explained(cls, reason: str | None, info: ValidationInfo) -> Any:
+        code = info.data.get("reason_code")
+        if reason is None and code is not None and needs_reason(code):
+            raise PydanticCustomError(
+                "reason_required", "A reason is required when reason_code is {code}", {"code": code.value}
+            )
+        return reason
