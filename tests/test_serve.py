@@ -84,8 +84,9 @@ def _serve_command(port: int) -> list[str]:
     return [sys.executable, "-m", "backend.cli", "serve", "--port", str(port), "--workers", "2"]
 
 
-async def _workers_answering(url: str, want: int, timeout: float = 30.0) -> set[int]:
-    """The worker pids that answer fresh connections, once `want` different ones have (or the timeout)."""
+async def _workers_answering(url: str, want: int, timeout: float = 90.0) -> set[int]:
+    """The worker pids that answer fresh connections, once `want` different ones have (or the timeout: two
+    workers starting on a busy machine took over 30 s)."""
     seen: set[int] = set()
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(base_url=url, timeout=5, limits=httpx.Limits(max_keepalive_connections=0)) as client:
