@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, insert, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, insert, select
 
 from backend.domain.audit.models import AuditLog
 from backend.domain.sessions import AnySession, AsyncWriteSession
+from backend.infrastructure.paging import by_created_at
 
 audit_log = AuditLog.__table__  # type: ignore[attr-defined]
 
@@ -83,13 +84,10 @@ def _conditions(query: AuditQuery) -> list[ColumnElement[bool]]:
 
 
 def _select(query: AuditQuery) -> Select[Any]:
-    c = audit_log.c
     stmt = select(audit_log).where(*_conditions(query))
-    key = tuple_(c.created_at, c.id)
-    if query.after is not None:
-        stmt = stmt.where(key < tuple_(*query.after) if query.descending else key > tuple_(*query.after))
-    order = (c.created_at.desc(), c.id.desc()) if query.descending else (c.created_at.asc(), c.id.asc())
-    return stmt.order_by(*order).limit(query.limit).offset(query.offset)
+    return by_created_at(
+        stmt, audit_log, descending=query.descending, limit=query.limit, offset=query.offset, after=query.after
+    )
 
 
 async def list_entries(session: AnySession, query: AuditQuery) -> list[dict[str, Any]]:

@@ -19,12 +19,12 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
-    tuple_,
     update,
 )
 
 from backend.domain.outbox.models import OutboxEvent, OutboxStatus
 from backend.domain.sessions import AnySession, AsyncWriteSession
+from backend.infrastructure.paging import by_created_at
 
 outbox = OutboxEvent.__table__  # type: ignore[attr-defined]
 
@@ -210,13 +210,10 @@ def _conditions(query: OutboxQuery) -> list[ColumnElement[bool]]:
 
 
 def _select(query: OutboxQuery) -> Select[Any]:
-    c = outbox.c
     stmt = select(outbox).where(*_conditions(query))
-    key = tuple_(c.created_at, c.id)
-    if query.after is not None:
-        stmt = stmt.where(key < tuple_(*query.after) if query.descending else key > tuple_(*query.after))
-    order = (c.created_at.desc(), c.id.desc()) if query.descending else (c.created_at.asc(), c.id.asc())
-    return stmt.order_by(*order).limit(query.limit).offset(query.offset)
+    return by_created_at(
+        stmt, outbox, descending=query.descending, limit=query.limit, offset=query.offset, after=query.after
+    )
 
 
 async def list_events(session: AnySession, query: OutboxQuery) -> list[dict[str, Any]]:
