@@ -28,6 +28,7 @@ from backend.domain.member.loader import LoaderKind
 from backend.domain.member.service import MemberService
 from backend.domain.member.writes import MemberWriteService
 from backend.domain.outbox.service import OUTBOX_PENDING
+from backend.domain.queue.service import QueueService
 from backend.infrastructure import security
 from backend.infrastructure.database import AsyncReadSession, AsyncWriteSession, Database, ReadTarget
 from backend.infrastructure.replication import parse_lsn
@@ -142,6 +143,11 @@ async def get_member_service(request: Request) -> MemberService:
     settings = app.settings
     target = await _choose_read_target(request, app.database)
     return MemberService(target.sessions, app.storage, settings.tz, LoaderKind(settings.member_loader))
+
+
+async def get_queue_service(request: Request) -> QueueService:
+    app = app_state(request.app)
+    return QueueService((await _choose_read_target(request, app.database)).sessions, app.storage)
 
 
 async def get_dashboard_service(request: Request) -> DashboardService:

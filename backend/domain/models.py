@@ -19,6 +19,7 @@ from backend.domain.member.models import (
     UserSubscription,
 )
 from backend.domain.outbox.models import OutboxEvent
+from backend.domain.queue.models import QueueCount
 
 __all__ = [
     "AdminUser",
@@ -31,6 +32,7 @@ __all__ = [
     "MemberTotal",
     "ModerationCount",
     "OutboxEvent",
+    "QueueCount",
     "SignupHour",
     "User",
     "UserDocument",

@@ -116,6 +116,8 @@ class Settings(BaseSettings):
 
     photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     photo_upload_ttl_seconds: int = Field(default=600, ge=10, le=86_400)
+    document_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    document_upload_ttl_seconds: int = Field(default=600, ge=10, le=86_400)
 
     # Housekeeping, run by every API process about every HOUSEKEEPING_INTERVAL_SECONDS (0 turns it off): delivered
     # outbox events and Idempotency-Key records past their keeping time are deleted, and photo uploads left

@@ -68,6 +68,7 @@ class DocumentType(StrEnum):
 
 
 class DocumentStatus(StrEnum):
+    uploading = "uploading"
     pending = "pending"
     verified = "verified"
     rejected = "rejected"
@@ -208,6 +209,8 @@ class UserPhoto(SQLModel, table=True):
             "created_at",
             postgresql_where=text("deleted_at IS NULL AND status = 'uploading'"),
         ),
+        # The photo queue's order (GET /admin/photos): by status, oldest first.
+        Index("ix_user_photos_status_created_at_id", "status", "created_at", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())
@@ -234,16 +237,26 @@ class UserDocument(SQLModel, table=True):
         CheckConstraint(_in("status", DocumentStatus), name="status"),
         Index("ix_user_documents_user_id", "user_id"),
         Index("ix_user_documents_status", "status", postgresql_where=text("deleted_at IS NULL AND status = 'pending'")),
+        Index("ix_user_documents_status_created_at_id", "status", "created_at", "id"),
+        Index(
+            "ix_user_documents_uploading_created_at",
+            "created_at",
+            postgresql_where=text("deleted_at IS NULL AND status = 'uploading'"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())
     user_id: uuid.UUID = Field(sa_column=_user_fk())
     doc_type: DocumentType = Field(sa_column=Column(String(16), nullable=False))
     s3_key: str = Field(sa_column=Column(String(512), nullable=False))
+    content_type: str | None = Field(default=None, sa_column=Column(String(64)))
     status: DocumentStatus = Field(
         default=DocumentStatus.pending,
         sa_column=Column(String(16), nullable=False, server_default=DocumentStatus.pending.value),
     )
+    size_bytes: int | None = Field(default=None, sa_column=Column(Integer))
+    status_reason: str | None = Field(default=None, sa_column=Column(Text))
+    reason_code: str | None = Field(default=None, sa_column=Column(String(32)))
     created_at: datetime | None = Field(default=None, sa_column=_timestamp())
     deleted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
     claimed_by: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))

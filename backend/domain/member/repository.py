@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
 from backend.domain.member.models import (
+    DocumentStatus,
     MemberNote,
     PhotoStatus,
     User,
@@ -65,6 +66,12 @@ def shown_photos(alias: str) -> str:
     """The SQL condition on `alias` (a user_photos row) for a photo shown with its member, in the list and the
     detail: live, and past its upload (an upload under way has no checked object to serve yet)."""
     return f"{alias}.deleted_at IS NULL AND {alias}.status <> '{PhotoStatus.uploading.value}'"
+
+
+def shown_documents(alias: str) -> str:
+    """The SQL condition on `alias` (a user_documents row) for a document shown with its member: live, and past its
+    upload (an upload under way has no checked object to serve yet)."""
+    return f"{alias}.deleted_at IS NULL AND {alias}.status <> '{DocumentStatus.uploading.value}'"
 
 
 def photo_order(alias: str) -> str:
@@ -318,10 +325,10 @@ async def list_photos(session: AnySession, member_id: uuid.UUID) -> list[UserPho
 
 
 async def list_documents(session: AnySession, member_id: uuid.UUID) -> list[UserDocument]:
-    """Live documents, oldest first."""
+    """The documents shown with the member (`shown_documents`), oldest first."""
     stmt = (
         select(UserDocument)
-        .where(_column_of(UserDocument, "user_id") == member_id, _column_of(UserDocument, "deleted_at").is_(None))
+        .where(_column_of(UserDocument, "user_id") == member_id, text(shown_documents("user_documents")))
         .order_by(_column_of(UserDocument, "created_at"), _column_of(UserDocument, "id"))
     )
     return list((await session.execute(stmt)).scalars())
@@ -470,7 +477,7 @@ _DETAIL = f"""
                      WHERE ph.user_id = u.id AND {shown_photos("ph")}),
                     '[]'::jsonb) AS photos,
            COALESCE((SELECT jsonb_agg(to_jsonb(d) ORDER BY d.created_at, d.id) FROM user_documents d
-                     WHERE d.user_id = u.id AND d.deleted_at IS NULL),
+                     WHERE d.user_id = u.id AND {shown_documents("d")}),
                     '[]'::jsonb) AS documents
     FROM users u
     WHERE u.id = $1 AND (u.deleted_at IS NULL OR $2)

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, ConfigDict, Field, model_validator
 
 from backend.domain.member.models import PhotoStatus
 from backend.domain.schemas import INTEGER_MAX, NOT_BLANK, NOT_NULL, ReadSchema, Schema
+from backend.domain.upload.schemas import UploadForm
 
 PhotoContentType = Literal["image/jpeg", "image/png", "image/webp"]
 
@@ -75,16 +76,6 @@ class PhotoDetailRead(ReadSchema):
     size_bytes: int | None
     created_at: datetime
     deleted_at: datetime | None
-
-
-class UploadForm(ReadSchema):
-    """A presigned POST: send `fields` and then the file as multipart/form-data to `url`."""
-
-    url: str
-    fields: dict[str, str] = Field(description="Form fields to send as they are, before the file part")
-    file_field: Literal["file"] = "file"
-    expires_at: datetime
-    max_bytes: int
 
 
 class PhotoUploadStarted(PhotoDetailRead):

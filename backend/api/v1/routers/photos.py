@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 
-from backend.api.deps import AuditContextDep, RequireModerator, SettingsDep, StorageDep, WriteSession
+from backend.api.deps import AuditContextDep, RequireModerator, SettingsDep, StorageDep, WriteSession, get_queue_service
+from backend.api.listing import OLDEST_FIRST, ListSpec, ServedListQuery, list_query
 from backend.domain.photo.schemas import PhotoDetailRead, PhotoUpdate, PhotoUploadCreate, PhotoUploadStarted
 from backend.domain.photo.service import PhotoService
+from backend.domain.queue.schemas import MULTI_VALUE_FILTERS, QUEUE_SORT_FIELDS, PhotoQueueFilters, PhotoQueueItem
+from backend.domain.queue.service import QueueService
 
 router = APIRouter(tags=["photos"])
 
@@ -27,6 +30,26 @@ async def get_photo_service(
 
 
 PhotoServiceDep = Annotated[PhotoService, Depends(get_photo_service)]
+
+PHOTO_QUEUE = ListSpec(
+    resource="photos",
+    filters=PhotoQueueFilters,
+    multi_value=MULTI_VALUE_FILTERS & PhotoQueueFilters.model_fields.keys(),
+    sort_fields=QUEUE_SORT_FIELDS,
+    default_sort=OLDEST_FIRST,
+)
+PhotoQueue = Annotated[
+    ServedListQuery[PhotoQueueFilters, QueueService], Depends(list_query(PHOTO_QUEUE, service=get_queue_service))
+]
+
+
+@router.get("/photos", response_model=list[PhotoQueueItem], summary="The photo queue")
+async def photo_queue(listing: PhotoQueue) -> Response:
+    """Photos across members (`status=pending` for the moderation queue), oldest first, each with its presigned
+    URL, its member (id, name, status) and its claim; live photos of live members unless `include_deleted=true`.
+    Exact totals, cursor paging via X-Next-Cursor."""
+    page = await listing.service.photos(listing.filters, listing.page, listing.after)
+    return listing.respond(page.items, total=page.total, next_after=page.next_cursor)
 
 
 @router.post(
