@@ -175,13 +175,19 @@ def _page_sql(queue: Queue, query: QueueQuery, p: _Params, *, with_total: bool) 
     )
 
 
+def page_statement(queue: Queue, query: QueueQuery, *, with_total: bool) -> tuple[str, list[Any]]:
+    """The page's SQL and its parameters (for EXPLAIN)."""
+    p = _Params()
+    return _page_sql(queue, query, p, with_total=with_total), p.args
+
+
 async def list_items(
     session: AnySession, queue: Queue, query: QueueQuery, *, with_total: bool
 ) -> tuple[Sequence[Row], int | None]:
     """One page of items with their member's name and status, and with `with_total` the exact number of matching
     items, from the same statement and snapshot."""
-    p = _Params()
-    rows = await fetch(session, _page_sql(queue, query, p, with_total=with_total), *p.args)
+    sql, args = page_statement(queue, query, with_total=with_total)
+    rows = await fetch(session, sql, *args)
     if not with_total:
         return rows, None
     if rows:
