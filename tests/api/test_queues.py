@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from backend.api.state import app_state
+from backend.domain.member.models import PhotoStatus
 from backend.domain.queue.repository import PHOTOS as PHOTO_QUEUE
 from backend.domain.queue.repository import QueueQuery, page_statement
 from backend.domain.queue.schemas import PhotoQueueFilters
@@ -297,7 +298,7 @@ async def test_the_queue_statements_use_the_status_order_index(services: Service
     conn = await asyncpg.connect(asyncpg_dsn(services.superuser_database_url))
     try:
         await conn.execute("SET enable_seqscan = off")  # a small table may be cheaper to scan; the plan's shape counts
-        for filters in (PhotoQueueFilters(status=["pending"]), PhotoQueueFilters()):
+        for filters in (PhotoQueueFilters(status=[PhotoStatus.pending]), PhotoQueueFilters()):
             query = QueueQuery(filters=filters, descending=False, limit=25)
             sql, args = page_statement(PHOTO_QUEUE, query, with_total=True)
             plan = json.dumps(json.loads(await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)))
