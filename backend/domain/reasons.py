@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from backend.domain.schemas import NOT_BLANK, NOT_NULL, Choice, Schema
+from backend.domain.schemas import NOT_BLANK, NOT_NULL, Choice, ReadSchema, Schema
 
 
 class ReasonCode(StrEnum):
@@ -110,3 +110,16 @@ def field_error(model: str, field: str, kind: str, message: str, value: Any = No
     return ValidationError.from_exception_data(
         model, [InitErrorDetails(type=PydanticCustomError(kind, message), loc=(field,), input=value)]
     )
+
+
+class ReasonCodeRead(ReadSchema):
+    """A reason code as clients list it (`id` is the code, as react-admin's references want)."""
+
+    id: ReasonCode
+    label: str
+    reason_required: bool = Field(description="Whether a decision with this code needs a free-text reason")
+
+
+def reason_codes() -> list[ReasonCodeRead]:
+    """Every reason code with its label, in the list's order."""
+    return [ReasonCodeRead(id=code, label=LABELS[code], reason_required=needs_reason(code)) for code in ReasonCode]

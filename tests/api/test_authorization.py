@@ -47,6 +47,7 @@ ACCESS: dict[tuple[str, str], Role] = {
     ("POST", "/api/v1/admin/members/{member_id}/ban"): Role.moderator,
     ("POST", "/api/v1/admin/members/{member_id}/unban"): Role.admin,
     ("POST", "/api/v1/admin/members/bulk"): Role.moderator,
+    ("GET", "/api/v1/admin/reason-codes"): Role.viewer,
     ("POST", "/api/v1/admin/members/{member_id}/notes"): Role.moderator,
     ("GET", "/api/v1/admin/dashboard/stats"): Role.viewer,
     ("GET", "/api/v1/admin/audit-log"): Role.viewer,

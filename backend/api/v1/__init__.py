@@ -4,7 +4,18 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from backend.api.deps import require
 from backend.api.problems import PROBLEM_RESPONSES
-from backend.api.v1.routers import audit, auth, dashboard, health, members, metrics, operators, outbox, photos
+from backend.api.v1.routers import (
+    audit,
+    auth,
+    dashboard,
+    health,
+    members,
+    metrics,
+    operators,
+    outbox,
+    photos,
+    reasons,
+)
 from backend.domain.identity import Role
 
 API_PREFIX = "/api/v1"
@@ -18,6 +29,7 @@ ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     photos.router,
     outbox.router,
+    reasons.router,
 )
 
 

@@ -21,14 +21,8 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.claims import service as claims
-from backend.domain.errors import (
-    ConflictError,
-    NotFoundError,
-    PermissionDenied,
-    PreconditionFailed,
-    UnprocessableEntity,
-)
-from backend.domain.identity import Actor, AuditContext, Role
+from backend.domain.errors import ConflictError, NotFoundError, PreconditionFailed, UnprocessableEntity
+from backend.domain.identity import AuditContext
 from backend.domain.member import repository
 from backend.domain.member.models import MemberNote, MemberStatus, NoteKind, User
 from backend.domain.member.schemas import (
@@ -108,7 +102,9 @@ class Decision:
 
 
 def _user_state(user: User) -> dict[str, Any]:
-    return {field: getattr(user, field) for field in (*USER_FIELDS, "status", "deleted_at", "suspended_until")}
+    return {
+        field: getattr(user, field) for field in (*USER_FIELDS, "status", "deleted_at", "suspended_until", "claimed_by")
+    }
 
 
 def _flat(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -128,13 +124,6 @@ def _phone_blocked(phone: str) -> ConflictError:
 def phone_hash(key: bytes, phone: str) -> str:
     """The keyed hash a blocked phone is stored as (HMAC-SHA256 of the E.164 number), never the number."""
     return hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()
-
-
-def check_force(actor: Actor, force: bool) -> None:
-    """403 for `force` by anyone but an admin, whether or not a claim stands in the way (asked up front, so a
-    bulk request is refused whole rather than item by item)."""
-    if force and not actor.can(Role.admin):
-        raise PermissionDenied("Only an admin may decide past another operator's claim (force=true).", field="force")
 
 
 async def expired_suspensions(session: AsyncWriteSession, *, now: datetime, limit: int) -> list[uuid.UUID]:
@@ -272,7 +261,7 @@ class MemberWriteService:
         The member's row is locked first, then its claim checked (so a claim taken meanwhile is seen): 409 naming
         the holder unless an admin forces it (recorded in the audit row); any decision releases the claim."""
         rule = REVIEW_RULES[decision.action]
-        check_force(self.context.actor, decision.force)
+        claims.check_force(self.context.actor, decision.force)
         if rule.reason_code_required and decision.reason_code is None:
             raise UnprocessableEntity(f"A reason_code is required to {decision.action} a member.", field="reason_code")
         if decision.until is not None and decision.action != ReviewAction.suspend:
@@ -361,7 +350,7 @@ class MemberWriteService:
                 "status": MemberStatus.active.value,
                 "previous_status": MemberStatus.suspended.value,
                 "suspended_until": ended,
-                "actor": {"kind": self.context.actor.kind.value, "id": None},
+                "actor": {"kind": self.context.actor.kind.value, "id": None, "name": self.context.actor.name},
             },
         )
         return True

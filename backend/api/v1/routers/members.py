@@ -22,6 +22,7 @@ from backend.api.deps import (
 )
 from backend.api.listing import NEWEST_FIRST, OLDEST_FIRST, ListSpec, NoFilters, ServedListQuery, list_query
 from backend.domain.bulk import BulkAnswer
+from backend.domain.claims.service import check_force
 from backend.domain.errors import BadRequest
 from backend.domain.member.models import MemberStatus
 from backend.domain.member.repository import MemberListQuery
@@ -43,7 +44,7 @@ from backend.domain.member.schemas import (
     SuspensionReason,
 )
 from backend.domain.member.service import DEFAULT_ORDER, MemberService
-from backend.domain.member.writes import Decision, ReviewAction, check_force
+from backend.domain.member.writes import Decision, ReviewAction
 from backend.domain.schemas import INTEGER_MAX
 from backend.domain.sessions import AsyncWriteSession
 
