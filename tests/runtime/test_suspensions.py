@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import asyncpg
 import httpx
@@ -34,14 +35,14 @@ def housekeeper(app: FastAPI, settings: Settings) -> Housekeeper:
     return Housekeeper(app_state(app).database, app_state(app).storage, settings)
 
 
-async def suspended(db: asyncpg.Connection, until: timedelta | None) -> uuid.UUID:
+async def suspended(db: asyncpg.Pool | asyncpg.Connection, until: timedelta | None) -> uuid.UUID:
     """A suspended member whose suspension ends `until` from now (None: no end)."""
-    member_id = await create_member(db, status="suspended")
+    member_id = await create_member(cast(asyncpg.Connection, db), status="suspended")
     await db.execute("UPDATE users SET suspended_until = now() + $2::interval WHERE id = $1", member_id, until)
     return member_id
 
 
-async def note_kinds(db: asyncpg.Connection, member_id: uuid.UUID) -> list[str]:
+async def note_kinds(db: asyncpg.Pool | asyncpg.Connection, member_id: uuid.UUID) -> list[str]:
     rows = await db.fetch("SELECT kind FROM member_notes WHERE user_id = $1 ORDER BY created_at", member_id)
     return [row["kind"] for row in rows]
 
@@ -87,13 +88,12 @@ async def test_a_member_an_operator_is_deciding_is_skipped_and_one_decided_since
 ) -> None:
     locked = await suspended(db, timedelta(minutes=-1))
     keeper = housekeeper(app, settings)
-    async with db.acquire() as operator:
-        async with operator.transaction():
-            # An operator's decision holds the row: the pass goes past it instead of waiting.
-            await operator.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", locked)
-            await asyncio.wait_for(keeper.run_once(), timeout=30)
-            assert await db.fetchval("SELECT status FROM users WHERE id = $1", locked) == "suspended"
-            await operator.execute("UPDATE users SET status = 'banned', suspended_until = NULL WHERE id = $1", locked)
+    async with db.acquire() as operator, operator.transaction():
+        # An operator's decision holds the row: the pass goes past it instead of waiting.
+        await operator.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", locked)
+        await asyncio.wait_for(keeper.run_once(), timeout=30)
+        assert await db.fetchval("SELECT status FROM users WHERE id = $1", locked) == "suspended"
+        await operator.execute("UPDATE users SET status = 'banned', suspended_until = NULL WHERE id = $1", locked)
     # Listed as a candidate, then banned before its turn came: the check under the lock sees it.
     decided = await suspended(db, timedelta(minutes=-1))
     await db.execute("UPDATE users SET status = 'banned' WHERE id = $1", decided)
