@@ -1,7 +1,7 @@
 """Moderation queues: uploaded documents, and exact queue totals by item status, member status, gender and deletion.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01 23:30:00
 
 Documents are uploaded as photos are (a presigned form, then `complete`): user_documents gets the `uploading`
@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0010"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -307,11 +307,22 @@ async def get_login_service(request: Request, session: WriteSession) -> LoginSer
     return LoginService(session, reads, policy, app.password_checks, request_state(request).request_id)
 
 
-async def get_member_writer(session: WriteSession, context: AuditContextDep, storage: StorageDep) -> MemberWriteService:
-    return MemberWriteService(session, context, storage)
+async def get_member_writer(
+    session: WriteSession, context: AuditContextDep, storage: StorageDep, settings: SettingsDep
+) -> MemberWriteService:
+    return MemberWriteService(session, context, storage, settings.phone_block_key())
+
+
+async def get_member_writers(
+    context: AuditContextDep, storage: StorageDep, settings: SettingsDep
+) -> Callable[[AsyncWriteSession], MemberWriteService]:
+    """Member writers on sessions a route opens itself (a bulk decision: a transaction per member)."""
+    phone_key = settings.phone_block_key()
+    return lambda session: MemberWriteService(session, context, storage, phone_key)
 
 
 AdminServiceDep = Annotated[AdminService, Depends(get_admin_service)]
+MemberWritersDep = Annotated[Callable[[AsyncWriteSession], MemberWriteService], Depends(get_member_writers)]
 MemberWriterDep = Annotated[MemberWriteService, Depends(get_member_writer)]
 AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
 LoginServiceDep = Annotated[LoginService, Depends(get_login_service)]

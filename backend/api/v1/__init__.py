@@ -15,6 +15,7 @@ from backend.api.v1.routers import (
     operators,
     outbox,
     photos,
+    reasons,
 )
 from backend.domain.identity import Role
 
@@ -30,6 +31,7 @@ ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     photos.router,
     documents.router,
     outbox.router,
+    reasons.router,
 )
 
 

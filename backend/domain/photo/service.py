@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 
 from backend.domain.audit.service import AuditTrail, changes
+from backend.domain.claims import service as claims
 from backend.domain.errors import ConflictError, NotFoundError
 from backend.domain.identity import AuditContext
 from backend.domain.member.models import PhotoStatus, UserPhoto
@@ -24,13 +25,25 @@ from backend.domain.photo.schemas import (
     PhotoUploadCreate,
     PhotoUploadStarted,
 )
+from backend.domain.reasons import ReasonCode
 from backend.domain.sessions import AsyncWriteSession
 from backend.domain.upload.service import UploadFlow, UploadKind
 from backend.infrastructure.storage import Storage
 
 ENTITY = "photo"
 MODERATED = frozenset({PhotoStatus.pending, PhotoStatus.approved, PhotoStatus.rejected})
-_AUDITED = ("user_id", "s3_key", "content_type", "display_order", "status", "status_reason", "size_bytes", "deleted_at")
+_AUDITED = (
+    "user_id",
+    "s3_key",
+    "content_type",
+    "display_order",
+    "status",
+    "status_reason",
+    "reason_code",
+    "size_bytes",
+    "deleted_at",
+    "claimed_by",
+)
 
 
 PHOTOS = UploadKind(noun="photo", folder="photos", extensions=EXTENSIONS)
@@ -113,14 +126,15 @@ class PhotoService:
         return PhotoDetailRead.model_validate(row)
 
     async def update(self, photo_id: uuid.UUID, data: PhotoUpdate) -> PhotoDetailRead:
-        """Approve or reject (with a reason) and/or move the photo to another position."""
+        """Approve or reject (with a reason code) and/or move the photo to another position."""
+        claims.check_force(self.audit.context.actor, data.force)
         if data.display_order is None:
             row = await self._photo(photo_id, for_update=True)
             siblings: list[UserPhoto] = []
         else:
             row, siblings = await self._photo_with_siblings(photo_id)
         if data.status is not None:
-            await self._moderate(row, PhotoStatus(data.status), data.reason)
+            await self._moderate(row, PhotoStatus(data.status), data.reason, data.reason_code, force=data.force)
         if data.display_order is not None:
             await self._move(row, siblings, data.display_order)
         return PhotoDetailRead.model_validate(row)
@@ -177,23 +191,39 @@ class PhotoService:
             raise NotFoundError(f"No photo with id {photo_id}.")
         return row, siblings
 
-    async def _moderate(self, row: UserPhoto, status: PhotoStatus, reason: str | None) -> None:
+    async def _moderate(
+        self, row: UserPhoto, status: PhotoStatus, reason: str | None, code: ReasonCode | None, *, force: bool
+    ) -> None:
+        """Approve or reject the locked photo: its claim checked first (409 naming the holder, unless an admin
+        forces it, which the audit row records), and released by the decision."""
         if row.status not in MODERATED:
             raise ConflictError(
                 f"The photo is {row.status}; complete its upload before moderating it.", photo_status=row.status
             )
-        if row.status == status and row.status_reason == reason:
+        holder, held_until = row.claimed_by, row.claimed_until
+        forced = await claims.check(self.session, row, self.audit.context.actor, force=force)
+        reason_code = code.value if code is not None else None
+        unchanged = (row.status, row.status_reason, row.reason_code) == (status, reason, reason_code)
+        if unchanged and not claims.holds(row):
             return
         before = _state(row)
         row.status = status
         row.status_reason = reason
+        row.reason_code = reason_code
+        claims.release(row)
         await repository.flush(self.session)
-        await self.audit.record(f"photo.{status.value}", ENTITY, row.id, changes(before, _state(row)))
-        if status == PhotoStatus.rejected:
+        diff = changes(before, _state(row))
+        if forced:
+            diff["claim_overridden"] = {
+                "before": {"claimed_by": str(holder), "claimed_until": held_until.isoformat() if held_until else None},
+                "after": None,
+            }
+        await self.audit.record(f"photo.{status.value}", ENTITY, row.id, diff)
+        if status == PhotoStatus.rejected and not unchanged:
             await enqueue(
                 self.session,
                 "photo.rejected",
-                {"member_id": str(row.user_id), "photo_id": str(row.id), "reason": reason},
+                {"member_id": str(row.user_id), "photo_id": str(row.id), "reason_code": reason_code, "reason": reason},
             )
 
     async def _move(self, row: UserPhoto, siblings: list[UserPhoto], position: int) -> None:

@@ -42,8 +42,8 @@ PHOTOS = Queue(
     table="user_photos",
     statuses=tuple(PhotoStatus),
     columns=(
-        "s3_key", "content_type", "display_order", "status_reason", "size_bytes", "created_at", "deleted_at",
-        "claimed_by", "claimed_until",
+        "s3_key", "content_type", "display_order", "reason_code", "status_reason", "size_bytes", "created_at",
+        "deleted_at", "claimed_by", "claimed_until",
     ),
 )  # fmt: skip
 DOCUMENTS = Queue(

@@ -54,6 +54,7 @@ class QueueItem(ReadSchema):
     member_id: uuid.UUID
     s3_key: str
     content_type: str | None
+    reason_code: str | None
     status_reason: str | None
     size_bytes: int | None
     created_at: datetime
@@ -72,4 +73,3 @@ class PhotoQueueItem(QueueItem):
 class DocumentQueueItem(QueueItem):
     status: DocumentStatus
     doc_type: DocumentType
-    reason_code: str | None
