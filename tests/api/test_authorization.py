@@ -65,12 +65,14 @@ ACCESS: dict[tuple[str, str], Role] = {
     ("PATCH", "/api/v1/admin/photos/{photo_id}"): Role.moderator,
     ("DELETE", "/api/v1/admin/photos/{photo_id}"): Role.moderator,
     ("GET", "/api/v1/admin/photos"): Role.viewer,
+    ("PATCH", "/api/v1/admin/photos"): Role.moderator,
     # Documents
     ("POST", "/api/v1/admin/members/{member_id}/documents"): Role.moderator,
     ("POST", "/api/v1/admin/documents/{document_id}/complete"): Role.moderator,
     ("PATCH", "/api/v1/admin/documents/{document_id}"): Role.moderator,
     ("DELETE", "/api/v1/admin/documents/{document_id}"): Role.moderator,
     ("GET", "/api/v1/admin/documents"): Role.viewer,
+    ("PATCH", "/api/v1/admin/documents"): Role.moderator,
 }
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 
+from backend.domain.bulk import BulkIds
 from backend.domain.member.models import DocumentStatus, DocumentType
-from backend.domain.reasons import Reasoned
+from backend.domain.queue.schemas import ItemDecision, coded_decision_schema
 from backend.domain.schemas import INTEGER_MAX, Choice, ReadSchema, Schema
 from backend.domain.upload.schemas import UploadForm
 
@@ -29,19 +30,19 @@ class DocumentUploadCreate(Schema):
     )
 
 
-class DocumentVerify(Schema):
-    """The document is what it claims to be."""
+class DocumentUpdate(ItemDecision):
+    """`{"status": "verified"}`, or `{"status": "rejected", "reason_code": ..., "reason": ...}` (`reason` required
+    for `other`); `force` for an admin past another operator's claim."""
 
-    status: Literal["verified"]
+    model_config = ItemDecision.model_config | {"json_schema_extra": coded_decision_schema("verified")}
 
-
-class DocumentReject(Reasoned):
-    """The document is refused, with a reason code (and free text, required for `other`)."""
-
-    status: Literal["rejected"]
+    status: Literal["verified", "rejected"]
 
 
-DocumentDecision = Annotated[DocumentVerify | DocumentReject, Field(discriminator="status")]
+class DocumentBulk(DocumentUpdate):
+    """One decision for many documents, each decided in a transaction of its own."""
+
+    ids: BulkIds
 
 
 class DocumentDetailRead(ReadSchema):

@@ -16,9 +16,8 @@ from backend.domain.claims import service as claims
 from backend.domain.document import repository
 from backend.domain.document.schemas import (
     EXTENSIONS,
-    DocumentDecision,
     DocumentDetailRead,
-    DocumentReject,
+    DocumentUpdate,
     DocumentUploadCreate,
     DocumentUploadStarted,
 )
@@ -113,29 +112,33 @@ class DocumentService:
         await self.uploads.discard_upload(row, "document.completed")
         return DocumentDetailRead.model_validate(row)
 
-    async def decide(
-        self, document_id: uuid.UUID, data: DocumentDecision, *, force: bool = False
-    ) -> DocumentDetailRead:
+    async def decide(self, document_id: uuid.UUID, data: DocumentUpdate) -> DocumentDetailRead:
         """Verify, or reject with a reason code: 409 for an upload not completed, or for a document someone else
         has claimed (an admin may `force`, which is audited). The decision releases the claim."""
+        claims.check_force(self.actor, data.force)
         row = await self._document(document_id, for_update=True)
         if row.status not in DECIDED:
             raise ConflictError(
                 f"The document is {row.status}; complete its upload before deciding on it.",
                 document_status=row.status,
             )
-        forced = await claims.check(self.session, row, self.actor, force=force)
-        code, reason = (data.reason_code.value, data.reason) if isinstance(data, DocumentReject) else (None, None)
+        forced = await claims.check(self.session, row, self.actor, force=data.force)
+        code = data.reason_code.value if data.reason_code is not None else None
+        reason = data.reason
         status = DocumentStatus(data.status)
         if (row.status, row.reason_code, row.status_reason) == (status, code, reason) and not claims.holds(row):
             return DocumentDetailRead.model_validate(row)  # decided so already: nothing changes
         before = _state(row)
+        holder, held_until = row.claimed_by, row.claimed_until
         row.status, row.reason_code, row.status_reason = status, code, reason
         claims.release(row)
         await repository.flush(self.session)
         diff = changes(before, _state(row))
         if forced:
-            diff["claim_overridden"] = {"before": str(before["claimed_by"]), "after": None}
+            diff["claim_overridden"] = {
+                "before": {"claimed_by": str(holder), "claimed_until": held_until.isoformat() if held_until else None},
+                "after": None,
+            }
         await self.audit.record(f"document.{status.value}", ENTITY, row.id, diff)
         await enqueue(
             self.session,

@@ -8,7 +8,9 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AliasChoices, Field, model_validator
 
+from backend.domain.bulk import BulkIds
 from backend.domain.member.models import PhotoStatus
+from backend.domain.queue.schemas import ItemDecision, coded_decision_schema
 from backend.domain.reasons import OTHER_NEEDS_REASON, MaybeReasoned, ReasonCode, field_error
 from backend.domain.schemas import INTEGER_MAX, NOT_NULL, ReadSchema, Schema
 from backend.domain.upload.schemas import UploadForm
@@ -97,3 +99,18 @@ class PhotoUploadStarted(PhotoDetailRead):
     """The new photo (status `uploading`) and the form that uploads its file straight to S3."""
 
     upload: UploadForm
+
+
+class PhotoBulk(ItemDecision):
+    """One decision for many photos: approved, or rejected with a reason code; each in a transaction of its own."""
+
+    model_config = ItemDecision.model_config | {"json_schema_extra": coded_decision_schema("approved")}
+
+    status: Literal["approved", "rejected"]
+    ids: BulkIds
+
+    def decision(self) -> PhotoUpdate:
+        """The single decision each photo gets."""
+        return PhotoUpdate.model_validate(
+            self.model_dump(include={"status", "reason_code", "reason", "force"}, exclude_none=True)
+        )

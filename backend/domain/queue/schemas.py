@@ -4,11 +4,49 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from backend.domain.member.models import DocumentStatus, DocumentType, Gender, MemberStatus, PhotoStatus
+from backend.domain.reasons import OTHER_NEEDS_REASON, MaybeReasoned, field_error
 from backend.domain.schemas import MAX_FILTER_VALUES, Choice, QueryBool, ReadSchema, Schema, Uuid
+
+REJECTED = "rejected"
+FORCE_DESCRIPTION = "Admins only: decide even though another operator holds the item's claim (audited)"
+
+
+def coded_decision_schema(accepted: str) -> dict[str, Any]:
+    """A queue item's decision as JSON Schema says it: a rejection names a reason code (free text for `other`),
+    the other decision (`accepted`) takes none."""
+
+    def when(status: str, then: dict[str, Any]) -> dict[str, Any]:
+        return {"if": {"properties": {"status": {"const": status}}, "required": ["status"]}, "then": then}
+
+    return {
+        "allOf": [
+            OTHER_NEEDS_REASON,
+            when(REJECTED, {"required": ["reason_code"]}),
+            when(accepted, {"not": {"required": ["reason_code"]}}),
+        ]
+    }
+
+
+class ItemDecision(MaybeReasoned):
+    """The decision on a photo or document: its new `status`, a reason code when it is a rejection (and free text,
+    required for `other`; an optional note otherwise), and `force` for an admin past someone else's claim."""
+
+    status: Any  # a subclass names the two decisions
+    force: bool = Field(default=False, description=FORCE_DESCRIPTION)
+
+    @model_validator(mode="after")
+    def _coded(self) -> Self:
+        name = type(self).__name__
+        if self.status == REJECTED and self.reason_code is None:
+            raise field_error(name, "reason_code", "reason_code_required", "a rejection needs a reason_code")
+        if self.status != REJECTED and self.reason_code is not None:
+            raise field_error(name, "reason_code", "accepted_coded", f"{self.status} takes no reason_code")
+        return self
 
 
 class QueueFilters(Schema):

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
+from backend.api.bulk import BulkRunnerDep
 from backend.api.deps import AuditContextDep, RequireModerator, SettingsDep, StorageDep, WriteSession, get_queue_service
 from backend.api.listing import OLDEST_FIRST, ListSpec, ServedListQuery, list_query
+from backend.domain.bulk import BulkAnswer
+from backend.domain.claims.service import check_force
 from backend.domain.document.schemas import (
-    DocumentDecision,
+    DocumentBulk,
     DocumentDetailRead,
+    DocumentUpdate,
     DocumentUploadCreate,
     DocumentUploadStarted,
 )
 from backend.domain.document.service import DocumentService
+from backend.domain.identity import AuditContext
 from backend.domain.queue.schemas import (
     MULTI_VALUE_FILTERS,
     QUEUE_SORT_FIELDS,
@@ -23,12 +29,15 @@ from backend.domain.queue.schemas import (
     DocumentQueueItem,
 )
 from backend.domain.queue.service import QueueService
+from backend.domain.sessions import AsyncWriteSession
+from backend.infrastructure.settings import Settings
+from backend.infrastructure.storage import Storage
 
 router = APIRouter(tags=["documents"])
 
 
-async def get_document_service(
-    session: WriteSession, context: AuditContextDep, storage: StorageDep, settings: SettingsDep
+def _document_service(
+    session: AsyncWriteSession, context: AuditContext, storage: Storage, settings: Settings
 ) -> DocumentService:
     return DocumentService(
         session,
@@ -39,8 +48,21 @@ async def get_document_service(
     )
 
 
+async def get_document_service(
+    session: WriteSession, context: AuditContextDep, storage: StorageDep, settings: SettingsDep
+) -> DocumentService:
+    return _document_service(session, context, storage, settings)
+
+
+async def get_document_services(
+    context: AuditContextDep, storage: StorageDep, settings: SettingsDep
+) -> Callable[[AsyncWriteSession], DocumentService]:
+    """Document services on sessions a route opens itself (a bulk decision: a transaction per document)."""
+    return lambda session: _document_service(session, context, storage, settings)
+
+
 DocumentServiceDep = Annotated[DocumentService, Depends(get_document_service)]
-Force = Annotated[bool, Query(description="An admin overrides another operator's claim on the item (audited)")]
+DocumentServicesDep = Annotated[Callable[[AsyncWriteSession], DocumentService], Depends(get_document_services)]
 
 DOCUMENT_QUEUE = ListSpec(
     resource="documents",
@@ -91,16 +113,28 @@ async def complete_document_upload(
 
 @router.patch("/documents/{document_id}", summary="Verify or reject a document")
 async def decide_document(
-    document_id: uuid.UUID,
-    data: DocumentDecision,
-    _: RequireModerator,
-    service: DocumentServiceDep,
-    force: Force = False,
+    document_id: uuid.UUID, data: DocumentUpdate, _: RequireModerator, service: DocumentServiceDep
 ) -> DocumentDetailRead:
     """`{"status": "verified"}`, or `{"status": "rejected", "reason_code": ..., "reason": ...}` (`reason` required
-    for `other`). 409 naming the claimer when another operator has claimed the document (an admin may pass
-    `force=true`); the decision releases the claim."""
-    return await service.decide(document_id, data, force=force)
+    for `other`). 409 naming the claimer when another operator has claimed the document (an admin may send
+    `"force": true`); the decision releases the claim."""
+    return await service.decide(document_id, data)
+
+
+@router.patch("/documents", response_model=BulkAnswer, summary="Decide many documents at once")
+async def bulk_decide_documents(
+    data: DocumentBulk, actor: RequireModerator, services: DocumentServicesDep, runner: BulkRunnerDep
+) -> BulkAnswer:
+    """Verify, or reject with a reason code, up to 500 documents, each in a transaction of its own with the rules
+    of the single decision: one result per id (`ok`, `conflict`, `not_found`, `claimed`, with the problem the
+    single decision would answer) and a summary. With an Idempotency-Key a retry writes nothing twice."""
+    check_force(actor, data.force)
+    decision = DocumentUpdate.model_validate(data.model_dump(exclude={"ids"}, exclude_none=True))
+
+    async def decide(session: AsyncWriteSession, document_id: uuid.UUID) -> None:
+        await services(session).decide(document_id, decision)
+
+    return await runner.run(data.ids, decide)
 
 
 @router.delete("/documents/{document_id}", summary="Delete a document")

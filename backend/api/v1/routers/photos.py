@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
+from backend.api.bulk import BulkRunnerDep
 from backend.api.deps import AuditContextDep, RequireModerator, SettingsDep, StorageDep, WriteSession, get_queue_service
 from backend.api.listing import OLDEST_FIRST, ListSpec, ServedListQuery, list_query
-from backend.domain.photo.schemas import PhotoDetailRead, PhotoUpdate, PhotoUploadCreate, PhotoUploadStarted
+from backend.domain.bulk import BulkAnswer
+from backend.domain.claims.service import check_force
+from backend.domain.photo.schemas import (
+    PhotoBulk,
+    PhotoDetailRead,
+    PhotoUpdate,
+    PhotoUploadCreate,
+    PhotoUploadStarted,
+)
 from backend.domain.photo.service import PhotoService
 from backend.domain.queue.schemas import MULTI_VALUE_FILTERS, QUEUE_SORT_FIELDS, PhotoQueueFilters, PhotoQueueItem
 from backend.domain.queue.service import QueueService
+from backend.domain.sessions import AsyncWriteSession
+from backend.infrastructure.settings import Settings
+from backend.infrastructure.storage import Storage
 
 router = APIRouter(tags=["photos"])
 
 
-async def get_photo_service(
-    session: WriteSession, context: AuditContextDep, storage: StorageDep, settings: SettingsDep
+def _photo_service(
+    session: AsyncWriteSession, context: AuditContextDep, storage: Storage, settings: Settings
 ) -> PhotoService:
     return PhotoService(
         session,
@@ -29,7 +42,21 @@ async def get_photo_service(
     )
 
 
+async def get_photo_service(
+    session: WriteSession, context: AuditContextDep, storage: StorageDep, settings: SettingsDep
+) -> PhotoService:
+    return _photo_service(session, context, storage, settings)
+
+
+async def get_photo_services(
+    context: AuditContextDep, storage: StorageDep, settings: SettingsDep
+) -> Callable[[AsyncWriteSession], PhotoService]:
+    """Photo services on sessions a route opens itself (a bulk decision: a transaction per photo)."""
+    return lambda session: _photo_service(session, context, storage, settings)
+
+
 PhotoServiceDep = Annotated[PhotoService, Depends(get_photo_service)]
+PhotoServicesDep = Annotated[Callable[[AsyncWriteSession], PhotoService], Depends(get_photo_services)]
 
 PHOTO_QUEUE = ListSpec(
     resource="photos",
@@ -89,3 +116,19 @@ async def delete_photo(photo_id: uuid.UUID, _: RequireModerator, service: PhotoS
     """Soft-delete the photo; its S3 objects are deleted by the outbox worker after the commit (an unfinished
     upload's upload key again once its form has expired)."""
     return await service.delete(photo_id)
+
+
+@router.patch("/photos", response_model=BulkAnswer, summary="Decide many photos at once")
+async def bulk_decide_photos(
+    data: PhotoBulk, actor: RequireModerator, services: PhotoServicesDep, runner: BulkRunnerDep
+) -> BulkAnswer:
+    """Approve, or reject with a reason code, up to 500 photos, each in a transaction of its own with the rules of
+    the single decision: one result per id (`ok`, `conflict`, `not_found`, `claimed`, with the problem the single
+    decision would answer) and a summary. With an Idempotency-Key a retry writes nothing twice."""
+    check_force(actor, data.force)
+    decision = data.decision()
+
+    async def decide(session: AsyncWriteSession, photo_id: uuid.UUID) -> None:
+        await services(session).update(photo_id, decision)
+
+    return await runner.run(data.ids, decide)
