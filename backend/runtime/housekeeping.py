@@ -8,7 +8,8 @@
   is removed as an operator's DELETE would (the order closed, audited as `photo.upload_abandoned`, its objects
   deleted by the outbox worker in case the file did arrive), also when its member was deleted meanwhile (the
   form outlived that), each in a transaction of its own that re-checks the photo under the same locks as every
-  other photo write, so a completion that wins the race is kept.
+  other photo write, so a completion that wins the race is kept. Documents likewise (their form lives
+  DOCUMENT_UPLOAD_TTL_SECONDS; the same grace), audited as `document.upload_abandoned`.
 - **Timed suspensions** whose `suspended_until` has passed are lifted: the member is active again, with a note, an
   audit row by "memberdesk housekeeping" and a `member.unsuspended` event, each member in a transaction of its own
   that locks it with SKIP LOCKED and checks it again (an operator deciding it at that moment wins; one who decided
@@ -28,6 +29,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from backend.domain.document import service as documents
+from backend.domain.document.service import DocumentService
 from backend.domain.idempotency import service as idempotency
 from backend.domain.identity import HOUSEKEEPING, AuditContext
 from backend.domain.member import writes as member_writes
@@ -86,6 +89,7 @@ class Housekeeper(BackgroundTask):
         delivered_before = now - timedelta(days=s.outbox_keep_delivered_days)
         keys_before = now - timedelta(hours=s.idempotency_key_hours)
         uploads_before = now - timedelta(seconds=s.photo_upload_ttl_seconds + s.photo_upload_grace_seconds)
+        documents_before = now - timedelta(seconds=s.document_upload_ttl_seconds + s.photo_upload_grace_seconds)
 
         async def delivered(session: AsyncWriteSession) -> int:
             return await outbox.prune_delivered(session, delivered_before=delivered_before, limit=BATCH)
@@ -96,7 +100,8 @@ class Housekeeper(BackgroundTask):
         return HousekeepingReport(
             delivered_events=await self._in_batches(delivered),
             idempotency_keys=await self._in_batches(keys),
-            abandoned_uploads=await self._abandon_uploads(uploads_before),
+            abandoned_uploads=await self._abandon_uploads(uploads_before)
+            + await self._abandon_document_uploads(documents_before),
             suspensions_lifted=await self._lift_suspensions(now),
         )
 
@@ -124,6 +129,23 @@ class Housekeeper(BackgroundTask):
                     upload_ttl_seconds=self.settings.photo_upload_ttl_seconds,
                 )
                 if await service.abandon_upload(photo_id, started_before=started_before):
+                    removed += 1
+        return removed
+
+    async def _abandon_document_uploads(self, started_before: datetime) -> int:
+        async with self.database.write_sessions() as session, session.begin():
+            candidates = await documents.abandoned_uploads(session, started_before=started_before, limit=BATCH)
+        removed = 0
+        for document_id in candidates:
+            async with self.database.write_sessions() as session, session.begin():
+                service = DocumentService(
+                    session,
+                    AuditContext(HOUSEKEEPING, None),
+                    self.storage,
+                    max_bytes=self.settings.document_max_bytes,
+                    upload_ttl_seconds=self.settings.document_upload_ttl_seconds,
+                )
+                if await service.abandon_upload(document_id, started_before=started_before):
                     removed += 1
         return removed
 

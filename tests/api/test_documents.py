@@ -22,6 +22,7 @@ from backend.domain.identity import Role
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage
 from backend.main import create_app
+from backend.runtime.housekeeping import Housekeeper
 from backend.runtime.outbox import OutboxWorker
 from devtools.samples import sample_pdfs
 from devtools.services import ServiceUrls
@@ -465,3 +466,40 @@ async def test_a_viewer_cannot_write(client: httpx.AsyncClient, member: uuid.UUI
     assert (await client.post(f"{MEMBERS}/{member}/documents", json=body)).status_code == 403
     assert (await client.patch(f"{DOCUMENTS}/{document_id}", json={"status": "verified"})).status_code == 403
     assert (await client.delete(f"{DOCUMENTS}/{document_id}")).status_code == 403
+
+
+async def test_housekeeping_removes_an_abandoned_document_upload_and_keeps_younger_and_completed_ones(
+    app: FastAPI,
+    settings: Settings,
+    moderator: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    member: uuid.UUID,
+    db: asyncpg.Connection,
+    storage: Storage,
+) -> None:
+    abandoned = await start(moderator, member)
+    assert (await post_file(http, abandoned, PDF)).status_code == 204  # the file arrived, complete never came
+    young = await start(moderator, member)
+    completed = await add_document(db, member)
+    grace = timedelta(seconds=settings.document_upload_ttl_seconds + settings.photo_upload_grace_seconds)
+    for document_id, age in (
+        (abandoned["id"], grace + timedelta(minutes=1)),
+        (young["id"], grace - timedelta(minutes=1)),
+        (completed, grace + timedelta(minutes=1)),
+    ):
+        await db.execute(
+            "UPDATE user_documents SET created_at = now() - $2::interval WHERE id = $1",
+            uuid.UUID(str(document_id)),
+            age,
+        )
+
+    report = await Housekeeper(app_state(app).database, storage, settings).run_once()
+
+    assert report.abandoned_uploads >= 1
+    assert (await document_row(db, abandoned["id"]))["deleted_at"] is not None
+    assert (await document_row(db, young["id"]))["deleted_at"] is None
+    assert (await document_row(db, completed))["deleted_at"] is None
+    assert [action for action, _ in await audit_entries(db, abandoned["id"])][-1] == "document.upload_abandoned"
+    events = await outbox_payloads(db, "document.upload_abandoned", abandoned["id"])
+    assert [e["s3_key"] for e in events] == [abandoned["s3_key"], abandoned["upload"]["fields"]["key"]]
+    await wait_until_gone(storage, abandoned["upload"]["fields"]["key"])
