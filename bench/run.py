@@ -7,13 +7,14 @@
 3. Checks: exact totals, exact dashboard, presigned URLs fetched from S3, presigning cost per URL.
 4. Load with wrk (bench/wrk/rotate.lua), warm-up then measured window, per endpoint on both servers; the
    dashboard also at concurrency 1 and against seven gathered counts; the detail's loader four ways; one full
-   CSV export per server with the app's peak RSS; login last (it writes).
+   CSV export per server with the app's peak RSS; a bulk approval of 500 members (issue 13; it writes, and puts
+   them back); login last (it writes).
 5. One table and the targets, printed and written to bench/results/latest.md; every process stopped, also on
    Ctrl-C or an error.
 
 Settings (environment): BENCH_DURATION (10 s), BENCH_WARMUP (2 s), BENCH_CONCURRENCY (32), BENCH_WORKERS (2),
 BENCH_MEMBERS (1000000), BENCH_ROOT (.devdata/bench), BENCH_ONLY (comma-separated scenario names: list, deep,
-q, detail, dashboard, loader, queue, export, login), BENCH_PROFILE (scenario names to profile with py-spy
+q, detail, dashboard, loader, queue, export, bulk, login), BENCH_PROFILE (scenario names to profile with py-spy
 afterwards). The queue scenario (issue 13) measures the photo queue's first page and deep cursor pages against the
 app's own member list page (measured with it when BENCH_ONLY leaves the list out).
 """
@@ -37,8 +38,9 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from bench import checks, profile
+from bench import bulk, checks, profile
 from bench.auth import BENCH_EMAIL, LOGIN_PATH, Auth
+from bench.bulk import BulkResult
 from bench.checks import Check, ExportResult
 from bench.config import PROJECT_ROOT, BenchConfig
 from bench.dataset import (
@@ -74,6 +76,7 @@ class Results:
     loads: dict[tuple[str, str, int], LoadResult] = field(default_factory=dict)
     exports: dict[str, ExportResult] = field(default_factory=dict)
     checks: dict[str, Check] = field(default_factory=dict)
+    bulk: BulkResult | None = None
     lifetime_rss_mb: float | None = None
 
     def get(self, scenario: str, server: str, concurrency: int) -> LoadResult | None:
@@ -222,6 +225,10 @@ class Bench:
         self._loads(generator, app, app_url, baseline_url, auth, samples)
         if config.wants("export"):
             self._exports(app, app_url, baseline_url, auth)
+        if config.wants("bulk") and auth.enabled:
+            self._settle()
+            self.results.bulk = bulk.measure_bulk(app_url, auth.headers(), asyncpg_dsn(urls.superuser_database_url))
+            print(f"bulk: {self.results.bulk.detail}", flush=True)
         if config.wants("login") and auth.enabled:
             body = orjson.dumps({"email": BENCH_EMAIL, "password": auth.password})
             self._measure(
@@ -528,6 +535,9 @@ class Bench:
                     rate=f"{export.rows_per_second:,.0f} rows/s",
                 )
             )
+        if r.bulk is not None and r.bulk.seconds:
+            rate = f"{bulk.SIZE / r.bulk.median:,.0f} members/s"
+            rows.append(Row(f"bulk approve of {bulk.SIZE} members", "app", 1, None, note=r.bulk.detail, rate=rate))
         login = r.get("login", "app", c)
         if login is not None:
             rows.append(Row("login", "app", c, login, note="argon2 verify; no baseline"))
@@ -672,6 +682,12 @@ class Bench:
                     + (f"; {lifetime:.0f} MB VmHWM over the whole run" if lifetime else ""),
                 )
             )
+        bulk_name = f"a bulk of {bulk.SIZE} approvals under {bulk.TARGET_SECONDS:g} s (issue 13)"
+        if r.bulk is None:
+            targets.append(Target(bulk_name, None, "not measured"))
+        else:
+            in_time = r.bulk.all_ok and r.bulk.worst < bulk.TARGET_SECONDS
+            targets.append(Target(bulk_name, in_time, f"worst {r.bulk.worst:.2f} s; {r.bulk.detail}"))
         if seed.seconds is not None:
             origin = "this run" if seed.seeded_now else f"recorded {seed.when}"
             figures = f"{seed.seeded:,} members in {seed.seconds:.1f} s ({origin})"

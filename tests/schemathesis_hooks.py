@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeGuard
 from urllib.parse import urlencode
 
@@ -37,6 +38,9 @@ def map_case(context: Any, case: Any) -> Any:
     body = case.body
     if isinstance(body, dict) and _number(body.get("size_bytes")) and body["size_bytes"] > LEAST_UPLOAD_LIMIT:
         body["size_bytes"] = LEAST_UPLOAD_LIMIT
+    # A suspension's `until` must lie in the future, which a JSON Schema cannot say.
+    if isinstance(body, dict) and isinstance(body.get("until"), str):
+        body["until"] = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     preference = body.get("preference") if isinstance(body, dict) else None
     if isinstance(preference, dict):
         for low, high in PREFERENCE_RANGES:

@@ -56,7 +56,8 @@ _CODES = frozenset(code.value for code in ReasonCode)
 # `other` needs a reason, as JSON Schema says it: every body with a reason code carries this rule.
 OTHER_NEEDS_REASON: dict[str, Any] = {
     "if": {"properties": {"reason_code": {"const": ReasonCode.other.value}}, "required": ["reason_code"]},
-    "then": {"required": ["reason"]},
+    # Required and a string: `reason` may otherwise be null, which `required` alone would let through.
+    "then": {"required": ["reason"], "properties": {"reason": {"type": "string"}}},
 }
 
 
@@ -80,7 +81,8 @@ class Reasoned(Schema):
             raise PydanticCustomError(
                 "unknown_reason_code",
                 "Unknown reason code '{code}'; GET /api/v1/admin/reason-codes lists the codes",
-                {"code": code[:100]},
+                # Shown as written, but as text that can be encoded: a lone surrogate would break the error itself.
+                {"code": code[:100].encode("utf-8", "backslashreplace").decode("utf-8")},
             )
         return code
 

@@ -23,6 +23,7 @@ from backend.domain.reasons import LABELS, ReasonCode
 from backend.infrastructure.settings import Settings
 from devtools.services import ServiceUrls
 from tests.conftest import api_client, wait_for_replica
+from tests.domain.test_member_counts import assert_counters_exact
 from tests.factories import create_member, unique_phone
 
 MEMBERS = "/api/v1/admin/members"
@@ -218,6 +219,26 @@ class TestBans:
         statuses = [status for batch in attempts for status in batch]
         assert set(statuses) == {409}
         assert await db.fetchval("SELECT count(*) FROM users WHERE phone = $1", phone) == 1
+
+
+class TestBannedStatus:
+    async def test_banned_is_a_status_the_list_filters_and_the_counters_total(
+        self,
+        moderator: httpx.AsyncClient,
+        client: httpx.AsyncClient,
+        db: asyncpg.Connection,
+        services: ServiceUrls,
+    ) -> None:
+        member_id = await create_member(db, status="rejected")
+        assert (await moderator.post(f"{MEMBERS}/{member_id}/ban", json={"reason_code": "spam"})).status_code == 200
+        await assert_counters_exact(db)
+        await wait_for_replica(services)
+        response = await client.get(MEMBERS, params={"status": "banned", "sort": "-created_at"})
+        assert response.status_code == 200
+        assert response.json()[0]["id"] == str(member_id)
+        assert {member["status"] for member in response.json()} == {"banned"}
+        banned = await db.fetchval("SELECT count(*) FROM users WHERE status = 'banned' AND deleted_at IS NULL")
+        assert response.headers["X-Total-Count"] == str(banned)
 
 
 class TestClaims:

@@ -170,7 +170,7 @@ async def bulk_decide(
     """approve, reject, suspend or ban up to 500 members, each in a transaction of its own with the rules of the
     single decision: one result per id (`ok`, `conflict`, `not_found`, `claimed`, with the problem the single
     decision would answer) and a summary. With an Idempotency-Key a retry writes nothing twice."""
-    decision = Decision(ReviewAction(data.action.value), data.reason_code, data.reason, data.until, data.force)
+    decision = _decision(ReviewAction(data.action.value), data)
     check_force(actor, decision.force)
 
     async def decide(session: AsyncWriteSession, member_id: uuid.UUID) -> None:
@@ -217,8 +217,19 @@ async def restore_member(member_id: uuid.UUID, _: RequireAdmin, writer: MemberWr
     return _json(await writer.restore(member_id))
 
 
-async def _decide(member_id: uuid.UUID, decision: Decision, writer: MemberWriterDep, if_match: str | None) -> Response:
-    return _json(await writer.decide(member_id, decision, expected_version(if_match)))
+DecisionBody = ReviewDecision | ReviewReason | SuspensionReason | MemberBulk
+
+
+def _decision(action: ReviewAction, data: DecisionBody) -> Decision:
+    """The decision a body states (the fields it lacks are the decision's defaults)."""
+    code, until = getattr(data, "reason_code", None), getattr(data, "until", None)
+    return Decision(action, reason_code=code, reason=data.reason, until=until, force=data.force)
+
+
+async def _decide(
+    action: ReviewAction, member_id: uuid.UUID, data: DecisionBody, writer: MemberWriterDep, if_match: str | None
+) -> Response:
+    return _json(await writer.decide(member_id, _decision(action, data), expected_version(if_match)))
 
 
 @router.post("/{member_id}/approve", response_model=MemberDetailRead, summary="Approve a member")
@@ -226,8 +237,7 @@ async def approve_member(
     member_id: uuid.UUID, data: ReviewDecision, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
 ) -> Response:
     """pending or suspended -> active, with a note, an audit row and a member.approved event."""
-    decision = Decision(ReviewAction.approve, reason=data.reason, force=data.force)
-    return await _decide(member_id, decision, writer, if_match)
+    return await _decide(ReviewAction.approve, member_id, data, writer, if_match)
 
 
 @router.post("/{member_id}/reject", response_model=MemberDetailRead, summary="Reject a member")
@@ -235,8 +245,7 @@ async def reject_member(
     member_id: uuid.UUID, data: ReviewReason, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
 ) -> Response:
     """pending -> rejected; a reason code is required (and free text for `other`)."""
-    decision = Decision(ReviewAction.reject, data.reason_code, data.reason, force=data.force)
-    return await _decide(member_id, decision, writer, if_match)
+    return await _decide(ReviewAction.reject, member_id, data, writer, if_match)
 
 
 @router.post("/{member_id}/suspend", response_model=MemberDetailRead, summary="Suspend a member")
@@ -245,8 +254,7 @@ async def suspend_member(
 ) -> Response:
     """active -> suspended, until lifted or, with `until`, until then (housekeeping lifts it); a reason code is
     required."""
-    decision = Decision(ReviewAction.suspend, data.reason_code, data.reason, data.until, data.force)
-    return await _decide(member_id, decision, writer, if_match)
+    return await _decide(ReviewAction.suspend, member_id, data, writer, if_match)
 
 
 @router.post("/{member_id}/ban", response_model=MemberDetailRead, summary="Ban a member")
@@ -255,8 +263,7 @@ async def ban_member(
 ) -> Response:
     """Any status but banned -> banned, and the member's phone blocked: no member can be created, restored or
     given that phone while the ban stands. A reason code is required."""
-    decision = Decision(ReviewAction.ban, data.reason_code, data.reason, force=data.force)
-    return await _decide(member_id, decision, writer, if_match)
+    return await _decide(ReviewAction.ban, member_id, data, writer, if_match)
 
 
 @router.post("/{member_id}/unban", response_model=MemberDetailRead, summary="Lift a ban")
@@ -264,8 +271,7 @@ async def unban_member(
     member_id: uuid.UUID, data: ReviewDecision, _: RequireAdmin, writer: MemberWriterDep, if_match: IfMatch = None
 ) -> Response:
     """banned -> active, and the blocks of the member's bans lifted (admin)."""
-    decision = Decision(ReviewAction.unban, reason=data.reason, force=data.force)
-    return await _decide(member_id, decision, writer, if_match)
+    return await _decide(ReviewAction.unban, member_id, data, writer, if_match)
 
 
 @router.get("/{member_id}/notes", response_model=list[NoteRead], summary="A member's notes")
