@@ -71,7 +71,8 @@ async def housekeep(settings: Settings) -> None:
         await database.dispose()
     print(
         f"Removed {report.delivered_events:,} delivered outbox events, {report.idempotency_keys:,} idempotency keys"
-        f" and {report.abandoned_uploads:,} abandoned photo uploads."
+        f" and {report.abandoned_uploads:,} abandoned photo uploads; lifted {report.suspensions_lifted:,} suspensions"
+        " that had run out."
     )
 
 
@@ -161,7 +162,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     admin_cmd.add_argument("--name", default=None)
     admin_cmd.add_argument("--role", choices=[role.value for role in Role], default=Role.admin.value)
 
-    commands.add_parser("housekeep", help="one housekeeping pass now (old outbox events and keys, abandoned uploads)")
+    commands.add_parser(
+        "housekeep", help="one housekeeping pass now (old outbox events and keys, abandoned uploads, ended suspensions)"
+    )
 
     plugins = {name: entry for name, entry in plugin_commands().items() if name not in commands.choices}
     for name, entry in plugins.items():  # a plugin parses its own arguments (`memberdesk dev --help`)

@@ -11,11 +11,12 @@ from typing import Any, cast
 
 import httpx
 
-from bench.dataset import LIST_FILTER, PLAN_FILTER, Samples
+from bench.dataset import LIST_FILTER, PLAN_FILTER, QUEUE_FILTER, Samples
 from bench.procs import RssSampler
 
 MEMBERS = "/api/v1/admin/members"
 DASHBOARD = "/api/v1/admin/dashboard/stats"
+PHOTOS = "/api/v1/admin/photos"
 EXPORT = "/api/v1/admin/members/export.csv"
 
 
@@ -47,6 +48,15 @@ def check_totals(client: httpx.Client, samples: Samples) -> Check:
         ok = ok and exact
         seen.append(f"{label} {total if total is not None else response.status_code} vs {expected:,}")
     return Check(ok, "; ".join(seen))
+
+
+def check_queue_total(client: httpx.Client, samples: Samples) -> Check:
+    """The photo queue's X-Total-Count (from its counters) against a count of the rows."""
+    response = client.get(f"{PHOTOS}?{QUEUE_FILTER}&limit=1")
+    total = response.headers.get("x-total-count")
+    expected = samples.truth["photo_queue"]
+    exact = response.status_code == 200 and total is not None and total.isdigit() and int(total) == expected
+    return Check(exact, f"pending photos {total if total is not None else response.status_code} vs {expected:,}")
 
 
 def check_dashboard(client: httpx.Client, samples: Samples) -> Check:

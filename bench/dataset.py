@@ -29,6 +29,21 @@ DEEP_SKIP_ROWS = 20_000
 """Deep pages start at least this many rows into the filtered list (a tenth of it on a small database)."""
 
 
+QUEUE_FILTER = "status=pending"
+"""The photo queue as moderators open it: pending photos of live members, oldest first."""
+_QUEUE_ROWS = (
+    "FROM user_photos p JOIN users u ON u.id = p.user_id"
+    " WHERE p.status = 'pending' AND p.deleted_at IS NULL AND u.deleted_at IS NULL"
+)
+QUEUE_TRUTH = f"SELECT count(*) {_QUEUE_ROWS}"
+# Positions past the first DEEP_SKIP_ROWS of the queue ($1), sampled across the rest of it.
+QUEUE_DEEP = f"""
+    SELECT created_at, id FROM (
+        SELECT p.created_at, p.id, row_number() OVER (ORDER BY p.created_at, p.id) AS n {_QUEUE_ROWS}
+    ) q WHERE n > $1 AND n % 97 = 0 LIMIT 500
+"""
+
+
 def asyncpg_dsn(url: str) -> str:
     """A SQLAlchemy asyncpg URL as a plain asyncpg DSN."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
@@ -67,6 +82,8 @@ class Samples:
     day_range: DayRange
     truth: dict[str, int] = field(default_factory=dict)
     dashboard_truth: dict[str, int] = field(default_factory=dict)
+    queue_after: list[tuple[datetime, uuid.UUID]] = field(default_factory=list)
+    """Positions deep in the pending photo queue (oldest first), for its deep cursor pages."""
 
 
 def run_seed(env: Mapping[str, str], members: int) -> float:
@@ -299,6 +316,8 @@ async def draw_samples(dsn: str, rng_seed: int = 6) -> Samples:
                 _day_start(day_range.last + timedelta(days=1)),
             ),
         }
+        truth["photo_queue"] = await conn.fetchval(QUEUE_TRUTH)
+        queue_deep = await conn.fetch(QUEUE_DEEP, min(DEEP_SKIP_ROWS, int(truth["photo_queue"]) // 10))
         bounds = dashboard_thresholds()
         counts = await conn.fetchrow(
             COUNTED_MEMBER_COUNTS, bounds["month_start"], bounds["week_start"], bounds["today_start"]
@@ -315,4 +334,5 @@ async def draw_samples(dsn: str, rng_seed: int = 6) -> Samples:
         day_range=day_range,
         truth={key: int(value) for key, value in truth.items()},
         dashboard_truth={key: int(value) for key, value in dashboard.items()},
+        queue_after=[(row["created_at"], row["id"]) for row in queue_deep],
     )

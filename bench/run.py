@@ -7,13 +7,16 @@
 3. Checks: exact totals, exact dashboard, presigned URLs fetched from S3, presigning cost per URL.
 4. Load with wrk (bench/wrk/rotate.lua), warm-up then measured window, per endpoint on both servers; the
    dashboard also at concurrency 1 and against seven gathered counts; the detail's loader four ways; one full
-   CSV export per server with the app's peak RSS; login last (it writes).
+   CSV export per server with the app's peak RSS; a bulk approval of 500 members (issue 13; it writes, and puts
+   them back); login last (it writes).
 5. One table and the targets, printed and written to bench/results/latest.md; every process stopped, also on
    Ctrl-C or an error.
 
 Settings (environment): BENCH_DURATION (10 s), BENCH_WARMUP (2 s), BENCH_CONCURRENCY (32), BENCH_WORKERS (2),
 BENCH_MEMBERS (1000000), BENCH_ROOT (.devdata/bench), BENCH_ONLY (comma-separated scenario names: list, deep,
-q, detail, dashboard, loader, export, login), BENCH_PROFILE (scenario names to profile with py-spy afterwards).
+q, detail, dashboard, loader, queue, export, bulk, login), BENCH_PROFILE (scenario names to profile with py-spy
+afterwards). The queue scenario (issue 13) measures the photo queue's first page and deep cursor pages against the
+app's own member list page (measured with it when BENCH_ONLY leaves the list out).
 """
 
 from __future__ import annotations
@@ -35,11 +38,21 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from bench import checks, profile
+from bench import bulk, checks, profile
 from bench.auth import BENCH_EMAIL, LOGIN_PATH, Auth
+from bench.bulk import BulkResult
 from bench.checks import Check, ExportResult
 from bench.config import PROJECT_ROOT, BenchConfig
-from bench.dataset import LIST_FILTER, Samples, SeedInfo, asyncpg_dsn, draw_samples, memberdesk_command, prepare
+from bench.dataset import (
+    LIST_FILTER,
+    QUEUE_FILTER,
+    Samples,
+    SeedInfo,
+    asyncpg_dsn,
+    draw_samples,
+    memberdesk_command,
+    prepare,
+)
 from bench.loadgen import Load, LoadGenerator, LoadResult, ensure_wrk
 from bench.procs import Child, free_port, lifetime_peak_mb, machine_busy, raise_on_sigterm, wait_idle
 from bench.report import Row, Target, render
@@ -63,6 +76,7 @@ class Results:
     loads: dict[tuple[str, str, int], LoadResult] = field(default_factory=dict)
     exports: dict[str, ExportResult] = field(default_factory=dict)
     checks: dict[str, Check] = field(default_factory=dict)
+    bulk: BulkResult | None = None
     lifetime_rss_mb: float | None = None
 
     def get(self, scenario: str, server: str, concurrency: int) -> LoadResult | None:
@@ -108,6 +122,17 @@ def _app_cursors(samples: Samples, jwt_secret: str) -> list[str]:
         encode_cursor([created_at.isoformat(), str(member_id)], order, key)
         for created_at, member_id in samples.deep_after
     ]
+
+
+def _queue_cursors(samples: Samples, jwt_secret: str) -> list[str]:
+    """The app's signed cursors for the sampled deep positions of the photo queue (oldest first)."""
+    from backend.api.listing import OLDEST_FIRST, encode_cursor
+    from backend.domain.ordering import total_order
+    from backend.infrastructure.settings import derived_key
+
+    order = total_order((), OLDEST_FIRST)
+    key = derived_key(jwt_secret, "list cursors")
+    return [encode_cursor([stamp.isoformat(), str(photo_id)], order, key) for stamp, photo_id in samples.queue_after]
 
 
 class Bench:
@@ -200,6 +225,10 @@ class Bench:
         self._loads(generator, app, app_url, baseline_url, auth, samples)
         if config.wants("export"):
             self._exports(app, app_url, baseline_url, auth)
+        if config.wants("bulk") and auth.enabled:
+            self._settle()
+            self.results.bulk = bulk.measure_bulk(app_url, auth.headers(), asyncpg_dsn(urls.superuser_database_url))
+            print(f"bulk: {self.results.bulk.detail}", flush=True)
         if config.wants("login") and auth.enabled:
             body = orjson.dumps({"email": BENCH_EMAIL, "password": auth.password})
             self._measure(
@@ -226,6 +255,7 @@ class Bench:
                 "totals": checks.check_totals(client, samples),
                 "dashboard": checks.check_dashboard(client, samples),
                 "presigned": checks.check_presigned(client, samples),
+                "queue_total": checks.check_queue_total(client, samples),
             }
         found["presign_cost"] = checks.presign_cost_us(app_env)
         for name, check in found.items():
@@ -349,6 +379,32 @@ class Bench:
                 ],
             ),
         ]
+        queue = f"{QUEUE_FILTER}&limit={PAGE}"
+        plan.append(
+            (
+                "queue",
+                lambda: [
+                    # The member list's page is what the queue's is held to: measured here too when left out.
+                    *(
+                        []
+                        if config.wants("list")
+                        else [Load("list", "app", app_url, [f"{API}/members?{filtered}"], c, headers=auth.headers())]
+                    ),
+                    Load("photo queue", "app", app_url, [f"{API}/photos?{queue}"], c, headers=auth.headers()),
+                    Load(
+                        "photo queue, deep",
+                        "app",
+                        app_url,
+                        [
+                            f"{API}/photos?{queue}&cursor={cursor}"
+                            for cursor in _queue_cursors(samples, self.jwt_secret)
+                        ],
+                        c,
+                        headers=auth.headers(),
+                    ),
+                ],
+            )
+        )
         for scenario, loads in plan:
             if not config.wants(scenario):
                 continue
@@ -434,6 +490,11 @@ class Bench:
         pair(f"list, deep keyset page of {PAGE}", "deep", c, note="app: with total")
         pair(f"q search, first {PAGE}", "q", c, note="app: with total")
         pair("member detail", "detail", c, note="app: with presigned URLs")
+        for name, label in (("photo queue", "first"), ("photo queue, deep", "deep keyset")):
+            queue = r.get(name, "app", c)
+            if queue is not None:
+                note = "pending photos, oldest first, with total, presigned URLs and members"
+                rows.append(Row(f"photo queue, {label} page of {PAGE}", "app", c, queue, note=note))
         pair("dashboard stats", "dashboard", 1, note="baseline: the app's 4 queries")
         pair("dashboard stats", "dashboard", c, note="baseline: the app's 4 queries")
         seven = r.get("seven counts", "baseline", c)
@@ -474,6 +535,9 @@ class Bench:
                     rate=f"{export.rows_per_second:,.0f} rows/s",
                 )
             )
+        if r.bulk is not None and r.bulk.seconds:
+            rate = f"{bulk.SIZE / r.bulk.median:,.0f} members/s"
+            rows.append(Row(f"bulk approve of {bulk.SIZE} members", "app", 1, None, note=r.bulk.detail, rate=rate))
         login = r.get("login", "app", c)
         if login is not None:
             rows.append(Row("login", "app", c, login, note="argon2 verify; no baseline"))
@@ -537,6 +601,7 @@ class Bench:
             targets.append(Target("deep cursor page p99 within 2x of the first page's", None, "not measured"))
 
         targets.append(self._loader_target())
+        targets.append(self._queue_target())
 
         dash1 = r.get("dashboard", "app", 1)
         targets.append(
@@ -617,6 +682,12 @@ class Bench:
                     + (f"; {lifetime:.0f} MB VmHWM over the whole run" if lifetime else ""),
                 )
             )
+        bulk_name = f"a bulk of {bulk.SIZE} approvals under {bulk.TARGET_SECONDS:g} s (issue 13)"
+        if r.bulk is None:
+            targets.append(Target(bulk_name, None, "not measured"))
+        else:
+            in_time = r.bulk.all_ok and r.bulk.worst < bulk.TARGET_SECONDS
+            targets.append(Target(bulk_name, in_time, f"worst {r.bulk.worst:.2f} s; {r.bulk.detail}"))
         if seed.seconds is not None:
             origin = "this run" if seed.seeded_now else f"recorded {seed.when}"
             figures = f"{seed.seeded:,} members in {seed.seconds:.1f} s ({origin})"
@@ -633,6 +704,30 @@ class Bench:
             )
         )
         return targets
+
+    def _queue_target(self) -> Target:
+        r = self.results
+        c = self.config.concurrency
+        name = "photo queue page p99 <= 2x the member list page's (issue 13)"
+        listed, first, deep = (
+            r.get("list", "app", c),
+            r.get("photo queue", "app", c),
+            r.get("photo queue, deep", "app", c),
+        )
+        check = r.checks.get("queue_total")
+        if listed is None or first is None:
+            return Target(name, None, "not measured")
+        pages = [page for page in (first, deep) if page is not None]
+        if not listed.has_latency or not all(page.has_latency for page in pages):
+            return Target(name, False, "latency longer than the window")
+        worst = max(page.p99_ms for page in pages)
+        figures = (
+            f"queue p99 {first.p99_ms:.1f} ms first page"
+            + (f", {deep.p99_ms:.1f} ms deep" if deep is not None else "")
+            + f" vs list p99 {listed.p99_ms:.1f} ms ({worst / listed.p99_ms:.2f}x); "
+            + f"queue {first.rps:,.0f} req/s; total {check.detail if check else 'not checked'}"
+        )
+        return Target(name, worst <= 2 * listed.p99_ms and (check is None or check.ok), figures)
 
     def _loader_target(self) -> Target:
         r = self.results

@@ -99,8 +99,8 @@ _ADULT_AGE: Final = 19
 _COUNTER_TRIGGERS: Final = (
     "ALTER TABLE users {action} TRIGGER member_counts_insert, {action} TRIGGER signup_hours_insert;"
     " ALTER TABLE user_subscriptions {action} TRIGGER member_counts_plan;"
-    " ALTER TABLE user_photos {action} TRIGGER moderation_counts_photos;"
-    " ALTER TABLE user_documents {action} TRIGGER moderation_counts_documents"
+    " ALTER TABLE user_photos {action} TRIGGER moderation_counts_photos, {action} TRIGGER queue_counts_insert;"
+    " ALTER TABLE user_documents {action} TRIGGER moderation_counts_documents, {action} TRIGGER queue_counts_insert"
 )
 _SEED_LOCK_KEY: Final = 0x6D656D6265727364  # "membersd": serialises concurrent seeds (phone block allocation)
 _TABLES: Final = (
@@ -583,7 +583,9 @@ async def seed_members(
                     )
                     photo_objects += photos_uploaded
                     document_objects += len(uploads) - photos_uploaded
-        await conn.execute("SELECT member_counts_rebuild(); SELECT dashboard_counts_rebuild();")
+        await conn.execute(
+            "SELECT member_counts_rebuild(); SELECT dashboard_counts_rebuild(); SELECT queue_counts_rebuild();"
+        )
         await conn.execute(_COUNTER_TRIGGERS.format(action="ENABLE"))
 
     # Planner statistics now rather than whenever autovacuum gets there (it also vacuums these tables, setting

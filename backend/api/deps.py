@@ -28,6 +28,7 @@ from backend.domain.member.loader import LoaderKind
 from backend.domain.member.service import MemberService
 from backend.domain.member.writes import MemberWriteService
 from backend.domain.outbox.service import OUTBOX_PENDING
+from backend.domain.queue.service import QueueService
 from backend.infrastructure import security
 from backend.infrastructure.database import AsyncReadSession, AsyncWriteSession, Database, ReadTarget
 from backend.infrastructure.replication import parse_lsn
@@ -142,6 +143,11 @@ async def get_member_service(request: Request) -> MemberService:
     settings = app.settings
     target = await _choose_read_target(request, app.database)
     return MemberService(target.sessions, app.storage, settings.tz, LoaderKind(settings.member_loader))
+
+
+async def get_queue_service(request: Request) -> QueueService:
+    app = app_state(request.app)
+    return QueueService((await _choose_read_target(request, app.database)).sessions, app.storage)
 
 
 async def get_dashboard_service(request: Request) -> DashboardService:
@@ -301,11 +307,22 @@ async def get_login_service(request: Request, session: WriteSession) -> LoginSer
     return LoginService(session, reads, policy, app.password_checks, request_state(request).request_id)
 
 
-async def get_member_writer(session: WriteSession, context: AuditContextDep, storage: StorageDep) -> MemberWriteService:
-    return MemberWriteService(session, context, storage)
+async def get_member_writer(
+    session: WriteSession, context: AuditContextDep, storage: StorageDep, settings: SettingsDep
+) -> MemberWriteService:
+    return MemberWriteService(session, context, storage, settings.phone_block_key())
+
+
+async def get_member_writers(
+    context: AuditContextDep, storage: StorageDep, settings: SettingsDep
+) -> Callable[[AsyncWriteSession], MemberWriteService]:
+    """Member writers on sessions a route opens itself (a bulk decision: a transaction per member)."""
+    phone_key = settings.phone_block_key()
+    return lambda session: MemberWriteService(session, context, storage, phone_key)
 
 
 AdminServiceDep = Annotated[AdminService, Depends(get_admin_service)]
+MemberWritersDep = Annotated[Callable[[AsyncWriteSession], MemberWriteService], Depends(get_member_writers)]
 MemberWriterDep = Annotated[MemberWriteService, Depends(get_member_writer)]
 AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
 LoginServiceDep = Annotated[LoginService, Depends(get_login_service)]

@@ -13,6 +13,8 @@ from backend.domain.schemas import shown_once_fields
 logger = logging.getLogger(__name__)
 
 _KEPT_HEADERS = {b"content-type", b"location", b"etag"}
+# A POST's key is claimed by the write session; a bulk PATCH's (and a bulk POST's) by the bulk runner.
+RECORDED_METHODS = frozenset({"POST", "PATCH"})
 
 
 class IdempotencyRecorder:
@@ -23,7 +25,7 @@ class IdempotencyRecorder:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] not in RECORDED_METHODS:
             await self.app(scope, receive, send)
             return
         held: list[Message] = []

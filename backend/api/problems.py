@@ -71,13 +71,19 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 RETRY_AFTER_SECONDS = "2"
 
 
-def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> Response:
-    """A problem+json response."""
-    headers = extra.pop("headers", None)
+def problem_body(status: int, title: str, detail: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A problem's JSON object (without headers)."""
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail is not None:
         body["detail"] = detail
     body.update({key: value for key, value in extra.items() if value is not None})
+    return body
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> Response:
+    """A problem+json response."""
+    headers = extra.pop("headers", None)
+    body = problem_body(status, title, detail, **extra)
     return Response(orjson.dumps(body, default=str), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -5,11 +5,12 @@ from backend.domain.audit.models import AuditLog
 from backend.domain.auth.models import LoginFailure
 from backend.domain.base import metadata
 from backend.domain.dashboard.models import ModerationCount, SignupHour
-from backend.domain.idempotency.models import IdempotencyKey
+from backend.domain.idempotency.models import IdempotencyItem, IdempotencyKey
 from backend.domain.member.models import (
     MemberCount,
     MemberNote,
     MemberTotal,
+    PhoneBlock,
     User,
     UserDocument,
     UserLifestyle,
@@ -19,11 +20,13 @@ from backend.domain.member.models import (
     UserSubscription,
 )
 from backend.domain.outbox.models import OutboxEvent
+from backend.domain.queue.models import QueueCount
 
 __all__ = [
     "AdminUser",
     "ApiKey",
     "AuditLog",
+    "IdempotencyItem",
     "IdempotencyKey",
     "LoginFailure",
     "MemberCount",
@@ -31,6 +34,8 @@ __all__ = [
     "MemberTotal",
     "ModerationCount",
     "OutboxEvent",
+    "PhoneBlock",
+    "QueueCount",
     "SignupHour",
     "User",
     "UserDocument",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,5 +55,21 @@ def created_id_position(values: Sequence[Any] | None) -> tuple[datetime, int] | 
         if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 <= row_id <= BIGINT_MAX:
             raise ValueError("not a bigint id")
         return in_utc(moment), row_id
+    except (TypeError, ValueError) as exc:
+        raise BadRequest("The cursor is not valid for this list.", parameter="cursor") from exc
+
+
+def created_uuid_position(values: Sequence[Any] | None) -> tuple[datetime, uuid.UUID] | None:
+    """A keyset position (created_at, id: a UUID) from decoded cursor values; 400 naming `cursor` when malformed."""
+    if values is None:
+        return None
+    try:
+        stamp, row_id = values
+        moment = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+        if moment is None or moment.tzinfo is None:
+            raise ValueError("not an aware timestamp")
+        if not isinstance(row_id, str):
+            raise ValueError("not a UUID")
+        return in_utc(moment), uuid.UUID(row_id)
     except (TypeError, ValueError) as exc:
         raise BadRequest("The cursor is not valid for this list.", parameter="cursor") from exc

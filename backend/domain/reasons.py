@@ -5,10 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from backend.domain.schemas import NOT_BLANK, Choice, Schema
+from backend.domain.schemas import NOT_BLANK, NOT_NULL, Choice, ReadSchema, Schema
 
 
 class ReasonCode(StrEnum):
@@ -53,6 +53,13 @@ def needs_reason(code: ReasonCode) -> bool:
 REASON_MAX_LENGTH = 2000
 _CODES = frozenset(code.value for code in ReasonCode)
 
+# `other` needs a reason, as JSON Schema says it: every body with a reason code carries this rule.
+OTHER_NEEDS_REASON: dict[str, Any] = {
+    "if": {"properties": {"reason_code": {"const": ReasonCode.other.value}}, "required": ["reason_code"]},
+    # Required and a string: `reason` may otherwise be null, which `required` alone would let through.
+    "then": {"required": ["reason"], "properties": {"reason": {"type": "string"}}},
+}
+
 
 class Reasoned(Schema):
     """A decision that says why: a code from the closed list and free text, which `other` requires.
@@ -60,12 +67,7 @@ class Reasoned(Schema):
     Reject, suspend and ban bodies, and the rejection of a photo or document, derive from it; the JSON Schema
     says the same (`if reason_code is other then reason is required`), so a generated client knows the rule."""
 
-    model_config = Schema.model_config | {
-        "json_schema_extra": {
-            "if": {"properties": {"reason_code": {"const": ReasonCode.other.value}}, "required": ["reason_code"]},
-            "then": {"required": ["reason"]},
-        }
-    }
+    model_config = Schema.model_config | {"json_schema_extra": OTHER_NEEDS_REASON}
 
     reason_code: Choice[ReasonCode]
     reason: Annotated[str, Field(min_length=1, max_length=REASON_MAX_LENGTH), NOT_BLANK] | None = Field(
@@ -79,7 +81,8 @@ class Reasoned(Schema):
             raise PydanticCustomError(
                 "unknown_reason_code",
                 "Unknown reason code '{code}'; GET /api/v1/admin/reason-codes lists the codes",
-                {"code": code[:100]},
+                # Shown as written, but as text that can be encoded: a lone surrogate would break the error itself.
+                {"code": code[:100].encode("utf-8", "backslashreplace").decode("utf-8")},
             )
         return code
 
@@ -92,3 +95,33 @@ class Reasoned(Schema):
                 "reason_required", "A reason is required when reason_code is {code}", {"code": code.value}
             )
         return reason
+
+
+class MaybeReasoned(Reasoned):
+    """A body whose reason code applies to some of its decisions only (a bulk's approve, a photo's approval).
+
+    `reason_code` may be left out (not sent as null); the subclass says when it is required (a model validator
+    raising `field_error`, so that the problem names the field) and keeps OTHER_NEEDS_REASON beside its own rules
+    in its JSON Schema (`allOf` of if/then)."""
+
+    reason_code: Annotated[Choice[ReasonCode] | None, NOT_NULL] = None  # type: ignore[assignment]
+
+
+def field_error(model: str, field: str, kind: str, message: str, value: Any = None) -> ValidationError:
+    """A validation error about `field` raised from a model validator (which would otherwise name no field)."""
+    return ValidationError.from_exception_data(
+        model, [InitErrorDetails(type=PydanticCustomError(kind, message), loc=(field,), input=value)]
+    )
+
+
+class ReasonCodeRead(ReadSchema):
+    """A reason code as clients list it (`id` is the code, as react-admin's references want)."""
+
+    id: ReasonCode
+    label: str
+    reason_required: bool = Field(description="Whether a decision with this code needs a free-text reason")
+
+
+def reason_codes() -> list[ReasonCodeRead]:
+    """Every reason code with its label, in the list's order."""
+    return [ReasonCodeRead(id=code, label=LABELS[code], reason_required=needs_reason(code)) for code in ReasonCode]

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     jwt_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
     # Signs list cursors (HMAC-SHA256), so that a client cannot make one up; unset, a key derived from JWT_SECRET.
     cursor_secret: SecretStr | None = None
+    # Keys the hashes of banned members' phones (phone_blocks); derived from JWT_SECRET when unset. Changing it
+    # unblocks every phone: set it explicitly where JWT_SECRET may be rotated.
+    phone_block_secret: SecretStr | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # How long a confirmed operator or key is trusted without asking the primary again (0: ask every time).
@@ -116,6 +119,8 @@ class Settings(BaseSettings):
 
     photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     photo_upload_ttl_seconds: int = Field(default=600, ge=10, le=86_400)
+    document_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    document_upload_ttl_seconds: int = Field(default=600, ge=10, le=86_400)
 
     # Housekeeping, run by every API process about every HOUSEKEEPING_INTERVAL_SECONDS (0 turns it off): delivered
     # outbox events and Idempotency-Key records past their keeping time are deleted, and photo uploads left
@@ -166,6 +171,11 @@ class Settings(BaseSettings):
             and len(self.cursor_secret.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES
         ):
             raise ValueError(f"CURSOR_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
+        if (
+            self.phone_block_secret is not None
+            and len(self.phone_block_secret.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES
+        ):
+            raise ValueError(f"PHONE_BLOCK_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
         return self
 
     @model_validator(mode="after")
@@ -200,6 +210,12 @@ class Settings(BaseSettings):
         if self.cursor_secret is not None:
             return self.cursor_secret.get_secret_value().encode()
         return derived_key(self.token_secret(), "list cursors")
+
+    def phone_block_key(self) -> bytes:
+        """The key blocked phones are hashed with: PHONE_BLOCK_SECRET, or one derived from JWT_SECRET."""
+        if self.phone_block_secret is not None:
+            return self.phone_block_secret.get_secret_value().encode()
+        return derived_key(self.token_secret(), "phone blocks")
 
 
 def derived_key(secret: str, purpose: str) -> bytes:

@@ -8,7 +8,12 @@
   is removed as an operator's DELETE would (the order closed, audited as `photo.upload_abandoned`, its objects
   deleted by the outbox worker in case the file did arrive), also when its member was deleted meanwhile (the
   form outlived that), each in a transaction of its own that re-checks the photo under the same locks as every
-  other photo write, so a completion that wins the race is kept.
+  other photo write, so a completion that wins the race is kept. Documents likewise (their form lives
+  DOCUMENT_UPLOAD_TTL_SECONDS; the same grace), audited as `document.upload_abandoned`.
+- **Timed suspensions** whose `suspended_until` has passed are lifted: the member is active again, with a note, an
+  audit row by "memberdesk housekeeping" and a `member.unsuspended` event, each member in a transaction of its own
+  that locks it with SKIP LOCKED and checks it again (an operator deciding it at that moment wins; one who decided
+  it since the candidates were listed is seen).
 
 Deletions take rows with SKIP LOCKED, so processes running passes at the same time share the work instead of
 queueing, and each chore stops after MAX_BATCHES batches: a backlog is worked off over several passes, never in
@@ -24,8 +29,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from backend.domain.document import service as documents
+from backend.domain.document.service import DocumentService
 from backend.domain.idempotency import service as idempotency
 from backend.domain.identity import HOUSEKEEPING, AuditContext
+from backend.domain.member import writes as member_writes
+from backend.domain.member.writes import MemberWriteService
 from backend.domain.outbox import service as outbox
 from backend.domain.photo import service as photos
 from backend.domain.photo.service import PhotoService
@@ -49,10 +58,11 @@ class HousekeepingReport:
     delivered_events: int
     idempotency_keys: int
     abandoned_uploads: int
+    suspensions_lifted: int = 0
 
     @property
     def removed(self) -> int:
-        return self.delivered_events + self.idempotency_keys + self.abandoned_uploads
+        return self.delivered_events + self.idempotency_keys + self.abandoned_uploads + self.suspensions_lifted
 
 
 class Housekeeper(BackgroundTask):
@@ -79,6 +89,7 @@ class Housekeeper(BackgroundTask):
         delivered_before = now - timedelta(days=s.outbox_keep_delivered_days)
         keys_before = now - timedelta(hours=s.idempotency_key_hours)
         uploads_before = now - timedelta(seconds=s.photo_upload_ttl_seconds + s.photo_upload_grace_seconds)
+        documents_before = now - timedelta(seconds=s.document_upload_ttl_seconds + s.photo_upload_grace_seconds)
 
         async def delivered(session: AsyncWriteSession) -> int:
             return await outbox.prune_delivered(session, delivered_before=delivered_before, limit=BATCH)
@@ -89,7 +100,9 @@ class Housekeeper(BackgroundTask):
         return HousekeepingReport(
             delivered_events=await self._in_batches(delivered),
             idempotency_keys=await self._in_batches(keys),
-            abandoned_uploads=await self._abandon_uploads(uploads_before),
+            abandoned_uploads=await self._abandon_uploads(uploads_before)
+            + await self._abandon_document_uploads(documents_before),
+            suspensions_lifted=await self._lift_suspensions(now),
         )
 
     async def _in_batches(self, delete_batch: Callable[[AsyncWriteSession], Awaitable[int]]) -> int:
@@ -119,6 +132,38 @@ class Housekeeper(BackgroundTask):
                     removed += 1
         return removed
 
+    async def _abandon_document_uploads(self, started_before: datetime) -> int:
+        async with self.database.write_sessions() as session, session.begin():
+            candidates = await documents.abandoned_uploads(session, started_before=started_before, limit=BATCH)
+        removed = 0
+        for document_id in candidates:
+            async with self.database.write_sessions() as session, session.begin():
+                service = DocumentService(
+                    session,
+                    AuditContext(HOUSEKEEPING, None),
+                    self.storage,
+                    max_bytes=self.settings.document_max_bytes,
+                    upload_ttl_seconds=self.settings.document_upload_ttl_seconds,
+                )
+                if await service.abandon_upload(document_id, started_before=started_before):
+                    removed += 1
+        return removed
+
+    async def _lift_suspensions(self, now: datetime) -> int:
+        lifted = 0
+        context = AuditContext(HOUSEKEEPING, None)
+        for _ in range(MAX_BATCHES):
+            async with self.database.write_sessions() as session, session.begin():
+                candidates = await member_writes.expired_suspensions(session, now=now, limit=BATCH)
+            for member_id in candidates:
+                async with self.database.write_sessions() as session, session.begin():
+                    service = MemberWriteService(session, context, self.storage, self.settings.phone_block_key())
+                    if await service.lift_suspension(member_id, now):
+                        lifted += 1
+            if len(candidates) < BATCH:
+                break
+        return lifted
+
     async def run(self) -> None:
         await asyncio.sleep(random.uniform(0.0, min(self.interval, FIRST_PASS_WITHIN_SECONDS)))
         while True:
@@ -130,9 +175,10 @@ class Housekeeper(BackgroundTask):
                 if report.removed:
                     logger.info(
                         "housekeeping removed %d delivered outbox event(s), %d idempotency key(s), "
-                        "%d abandoned upload(s)",
+                        "%d abandoned upload(s); lifted %d suspension(s)",
                         report.delivered_events,
                         report.idempotency_keys,
                         report.abandoned_uploads,
+                        report.suspensions_lifted,
                     )
             await asyncio.sleep(self.interval * random.uniform(0.9, 1.1))

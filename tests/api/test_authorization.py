@@ -44,6 +44,10 @@ ACCESS: dict[tuple[str, str], Role] = {
     ("POST", "/api/v1/admin/members/{member_id}/approve"): Role.moderator,
     ("POST", "/api/v1/admin/members/{member_id}/reject"): Role.moderator,
     ("POST", "/api/v1/admin/members/{member_id}/suspend"): Role.moderator,
+    ("POST", "/api/v1/admin/members/{member_id}/ban"): Role.moderator,
+    ("POST", "/api/v1/admin/members/{member_id}/unban"): Role.admin,
+    ("POST", "/api/v1/admin/members/bulk"): Role.moderator,
+    ("GET", "/api/v1/admin/reason-codes"): Role.viewer,
     ("POST", "/api/v1/admin/members/{member_id}/notes"): Role.moderator,
     ("GET", "/api/v1/admin/dashboard/stats"): Role.viewer,
     ("GET", "/api/v1/admin/audit-log"): Role.viewer,
@@ -60,6 +64,15 @@ ACCESS: dict[tuple[str, str], Role] = {
     ("POST", "/api/v1/admin/photos/{photo_id}/complete"): Role.moderator,
     ("PATCH", "/api/v1/admin/photos/{photo_id}"): Role.moderator,
     ("DELETE", "/api/v1/admin/photos/{photo_id}"): Role.moderator,
+    ("GET", "/api/v1/admin/photos"): Role.viewer,
+    ("PATCH", "/api/v1/admin/photos"): Role.moderator,
+    # Documents
+    ("POST", "/api/v1/admin/members/{member_id}/documents"): Role.moderator,
+    ("POST", "/api/v1/admin/documents/{document_id}/complete"): Role.moderator,
+    ("PATCH", "/api/v1/admin/documents/{document_id}"): Role.moderator,
+    ("DELETE", "/api/v1/admin/documents/{document_id}"): Role.moderator,
+    ("GET", "/api/v1/admin/documents"): Role.viewer,
+    ("PATCH", "/api/v1/admin/documents"): Role.moderator,
 }
 
 

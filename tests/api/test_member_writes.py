@@ -268,7 +268,8 @@ class TestReviewDecisions:
         self, moderator: httpx.AsyncClient, db: asyncpg.Connection, start: str, decision: str, expected: str
     ) -> None:
         member_id = await create_member(db, status=start)
-        response = await moderator.post(f"{MEMBERS}/{member_id}/{decision}", json={"reason": "because"})
+        body = {"reason": "because"} if decision == "approve" else {"reason_code": "spam", "reason": "because"}
+        response = await moderator.post(f"{MEMBERS}/{member_id}/{decision}", json=body)
         assert response.status_code == 200, response.text
         assert response.json()["status"] == expected
 
@@ -280,28 +281,36 @@ class TestReviewDecisions:
         self, moderator: httpx.AsyncClient, db: asyncpg.Connection, start: str, decision: str
     ) -> None:
         member_id = await create_member(db, status=start)
-        response = await moderator.post(f"{MEMBERS}/{member_id}/{decision}", json={"reason": "x"})
+        body = {"reason": "x"} if decision == "approve" else {"reason_code": "spam", "reason": "x"}
+        response = await moderator.post(f"{MEMBERS}/{member_id}/{decision}", json=body)
         assert response.status_code == 409
         assert await db.fetchval("SELECT status FROM users WHERE id = $1", member_id) == start
         assert await db.fetchval("SELECT count(*) FROM member_notes WHERE user_id = $1", member_id) == 0
         assert await db.fetchval("SELECT count(*) FROM outbox WHERE payload->>'member_id' = $1", str(member_id)) == 0
         assert await audit_actions(db, member_id) == []
 
-    async def test_reject_needs_a_reason(self, moderator: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    async def test_reject_needs_a_reason_code_and_a_reason_for_other(
+        self, moderator: httpx.AsyncClient, db: asyncpg.Connection
+    ) -> None:
         member_id = await create_member(db)
         for reason in ("  ", "\u3000\t", "\x1c", "\ufeff"):  # blank by Python's and ECMA-262's whitespace alike
-            response = await moderator.post(f"{MEMBERS}/{member_id}/reject", json={"reason": reason})
+            body = {"reason_code": "other", "reason": reason}
+            response = await moderator.post(f"{MEMBERS}/{member_id}/reject", json=body)
             assert response.status_code == 422, reason
             assert response.json()["errors"][0]["loc"] == ["body", "reason"]
-        response = await moderator.post(f"{MEMBERS}/{member_id}/reject", json={})
+        response = await moderator.post(f"{MEMBERS}/{member_id}/reject", json={"reason": "no code"})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body", "reason_code"]
+        response = await moderator.post(f"{MEMBERS}/{member_id}/reject", json={"reason_code": "other"})
         assert response.status_code == 422
         assert response.json()["errors"][0]["loc"] == ["body", "reason"]
+        assert await db.fetchval("SELECT status FROM users WHERE id = $1", member_id) == "pending"
 
     async def test_concurrent_decisions_one_wins(self, moderator: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         member_id = await create_member(db)
         approve, reject = await asyncio.gather(
             moderator.post(f"{MEMBERS}/{member_id}/approve", json={}),
-            moderator.post(f"{MEMBERS}/{member_id}/reject", json={"reason": "no"}),
+            moderator.post(f"{MEMBERS}/{member_id}/reject", json={"reason_code": "spam"}),
         )
         assert sorted([approve.status_code, reject.status_code]) == [200, 409]
         assert await db.fetchval("SELECT count(*) FROM member_notes WHERE user_id = $1", member_id) == 1

@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 from backend.api.state import app_state
+from backend.domain.admin.schemas import OperatorRead
 from backend.domain.identity import HOUSEKEEPING, AuditContext, Role
 from backend.domain.photo.service import PhotoService
 from backend.infrastructure.settings import Settings
@@ -107,18 +108,20 @@ async def add_photo(
     status: str = "pending",
     deleted: bool = False,
     reason: str | None = None,
+    reason_code: str | None = None,
 ) -> uuid.UUID:
     """A photo row straight in the table (no object), for moderation and order cases."""
     photo_id = uuid.uuid4()
     await db.execute(
         "INSERT INTO user_photos (id, user_id, s3_key, content_type, display_order, status, status_reason,"
-        " deleted_at) VALUES ($1, $2, $3, 'image/jpeg', $4, $5, $6, CASE WHEN $7 THEN now() END)",
+        " reason_code, deleted_at) VALUES ($1, $2, $3, 'image/jpeg', $4, $5, $6, $7, CASE WHEN $8 THEN now() END)",
         photo_id,
         member_id,
         f"members/{member_id}/photos/{photo_id}.jpg",
         order,
         status,
         reason,
+        reason_code,
         deleted,
     )
     return photo_id
@@ -468,54 +471,119 @@ class TestModeratePhoto:
         )
         assert changes["status"] == {"before": "pending", "after": "approved"}
 
-    async def test_reject_needs_a_reason(
-        self, moderator: httpx.AsyncClient, member: uuid.UUID, db: asyncpg.Connection
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"status": "rejected"}, "reason_code"),
+            ({"status": "rejected", "reason_code": "nudity", "reason": "   "}, "reason"),
+            ({"status": "rejected", "reason_code": "other"}, "reason"),
+            ({"status": "rejected", "reason_code": "blurry"}, "reason_code"),
+            ({"status": "approved", "reason_code": "nudity"}, "reason_code"),
+            ({"display_order": 0, "reason_code": "nudity"}, "reason_code"),
+        ],
+    )
+    async def test_a_rejection_needs_a_known_reason_code_and_a_reason_for_other(
+        self,
+        moderator: httpx.AsyncClient,
+        member: uuid.UUID,
+        db: asyncpg.Connection,
+        body: dict[str, Any],
+        field: str,
     ) -> None:
         photo_id = await add_photo(db, member, order=0)
-        for body in ({"status": "rejected"}, {"status": "rejected", "reason": "   "}):
-            response = await moderator.patch(f"{PHOTOS}/{photo_id}", json=body)
-            assert response.status_code == 422
-            assert response.headers["content-type"] == "application/problem+json"
+        response = await moderator.patch(f"{PHOTOS}/{photo_id}", json=body)
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+        assert [error["loc"] for error in response.json()["errors"]] == [["body", field]]
         assert (await photo_row(db, photo_id))["status"] == "pending"
 
-    async def test_reject_records_the_reason_and_enqueues_photo_rejected(
+    async def test_reject_records_the_reason_code_and_enqueues_photo_rejected(
         self, moderator: httpx.AsyncClient, member: uuid.UUID, db: asyncpg.Connection
     ) -> None:
         photo_id = await add_photo(db, member, order=0, status="approved")
-        response = await moderator.patch(f"{PHOTOS}/{photo_id}", json={"status": "rejected", "reason": "Blurry"})
+        body = {"status": "rejected", "reason_code": "nudity", "reason": "Blurry"}
+        response = await moderator.patch(f"{PHOTOS}/{photo_id}", json=body)
         assert response.status_code == 200, response.text
-        assert (response.json()["status"], response.json()["status_reason"]) == ("rejected", "Blurry")
+        answer = response.json()
+        assert (answer["status"], answer["reason_code"], answer["status_reason"]) == ("rejected", "nudity", "Blurry")
         row = await photo_row(db, photo_id)
-        assert (row["status"], row["status_reason"]) == ("rejected", "Blurry")
+        assert (row["status"], row["reason_code"], row["status_reason"]) == ("rejected", "nudity", "Blurry")
         assert await outbox_events(db, "photo.rejected", photo_id) == [
-            {"member_id": str(member), "photo_id": str(photo_id), "reason": "Blurry"}
+            {"member_id": str(member), "photo_id": str(photo_id), "reason_code": "nudity", "reason": "Blurry"}
         ]
         assert await audit_actions(db, photo_id) == ["photo.rejected"]
+        changes = json.loads(await db.fetchval("SELECT changes FROM audit_log WHERE entity_id = $1", str(photo_id)))
+        assert changes["reason_code"] == {"before": None, "after": "nudity"}
 
     async def test_approving_a_rejected_photo_clears_its_reason(
         self, moderator: httpx.AsyncClient, member: uuid.UUID, db: asyncpg.Connection
     ) -> None:
-        photo_id = await add_photo(db, member, order=0, status="rejected", reason="Blurry")
+        photo_id = await add_photo(db, member, order=0, status="rejected", reason="Blurry", reason_code="spam")
         response = await moderator.patch(f"{PHOTOS}/{photo_id}", json={"status": "approved"})
         assert response.status_code == 200
         row = await photo_row(db, photo_id)
-        assert (row["status"], row["status_reason"]) == ("approved", None)
+        assert (row["status"], row["status_reason"], row["reason_code"]) == ("approved", None, None)
 
     async def test_the_same_decision_again_changes_nothing(
         self, moderator: httpx.AsyncClient, member: uuid.UUID, db: asyncpg.Connection
     ) -> None:
-        photo_id = await add_photo(db, member, order=0, status="rejected", reason="Blurry")
-        response = await moderator.patch(f"{PHOTOS}/{photo_id}", json={"status": "rejected", "reason": "Blurry"})
+        photo_id = await add_photo(db, member, order=0, status="rejected", reason="Blurry", reason_code="spam")
+        body = {"status": "rejected", "reason_code": "spam", "reason": "Blurry"}
+        response = await moderator.patch(f"{PHOTOS}/{photo_id}", json=body)
         assert response.status_code == 200
         assert await audit_actions(db, photo_id) == []
         assert await outbox_events(db, "photo.rejected", photo_id) == []
+
+    async def test_a_photo_claimed_by_another_operator_is_409_naming_them_unless_an_admin_forces_it(
+        self,
+        moderator: httpx.AsyncClient,
+        admin: httpx.AsyncClient,
+        member: uuid.UUID,
+        db: asyncpg.Connection,
+        operators: dict[Role, OperatorRead],
+    ) -> None:
+        photo_id = await add_photo(db, member, order=0)
+        holder = operators[Role.viewer]  # anyone but the deciding moderator and admin
+        await db.execute(
+            "UPDATE user_photos SET claimed_by = $2, claimed_until = now() + interval '5 minutes' WHERE id = $1",
+            photo_id,
+            holder.id,
+        )
+        refused = await moderator.patch(f"{PHOTOS}/{photo_id}", json={"status": "approved"})
+        assert refused.status_code == 409
+        assert (refused.json()["claimed_by"], refused.json()["claimed_by_name"]) == (str(holder.id), holder.name)
+        not_admin = await moderator.patch(f"{PHOTOS}/{photo_id}", json={"status": "approved", "force": True})
+        assert not_admin.status_code == 403
+        assert (await photo_row(db, photo_id))["status"] == "pending"
+        await db.execute("UPDATE user_photos SET claimed_by = $2 WHERE id = $1", photo_id, operators[Role.moderator].id)
+        own = await moderator.patch(f"{PHOTOS}/{photo_id}", json={"status": "approved"})
+        assert own.status_code == 200, own.text
+        row = await photo_row(db, photo_id)
+        assert (row["status"], row["claimed_by"], row["claimed_until"]) == ("approved", None, None)
+        await db.execute(
+            "UPDATE user_photos SET claimed_by = $2, claimed_until = now() + interval '5 minutes' WHERE id = $1",
+            photo_id,
+            holder.id,
+        )
+        forced = await admin.patch(
+            f"{PHOTOS}/{photo_id}", json={"status": "rejected", "reason_code": "violence", "force": True}
+        )
+        assert forced.status_code == 200, forced.text
+        changes = json.loads(
+            await db.fetchval(
+                "SELECT changes FROM audit_log WHERE entity_id = $1 AND action = 'photo.rejected'", str(photo_id)
+            )
+        )
+        assert changes["claim_overridden"]["before"]["claimed_by"] == str(holder.id)
+        assert changes["claimed_by"] == {"before": str(holder.id), "after": None}
 
     @pytest.mark.parametrize("status", ["approved", "rejected"])
     async def test_an_uploading_photo_cannot_be_moderated(
         self, moderator: httpx.AsyncClient, member: uuid.UUID, db: asyncpg.Connection, status: str
     ) -> None:
         photo_id = await add_photo(db, member, order=0, status="uploading")
-        response = await moderator.patch(f"{PHOTOS}/{photo_id}", json={"status": status, "reason": "No"})
+        body = {"status": status, "reason": "No"} | ({"reason_code": "spam"} if status == "rejected" else {})
+        response = await moderator.patch(f"{PHOTOS}/{photo_id}", json=body)
         assert response.status_code == 409
         assert (await photo_row(db, photo_id))["status"] == "uploading"
         assert await outbox_events(db, "photo.rejected", photo_id) == []
@@ -794,7 +862,7 @@ class TestPhotoRoles:
         responses = [
             await client.post(f"{MEMBERS}/{member}/photos", json={"content_type": "image/jpeg"}),
             await client.post(f"{PHOTOS}/{photo_id}/complete"),
-            await client.patch(f"{PHOTOS}/{photo_id}", json={"status": "rejected", "reason": "No"}),
+            await client.patch(f"{PHOTOS}/{photo_id}", json={"status": "rejected", "reason_code": "spam"}),
             await client.delete(f"{PHOTOS}/{photo_id}"),
         ]
         assert [r.status_code for r in responses] == [403] * 4

@@ -100,4 +100,4 @@ def test_a_known_code_needs_no_text_and_the_schema_says_when_it_does() -> None:
     assert Reasoned.model_validate({"reason_code": "other", "reason": "seen twice"}).reason == "seen twice"
     schema = Reasoned.model_json_schema()
     assert schema["if"]["properties"]["reason_code"] == {"const": "other"}
-    assert schema["then"] == {"required": ["reason"]}
+    assert schema["then"] == {"required": ["reason"], "properties": {"reason": {"type": "string"}}}

@@ -4,7 +4,19 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from backend.api.deps import require
 from backend.api.problems import PROBLEM_RESPONSES
-from backend.api.v1.routers import audit, auth, dashboard, health, members, metrics, operators, outbox, photos
+from backend.api.v1.routers import (
+    audit,
+    auth,
+    dashboard,
+    documents,
+    health,
+    members,
+    metrics,
+    operators,
+    outbox,
+    photos,
+    reasons,
+)
 from backend.domain.identity import Role
 
 API_PREFIX = "/api/v1"
@@ -17,7 +29,9 @@ ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     operators.router,
     audit.router,
     photos.router,
+    documents.router,
     outbox.router,
+    reasons.router,
 )
 
 

@@ -27,6 +27,13 @@ class ClaimedByOther(ConflictError):
     title = "Claimed by another operator"
 
 
+def check_force(actor: Actor, force: bool) -> None:
+    """403 for `force` asked by anyone but an admin, whether or not a claim stands in the way (a decision asks it
+    up front, so that a bulk request is refused whole rather than item by item)."""
+    if force and not actor.can(Role.admin):
+        raise PermissionDenied("Only an admin may decide past another operator's claim (force=true).", field="force")
+
+
 def holds(item: Claimable, now: datetime | None = None) -> bool:
     """Whether a claim on `item` is in force."""
     until = item.claimed_until

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from backend.domain.idempotency.models import IdempotencyKey
+from backend.domain.idempotency.models import IdempotencyItem, IdempotencyKey
 from backend.domain.sessions import AsyncWriteSession
 
 keys = IdempotencyKey.__table__  # type: ignore[attr-defined]
+items = IdempotencyItem.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -69,5 +72,53 @@ async def prune(session: AsyncWriteSession, *, created_before: datetime, limit: 
     )
     result = await session.execute(
         delete(keys).where(keys.c.owner == old.c.owner, keys.c.key == old.c.key).returning(keys.c.key)
+    )
+    return len(result.all())
+
+
+async def record_item(
+    session: AsyncWriteSession, *, owner: str, key: str, fingerprint: str, item_id: uuid.UUID
+) -> None:
+    """Note, in the item's own transaction, that a bulk request under `key` committed `item_id`."""
+    await session.execute(
+        insert(items)
+        .values(owner=owner, key=key, fingerprint=fingerprint, item_id=item_id)
+        .on_conflict_do_nothing(index_elements=["owner", "key", "fingerprint", "item_id"])
+    )
+
+
+async def items_done(
+    session: AsyncWriteSession, *, owner: str, key: str, fingerprint: str, item_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of `item_ids` an earlier attempt of the same request (`fingerprint`) under `key` committed."""
+    rows = await session.execute(
+        select(items.c.item_id).where(
+            items.c.owner == owner,
+            items.c.key == key,
+            items.c.fingerprint == fingerprint,
+            items.c.item_id.in_(list(item_ids)),
+        )
+    )
+    return set(rows.scalars())
+
+
+async def prune_items(session: AsyncWriteSession, *, created_before: datetime, limit: int) -> int:
+    """Delete up to `limit` bulk item records created before `created_before`."""
+    old = (
+        select(items.c.owner, items.c.key, items.c.fingerprint, items.c.item_id)
+        .where(items.c.created_at < created_before)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("old")
+    )
+    result = await session.execute(
+        delete(items)
+        .where(
+            items.c.owner == old.c.owner,
+            items.c.key == old.c.key,
+            items.c.fingerprint == old.c.fingerprint,
+            items.c.item_id == old.c.item_id,
+        )
+        .returning(items.c.item_id)
     )
     return len(result.all())

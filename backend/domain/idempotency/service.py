@@ -12,7 +12,9 @@ was shown once, in the first answer.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
@@ -114,6 +116,45 @@ async def save_response(
 
 
 async def prune(session: AsyncWriteSession, *, created_before: datetime, limit: int) -> int:
-    """Delete up to `limit` keys created before `created_before` (IDEMPOTENCY_KEY_HOURS ago: a retry is answered
-    from its record for at least that long); the number deleted."""
-    return await repository.prune(session, created_before=created_before, limit=limit)
+    """Delete up to `limit` keys and up to `limit` bulk item records created before `created_before`
+    (IDEMPOTENCY_KEY_HOURS ago: a retry is answered from its record for at least that long); the number deleted."""
+    deleted = await repository.prune(session, created_before=created_before, limit=limit)
+    return deleted + await repository.prune_items(session, created_before=created_before, limit=limit)
+
+
+@dataclass(frozen=True)
+class BulkProgress:
+    """A bulk request's claim on its Idempotency-Key: which of its items an earlier attempt (one that died before
+    its answer was stored) committed, and how to record the ones it commits now.
+
+    The claim stays open, uncommitted, on a session of its own while each item is decided in a transaction of its
+    own: a concurrent retry waits on the claim, and a retry after a crash claims the key afresh (the claim died
+    with its connection) and finds the items already committed here, so that it decides each item once."""
+
+    owner: str
+    key: str
+    fingerprint: str
+    done: frozenset[uuid.UUID]
+
+    async def record(self, session: AsyncWriteSession, item_id: uuid.UUID) -> None:
+        """In the item's transaction: the item is committed under this key."""
+        await repository.record_item(
+            session, owner=self.owner, key=self.key, fingerprint=self.fingerprint, item_id=item_id
+        )
+
+
+async def claim_bulk(
+    session: AsyncWriteSession,
+    *,
+    actor: Actor | None,
+    key: str,
+    method: str,
+    path: str,
+    body: bytes,
+    item_ids: Sequence[uuid.UUID],
+) -> BulkProgress:
+    """Claim `key` for a bulk request (as `claim`: Replay, 422, 409) and learn which items are done already."""
+    await claim(session, actor=actor, key=key, method=method, path=path, body=body)
+    owner, print_ = owner_of(actor), fingerprint(method, path, body)
+    done = await repository.items_done(session, owner=owner, key=key, fingerprint=print_, item_ids=item_ids)
+    return BulkProgress(owner=owner, key=key, fingerprint=print_, done=frozenset(done))

@@ -39,6 +39,7 @@ class MemberStatus(StrEnum):
     active = "active"
     rejected = "rejected"
     suspended = "suspended"
+    banned = "banned"
 
 
 class Plan(StrEnum):
@@ -68,6 +69,7 @@ class DocumentType(StrEnum):
 
 
 class DocumentStatus(StrEnum):
+    uploading = "uploading"
     pending = "pending"
     verified = "verified"
     rejected = "rejected"
@@ -118,6 +120,12 @@ class User(SQLModel, table=True):
         Index("ix_users_name_id", "name", "id"),
         Index("ix_users_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
         Index("ix_users_phone_trgm", "phone", postgresql_using="gin", postgresql_ops={"phone": "gin_trgm_ops"}),
+        # Housekeeping's query for timed suspensions that have run out.
+        Index(
+            "ix_users_suspended_until",
+            "suspended_until",
+            postgresql_where=text("status = 'suspended' AND suspended_until IS NOT NULL AND deleted_at IS NULL"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())
@@ -135,6 +143,8 @@ class User(SQLModel, table=True):
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
     claimed_by: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))
     claimed_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
+    # A timed suspension ends here (housekeeping lifts it); null: until an operator lifts it.
+    suspended_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
 
 
 class UserProfile(SQLModel, table=True):
@@ -208,6 +218,8 @@ class UserPhoto(SQLModel, table=True):
             "created_at",
             postgresql_where=text("deleted_at IS NULL AND status = 'uploading'"),
         ),
+        # The photo queue's order (GET /admin/photos): by status, oldest first.
+        Index("ix_user_photos_status_created_at_id", "status", "created_at", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())
@@ -221,6 +233,7 @@ class UserPhoto(SQLModel, table=True):
     )
     size_bytes: int | None = Field(default=None, sa_column=Column(Integer))
     status_reason: str | None = Field(default=None, sa_column=Column(Text))
+    reason_code: str | None = Field(default=None, sa_column=Column(String(32)))  # of a rejection
     created_at: datetime | None = Field(default=None, sa_column=_timestamp())
     deleted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
     claimed_by: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))
@@ -234,16 +247,26 @@ class UserDocument(SQLModel, table=True):
         CheckConstraint(_in("status", DocumentStatus), name="status"),
         Index("ix_user_documents_user_id", "user_id"),
         Index("ix_user_documents_status", "status", postgresql_where=text("deleted_at IS NULL AND status = 'pending'")),
+        Index("ix_user_documents_status_created_at_id", "status", "created_at", "id"),
+        Index(
+            "ix_user_documents_uploading_created_at",
+            "created_at",
+            postgresql_where=text("deleted_at IS NULL AND status = 'uploading'"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())
     user_id: uuid.UUID = Field(sa_column=_user_fk())
     doc_type: DocumentType = Field(sa_column=Column(String(16), nullable=False))
     s3_key: str = Field(sa_column=Column(String(512), nullable=False))
+    content_type: str | None = Field(default=None, sa_column=Column(String(64)))
     status: DocumentStatus = Field(
         default=DocumentStatus.pending,
         sa_column=Column(String(16), nullable=False, server_default=DocumentStatus.pending.value),
     )
+    size_bytes: int | None = Field(default=None, sa_column=Column(Integer))
+    status_reason: str | None = Field(default=None, sa_column=Column(Text))
+    reason_code: str | None = Field(default=None, sa_column=Column(String(32)))
     created_at: datetime | None = Field(default=None, sa_column=_timestamp())
     deleted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
     claimed_by: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))
@@ -255,6 +278,9 @@ class NoteKind(StrEnum):
     approved = "approved"
     rejected = "rejected"
     suspended = "suspended"
+    banned = "banned"
+    unbanned = "unbanned"
+    unsuspended = "unsuspended"
 
 
 class MemberNote(SQLModel, table=True):
@@ -273,6 +299,26 @@ class MemberNote(SQLModel, table=True):
         default=NoteKind.note, sa_column=Column(String(16), nullable=False, server_default=NoteKind.note.value)
     )
     content: str = Field(sa_column=Column(Text, nullable=False))
+    reason_code: str | None = Field(default=None, sa_column=Column(String(32)))  # of a decision
+    created_at: datetime | None = Field(default=None, sa_column=_timestamp())
+
+
+class PhoneBlock(SQLModel, table=True):
+    """A banned member's phone, as a keyed hash (HMAC-SHA256 with PHONE_BLOCK_SECRET), never the number.
+
+    A phone is blocked while any row has its hash; each ban adds its own row and its unban removes it. No foreign
+    key: a block outlives its member's row.
+    """
+
+    __tablename__ = "phone_blocks"
+    __table_args__ = (
+        PrimaryKeyConstraint("phone_hash", "member_id", name="pk_phone_blocks"),
+        Index("ix_phone_blocks_member_id", "member_id"),
+    )
+
+    phone_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    member_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    reason_code: str = Field(sa_column=Column(String(32), nullable=False))
     created_at: datetime | None = Field(default=None, sa_column=_timestamp())
 
 

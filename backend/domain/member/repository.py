@@ -11,12 +11,15 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
 from backend.domain.member.models import (
+    DocumentStatus,
     MemberNote,
+    MemberStatus,
+    PhoneBlock,
     PhotoStatus,
     User,
     UserDocument,
@@ -32,6 +35,7 @@ from backend.domain.sessions import AnySession, AsyncWriteSession, Row, copy_que
 from backend.domain.timebounds import next_utc_midnight, utc_midnight_before
 
 users = User.__table__  # type: ignore[attr-defined]
+phone_blocks = PhoneBlock.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,8 @@ def _escape_like(value: str) -> str:
 SORT_COLUMNS = {name: f"u.{name}" for name in MEMBER_SORT_FIELDS}
 _USER_COLUMNS = (
     # The id as text: the answer wants a string, and PostgreSQL writes it for less than Python converts it.
-    "u.id::text AS id, u.phone, u.name, u.gender, u.birth_year, u.status, u.created_at, u.updated_at,"
-    " u.deleted_at, u.version"
+    "u.id::text AS id, u.phone, u.name, u.gender, u.birth_year, u.status, u.suspended_until, u.created_at,"
+    " u.updated_at, u.deleted_at, u.version"
 )
 
 
@@ -65,6 +69,12 @@ def shown_photos(alias: str) -> str:
     """The SQL condition on `alias` (a user_photos row) for a photo shown with its member, in the list and the
     detail: live, and past its upload (an upload under way has no checked object to serve yet)."""
     return f"{alias}.deleted_at IS NULL AND {alias}.status <> '{PhotoStatus.uploading.value}'"
+
+
+def shown_documents(alias: str) -> str:
+    """The SQL condition on `alias` (a user_documents row) for a document shown with its member: live, and past its
+    upload (an upload under way has no checked object to serve yet)."""
+    return f"{alias}.deleted_at IS NULL AND {alias}.status <> '{DocumentStatus.uploading.value}'"
 
 
 def photo_order(alias: str) -> str:
@@ -318,10 +328,10 @@ async def list_photos(session: AnySession, member_id: uuid.UUID) -> list[UserPho
 
 
 async def list_documents(session: AnySession, member_id: uuid.UUID) -> list[UserDocument]:
-    """Live documents, oldest first."""
+    """The documents shown with the member (`shown_documents`), oldest first."""
     stmt = (
         select(UserDocument)
-        .where(_column_of(UserDocument, "user_id") == member_id, _column_of(UserDocument, "deleted_at").is_(None))
+        .where(_column_of(UserDocument, "user_id") == member_id, text(shown_documents("user_documents")))
         .order_by(_column_of(UserDocument, "created_at"), _column_of(UserDocument, "id"))
     )
     return list((await session.execute(stmt)).scalars())
@@ -333,6 +343,69 @@ async def list_documents(session: AnySession, member_id: uuid.UUID) -> list[User
 async def lock_member(session: AsyncWriteSession, member_id: uuid.UUID) -> User | None:
     """The user row, locked until the transaction ends (deleted ones too)."""
     stmt = select(User).where(users.c.id == member_id).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def lock_phone(session: AsyncWriteSession, phone_hash: str) -> None:
+    """Take the phone's lock until the transaction ends: a ban and anything that gives a member the phone (a
+    create, a restore, an edit) take turns on it."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('memberdesk'), hashtext('phone:' || :hash))"), {"hash": phone_hash}
+    )
+
+
+async def phone_blocked(session: AnySession, phone_hash: str) -> bool:
+    """Whether a ban blocks the phone with this keyed hash."""
+    stmt = select(phone_blocks.c.phone_hash).where(phone_blocks.c.phone_hash == phone_hash).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def block_phone(session: AsyncWriteSession, phone_hash: str, member_id: uuid.UUID, reason_code: str) -> None:
+    """Block the phone for the ban of `member_id` (one row per phone and banned member)."""
+    await session.execute(
+        pg_insert(phone_blocks)
+        .values(phone_hash=phone_hash, member_id=member_id, reason_code=reason_code)
+        .on_conflict_do_nothing(index_elements=["phone_hash", "member_id"])
+    )
+
+
+async def unblock_phones(session: AsyncWriteSession, member_id: uuid.UUID) -> int:
+    """Lift the blocks the bans of `member_id` made; how many there were."""
+    result = await session.execute(
+        delete(phone_blocks).where(phone_blocks.c.member_id == member_id).returning(phone_blocks.c.phone_hash)
+    )
+    return len(result.all())
+
+
+async def expired_suspensions(session: AsyncWriteSession, *, now: datetime, limit: int) -> list[uuid.UUID]:
+    """Live members whose timed suspension ended by `now`, earliest first (ix_users_suspended_until)."""
+    stmt = (
+        select(users.c.id)
+        .where(
+            users.c.status == MemberStatus.suspended.value,
+            users.c.suspended_until.is_not(None),
+            users.c.deleted_at.is_(None),
+            users.c.suspended_until <= now,
+        )
+        .order_by(users.c.suspended_until)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def lock_expired_suspension(session: AsyncWriteSession, member_id: uuid.UUID, now: datetime) -> User | None:
+    """The member, locked, if it is still a live member whose suspension ended by `now` and no other transaction
+    holds its row (SKIP LOCKED: an operator deciding it now wins, and the next pass looks again)."""
+    stmt = (
+        select(User)
+        .where(
+            users.c.id == member_id,
+            users.c.status == MemberStatus.suspended.value,
+            users.c.suspended_until <= now,
+            users.c.deleted_at.is_(None),
+        )
+        .with_for_update(skip_locked=True)
+    )
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -401,14 +474,14 @@ async def add_note(session: AsyncWriteSession, note: MemberNote) -> MemberNote:
 # member (deleted ones included), one row with a null note when the page is past the end.
 _NOTES = """
     SELECT (SELECT count(*) FROM member_notes c WHERE c.user_id = u.id) AS total,
-           n.id, n.user_id, n.author_id, n.kind, n.content, n.created_at
+           n.id, n.user_id, n.author_id, n.kind, n.content, n.reason_code, n.created_at
     FROM users u
     LEFT JOIN LATERAL (
         SELECT * FROM member_notes n WHERE n.user_id = u.id ORDER BY n.created_at DESC, n.id DESC LIMIT $2 OFFSET $3
     ) n ON true
     WHERE u.id = $1
 """
-_NOTE_COLUMNS = ("id", "user_id", "author_id", "kind", "content", "created_at")
+_NOTE_COLUMNS = ("id", "user_id", "author_id", "kind", "content", "reason_code", "created_at")
 
 
 async def list_notes(
@@ -460,8 +533,8 @@ async def export_csv(
 # The whole detail in one round trip: the user row, each one-per-member relation as a JSON object, photos
 # and documents as JSON arrays in their order (docs/decisions.md: "A member's detail in one statement").
 _DETAIL = f"""
-    SELECT u.id, u.phone, u.name, u.gender, u.birth_year, u.status, u.created_at, u.updated_at, u.deleted_at,
-           u.version,
+    SELECT u.id, u.phone, u.name, u.gender, u.birth_year, u.status, u.suspended_until, u.created_at, u.updated_at,
+           u.deleted_at, u.version,
            (SELECT to_jsonb(p) - 'id' FROM user_profiles p WHERE p.id = u.id) AS profile,
            (SELECT to_jsonb(l) - 'id' FROM user_lifestyles l WHERE l.id = u.id) AS lifestyle,
            (SELECT to_jsonb(r) - 'id' FROM user_preferences r WHERE r.id = u.id) AS preference,
@@ -470,7 +543,7 @@ _DETAIL = f"""
                      WHERE ph.user_id = u.id AND {shown_photos("ph")}),
                     '[]'::jsonb) AS photos,
            COALESCE((SELECT jsonb_agg(to_jsonb(d) ORDER BY d.created_at, d.id) FROM user_documents d
-                     WHERE d.user_id = u.id AND d.deleted_at IS NULL),
+                     WHERE d.user_id = u.id AND {shown_documents("d")}),
                     '[]'::jsonb) AS documents
     FROM users u
     WHERE u.id = $1 AND (u.deleted_at IS NULL OR $2)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
+from backend.domain.bulk import BulkIds
 from backend.domain.member.models import (
     DocumentStatus,
     DocumentType,
@@ -19,11 +22,18 @@ from backend.domain.member.models import (
     Plan,
     SubscriptionStatus,
 )
+from backend.domain.reasons import (
+    OTHER_NEEDS_REASON,
+    REASON_MAX_LENGTH,
+    MaybeReasoned,
+    ReasonCode,
+    Reasoned,
+    field_error,
+)
 from backend.domain.schemas import (
     INT_TEXT,
     INTEGER_MAX,
     MAX_FILTER_VALUES,
-    NOT_BLANK,
     NOT_NULL,
     Choice,
     DayOrMoment,
@@ -67,6 +77,7 @@ class MemberFields(ReadSchema):
     gender: Gender
     birth_year: int
     status: MemberStatus
+    suspended_until: datetime | None = Field(description="When a timed suspension ends (housekeeping lifts it)")
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
@@ -231,6 +242,7 @@ class MemberReplace(MemberUpdate):
     id: Uuid | None = _read_only("The path's id, if echoed")
     version: int | None = Field(default=None, ge=1, le=INTEGER_MAX, description="As If-Match: 412 when stale")
     status: Choice[MemberStatus] | None = _read_only("Echoed unchanged; changes go through the review actions")
+    suspended_until: Moment | None = _read_only("Echoed unchanged; changes go through the review actions")
     created_at: Moment | None = _read_only("Echoed unchanged")
     updated_at: Moment | None = _read_only("Ignored")
     deleted_at: Moment | None = _read_only("Echoed unchanged")
@@ -240,20 +252,88 @@ class MemberReplace(MemberUpdate):
     documents: list[dict[str, Any]] | None = Field(default=None, max_length=1000, json_schema_extra={"readOnly": True})
 
 
-READ_ONLY_ECHO = ("id", "status", "created_at", "deleted_at")
+READ_ONLY_ECHO = ("id", "status", "suspended_until", "created_at", "deleted_at")
 COMPUTED = ("version", "updated_at", "photo_url", "subscription", "photos", "documents")
 
 
+def _in_future(moment: datetime) -> datetime:
+    if moment <= datetime.now(UTC):
+        raise PydanticCustomError("past_until", "until must be in the future")
+    return moment
+
+
+FutureMoment = Annotated[Moment, AfterValidator(_in_future)]
+FORCE_DESCRIPTION = "Admins only: decide even though another operator holds the item's claim (audited)"
+
+
 class ReviewDecision(Schema):
-    """An approval, with an optional reason."""
+    """An approval (or an unban): no reason code, an optional note."""
 
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(default=None, max_length=REASON_MAX_LENGTH, description="A note on the decision")
+    force: bool = Field(default=False, description=FORCE_DESCRIPTION)
 
 
-class ReviewReason(Schema):
-    """A rejection or suspension: the reason is required, and not blank."""
+class ReviewReason(Reasoned):
+    """A rejection or a ban: a reason code, and free text (required for `other`)."""
 
-    reason: Annotated[str, Field(min_length=1, max_length=2000), NOT_BLANK]
+    force: bool = Field(default=False, description=FORCE_DESCRIPTION)
+
+
+class SuspensionReason(ReviewReason):
+    """A suspension: a reason code, free text (required for `other`), and optionally when it ends."""
+
+    until: Annotated[FutureMoment | None, NOT_NULL] = Field(
+        default=None, description="A future moment: housekeeping lifts the suspension then (none: until lifted)"
+    )
+
+
+class MemberBulkAction(StrEnum):
+    approve = "approve"
+    reject = "reject"
+    suspend = "suspend"
+    ban = "ban"
+
+
+_CODED_ACTIONS = [MemberBulkAction.reject.value, MemberBulkAction.suspend.value, MemberBulkAction.ban.value]
+
+
+def _when_action(condition: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:
+    return {"if": {"properties": {"action": condition}, "required": ["action"]}, "then": then}
+
+
+class MemberBulk(MaybeReasoned):
+    """One decision for many members: approve (an optional note as `reason`), or reject, suspend or ban (with a
+    reason code, and for a suspension an optional `until`). Each member is decided in a transaction of its own."""
+
+    model_config = MaybeReasoned.model_config | {
+        "json_schema_extra": {
+            "allOf": [
+                OTHER_NEEDS_REASON,
+                _when_action({"enum": _CODED_ACTIONS}, {"required": ["reason_code"]}),
+                _when_action({"const": MemberBulkAction.approve.value}, {"not": {"required": ["reason_code"]}}),
+                _when_action({"not": {"const": MemberBulkAction.suspend.value}}, {"not": {"required": ["until"]}}),
+            ]
+        }
+    }
+
+    action: Choice[MemberBulkAction]
+    ids: BulkIds
+    until: Annotated[FutureMoment | None, NOT_NULL] = Field(
+        default=None, description="suspend only: when the suspensions end"
+    )
+    force: bool = Field(default=False, description=FORCE_DESCRIPTION)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if self.action == MemberBulkAction.approve:
+            if self.reason_code is not None:
+                raise field_error("MemberBulk", "reason_code", "approve_coded", "approve takes no reason_code")
+        elif self.reason_code is None:
+            message = f"reason_code is required to {self.action.value}"
+            raise field_error("MemberBulk", "reason_code", "reason_code_required", message)
+        if self.until is not None and self.action != MemberBulkAction.suspend:
+            raise field_error("MemberBulk", "until", "until_not_suspend", "until goes with suspend only")
+        return self
 
 
 class NoteCreate(Schema):
@@ -266,4 +346,5 @@ class NoteRead(ReadSchema):
     author_id: uuid.UUID | None
     kind: NoteKind
     content: str
+    reason_code: ReasonCode | None = Field(description="The reason code of a decision's note")
     created_at: datetime

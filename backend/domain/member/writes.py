@@ -1,4 +1,4 @@
-"""Member writes: create, edit under optimistic locking, soft delete and restore, review decisions, notes.
+"""Member writes: create, edit under optimistic locking, soft delete and restore, review decisions, bans, notes.
 
 Every operation runs in the request's transaction: the change, its audit row and its outbox events commit
 together or not at all. Edits lock the user row (SELECT ... FOR UPDATE) and compare its version, so of two
@@ -7,9 +7,12 @@ operators editing at once exactly one wins and the other gets 412.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -17,7 +20,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from backend.domain.audit.service import AuditTrail, changes
-from backend.domain.errors import BadRequest, ConflictError, NotFoundError, PreconditionFailed, UnprocessableEntity
+from backend.domain.claims import service as claims
+from backend.domain.errors import ConflictError, NotFoundError, PreconditionFailed, UnprocessableEntity
 from backend.domain.identity import AuditContext
 from backend.domain.member import repository
 from backend.domain.member.models import MemberNote, MemberStatus, NoteKind, User
@@ -35,7 +39,7 @@ from backend.domain.member.schemas import (
 )
 from backend.domain.member.service import detail_of
 from backend.domain.outbox.service import enqueue
-from backend.domain.schemas import BLANK
+from backend.domain.reasons import LABELS, ReasonCode
 from backend.domain.sessions import AsyncWriteSession
 from backend.infrastructure.storage import Storage
 
@@ -49,6 +53,8 @@ class ReviewAction(StrEnum):
     approve = "approve"
     reject = "reject"
     suspend = "suspend"
+    ban = "ban"
+    unban = "unban"
 
 
 @dataclass(frozen=True)
@@ -57,44 +63,48 @@ class ReviewRule:
 
     from_statuses: frozenset[MemberStatus]
     to_status: MemberStatus
-    reason_required: bool
-    note_kind: NoteKind  # the member note the decision writes (its content: the reason, else the kind)
+    reason_code_required: bool
+    note_kind: NoteKind  # the member note the decision writes (its content: the reason, the code's label or the kind)
     audit_action: str
     outbox_topic: str
 
 
+def _rule(starts: set[MemberStatus], to: MemberStatus, kind: NoteKind, *, coded: bool) -> ReviewRule:
+    """A rule whose audit action and outbox topic are both `member.<note kind>`."""
+    return ReviewRule(frozenset(starts), to, coded, kind, f"member.{kind.value}", f"member.{kind.value}")
+
+
+_S = MemberStatus
 REVIEW_RULES: Mapping[ReviewAction, ReviewRule] = MappingProxyType(
     {
-        ReviewAction.approve: ReviewRule(
-            from_statuses=frozenset({MemberStatus.pending, MemberStatus.suspended}),
-            to_status=MemberStatus.active,
-            reason_required=False,
-            note_kind=NoteKind.approved,
-            audit_action="member.approved",
-            outbox_topic="member.approved",
+        # Approving a suspended member lifts the suspension.
+        ReviewAction.approve: _rule({_S.pending, _S.suspended}, _S.active, NoteKind.approved, coded=False),
+        ReviewAction.reject: _rule({_S.pending}, _S.rejected, NoteKind.rejected, coded=True),
+        ReviewAction.suspend: _rule({_S.active}, _S.suspended, NoteKind.suspended, coded=True),
+        ReviewAction.ban: _rule(
+            {_S.pending, _S.active, _S.rejected, _S.suspended}, _S.banned, NoteKind.banned, coded=True
         ),
-        ReviewAction.reject: ReviewRule(
-            from_statuses=frozenset({MemberStatus.pending}),
-            to_status=MemberStatus.rejected,
-            reason_required=True,
-            note_kind=NoteKind.rejected,
-            audit_action="member.rejected",
-            outbox_topic="member.rejected",
-        ),
-        ReviewAction.suspend: ReviewRule(
-            from_statuses=frozenset({MemberStatus.active}),
-            to_status=MemberStatus.suspended,
-            reason_required=True,
-            note_kind=NoteKind.suspended,
-            audit_action="member.suspended",
-            outbox_topic="member.suspended",
-        ),
+        # An unban makes the member active again: lifting a ban says the member may use the app.
+        ReviewAction.unban: _rule({_S.banned}, _S.active, NoteKind.unbanned, coded=False),
     }
 )
 
 
+@dataclass(frozen=True)
+class Decision:
+    """A review decision as a request states it (the API's schemas have checked each field)."""
+
+    action: ReviewAction
+    reason_code: ReasonCode | None = None
+    reason: str | None = None
+    until: datetime | None = None  # a suspension's end (suspend only)
+    force: bool = False  # an admin deciding past someone else's claim
+
+
 def _user_state(user: User) -> dict[str, Any]:
-    return {field: getattr(user, field) for field in (*USER_FIELDS, "status", "deleted_at")}
+    return {
+        field: getattr(user, field) for field in (*USER_FIELDS, "status", "deleted_at", "suspended_until", "claimed_by")
+    }
 
 
 def _flat(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -105,12 +115,30 @@ def _phone_taken(phone: str) -> ConflictError:
     return ConflictError(f"The phone {phone} is already used by a live member.", field="phone")
 
 
+def _phone_blocked(phone: str) -> ConflictError:
+    return ConflictError(
+        f"The phone {phone} is blocked: a member who used it was banned.", field="phone", problem="blocked"
+    )
+
+
+def phone_hash(key: bytes, phone: str) -> str:
+    """The keyed hash a blocked phone is stored as (HMAC-SHA256 of the E.164 number), never the number."""
+    return hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()
+
+
+async def expired_suspensions(session: AsyncWriteSession, *, now: datetime, limit: int) -> list[uuid.UUID]:
+    """Up to `limit` live members whose timed suspension ended by `now`, earliest first (candidates:
+    `MemberWriteService.lift_suspension` locks and checks each again)."""
+    return await repository.expired_suspensions(session, now=now, limit=limit)
+
+
 class MemberWriteService:
-    def __init__(self, session: AsyncWriteSession, context: AuditContext, storage: Storage) -> None:
+    def __init__(self, session: AsyncWriteSession, context: AuditContext, storage: Storage, phone_key: bytes) -> None:
         self.session = session
         self.context = context
         self.audit = AuditTrail(session, context)
         self.storage = storage
+        self.phone_key = phone_key
 
     async def _detail(self, user: User) -> MemberDetailRead:
         row = await repository.member_detail(self.session, user.id, include_deleted=True)
@@ -129,6 +157,21 @@ class MemberWriteService:
             )
         return user
 
+    async def _check_phone(self, phone: str, member_id: uuid.UUID | None) -> None:
+        """409 naming `phone` when it is blocked or another live member uses it.
+
+        Under the phone's lock, which a ban takes too: a ban and a sign-up (or a restore, or an edit) with the
+        same phone take turns, so the one that comes second sees what the first did. (The banned member keeps the
+        phone among live members, so the unique index refuses its phone anyway; the lock keeps the block check
+        sound whatever else frees the phone.)"""
+        digest = phone_hash(self.phone_key, phone)
+        await repository.lock_phone(self.session, digest)
+        if await repository.phone_blocked(self.session, digest):
+            raise _phone_blocked(phone)
+        owner = await repository.live_phone_owner(self.session, phone)
+        if owner is not None and owner != member_id:
+            raise _phone_taken(phone)
+
     async def _save(self, user: User, *, deleted: bool | None = None) -> None:
         try:
             await repository.save_member(self.session, user, deleted=deleted)
@@ -136,9 +179,8 @@ class MemberWriteService:
             raise _phone_taken(user.phone) from exc
 
     async def create(self, data: MemberCreate) -> MemberDetailRead:
-        """A member with profile (and lifestyle, preference) in one transaction; 409 for a phone in use."""
-        if await repository.live_phone_owner(self.session, data.phone):
-            raise _phone_taken(data.phone)
+        """A member with profile (and lifestyle, preference) in one transaction; 409 for a phone in use or blocked."""
+        await self._check_phone(data.phone, None)
         user = User(
             phone=data.phone, name=data.name, gender=data.gender, birth_year=data.birth_year, status=data.status
         )
@@ -162,9 +204,7 @@ class MemberWriteService:
         before = _user_state(user)
         given = data.model_dump(exclude_unset=True, include=set(USER_FIELDS))
         if (phone := given.get("phone")) and phone != user.phone:
-            owner = await repository.live_phone_owner(self.session, phone)
-            if owner is not None and owner != user.id:
-                raise _phone_taken(phone)
+            await self._check_phone(phone, user.id)
         for field, value in given.items():
             if value is None:
                 raise UnprocessableEntity(f"{field} cannot be null.", field=field)
@@ -202,42 +242,72 @@ class MemberWriteService:
         return MemberFields.model_validate(user)
 
     async def restore(self, member_id: uuid.UUID) -> MemberDetailRead:
-        """Undo a soft delete; 409 when a live member took the phone meanwhile."""
+        """Undo a soft delete; 409 when a live member took the phone meanwhile, or the phone is blocked."""
         user = await self._locked(member_id, None, deleted=True)
-        if await repository.live_phone_owner(self.session, user.phone):
-            raise _phone_taken(user.phone)
+        await self._check_phone(user.phone, None)
         before = _user_state(user)
         await self._save(user, deleted=False)
         await self.audit.record("member.restored", "member", user.id, changes(before, _user_state(user)))
         return await self._detail(user)
 
-    async def decide(
-        self, member_id: uuid.UUID, action: ReviewAction, reason: str | None, expected_version: int | None
-    ) -> MemberDetailRead:
-        """approve, reject or suspend: status, a note, an audit row and an outbox event, in one transaction."""
-        rule = REVIEW_RULES[action]
-        reason = (reason or "").strip(BLANK) or None
-        if rule.reason_required and reason is None:
-            raise BadRequest(f"A reason is required to {action} a member.", field="reason")
+    async def decide(self, member_id: uuid.UUID, decision: Decision, expected_version: int | None) -> MemberDetailRead:
+        """A review decision on one member, answered with the member as it is now (see `apply`)."""
+        return await self._detail(await self.apply(member_id, decision, expected_version))
+
+    async def apply(self, member_id: uuid.UUID, decision: Decision, expected_version: int | None = None) -> User:
+        """approve, reject, suspend, ban or unban: the status, a note, an audit row and an outbox event, in the
+        caller's transaction; a ban blocks the member's phone and an unban lifts the blocks its bans made.
+
+        The member's row is locked first, then its claim checked (so a claim taken meanwhile is seen): 409 naming
+        the holder unless an admin forces it (recorded in the audit row); any decision releases the claim."""
+        rule = REVIEW_RULES[decision.action]
+        claims.check_force(self.context.actor, decision.force)
+        if rule.reason_code_required and decision.reason_code is None:
+            raise UnprocessableEntity(f"A reason_code is required to {decision.action} a member.", field="reason_code")
+        if decision.until is not None and decision.action != ReviewAction.suspend:
+            raise UnprocessableEntity("until goes with a suspension only.", field="until")
         user = await self._locked(member_id, expected_version)
+        actor = self.context.actor
+        holder, held_until = user.claimed_by, user.claimed_until
+        forced = await claims.check(self.session, user, actor, force=decision.force)
         if user.status not in rule.from_statuses:
             allowed = ", ".join(sorted(s.value for s in rule.from_statuses))
             raise ConflictError(
-                f"Cannot {action} a member who is {user.status}; allowed from: {allowed}.",
+                f"Cannot {decision.action} a member who is {user.status}; allowed from: {allowed}.",
                 current_status=user.status,
             )
         before = _user_state(user)
         user.status = rule.to_status
+        user.suspended_until = decision.until
+        claims.release(user)
         await self._save(user)
-        actor = self.context.actor
+        if decision.action == ReviewAction.ban:
+            assert decision.reason_code is not None
+            digest = phone_hash(self.phone_key, user.phone)
+            await repository.lock_phone(self.session, digest)
+            await repository.block_phone(self.session, digest, user.id, decision.reason_code.value)
+        unblocked = 0
+        if decision.action == ReviewAction.unban:
+            unblocked = await repository.unblock_phones(self.session, user.id)
+        code = decision.reason_code.value if decision.reason_code is not None else None
         note = MemberNote(
             user_id=user.id,
             author_id=_operator_id(self.context),
             kind=rule.note_kind,
-            content=reason or rule.note_kind.value,
+            content=decision.reason or (LABELS[decision.reason_code] if decision.reason_code else rule.note_kind.value),
+            reason_code=code,
         )
         await repository.add_note(self.session, note)
-        diff = changes(before, _user_state(user)) | ({"reason": {"before": None, "after": reason}} if reason else {})
+        diff = changes(before, _user_state(user)) | changes({}, {"reason_code": code, "reason": decision.reason})
+        if forced:
+            diff["claim_overridden"] = {
+                "before": {"claimed_by": str(holder), "claimed_until": _iso(held_until)},
+                "after": None,
+            }
+        if decision.action == ReviewAction.ban:
+            diff["phone_blocked"] = {"before": False, "after": True}
+        if unblocked:
+            diff["phone_blocked"] = {"before": True, "after": False}
         await self.audit.record(rule.audit_action, "member", user.id, diff)
         await enqueue(
             self.session,
@@ -246,11 +316,44 @@ class MemberWriteService:
                 "member_id": str(user.id),
                 "status": rule.to_status.value,
                 "previous_status": before["status"],
-                "reason": reason,
+                "reason_code": code,
+                "reason": decision.reason,
+                "suspended_until": _iso(user.suspended_until),
                 "actor": {"kind": actor.kind.value, "id": str(actor.id) if actor.id else None},
             },
         )
-        return await self._detail(user)
+        return user
+
+    async def lift_suspension(self, member_id: uuid.UUID, now: datetime) -> bool:
+        """Housekeeping: a suspension whose `suspended_until` has passed ends (active again, a note, an audit row,
+        a `member.unsuspended` event). The member is locked with SKIP LOCKED and checked again under the lock:
+        False, and nothing changes, when an operator holds it right now or it is no longer a suspension that has
+        run out (approved, banned or suspended anew meanwhile)."""
+        user = await repository.lock_expired_suspension(self.session, member_id, now)
+        if user is None:
+            return False
+        before = _user_state(user)
+        user.status = MemberStatus.active
+        user.suspended_until = None
+        await self._save(user)
+        ended = _iso(before["suspended_until"])
+        note = MemberNote(
+            user_id=user.id, author_id=None, kind=NoteKind.unsuspended, content=f"The suspension ended ({ended})."
+        )
+        await repository.add_note(self.session, note)
+        await self.audit.record("member.unsuspended", "member", user.id, changes(before, _user_state(user)))
+        await enqueue(
+            self.session,
+            "member.unsuspended",
+            {
+                "member_id": str(user.id),
+                "status": MemberStatus.active.value,
+                "previous_status": MemberStatus.suspended.value,
+                "suspended_until": ended,
+                "actor": {"kind": self.context.actor.kind.value, "id": None, "name": self.context.actor.name},
+            },
+        )
+        return True
 
     async def add_note(self, member_id: uuid.UUID, data: NoteCreate) -> NoteRead:
         """An operator's note about a live member."""
@@ -275,6 +378,10 @@ def _check_ranges(preference: dict[str, Any]) -> None:
                 "change both together.",
                 field=f"preference.{low}",
             )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def _operator_id(context: AuditContext) -> uuid.UUID | None:

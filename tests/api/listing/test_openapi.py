@@ -87,6 +87,8 @@ LISTS = {  # every list route, with what it documents besides its path parameter
     ("GET", "/api/v1/admin/audit-log"): "sort limit offset cursor *filters Prefer",
     ("GET", "/api/v1/admin/members/{member_id}/audit"): "sort limit offset cursor *filters Prefer",
     ("GET", "/api/v1/admin/outbox"): "sort limit offset cursor *filters Prefer",
+    ("GET", "/api/v1/admin/photos"): "sort limit offset cursor *filters Prefer",
+    ("GET", "/api/v1/admin/documents"): "sort limit offset cursor *filters Prefer",
     ("GET", "/api/v1/admin/operators"): "sort limit offset *filters Prefer",
     ("GET", "/api/v1/admin/api-keys"): "sort limit offset *filters Prefer",
 }

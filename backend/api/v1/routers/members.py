@@ -11,14 +11,25 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Response, status
 from fastapi.responses import StreamingResponse
 
-from backend.api.deps import MemberServiceDep, MemberWriterDep, RequireAdmin, RequireModerator, get_member_service
+from backend.api.bulk import BulkRunnerDep
+from backend.api.deps import (
+    MemberServiceDep,
+    MemberWriterDep,
+    MemberWritersDep,
+    RequireAdmin,
+    RequireModerator,
+    get_member_service,
+)
 from backend.api.listing import NEWEST_FIRST, OLDEST_FIRST, ListSpec, NoFilters, ServedListQuery, list_query
+from backend.domain.bulk import BulkAnswer
+from backend.domain.claims.service import check_force
 from backend.domain.errors import BadRequest
 from backend.domain.member.models import MemberStatus
 from backend.domain.member.repository import MemberListQuery
 from backend.domain.member.schemas import (
     MEMBER_SORT_FIELDS,
     MULTI_VALUE_FILTERS,
+    MemberBulk,
     MemberCreate,
     MemberDetailRead,
     MemberFields,
@@ -30,10 +41,12 @@ from backend.domain.member.schemas import (
     NoteRead,
     ReviewDecision,
     ReviewReason,
+    SuspensionReason,
 )
 from backend.domain.member.service import DEFAULT_ORDER, MemberService
-from backend.domain.member.writes import ReviewAction
+from backend.domain.member.writes import Decision, ReviewAction
 from backend.domain.schemas import INTEGER_MAX
+from backend.domain.sessions import AsyncWriteSession
 
 router = APIRouter(prefix="/members", tags=["members"])
 reviews_router = APIRouter(prefix="/reviews", tags=["reviews"])
@@ -150,6 +163,22 @@ async def create_member(data: MemberCreate, _: RequireAdmin, writer: MemberWrite
     return _json(member, status.HTTP_201_CREATED, Location=f"/api/v1/admin/members/{member.id}")
 
 
+@router.post("/bulk", response_model=BulkAnswer, summary="Decide many members at once")
+async def bulk_decide(
+    data: MemberBulk, actor: RequireModerator, writers: MemberWritersDep, runner: BulkRunnerDep
+) -> BulkAnswer:
+    """approve, reject, suspend or ban up to 500 members, each in a transaction of its own with the rules of the
+    single decision: one result per id (`ok`, `conflict`, `not_found`, `claimed`, with the problem the single
+    decision would answer) and a summary. With an Idempotency-Key a retry writes nothing twice."""
+    decision = _decision(ReviewAction(data.action.value), data)
+    check_force(actor, decision.force)
+
+    async def decide(session: AsyncWriteSession, member_id: uuid.UUID) -> None:
+        await writers(session).apply(member_id, decision)
+
+    return await runner.run(data.ids, decide)
+
+
 @router.get("/{member_id}", response_model=MemberDetailRead, summary="Get a member with every relation")
 async def get_member(member_id: uuid.UUID, service: MemberServiceDep) -> Response:
     """The member, its relations, and presigned URLs for its photos and documents; ETag from its version."""
@@ -188,14 +217,19 @@ async def restore_member(member_id: uuid.UUID, _: RequireAdmin, writer: MemberWr
     return _json(await writer.restore(member_id))
 
 
+DecisionBody = ReviewDecision | ReviewReason | SuspensionReason | MemberBulk
+
+
+def _decision(action: ReviewAction, data: DecisionBody) -> Decision:
+    """The decision a body states (the fields it lacks are the decision's defaults)."""
+    code, until = getattr(data, "reason_code", None), getattr(data, "until", None)
+    return Decision(action, reason_code=code, reason=data.reason, until=until, force=data.force)
+
+
 async def _decide(
-    action: ReviewAction,
-    member_id: uuid.UUID,
-    data: ReviewDecision | ReviewReason,
-    writer: MemberWriterDep,
-    if_match: str | None,
+    action: ReviewAction, member_id: uuid.UUID, data: DecisionBody, writer: MemberWriterDep, if_match: str | None
 ) -> Response:
-    return _json(await writer.decide(member_id, action, data.reason, expected_version(if_match)))
+    return _json(await writer.decide(member_id, _decision(action, data), expected_version(if_match)))
 
 
 @router.post("/{member_id}/approve", response_model=MemberDetailRead, summary="Approve a member")
@@ -210,16 +244,34 @@ async def approve_member(
 async def reject_member(
     member_id: uuid.UUID, data: ReviewReason, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
 ) -> Response:
-    """pending -> rejected; a reason is required."""
+    """pending -> rejected; a reason code is required (and free text for `other`)."""
     return await _decide(ReviewAction.reject, member_id, data, writer, if_match)
 
 
 @router.post("/{member_id}/suspend", response_model=MemberDetailRead, summary="Suspend a member")
 async def suspend_member(
+    member_id: uuid.UUID, data: SuspensionReason, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
+) -> Response:
+    """active -> suspended, until lifted or, with `until`, until then (housekeeping lifts it); a reason code is
+    required."""
+    return await _decide(ReviewAction.suspend, member_id, data, writer, if_match)
+
+
+@router.post("/{member_id}/ban", response_model=MemberDetailRead, summary="Ban a member")
+async def ban_member(
     member_id: uuid.UUID, data: ReviewReason, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
 ) -> Response:
-    """active -> suspended; a reason is required."""
-    return await _decide(ReviewAction.suspend, member_id, data, writer, if_match)
+    """Any status but banned -> banned, and the member's phone blocked: no member can be created, restored or
+    given that phone while the ban stands. A reason code is required."""
+    return await _decide(ReviewAction.ban, member_id, data, writer, if_match)
+
+
+@router.post("/{member_id}/unban", response_model=MemberDetailRead, summary="Lift a ban")
+async def unban_member(
+    member_id: uuid.UUID, data: ReviewDecision, _: RequireAdmin, writer: MemberWriterDep, if_match: IfMatch = None
+) -> Response:
+    """banned -> active, and the blocks of the member's bans lifted (admin)."""
+    return await _decide(ReviewAction.unban, member_id, data, writer, if_match)
 
 
 @router.get("/{member_id}/notes", response_model=list[NoteRead], summary="A member's notes")

@@ -1,0 +1,149 @@
+"""The bulk runner: many ids in one request, each decided in a transaction of its own, one result per id.
+
+A bulk route validates its body, then hands `BulkRunner.run` its ids and a `decide(session, id)` that makes the
+single decision on one id in the session it is given (the same service call as the single route, so the same
+rules, audit rows and outbox events). Each id gets a session and a transaction of its own: a refusal (a domain
+error, 4xx) rolls back that id only and becomes its result (`backend/domain/bulk.py`); anything else (a lost
+database, a 503, a bug) ends the request as the single route would end, with what was committed so far kept.
+
+Idempotency-Key. The write session dependency claims a key in the request's one transaction; a bulk request has
+many, so it must not take that dependency (its claim and the runner's would wait on each other) and the runner
+claims the key itself, on a session of its own that stays open, uncommitted, while the items run:
+
+- a retry while the first request runs waits on that claim, then gets the stored answer (`Idempotent-Replayed`);
+- each item committed under the key is recorded in the item's own transaction (`idempotency_items`), so a retry
+  after the first request died mid-way (its claim rolled back with its connection) claims the key afresh, answers
+  the items already committed `ok` from the record, and decides only the others: nothing is written twice;
+- the claim commits once every item has run, and the answer is stored for the key as for any POST (and PATCH:
+  api/idempotency.py), before it is sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from backend.api.problems import problem_body
+from backend.api.state import AppState, RequestState, app_state, request_state
+from backend.domain.bulk import BulkAnswer, BulkItemResult, BulkOutcome
+from backend.domain.claims.service import ClaimedByOther
+from backend.domain.errors import DomainError, NotFoundError
+from backend.domain.idempotency import service as idempotency
+from backend.domain.idempotency.service import BulkProgress
+from backend.domain.outbox.service import OUTBOX_PENDING
+from backend.domain.sessions import AsyncWriteSession
+
+Decide = Callable[[AsyncWriteSession, uuid.UUID], Awaitable[object]]
+"""The single decision on one id, made in the session given (its transaction is the runner's)."""
+
+
+def _outcome(error: DomainError) -> BulkOutcome:
+    if isinstance(error, NotFoundError):
+        return BulkOutcome.not_found
+    if isinstance(error, ClaimedByOther):
+        return BulkOutcome.claimed
+    return BulkOutcome.conflict
+
+
+def refused(item_id: uuid.UUID, error: DomainError) -> BulkItemResult:
+    """The result of an id whose decision was refused, with the problem the single route would answer."""
+    extra = {key: value for key, value in error.extra.items() if key != "headers"}
+    return BulkItemResult(
+        id=item_id,
+        result=_outcome(error),
+        status=error.status,
+        problem=problem_body(error.status, error.title, error.detail, **extra),
+    )
+
+
+def _ok(item_id: uuid.UUID) -> BulkItemResult:
+    return BulkItemResult(id=item_id, result=BulkOutcome.ok, status=200)
+
+
+class BulkRunner:
+    """Runs a bulk request's decisions for one request (see the module's docstring)."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.app: AppState = app_state(request.app)
+        self.state: RequestState = request_state(request)
+        self._committed = False
+        self._outbox_pending = False
+
+    async def run(self, ids: Sequence[uuid.UUID], decide: Decide) -> BulkAnswer:
+        """Decide each id in its own transaction, in order; one result per id, and the summary."""
+        key = self.request.headers.get(idempotency.HEADER) if self.state.actor is not None else None
+        if key is None:
+            results = await self._each(ids, decide, None)
+        else:
+            results = await self._claimed(key, ids, decide)
+        await self._after_commits()
+        return BulkAnswer.of(results)
+
+    async def _claimed(self, key: str, ids: Sequence[uuid.UUID], decide: Decide) -> list[BulkItemResult]:
+        """The items run while the key's claim stays open on a session of its own, committed at the end."""
+        async with self.app.database.write_sessions() as claim:
+            try:
+                progress = await idempotency.claim_bulk(
+                    claim,
+                    actor=self.state.actor,
+                    key=key,
+                    method=self.request.method,
+                    path=self.request.url.path,
+                    body=await self.request.body(),
+                    item_ids=ids,
+                )
+                results = await self._each(ids, decide, progress)
+                await claim.commit()
+            except BaseException:
+                await claim.rollback()
+                raise
+        self.state.idempotency_key = key  # the recorder stores the answer for the key before sending it
+        self._committed = True
+        return results
+
+    async def _each(
+        self, ids: Sequence[uuid.UUID], decide: Decide, progress: BulkProgress | None
+    ) -> list[BulkItemResult]:
+        results = []
+        for item_id in ids:
+            if progress is not None and item_id in progress.done:
+                results.append(_ok(item_id))  # committed by an earlier attempt under the same key
+                continue
+            results.append(await self._one(item_id, decide, progress))
+        return results
+
+    async def _one(self, item_id: uuid.UUID, decide: Decide, progress: BulkProgress | None) -> BulkItemResult:
+        async with self.app.database.write_sessions() as session:
+            try:
+                async with session.begin():
+                    await decide(session, item_id)
+                    if progress is not None:
+                        await progress.record(session, item_id)
+            except DomainError as error:
+                if error.status >= 500 or isinstance(error, idempotency.Replay):
+                    raise
+                return refused(item_id, error)
+            self._outbox_pending |= bool(session.info.get(OUTBOX_PENDING))
+        self._committed = True
+        return _ok(item_id)
+
+    async def _after_commits(self) -> None:
+        """What the commits make true, as the write session passes it on: the position of the last commit goes
+        out with the answer (read-your-writes), and events put in the outbox are handed to the worker."""
+        if not self._committed:
+            return
+        async with self.app.database.write_sessions() as session:
+            self.state.commit_lsn = await self.app.database.commit_position(session)
+        if self._outbox_pending:
+            self.app.outbox_worker.nudge()
+
+
+async def get_bulk_runner(request: Request) -> BulkRunner:
+    return BulkRunner(request)
+
+
+BulkRunnerDep = Annotated[BulkRunner, Depends(get_bulk_runner)]

@@ -1,0 +1,1 @@
+"""Members' documents (identity, employment, education, income): uploads, verification, rejection, deletion."""
