@@ -19,6 +19,7 @@ from backend.domain.member.models import (
     UserSubscription,
 )
 from backend.domain.outbox.models import OutboxEvent
+from backend.domain.report.models import Report
 
 __all__ = [
     "AdminUser",
@@ -31,6 +32,7 @@ __all__ = [
     "MemberTotal",
     "ModerationCount",
     "OutboxEvent",
+    "Report",
     "SignupHour",
     "User",
     "UserDocument",

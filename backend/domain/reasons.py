@@ -54,6 +54,17 @@ REASON_MAX_LENGTH = 2000
 _CODES = frozenset(code.value for code in ReasonCode)
 
 
+def known_code(code: Any) -> Any:
+    """A `before` validator of a reason_code field: an unknown code is a 422 naming it (and where the codes are)."""
+    if isinstance(code, str) and code not in _CODES:
+        raise PydanticCustomError(
+            "unknown_reason_code",
+            "Unknown reason code '{code}'; GET /api/v1/admin/reason-codes lists the codes",
+            {"code": code[:100]},
+        )
+    return code
+
+
 class Reasoned(Schema):
     """A decision that says why: a code from the closed list and free text, which `other` requires.
 
@@ -75,13 +86,7 @@ class Reasoned(Schema):
     @field_validator("reason_code", mode="before")
     @classmethod
     def _known(cls, code: Any) -> Any:
-        if isinstance(code, str) and code not in _CODES:
-            raise PydanticCustomError(
-                "unknown_reason_code",
-                "Unknown reason code '{code}'; GET /api/v1/admin/reason-codes lists the codes",
-                {"code": code[:100]},
-            )
-        return code
+        return known_code(code)
 
     @field_validator("reason", mode="after")
     @classmethod

@@ -4,7 +4,19 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from backend.api.deps import require
 from backend.api.problems import PROBLEM_RESPONSES
-from backend.api.v1.routers import audit, auth, dashboard, health, members, metrics, operators, outbox, photos
+from backend.api.v1.routers import (
+    audit,
+    auth,
+    dashboard,
+    health,
+    members,
+    metrics,
+    operators,
+    outbox,
+    photos,
+    reports,
+    reviews,
+)
 from backend.domain.identity import Role
 
 API_PREFIX = "/api/v1"
@@ -18,6 +30,8 @@ ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     photos.router,
     outbox.router,
+    reviews.router,
+    reports.router,
 )
 
 
@@ -32,6 +46,8 @@ def include_routes(app: FastAPI) -> None:
     viewer = [Depends(require(Role.viewer))]
     for router in ADMIN_ROUTERS:
         app.include_router(router, prefix=ADMIN_PREFIX, dependencies=viewer, responses=PROBLEM_RESPONSES)
+    # Routes open to a reporter key (which no operator guard lets through) declare their role themselves.
+    app.include_router(reports.filing_router, prefix=ADMIN_PREFIX, responses=PROBLEM_RESPONSES)
     app.include_router(health.router)
     app.include_router(metrics.router)
 

@@ -77,6 +77,10 @@ class MemberRead(MemberFields):
     """A member as listed, with the URL of their first photo."""
 
     photo_url: str | None = Field(description="Presigned URL of the first photo by display order")
+    claimed_by: uuid.UUID | None = Field(
+        default=None, description="Who took the member from the review queue (POST /reviews/next), while it holds"
+    )
+    claimed_until: datetime | None = Field(default=None, description="When that claim lapses")
 
 
 class ProfileRead(ReadSchema):
@@ -135,6 +139,8 @@ class MemberDetailRead(MemberFields):
     subscription: SubscriptionRead | None
     photos: list[PhotoRead]
     documents: list[DocumentRead]
+    open_reports: int = Field(description="Open reports about the member (GET /members/{id}/reports lists them)")
+    total_reports: int = Field(description="Reports about the member, open or resolved")
 
 
 @dataclass(frozen=True)
