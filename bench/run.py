@@ -13,7 +13,7 @@
 
 Settings (environment): BENCH_DURATION (10 s), BENCH_WARMUP (2 s), BENCH_CONCURRENCY (32), BENCH_WORKERS (2),
 BENCH_MEMBERS (1000000), BENCH_ROOT (.devdata/bench), BENCH_ONLY (comma-separated scenario names: list, deep,
-q, detail, dashboard, loader, export, login), BENCH_PROFILE (scenario names to profile with py-spy afterwards).
+q, detail, dashboard, loader, claims, export, login), BENCH_PROFILE (scenario names to profile with py-spy afterwards).
 """
 
 from __future__ import annotations
@@ -35,11 +35,20 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from bench import checks, profile
+from bench import checks, claims, profile
 from bench.auth import BENCH_EMAIL, LOGIN_PATH, Auth
 from bench.checks import Check, ExportResult
 from bench.config import PROJECT_ROOT, BenchConfig
-from bench.dataset import LIST_FILTER, Samples, SeedInfo, asyncpg_dsn, draw_samples, memberdesk_command, prepare
+from bench.dataset import (
+    LIST_FILTER,
+    Samples,
+    SeedInfo,
+    asyncpg_dsn,
+    dashboard_truth,
+    draw_samples,
+    memberdesk_command,
+    prepare,
+)
 from bench.loadgen import Load, LoadGenerator, LoadResult, ensure_wrk
 from bench.procs import Child, free_port, lifetime_peak_mb, machine_busy, raise_on_sigterm, wait_idle
 from bench.report import Row, Target, render
@@ -193,11 +202,14 @@ class Bench:
 
         auth = Auth(app_url, app_env, self.root)
         print(f"Authentication: {'bearer token for ' + BENCH_EMAIL if auth.enabled else 'none (no login route)'}")
+        samples.dashboard_truth = asyncio.run(dashboard_truth(asyncpg_dsn(urls.database_url)))
         self._checks(app_url, auth, samples, app_env)
 
         generator = LoadGenerator(wrk, self.root / "load", config.duration, config.warmup)
         self.tool = generator.tool
         self._loads(generator, app, app_url, baseline_url, auth, samples)
+        if config.wants("claims") and auth.enabled:
+            self._claims(generator, app_url, auth, asyncpg_dsn(urls.superuser_database_url))
         if config.wants("export"):
             self._exports(app, app_url, baseline_url, auth)
         if config.wants("login") and auth.enabled:
@@ -217,6 +229,19 @@ class Bench:
             )
         self.results.lifetime_rss_mb = lifetime_peak_mb(app.pid)
         return self._report(seed, samples, wrk)
+
+    def _claims(self, generator: LoadGenerator, app_url: str, auth: Auth, dsn: str) -> None:
+        """POST /reviews/next at full concurrency, then the double claims counted in SQL (bench/claims.py)."""
+        self._settle()
+        started = claims.release_claims(dsn)
+        headers = {**auth.headers(), "Content-Type": "application/json"}
+        load = Load(
+            "reviews/next", "app", app_url, [claims.PATH], self.config.concurrency, "POST", claims.QUEUE_BODY, headers
+        )
+        self._measure(generator, load)
+        check = claims.double_claims(dsn, started)
+        print(f"check claims: {check.ok} ({check.detail})", flush=True)
+        self.results.checks["claims"] = check
 
     # ----------------------------------------------------------------------------------------------- checks
 
@@ -477,6 +502,9 @@ class Bench:
         login = r.get("login", "app", c)
         if login is not None:
             rows.append(Row("login", "app", c, login, note="argon2 verify; no baseline"))
+        claimed = r.get("reviews/next", "app", c)
+        if claimed is not None:
+            rows.append(Row("reviews/next (members), a claim each", "app", c, claimed, note="writes; no baseline"))
         return rows
 
     def _targets(self, seed: SeedInfo) -> list[Target]:
@@ -617,6 +645,13 @@ class Bench:
                     + (f"; {lifetime:.0f} MB VmHWM over the whole run" if lifetime else ""),
                 )
             )
+        claimed, double = r.get("reviews/next", "app", c), r.checks.get("claims")
+        name = f"reviews/next at c={c}: 0 double claims (checked in SQL)"
+        if claimed is None or double is None:
+            targets.append(Target(name, None, "not measured"))
+        else:
+            figures = f"{claimed.rps:,.1f} req/s, p50 {claimed.p50_ms:.1f} ms, {claimed.errors} errors; {double.detail}"
+            targets.append(Target(name, bool(double.ok) and claimed.errors == 0, figures))
         if seed.seconds is not None:
             origin = "this run" if seed.seeded_now else f"recorded {seed.when}"
             figures = f"{seed.seeded:,} members in {seed.seconds:.1f} s ({origin})"

@@ -32,6 +32,13 @@ def map_case(context: Any, case: Any) -> Any:
     if isinstance(case.query, dict):
         case.query.pop("cursor", None)
     body = case.body
+    # A member cannot report themself: the document cannot say that two fields differ.
+    if (
+        isinstance(body, dict)
+        and "reporter_member_id" in body
+        and body.get("reporter_member_id") == body.get("reported_member_id")
+    ):
+        del body["reporter_member_id"]
     preference = body.get("preference") if isinstance(body, dict) else None
     if isinstance(preference, dict):
         for low, high in PREFERENCE_RANGES:

@@ -60,7 +60,8 @@ def known_code(code: Any) -> Any:
         raise PydanticCustomError(
             "unknown_reason_code",
             "Unknown reason code '{code}'; GET /api/v1/admin/reason-codes lists the codes",
-            {"code": code[:100]},
+            # Shown as UTF-8 can carry it: a lone surrogate in the code would break the message's rendering.
+            {"code": code[:100].encode("utf-8", "backslashreplace").decode("utf-8")},
         )
     return code
 

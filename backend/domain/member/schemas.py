@@ -244,10 +244,25 @@ class MemberReplace(MemberUpdate):
     subscription: dict[str, Any] | None = _read_only("Ignored")
     photos: list[dict[str, Any]] | None = Field(default=None, max_length=1000, json_schema_extra={"readOnly": True})
     documents: list[dict[str, Any]] | None = Field(default=None, max_length=1000, json_schema_extra={"readOnly": True})
+    open_reports: int | None = Field(default=None, ge=0, le=INTEGER_MAX, json_schema_extra={"readOnly": True})
+    total_reports: int | None = Field(default=None, ge=0, le=INTEGER_MAX, json_schema_extra={"readOnly": True})
+    claimed_by: Uuid | None = _read_only("Ignored (claims come from POST /reviews/next)")
+    claimed_until: Moment | None = _read_only("Ignored")
 
 
 READ_ONLY_ECHO = ("id", "status", "created_at", "deleted_at")
-COMPUTED = ("version", "updated_at", "photo_url", "subscription", "photos", "documents")
+COMPUTED = (
+    "version",
+    "updated_at",
+    "photo_url",
+    "subscription",
+    "photos",
+    "documents",
+    "open_reports",
+    "total_reports",
+    "claimed_by",
+    "claimed_until",
+)
 
 
 class ReviewDecision(Schema):

@@ -80,7 +80,7 @@ async def list_reports(session: ReadSession, listing: ReportListing) -> Response
 
 @router.get("/members/{member_id}/reports", response_model=list[ReportRead], summary="A member's reports")
 async def list_member_reports(member_id: uuid.UUID, session: ReadSession, listing: MemberReportListing) -> Response:
-    """Reports about the member, oldest first, with the list's filters; 404 when there is no such member."""
+    """Reports about the member, oldest first, with the list's filters (none for an unknown member)."""
     query = reports.build_query(listing.filters, listing.page, listing.after)
     page = await reports.member_reports(session, member_id, query, count=listing.count != "none")
     return listing.respond(page.items, total=page.total, next_after=page.next_after)
