@@ -234,11 +234,14 @@ class Bench:
         """POST /reviews/next at full concurrency, then the double claims counted in SQL (bench/claims.py)."""
         self._settle()
         started = claims.release_claims(dsn)
+        for line in claims.explain(dsn):
+            print(f"  {line}", flush=True)
         headers = {**auth.headers(), "Content-Type": "application/json"}
         load = Load(
-            "reviews/next", "app", app_url, [claims.PATH], self.config.concurrency, "POST", claims.QUEUE_BODY, headers
+            "reviews_next", "app", app_url, [claims.PATH], self.config.concurrency, "POST", claims.QUEUE_BODY, headers
         )
         self._measure(generator, load)
+        self._settle()  # the requests still in flight when the window closed commit first
         check = claims.double_claims(dsn, started)
         print(f"check claims: {check.ok} ({check.detail})", flush=True)
         self.results.checks["claims"] = check
@@ -502,7 +505,7 @@ class Bench:
         login = r.get("login", "app", c)
         if login is not None:
             rows.append(Row("login", "app", c, login, note="argon2 verify; no baseline"))
-        claimed = r.get("reviews/next", "app", c)
+        claimed = r.get("reviews_next", "app", c)
         if claimed is not None:
             rows.append(Row("reviews/next (members), a claim each", "app", c, claimed, note="writes; no baseline"))
         return rows
@@ -645,7 +648,7 @@ class Bench:
                     + (f"; {lifetime:.0f} MB VmHWM over the whole run" if lifetime else ""),
                 )
             )
-        claimed, double = r.get("reviews/next", "app", c), r.checks.get("claims")
+        claimed, double = r.get("reviews_next", "app", c), r.checks.get("claims")
         name = f"reviews/next at c={c}: 0 double claims (checked in SQL)"
         if claimed is None or double is None:
             targets.append(Target(name, None, "not measured"))

@@ -27,8 +27,8 @@ WEEK_DAYS = 7
 
 
 class DashboardService:
-    """Assembles the dashboard from one counting query and three independent sections, one statement after
-    another on one session (docs/decisions.md: "The dashboard's sections one after another")."""
+    """Assembles the dashboard from one counting query and four independent sections (the queues among them), one
+    statement after another on one session (docs/decisions.md: "The dashboard's sections one after another")."""
 
     def __init__(self, sessions: ReadSessionFactory, tz: ZoneInfo) -> None:
         self.sessions = sessions
