@@ -22,7 +22,7 @@ from typing import Final
 
 from pydantic import ValidationError
 
-from backend.domain.identity import Role
+from backend.domain.identity import OPERATOR_ROLES, Role
 from backend.infrastructure.settings import Settings
 
 logger = logging.getLogger("memberdesk")
@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     admin_cmd = commands.add_parser("create-admin", help="create an operator (password from a prompt or stdin)")
     admin_cmd.add_argument("--email", required=True)
     admin_cmd.add_argument("--name", default=None)
-    admin_cmd.add_argument("--role", choices=[role.value for role in Role], default=Role.admin.value)
+    admin_cmd.add_argument("--role", choices=[role.value for role in OPERATOR_ROLES], default=Role.admin.value)
 
     commands.add_parser(
         "housekeep", help="one housekeeping pass now (old outbox events and keys, abandoned uploads, ended suspensions)"

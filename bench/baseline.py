@@ -209,8 +209,10 @@ def _escape_like(value: str) -> str:
 
 
 def _thresholds() -> tuple[datetime, datetime, datetime]:
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today.replace(day=1), today - timedelta(days=today.weekday()), today
+    """The 30 and 7 days up to now, and today (UTC), as the app's dashboard counts them."""
+    now = datetime.now(UTC)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return now - timedelta(days=30), now - timedelta(days=7), today
 
 
 class HttpError(Exception):

@@ -263,13 +263,26 @@ def _day_start(day: date) -> datetime:
 
 
 def dashboard_thresholds(now: datetime | None = None) -> dict[str, datetime]:
-    """Start of today, of this week (Monday) and of this month, in UTC (the app runs with ADMIN_TIMEZONE=UTC)."""
-    today = _day_start((now or datetime.now(UTC)).astimezone(UTC).date())
+    """The starts of the 30 and the 7 days up to now, and of today in UTC (the app runs with ADMIN_TIMEZONE=UTC)."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
     return {
-        "month_start": today.replace(day=1),
-        "week_start": today - timedelta(days=today.weekday()),
-        "today_start": today,
+        "month_start": moment - timedelta(days=30),
+        "week_start": moment - timedelta(days=7),
+        "today_start": _day_start(moment.date()),
     }
+
+
+async def dashboard_truth(dsn: str) -> dict[str, int]:
+    """The seven headline counts as of now, counted from the rows (the windows roll: drawn just before a check)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        bounds = dashboard_thresholds()
+        counts = await conn.fetchrow(
+            COUNTED_MEMBER_COUNTS, bounds["month_start"], bounds["week_start"], bounds["today_start"]
+        )
+    finally:
+        await conn.close()
+    return {key: int(value) for key, value in dict(counts or {}).items()}
 
 
 async def draw_samples(dsn: str, rng_seed: int = 6) -> Samples:

@@ -14,9 +14,9 @@
 
 Settings (environment): BENCH_DURATION (10 s), BENCH_WARMUP (2 s), BENCH_CONCURRENCY (32), BENCH_WORKERS (2),
 BENCH_MEMBERS (1000000), BENCH_ROOT (.devdata/bench), BENCH_ONLY (comma-separated scenario names: list, deep,
-q, detail, dashboard, loader, queue, export, bulk, login), BENCH_PROFILE (scenario names to profile with py-spy
-afterwards). The queue scenario (issue 13) measures the photo queue's first page and deep cursor pages against the
-app's own member list page (measured with it when BENCH_ONLY leaves the list out).
+q, detail, dashboard, loader, claims, queue, export, bulk, login), BENCH_PROFILE (scenario names to profile with
+py-spy afterwards). The queue scenario (issue 13) measures the photo queue's first page and deep cursor pages against
+the app's own member list page (measured with it when BENCH_ONLY leaves the list out).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from bench import bulk, checks, profile
+from bench import bulk, checks, claims, profile
 from bench.auth import BENCH_EMAIL, LOGIN_PATH, Auth
 from bench.bulk import BulkResult
 from bench.checks import Check, ExportResult
@@ -49,6 +49,7 @@ from bench.dataset import (
     Samples,
     SeedInfo,
     asyncpg_dsn,
+    dashboard_truth,
     draw_samples,
     memberdesk_command,
     prepare,
@@ -218,11 +219,14 @@ class Bench:
 
         auth = Auth(app_url, app_env, self.root)
         print(f"Authentication: {'bearer token for ' + BENCH_EMAIL if auth.enabled else 'none (no login route)'}")
+        samples.dashboard_truth = asyncio.run(dashboard_truth(asyncpg_dsn(urls.database_url)))
         self._checks(app_url, auth, samples, app_env)
 
         generator = LoadGenerator(wrk, self.root / "load", config.duration, config.warmup)
         self.tool = generator.tool
         self._loads(generator, app, app_url, baseline_url, auth, samples)
+        if config.wants("claims") and auth.enabled:
+            self._claims(generator, app_url, auth, asyncpg_dsn(urls.superuser_database_url))
         if config.wants("export"):
             self._exports(app, app_url, baseline_url, auth)
         if config.wants("bulk") and auth.enabled:
@@ -246,6 +250,22 @@ class Bench:
             )
         self.results.lifetime_rss_mb = lifetime_peak_mb(app.pid)
         return self._report(seed, samples, wrk)
+
+    def _claims(self, generator: LoadGenerator, app_url: str, auth: Auth, dsn: str) -> None:
+        """POST /reviews/next at full concurrency, then the double claims counted in SQL (bench/claims.py)."""
+        self._settle()
+        started = claims.release_claims(dsn)
+        for line in claims.explain(dsn):
+            print(f"  {line}", flush=True)
+        headers = {**auth.headers(), "Content-Type": "application/json"}
+        load = Load(
+            "reviews_next", "app", app_url, [claims.PATH], self.config.concurrency, "POST", claims.QUEUE_BODY, headers
+        )
+        self._measure(generator, load)
+        self._settle()  # the requests still in flight when the window closed commit first
+        check = claims.double_claims(dsn, started)
+        print(f"check claims: {check.ok} ({check.detail})", flush=True)
+        self.results.checks["claims"] = check
 
     # ----------------------------------------------------------------------------------------------- checks
 
@@ -541,6 +561,9 @@ class Bench:
         login = r.get("login", "app", c)
         if login is not None:
             rows.append(Row("login", "app", c, login, note="argon2 verify; no baseline"))
+        claimed = r.get("reviews_next", "app", c)
+        if claimed is not None:
+            rows.append(Row("reviews/next (members), a claim each", "app", c, claimed, note="writes; no baseline"))
         return rows
 
     def _targets(self, seed: SeedInfo) -> list[Target]:
@@ -688,6 +711,13 @@ class Bench:
         else:
             in_time = r.bulk.all_ok and r.bulk.worst < bulk.TARGET_SECONDS
             targets.append(Target(bulk_name, in_time, f"worst {r.bulk.worst:.2f} s; {r.bulk.detail}"))
+        claimed, double = r.get("reviews_next", "app", c), r.checks.get("claims")
+        name = f"reviews/next at c={c}: 0 double claims (checked in SQL)"
+        if claimed is None or double is None:
+            targets.append(Target(name, None, "not measured"))
+        else:
+            figures = f"{claimed.rps:,.1f} req/s, p50 {claimed.p50_ms:.1f} ms, {claimed.errors} errors; {double.detail}"
+            targets.append(Target(name, bool(double.ok) and claimed.errors == 0, figures))
         if seed.seconds is not None:
             origin = "this run" if seed.seeded_now else f"recorded {seed.when}"
             figures = f"{seed.seeded:,} members in {seed.seconds:.1f} s ({origin})"

@@ -23,9 +23,9 @@ from fastapi import FastAPI
 
 from backend.api.state import app_state
 from backend.cli import migrate
-from backend.domain.admin.schemas import OperatorRead
-from backend.domain.admin.service import ensure_operator
-from backend.domain.identity import COMMAND_LINE, AuditContext, Role
+from backend.domain.admin.schemas import ApiKeyCreate, ApiKeyCreated, OperatorRead
+from backend.domain.admin.service import AdminService, ensure_operator
+from backend.domain.identity import COMMAND_LINE, OPERATOR_ROLES, Actor, ActorKind, AuditContext, Role
 from backend.infrastructure.security import issue_token
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import s3_client
@@ -206,11 +206,11 @@ def operator_email(role: Role) -> str:
 
 @pytest.fixture(scope="session")
 async def operators(app: FastAPI) -> dict[Role, OperatorRead]:
-    """One active operator per role, password OPERATOR_PASSWORD."""
+    """One active operator per operator role, password OPERATOR_PASSWORD."""
     database = app_state(app).database
     made = {}
     async with database.write_sessions() as session, session.begin():
-        for role in Role:
+        for role in OPERATOR_ROLES:
             made[role] = await ensure_operator(
                 session,
                 AuditContext(COMMAND_LINE, None),
@@ -223,16 +223,30 @@ async def operators(app: FastAPI) -> dict[Role, OperatorRead]:
 
 
 @pytest.fixture(scope="session")
-async def tokens(operators: dict[Role, OperatorRead], settings: Settings, db: asyncpg.Pool) -> dict[Role, str]:
-    """A token per role (tests must not change these operators' passwords or roles: that ends their tokens)."""
+async def reporter_key(app: FastAPI, operators: dict[Role, OperatorRead]) -> ApiKeyCreated:
+    """The app's backend: an API key with role reporter."""
+    admin = operators[Role.admin]
+    context = AuditContext(Actor(ActorKind.operator, admin.id, Role.admin, admin.name), None)
+    async with app_state(app).database.write_sessions() as session, session.begin():
+        return await AdminService(session, context).create_api_key(ApiKeyCreate(name="app backend", role=Role.reporter))
+
+
+@pytest.fixture(scope="session")
+async def tokens(
+    operators: dict[Role, OperatorRead], reporter_key: ApiKeyCreated, settings: Settings, db: asyncpg.Pool
+) -> dict[Role, str]:
+    """A bearer credential per role: operators' tokens (tests must not change these operators' passwords or roles:
+    that ends their tokens), and for `reporter` an API key (`Authorization: Bearer mdk_...`)."""
     secret = settings.token_secret()
     ids = [op.id for op in operators.values()]
     rows = await db.fetch("SELECT id, token_version FROM admin_users WHERE id = ANY($1)", ids)
     versions = {row["id"]: row["token_version"] for row in rows}
-    return {
+    made = {
         role: issue_token(op.id, secret, settings.jwt_ttl_seconds, version=versions[op.id])
         for role, op in operators.items()
     }
+    assert reporter_key.key is not None
+    return made | {Role.reporter: reporter_key.key}
 
 
 def api_client(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:

@@ -41,6 +41,13 @@ def map_case(context: Any, case: Any) -> Any:
     # A suspension's `until` must lie in the future, which a JSON Schema cannot say.
     if isinstance(body, dict) and isinstance(body.get("until"), str):
         body["until"] = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    # A member cannot report themself: the document cannot say that two fields differ.
+    if (
+        isinstance(body, dict)
+        and "reporter_member_id" in body
+        and body.get("reporter_member_id") == body.get("reported_member_id")
+    ):
+        del body["reporter_member_id"]
     preference = body.get("preference") if isinstance(body, dict) else None
     if isinstance(preference, dict):
         for low, high in PREFERENCE_RANGES:

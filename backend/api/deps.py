@@ -29,6 +29,8 @@ from backend.domain.member.service import MemberService
 from backend.domain.member.writes import MemberWriteService
 from backend.domain.outbox.service import OUTBOX_PENDING
 from backend.domain.queue.service import QueueService
+from backend.domain.report.service import ReportService
+from backend.domain.review.service import ReviewService
 from backend.infrastructure import security
 from backend.infrastructure.database import AsyncReadSession, AsyncWriteSession, Database, ReadTarget
 from backend.infrastructure.replication import parse_lsn
@@ -264,6 +266,8 @@ async def require_scraper(request: Request, background: BackgroundTasks) -> None
 RequireViewer = Annotated[Actor, Depends(require(Role.viewer))]
 RequireModerator = Annotated[Actor, Depends(require(Role.moderator))]
 RequireAdmin = Annotated[Actor, Depends(require(Role.admin))]
+# Filing reports: the app's reporter key, or an operator who moderates (a viewer only reads).
+RequireReporter = Annotated[Actor, Depends(require(Role.reporter))]
 
 
 async def get_audit_context(request: Request, actor: CurrentAdmin) -> AuditContext:
@@ -321,8 +325,20 @@ async def get_member_writers(
     return lambda session: MemberWriteService(session, context, storage, phone_key)
 
 
+async def get_report_service(session: WriteSession, context: AuditContextDep) -> ReportService:
+    return ReportService(session, context)
+
+
+async def get_review_service(
+    session: WriteSession, context: AuditContextDep, storage: StorageDep, settings: SettingsDep
+) -> ReviewService:
+    return ReviewService(session, context, storage, claim_seconds=settings.review_claim_seconds)
+
+
 AdminServiceDep = Annotated[AdminService, Depends(get_admin_service)]
 MemberWritersDep = Annotated[Callable[[AsyncWriteSession], MemberWriteService], Depends(get_member_writers)]
+ReportServiceDep = Annotated[ReportService, Depends(get_report_service)]
+ReviewServiceDep = Annotated[ReviewService, Depends(get_review_service)]
 MemberWriterDep = Annotated[MemberWriteService, Depends(get_member_writer)]
 AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
 LoginServiceDep = Annotated[LoginService, Depends(get_login_service)]

@@ -21,6 +21,7 @@ from backend.domain.member.models import (
 )
 from backend.domain.outbox.models import OutboxEvent
 from backend.domain.queue.models import QueueCount
+from backend.domain.report.models import Report
 
 __all__ = [
     "AdminUser",
@@ -36,6 +37,7 @@ __all__ = [
     "OutboxEvent",
     "PhoneBlock",
     "QueueCount",
+    "Report",
     "SignupHour",
     "User",
     "UserDocument",

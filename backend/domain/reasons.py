@@ -61,6 +61,18 @@ OTHER_NEEDS_REASON: dict[str, Any] = {
 }
 
 
+def known_code(code: Any) -> Any:
+    """A `before` validator of a reason_code field: an unknown code is a 422 naming it (and where the codes are)."""
+    if isinstance(code, str) and code not in _CODES:
+        raise PydanticCustomError(
+            "unknown_reason_code",
+            "Unknown reason code '{code}'; GET /api/v1/admin/reason-codes lists the codes",
+            # Shown as UTF-8 can carry it: a lone surrogate in the code would break the message's rendering.
+            {"code": code[:100].encode("utf-8", "backslashreplace").decode("utf-8")},
+        )
+    return code
+
+
 class Reasoned(Schema):
     """A decision that says why: a code from the closed list and free text, which `other` requires.
 
@@ -77,14 +89,7 @@ class Reasoned(Schema):
     @field_validator("reason_code", mode="before")
     @classmethod
     def _known(cls, code: Any) -> Any:
-        if isinstance(code, str) and code not in _CODES:
-            raise PydanticCustomError(
-                "unknown_reason_code",
-                "Unknown reason code '{code}'; GET /api/v1/admin/reason-codes lists the codes",
-                # Shown as written, but as text that can be encoded: a lone surrogate would break the error itself.
-                {"code": code[:100].encode("utf-8", "backslashreplace").decode("utf-8")},
-            )
-        return code
+        return known_code(code)
 
     @field_validator("reason", mode="after")
     @classmethod

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     document_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     document_upload_ttl_seconds: int = Field(default=600, ge=10, le=86_400)
 
+    # How long an item taken with POST /reviews/next stays its taker's; then it goes back to its queue.
+    review_claim_seconds: int = Field(default=300, ge=1, le=86_400)
+
     # Housekeeping, run by every API process about every HOUSEKEEPING_INTERVAL_SECONDS (0 turns it off): delivered
     # outbox events and Idempotency-Key records past their keeping time are deleted, and photo uploads left
     # uncompleted PHOTO_UPLOAD_GRACE_SECONDS after their form expired are removed with their objects.

@@ -28,7 +28,7 @@ PUBLIC = {
 
 ACCESS: dict[tuple[str, str], Role] = {
     ("GET", "/metrics"): Role.viewer,  # or anyone, by METRICS_PUBLIC / METRICS_ALLOWED_NETWORKS
-    ("GET", "/api/v1/auth/me"): Role.viewer,
+    ("GET", "/api/v1/auth/me"): Role.reporter,  # every credential, the reporter key's too: see allowed()
     ("POST", "/api/v1/auth/password"): Role.viewer,
     ("GET", "/api/v1/admin/members"): Role.viewer,
     ("GET", "/api/v1/admin/members/{member_id}"): Role.viewer,
@@ -73,7 +73,28 @@ ACCESS: dict[tuple[str, str], Role] = {
     ("DELETE", "/api/v1/admin/documents/{document_id}"): Role.moderator,
     ("GET", "/api/v1/admin/documents"): Role.viewer,
     ("PATCH", "/api/v1/admin/documents"): Role.moderator,
+    # Reviews and reports
+    ("POST", "/api/v1/admin/reviews/next"): Role.moderator,
+    ("POST", "/api/v1/admin/reports"): Role.reporter,  # the reporter key, moderators and admins
+    ("GET", "/api/v1/admin/reports"): Role.viewer,
+    ("PATCH", "/api/v1/admin/reports/{report_id}"): Role.moderator,
+    ("GET", "/api/v1/admin/members/{member_id}/reports"): Role.viewer,
 }
+
+
+# Routes every authenticated caller may call, whatever its role: who am I.
+EVERY_ROLE = {("GET", "/api/v1/auth/me")}
+
+
+def allowed(role: Role, minimum: Role, route: tuple[str, str]) -> bool:
+    """Whether `role` passes a route whose minimum is `minimum`. Operators climb a ladder; the reporter key
+    stands outside it: it files reports (as moderators and admins may) and passes nothing else, not even a
+    viewer's read (but it may ask who it is)."""
+    if route in EVERY_ROLE:
+        return True
+    if minimum is Role.reporter:
+        return role in (Role.reporter, Role.moderator, Role.admin)
+    return role is not Role.reporter and ROLE_RANK[role] >= ROLE_RANK[minimum]
 
 
 def app_routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -119,7 +140,7 @@ async def test_each_role_is_allowed_or_forbidden(
     headers = {"Authorization": f"Bearer {tokens[role]}"}
     for (method, path), minimum in ACCESS.items():
         response = await call(anon, method, path, headers)
-        if ROLE_RANK[role] >= ROLE_RANK[minimum]:
+        if allowed(role, minimum, (method, path)):
             assert response.status_code not in (401, 403), f"{role} refused on {method} {path}"
         else:
             assert response.status_code == 403, f"{role} got {response.status_code} on {method} {path}"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from backend.api.state import app_state
 from backend.domain.dashboard import repository
+from backend.domain.dashboard.service import DashboardService
 from tests.conftest import one, pairs
 
 STATS = "/api/v1/admin/dashboard/stats"
@@ -18,16 +21,54 @@ SEOUL = ZoneInfo("Asia/Seoul")
 
 class TestDashboardStats:
     async def test_counts_are_exact(self, client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
-        today = datetime.combine(datetime.now(SEOUL).date(), datetime.min.time(), tzinfo=SEOUL)
-        week = today - timedelta(days=today.weekday())
-        month = today.replace(day=1)
-        expected = await one(db, repository.COUNTED_MEMBER_COUNTS, month, week, today)
+        now = datetime.now(SEOUL)
+        today = datetime.combine(now.date(), datetime.min.time(), tzinfo=SEOUL)
+        expected = await one(
+            db, repository.COUNTED_MEMBER_COUNTS, now - timedelta(days=30), now - timedelta(days=7), today
+        )
         response = await client.get(STATS)
         assert response.status_code == 200
         body = response.json()
         assert {key: body[key] for key in dict(expected)} == dict(expected)
         assert body["today_signups"] > 0, "the seed signs some members up today"
+        assert body["monthly_signups"] >= body["weekly_signups"] >= body["today_signups"] or now.hour < 1
         assert body["degraded"] == []
+
+    @pytest.mark.parametrize("minute", [0, 1, 59])
+    async def test_the_30_and_7_days_roll_to_the_requests_time(
+        self, app: FastAPI, db: asyncpg.Connection, minute: int
+    ) -> None:
+        """Windows starting mid-hour (and on the hour) match a count of the rows, to the microsecond."""
+        service = DashboardService(app_state(app).database.primary_reads.sessions, SEOUL)
+        now = datetime.now(SEOUL).replace(minute=minute, second=30, microsecond=123)
+        now = min(now, datetime.now(SEOUL))
+        today = datetime.combine(now.date(), datetime.min.time(), tzinfo=SEOUL)
+        body = (await service.stats(now)).model_dump()
+        month, week = now - timedelta(days=30), now - timedelta(days=7)
+        expected = await one(db, repository.COUNTED_MEMBER_COUNTS, month, week, today)
+        assert {key: body[key] for key in dict(expected)} == dict(expected)
+        # One second more of either window starts one second earlier; the seed spreads sign-ups over the month.
+        assert body["monthly_signups"] > 0
+        assert body["weekly_signups"] > 0
+        assert body["monthly_signups"] >= body["weekly_signups"]
+
+    async def test_queues_count_what_waits_and_age_its_oldest(
+        self, client: httpx.AsyncClient, db: asyncpg.Connection
+    ) -> None:
+        expected = dict(await one(db, repository.COUNTED_QUEUES))
+        body = (await client.get(STATS)).json()
+        queues = body["queues"]
+        for name in ("members", "photos", "documents", "reports"):
+            figures = queues[name]
+            assert figures["waiting"] == expected[name], name
+            oldest = expected[f"{name}_oldest"]
+            if oldest is None:
+                assert figures["oldest_at"] is None
+                assert figures["oldest_age_seconds"] is None
+            else:
+                assert datetime.fromisoformat(figures["oldest_at"]) == oldest
+                age = (datetime.now(UTC) - oldest).total_seconds()
+                assert age - 60 <= figures["oldest_age_seconds"] <= age + 1
 
     async def test_sections(self, client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         body = (await client.get(STATS)).json()

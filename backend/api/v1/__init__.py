@@ -16,6 +16,8 @@ from backend.api.v1.routers import (
     outbox,
     photos,
     reasons,
+    reports,
+    reviews,
 )
 from backend.domain.identity import Role
 
@@ -32,6 +34,8 @@ ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     documents.router,
     outbox.router,
     reasons.router,
+    reviews.router,
+    reports.router,
 )
 
 
@@ -46,6 +50,8 @@ def include_routes(app: FastAPI) -> None:
     viewer = [Depends(require(Role.viewer))]
     for router in ADMIN_ROUTERS:
         app.include_router(router, prefix=ADMIN_PREFIX, dependencies=viewer, responses=PROBLEM_RESPONSES)
+    # Routes open to a reporter key (which no operator guard lets through) declare their role themselves.
+    app.include_router(reports.filing_router, prefix=ADMIN_PREFIX, responses=PROBLEM_RESPONSES)
     app.include_router(health.router)
     app.include_router(metrics.router)
 

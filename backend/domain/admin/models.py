@@ -12,13 +12,14 @@ from sqlmodel import Field, SQLModel
 from backend.domain import base as _base  # noqa: F401
 from backend.domain.identity import Role
 
-_ROLE_CHECK = "role IN ('viewer', 'moderator', 'admin')"
+_OPERATOR_ROLE_CHECK = "role IN ('viewer', 'moderator', 'admin')"
+_KEY_ROLE_CHECK = "role IN ('viewer', 'moderator', 'admin', 'reporter')"
 
 
 class AdminUser(SQLModel, table=True):
     __tablename__ = "admin_users"
     __table_args__ = (
-        CheckConstraint(_ROLE_CHECK, name="role"),
+        CheckConstraint(_OPERATOR_ROLE_CHECK, name="role"),
         Index("uq_admin_users_email", text("lower(email)"), unique=True),
     )
 
@@ -41,7 +42,7 @@ class AdminUser(SQLModel, table=True):
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_keys"
     __table_args__ = (
-        CheckConstraint(_ROLE_CHECK, name="role"),
+        CheckConstraint(_KEY_ROLE_CHECK, name="role"),
         Index("uq_api_keys_prefix", "prefix", unique=True),
     )
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import Field, field_validator
 
-from backend.domain.identity import Role
+from backend.domain.identity import OperatorRole, Role
 from backend.domain.schemas import (
     BLANK_CLASS,
     MAX_FILTER_VALUES,
@@ -26,7 +26,7 @@ EMAIL_PATTERN = f"^{_EMAIL_PART}@{_EMAIL_PART}\\.{_EMAIL_PART}$"
 class OperatorCreate(Schema):
     email: str = Field(max_length=320, pattern=EMAIL_PATTERN)
     name: str = Field(min_length=1, max_length=100)
-    role: Choice[Role]
+    role: Choice[OperatorRole] = Field(description="reporter is for API keys only")
     password: str = Field(min_length=12, max_length=1024)
 
     @field_validator("email")
@@ -37,7 +37,7 @@ class OperatorCreate(Schema):
 
 class OperatorUpdate(Schema):
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    role: Choice[Role] | None = None
+    role: Choice[OperatorRole] | None = Field(default=None, description="reporter is for API keys only")
     is_active: bool | None = Field(default=None, description="false ends the operator's access at once")
     password: str | None = Field(default=None, min_length=12, max_length=1024)
 
@@ -53,7 +53,7 @@ class OperatorRead(ReadSchema):
 
 class ApiKeyCreate(Schema):
     name: str = Field(min_length=1, max_length=100)
-    role: Choice[Role]
+    role: Choice[Role] = Field(description="reporter: the app's backend, which may file reports and nothing else")
 
 
 class ApiKeyRead(ReadSchema):

@@ -21,7 +21,7 @@ from backend.domain.admin.schemas import (
 )
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.errors import ConflictError, NotFoundError
-from backend.domain.identity import ROLE_RANK, ActorKind, AuditContext, Role
+from backend.domain.identity import ROLE_RANK, ActorKind, AuditContext, OperatorRole, Role
 from backend.domain.ordering import Page
 from backend.domain.sessions import AnySession, AsyncWriteSession
 from backend.infrastructure import security
@@ -44,7 +44,7 @@ class AdminService:
         if await repository.operator_by_email(self.session, data.email) is not None:
             raise ConflictError(f"An operator with email {data.email} exists.", field="email")
         password_hash = await security.hash_password(data.password)
-        row = AdminUser(email=data.email, name=data.name, role=data.role, password_hash=password_hash)
+        row = AdminUser(email=data.email, name=data.name, role=Role(data.role), password_hash=password_hash)
         try:
             await repository.add(self.session, row)
         except IntegrityError as exc:  # a concurrent create of the same email
@@ -165,9 +165,12 @@ async def ensure_operator(
     service = AdminService(session, context)
     existing = await repository.operator_by_email(session, email)
     if existing is None:
-        return await service.create_operator(OperatorCreate(email=email, name=name, role=role, password=password))
+        return await service.create_operator(
+            OperatorCreate(email=email, name=name, role=OperatorRole(role), password=password)
+        )
     # The same password again is no change: it would end the operator's tokens at every `memberdesk dev` start.
     same = await security.verify_password(existing.password_hash, password)
     return await service.update_operator(
-        existing.id, OperatorUpdate(name=name, role=role, is_active=True, password=None if same else password)
+        existing.id,
+        OperatorUpdate(name=name, role=OperatorRole(role), is_active=True, password=None if same else password),
     )

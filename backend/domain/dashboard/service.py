@@ -9,33 +9,43 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend.domain.dashboard import repository
-from backend.domain.dashboard.schemas import DailySignups, DashboardStats, ModerationQueue, PlanCount
+from backend.domain.dashboard.schemas import (
+    DailySignups,
+    DashboardStats,
+    ModerationQueue,
+    PlanCount,
+    QueueFigures,
+    Queues,
+)
 from backend.domain.sessions import AsyncReadSession, ReadSessionFactory
 
 logger = logging.getLogger(__name__)
 
 SIGNUP_DAYS = 30
+MONTH_DAYS = 30  # monthly_signups: the 30 days up to now
+WEEK_DAYS = 7
 
 
 class DashboardService:
-    """Assembles the dashboard from one counting query and three independent sections, one statement after
-    another on one session (docs/decisions.md: "The dashboard's sections one after another")."""
+    """Assembles the dashboard from one counting query and four independent sections (the queues among them), one
+    statement after another on one session (docs/decisions.md: "The dashboard's sections one after another")."""
 
     def __init__(self, sessions: ReadSessionFactory, tz: ZoneInfo) -> None:
         self.sessions = sessions
         self.tz = tz
 
     async def stats(self, now: datetime | None = None) -> DashboardStats:
-        """Counts since the start of today, of this week (Monday) and of this month, in ADMIN_TIMEZONE."""
+        """Sign-ups in the 30 and the 7 days up to now (rolling), and since midnight in ADMIN_TIMEZONE."""
         local_now = (now or datetime.now(self.tz)).astimezone(self.tz)
         today = datetime.combine(local_now.date(), time.min, tzinfo=self.tz)
-        week = today - timedelta(days=today.weekday())
-        month = today.replace(day=1)
+        week = local_now - timedelta(days=WEEK_DAYS)
+        month = local_now - timedelta(days=MONTH_DAYS)
         since = today - timedelta(days=SIGNUP_DAYS - 1)
 
         sections: dict[str, Callable[[AsyncReadSession], Awaitable[Any]]] = {
             "subscriptions_by_plan": repository.active_subscriptions_by_plan,
             "moderation_queue": repository.moderation_queue,
+            "queues": repository.queues,
             "signups_per_day": lambda s: repository.signups_per_day(s, since=since, timezone=self.tz.key),
         }
         results: dict[str, Any] = {}
@@ -53,13 +63,23 @@ class DashboardService:
         plans = results["subscriptions_by_plan"]
         queue = results["moderation_queue"]
         daily = results["signups_per_day"]
+        waiting = results["queues"]
         return DashboardStats(
             **counts,
             subscriptions_by_plan=[PlanCount(plan=p, active=n) for p, n in plans] if plans is not None else None,
             moderation_queue=ModerationQueue(photos_pending=queue[0], documents_pending=queue[1]) if queue else None,
+            queues=_queues(waiting, local_now) if waiting is not None else None,
             signups_per_day=_fill_days(daily, since, SIGNUP_DAYS) if daily is not None else None,
             degraded=degraded,
         )
+
+
+def _queues(figures: dict[str, tuple[int, datetime | None]], now: datetime) -> Queues:
+    def one(waiting: int, oldest: datetime | None) -> QueueFigures:
+        age = max(0, int((now - oldest).total_seconds())) if oldest is not None else None
+        return QueueFigures(waiting=waiting, oldest_at=oldest, oldest_age_seconds=age)
+
+    return Queues(**{name: one(*values) for name, values in figures.items()})
 
 
 def _fill_days(rows: list[tuple[Any, int]], since: datetime, days: int) -> list[DailySignups]:

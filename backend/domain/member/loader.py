@@ -34,6 +34,7 @@ class Relation(StrEnum):
     subscription = "subscription"
     photos = "photos"
     documents = "documents"
+    report_counts = "report_counts"
 
 
 @dataclass
@@ -46,6 +47,7 @@ class MemberRelations:
     subscription: UserSubscription | None = None
     photos: list[UserPhoto] = field(default_factory=list)
     documents: list[UserDocument] = field(default_factory=list)
+    report_counts: dict[str, int] = field(default_factory=lambda: {"open_reports": 0, "total_reports": 0})
 
 
 _LOADERS: dict[Relation, Callable[[AnySession, uuid.UUID], Awaitable[Any]]] = {
@@ -55,6 +57,7 @@ _LOADERS: dict[Relation, Callable[[AnySession, uuid.UUID], Awaitable[Any]]] = {
     Relation.subscription: repository.get_subscription,
     Relation.photos: repository.list_photos,
     Relation.documents: repository.list_documents,
+    Relation.report_counts: repository.report_counts,
 }
 
 
@@ -85,6 +88,7 @@ def detail_row(user: User, relations: MemberRelations) -> dict[str, Any]:
         "subscription": _columns(relations.subscription),
         "photos": [_columns(photo) for photo in relations.photos],
         "documents": [_columns(document) for document in relations.documents],
+        **relations.report_counts,
     }
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field, SQLModel
 
 from backend.domain import base as _base  # noqa: F401  (installs the naming convention first)
+from backend.domain.claims.models import claim_indexes
 
 
 class Gender(StrEnum):
@@ -118,6 +119,7 @@ class User(SQLModel, table=True):
         Index("ix_users_status_gender_created_at_id", "status", "gender", "created_at", "id"),
         Index("ix_users_birth_year", "birth_year"),
         Index("ix_users_name_id", "name", "id"),
+        *claim_indexes("users", "review", "status = 'pending' AND deleted_at IS NULL"),
         Index("ix_users_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
         Index("ix_users_phone_trgm", "phone", postgresql_using="gin", postgresql_ops={"phone": "gin_trgm_ops"}),
         # Housekeeping's query for timed suspensions that have run out.
@@ -220,6 +222,7 @@ class UserPhoto(SQLModel, table=True):
         ),
         # The photo queue's order (GET /admin/photos): by status, oldest first.
         Index("ix_user_photos_status_created_at_id", "status", "created_at", "id"),
+        *claim_indexes("user_photos", "review", "status = 'pending' AND deleted_at IS NULL"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())
@@ -253,6 +256,7 @@ class UserDocument(SQLModel, table=True):
             "created_at",
             postgresql_where=text("deleted_at IS NULL AND status = 'uploading'"),
         ),
+        *claim_indexes("user_documents", "review", "status = 'pending' AND deleted_at IS NULL"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())

@@ -61,7 +61,10 @@ SORT_COLUMNS = {name: f"u.{name}" for name in MEMBER_SORT_FIELDS}
 _USER_COLUMNS = (
     # The id as text: the answer wants a string, and PostgreSQL writes it for less than Python converts it.
     "u.id::text AS id, u.phone, u.name, u.gender, u.birth_year, u.status, u.suspended_until, u.created_at,"
-    " u.updated_at, u.deleted_at, u.version"
+    " u.updated_at, u.deleted_at, u.version,"
+    # A claim shows while it holds; a lapsed one is no claim.
+    " CASE WHEN u.claimed_until > now() THEN u.claimed_by::text END AS claimed_by,"
+    " CASE WHEN u.claimed_until > now() THEN u.claimed_until END AS claimed_until"
 )
 
 
@@ -327,6 +330,12 @@ async def list_photos(session: AnySession, member_id: uuid.UUID) -> list[UserPho
     return list((await session.execute(stmt)).scalars())
 
 
+async def report_counts(session: AnySession, member_id: uuid.UUID) -> dict[str, int]:
+    """The member's open and total reports (the detail's counts, for the loaders that query one relation at a time)."""
+    rows = await fetch(session, f"SELECT {_REPORT_COUNTS} FROM users u WHERE u.id = $1", member_id)
+    return {"open_reports": int(rows[0]["open_reports"]), "total_reports": int(rows[0]["total_reports"])}
+
+
 async def list_documents(session: AnySession, member_id: uuid.UUID) -> list[UserDocument]:
     """The documents shown with the member (`shown_documents`), oldest first."""
     stmt = (
@@ -530,6 +539,12 @@ async def export_csv(
     await copy_query(session, sql, *p.args, output=sink, format="csv", force_quote=_FREE_TEXT)
 
 
+# How many reports name the member (ix_reports_reported_member_id_created_at_id), and how many of them are open.
+_REPORT_COUNTS = (
+    "(SELECT count(*) FROM reports r WHERE r.reported_member_id = u.id AND r.status = 'open') AS open_reports,"
+    " (SELECT count(*) FROM reports r WHERE r.reported_member_id = u.id) AS total_reports"
+)
+
 # The whole detail in one round trip: the user row, each one-per-member relation as a JSON object, photos
 # and documents as JSON arrays in their order (docs/decisions.md: "A member's detail in one statement").
 _DETAIL = f"""
@@ -544,7 +559,8 @@ _DETAIL = f"""
                     '[]'::jsonb) AS photos,
            COALESCE((SELECT jsonb_agg(to_jsonb(d) ORDER BY d.created_at, d.id) FROM user_documents d
                      WHERE d.user_id = u.id AND {shown_documents("d")}),
-                    '[]'::jsonb) AS documents
+                    '[]'::jsonb) AS documents,
+           {_REPORT_COUNTS}
     FROM users u
     WHERE u.id = $1 AND (u.deleted_at IS NULL OR $2)
 """

@@ -88,6 +88,10 @@ class MemberRead(MemberFields):
     """A member as listed, with the URL of their first photo."""
 
     photo_url: str | None = Field(description="Presigned URL of the first photo by display order")
+    claimed_by: uuid.UUID | None = Field(
+        default=None, description="Who took the member from the review queue (POST /reviews/next), while it holds"
+    )
+    claimed_until: datetime | None = Field(default=None, description="When that claim lapses")
 
 
 class ProfileRead(ReadSchema):
@@ -146,6 +150,8 @@ class MemberDetailRead(MemberFields):
     subscription: SubscriptionRead | None
     photos: list[PhotoRead]
     documents: list[DocumentRead]
+    open_reports: int = Field(description="Open reports about the member (GET /members/{id}/reports lists them)")
+    total_reports: int = Field(description="Reports about the member, open or resolved")
 
 
 @dataclass(frozen=True)
@@ -250,10 +256,25 @@ class MemberReplace(MemberUpdate):
     subscription: dict[str, Any] | None = _read_only("Ignored")
     photos: list[dict[str, Any]] | None = Field(default=None, max_length=1000, json_schema_extra={"readOnly": True})
     documents: list[dict[str, Any]] | None = Field(default=None, max_length=1000, json_schema_extra={"readOnly": True})
+    open_reports: int | None = Field(default=None, ge=0, le=INTEGER_MAX, json_schema_extra={"readOnly": True})
+    total_reports: int | None = Field(default=None, ge=0, le=INTEGER_MAX, json_schema_extra={"readOnly": True})
+    claimed_by: Uuid | None = _read_only("Ignored (claims come from POST /reviews/next)")
+    claimed_until: Moment | None = _read_only("Ignored")
 
 
 READ_ONLY_ECHO = ("id", "status", "suspended_until", "created_at", "deleted_at")
-COMPUTED = ("version", "updated_at", "photo_url", "subscription", "photos", "documents")
+COMPUTED = (
+    "version",
+    "updated_at",
+    "photo_url",
+    "subscription",
+    "photos",
+    "documents",
+    "open_reports",
+    "total_reports",
+    "claimed_by",
+    "claimed_until",
+)
 
 
 def _in_future(moment: datetime) -> datetime:

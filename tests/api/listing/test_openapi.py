@@ -91,6 +91,10 @@ LISTS = {  # every list route, with what it documents besides its path parameter
     ("GET", "/api/v1/admin/documents"): "sort limit offset cursor *filters Prefer",
     ("GET", "/api/v1/admin/operators"): "sort limit offset *filters Prefer",
     ("GET", "/api/v1/admin/api-keys"): "sort limit offset *filters Prefer",
+    ("GET", "/api/v1/admin/reports"): "sort limit offset cursor *filters Prefer",
+    ("GET", "/api/v1/admin/members/{member_id}/reports"): (
+        "sort limit offset cursor id reason_code reporter_member_id status Prefer"
+    ),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from backend.api.deps import ClientAddressDep, CurrentAdmin, LoginServiceDep, forget_identities
+from backend.api.deps import ClientAddressDep, CurrentAdmin, LoginServiceDep, RequireViewer, forget_identities
 from backend.api.problems import problem
 from backend.domain.auth.schemas import LoginRequest, MeRead, PasswordChange, TokenRead
 from backend.domain.identity import ActorKind
@@ -30,7 +30,7 @@ async def login(credentials: LoginRequest, client: ClientAddressDep, service: Lo
     summary="Change one's own password",
 )
 async def change_password(
-    data: PasswordChange, actor: CurrentAdmin, client: ClientAddressDep, request: Request, service: LoginServiceDep
+    data: PasswordChange, actor: RequireViewer, client: ClientAddressDep, request: Request, service: LoginServiceDep
 ) -> Response | TokenRead:
     """The calling operator's new password, given the current one; ends every earlier token and answers a fresh
     one. A wrong `current_password` is a 403 naming it, and counts as a failed login; API keys have no password

@@ -1,0 +1,25 @@
+"""Claiming the next item of a moderation queue."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from backend.api.deps import RequireModerator, ReviewServiceDep
+from backend.domain.review.schemas import ClaimedItem, ClaimRequest
+
+router = APIRouter(prefix="/reviews", tags=["reviews"])
+
+
+@router.post(
+    "/next",
+    response_model=ClaimedItem,
+    summary="Claim the next item of a queue",
+    responses={204: {"description": "Nothing waits in that queue"}},
+)
+async def claim_next(data: ClaimRequest, _: RequireModerator, service: ReviewServiceDep) -> Response:
+    """The oldest item of the queue that nobody holds (or whose claim lapsed), now the caller's for
+    REVIEW_CLAIM_SECONDS; others deciding it meanwhile get 409. 204 when the queue is empty."""
+    item = await service.claim_next(data.queue)
+    if item is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return Response(item.model_dump_json(), media_type="application/json")

@@ -1,0 +1,70 @@
+"""Claiming: a moderator takes the oldest unclaimed item of a queue, so that two never work the same one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from backend.domain.audit.service import AuditTrail, changes
+from backend.domain.errors import PermissionDenied
+from backend.domain.identity import AuditContext
+from backend.domain.report import repository as reports
+from backend.domain.report.schemas import MemberSummary
+from backend.domain.report.service import report_of
+from backend.domain.review import repository
+from backend.domain.review.schemas import ClaimedDocument, ClaimedItem, ClaimedPhoto, Queue
+from backend.domain.sessions import AsyncWriteSession, Row
+from backend.infrastructure.storage import Storage
+
+# The audit trail's entity type of each queue's items.
+ENTITIES: Mapping[Queue, str] = {
+    Queue.members: "member",
+    Queue.photos: "photo",
+    Queue.documents: "document",
+    Queue.reports: "report",
+}
+
+
+class ReviewService:
+    def __init__(
+        self, session: AsyncWriteSession, context: AuditContext, storage: Storage, *, claim_seconds: int
+    ) -> None:
+        self.session = session
+        self.context = context
+        self.storage = storage
+        self.claim_seconds = claim_seconds
+        self.audit = AuditTrail(session, context)
+
+    async def claim_next(self, queue: Queue) -> ClaimedItem | None:
+        """The oldest unclaimed item of `queue`, now the caller's for REVIEW_CLAIM_SECONDS (audited as
+        `<entity>.claimed`); None when nothing waits. A lapsed claim is taken over like a fresh item."""
+        holder = self.context.actor.id
+        if holder is None:
+            raise PermissionDenied("Only an operator or an API key can claim queue items.")
+        row = await repository.claim_next(self.session, queue, holder, self.claim_seconds)
+        if row is None:
+            return None
+        before = {"claimed_by": row["previous_by"], "claimed_until": row["previous_until"]}
+        after = {"claimed_by": row["claimed_by"], "claimed_until": row["claimed_until"]}
+        await self.audit.record(f"{ENTITIES[queue]}.claimed", ENTITIES[queue], row["id"], changes(before, after))
+        return await self._item(queue, row)
+
+    async def _item(self, queue: Queue, row: Row) -> ClaimedItem:
+        member = MemberSummary(id=row["member_id"], name=row["member_name"], status=row["member_status"])
+        item: dict[str, Any] = {
+            "queue": queue,
+            "id": row["id"],
+            "claimed_by": row["claimed_by"],
+            "claimed_until": row["claimed_until"],
+            "waiting_since": row["created_at"],
+            "member": member,
+        }
+        if queue is Queue.photos:
+            url = await self.storage.presign_get(row["s3_key"])
+            item["photo"] = ClaimedPhoto.model_validate({**dict(row), "url": url})
+        elif queue is Queue.documents:
+            url = await self.storage.presign_get(row["s3_key"])
+            item["document"] = ClaimedDocument.model_validate({**dict(row), "url": url})
+        elif queue is Queue.reports:
+            item["report"] = report_of((await reports.reports_by_id(self.session, [row["id"]]))[0])
+        return ClaimedItem.model_validate(item)
