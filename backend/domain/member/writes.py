@@ -172,9 +172,9 @@ class MemberWriteService:
         if owner is not None and owner != member_id:
             raise _phone_taken(phone)
 
-    async def _save(self, user: User, *, deleted: bool | None = None) -> None:
+    async def _save(self, user: User, *, deleted: bool | None = None, reload: bool = True) -> None:
         try:
-            await repository.save_member(self.session, user, deleted=deleted)
+            await repository.save_member(self.session, user, deleted=deleted, reload=reload)
         except IntegrityError as exc:  # a concurrent writer took the phone first
             raise _phone_taken(user.phone) from exc
 
@@ -280,7 +280,7 @@ class MemberWriteService:
         user.status = rule.to_status
         user.suspended_until = decision.until
         claims.release(user)
-        await self._save(user)
+        await self._save(user, reload=False)  # answered from its own query, if at all
         if decision.action == ReviewAction.ban:
             assert decision.reason_code is not None
             digest = phone_hash(self.phone_key, user.phone)
@@ -297,7 +297,7 @@ class MemberWriteService:
             content=decision.reason or (LABELS[decision.reason_code] if decision.reason_code else rule.note_kind.value),
             reason_code=code,
         )
-        await repository.add_note(self.session, note)
+        await repository.add_note(self.session, note, reload=False)
         diff = changes(before, _user_state(user)) | changes({}, {"reason_code": code, "reason": decision.reason})
         if forced:
             diff["claim_overridden"] = {
@@ -335,12 +335,12 @@ class MemberWriteService:
         before = _user_state(user)
         user.status = MemberStatus.active
         user.suspended_until = None
-        await self._save(user)
+        await self._save(user, reload=False)
         ended = _iso(before["suspended_until"])
         note = MemberNote(
             user_id=user.id, author_id=None, kind=NoteKind.unsuspended, content=f"The suspension ended ({ended})."
         )
-        await repository.add_note(self.session, note)
+        await repository.add_note(self.session, note, reload=False)
         await self.audit.record("member.unsuspended", "member", user.id, changes(before, _user_state(user)))
         await enqueue(
             self.session,
