@@ -78,13 +78,13 @@ class BulkRunner:
     def __init__(self, request: Request) -> None:
         self.request = request
         self.app: AppState = app_state(request.app)
-        self.state: RequestState = request_state(request)
+        self.request_state: RequestState = request_state(request)
         self._committed = False
         self._outbox_pending = False
 
     async def run(self, ids: Sequence[uuid.UUID], decide: Decide) -> BulkAnswer:
         """Decide each id in its own transaction, in order; one result per id, and the summary."""
-        key = self.request.headers.get(idempotency.HEADER) if self.state.actor is not None else None
+        key = self.request.headers.get(idempotency.HEADER) if self.request_state.actor is not None else None
         if key is None:
             results = await self._each(ids, decide, None)
         else:
@@ -98,7 +98,7 @@ class BulkRunner:
             try:
                 progress = await idempotency.claim_bulk(
                     claim,
-                    actor=self.state.actor,
+                    actor=self.request_state.actor,
                     key=key,
                     method=self.request.method,
                     path=self.request.url.path,
@@ -110,7 +110,7 @@ class BulkRunner:
             except BaseException:
                 await claim.rollback()
                 raise
-        self.state.idempotency_key = key  # the recorder stores the answer for the key before sending it
+        self.request_state.idempotency_key = key  # the recorder stores the answer for the key before sending it
         self._committed = True
         return results
 
@@ -154,9 +154,9 @@ class BulkRunner:
         if not self._committed:
             return
         async with self.app.database.write_sessions() as session:
-            if self.state.idempotency_key is None:
+            if self.request_state.idempotency_key is None:
                 await flush_commits(session)
-            self.state.commit_lsn = await self.app.database.commit_position(session)
+            self.request_state.commit_lsn = await self.app.database.commit_position(session)
         if self._outbox_pending:
             self.app.outbox_worker.nudge()
 

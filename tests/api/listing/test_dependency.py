@@ -15,7 +15,8 @@ from backend.domain.errors import BadRequest, NotFoundError
 from backend.domain.ordering import SortKey
 from tests.api.listing import SPEC, Filters, links
 
-APP = SimpleNamespace(state=SimpleNamespace(settings=SimpleNamespace(cursor_key=b"k" * 32)))
+# The app as the list dependency reaches it: app_state(app).settings.cursor_key (api/state.py).
+APP = SimpleNamespace(state=SimpleNamespace(memberdesk=SimpleNamespace(settings=SimpleNamespace(cursor_key=b"k" * 32))))
 
 
 def request(query: str = "", **headers: str) -> Request:

@@ -89,6 +89,7 @@ LISTS = {  # every list route, with what it documents besides its path parameter
     ("GET", "/api/v1/admin/outbox"): "sort limit offset cursor *filters Prefer",
     ("GET", "/api/v1/admin/operators"): "sort limit offset *filters Prefer",
     ("GET", "/api/v1/admin/api-keys"): "sort limit offset *filters Prefer",
+    ("GET", "/api/v1/admin/reason-codes"): "limit offset",
 }
 
 
