@@ -7,6 +7,7 @@ import random
 import struct
 import uuid
 import zlib
+from datetime import datetime
 
 import asyncpg
 from PIL import Image
@@ -71,3 +72,12 @@ def jpeg_bytes(colour: tuple[int, int, int] = (52, 152, 219)) -> bytes:
 # A 1x1 lossless WebP (RIFF header, a VP8L chunk).
 WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"
 HTML = b"<!doctype html><html><body><script>alert(document.domain)</script></body></html>"
+
+
+async def remove_members_created_since(db: asyncpg.Connection, since: datetime) -> None:
+    """Remove every member created since `since`, with its phone blocks and outbox events (notes, photos and the
+    rest go by cascade): what a module's tests made, so that later modules see the seeded data as it was."""
+    ids = [row["id"] for row in await db.fetch("SELECT id FROM users WHERE created_at >= $1", since)]
+    await db.execute("DELETE FROM phone_blocks WHERE member_id = ANY($1)", ids)
+    await db.execute("DELETE FROM outbox WHERE payload->>'member_id' = ANY($1)", [str(i) for i in ids])
+    await db.execute("DELETE FROM users WHERE id = ANY($1)", ids)

@@ -2,7 +2,9 @@
 
 A bulk route validates its body, then hands `BulkRunner.run` its ids and a `decide(session, id)` that makes the
 single decision on one id in the session it is given (the same service call as the single route, so the same
-rules, audit rows and outbox events). Each id gets a session and a transaction of its own: a refusal (a domain
+rules, audit rows and outbox events). Each id gets a transaction of its own, one after another on one session
+(one connection for the whole bulk; `decide` must not keep what it loaded: the session is emptied between ids),
+and the claim of an Idempotency-Key another. A refusal (a domain
 error, 4xx) rolls back that id only and becomes its result (`backend/domain/bulk.py`); anything else (a lost
 database, a 503, a bug) ends the request as the single route would end, with what was committed so far kept.
 
@@ -16,6 +18,12 @@ claims the key itself, on a session of its own that stays open, uncommitted, whi
   the items already committed `ok` from the record, and decides only the others: nothing is written twice;
 - the claim commits once every item has run, and the answer is stored for the key as for any POST (and PATCH:
   api/idempotency.py), before it is sent.
+
+Durability at the cost of one flush. Each item commits asynchronously (synchronous_commit off for its transaction:
+no wait for the disk), and one synchronous commit after the last item flushes the WAL past all of them before the
+answer goes out (docs/decisions.md, "A bulk decision: a flush per request, not per item"). An `ok` is never
+answered for an item that a crash could still undo; a crash before the answer may undo the last items' commits,
+and their records with them, so a retry decides them again.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from backend.domain.idempotency import service as idempotency
 from backend.domain.idempotency.service import BulkProgress
 from backend.domain.outbox.service import OUTBOX_PENDING
 from backend.domain.sessions import AsyncWriteSession
+from backend.infrastructure.database import commit_asynchronously, flush_commits
 
 Decide = Callable[[AsyncWriteSession, uuid.UUID], Awaitable[object]]
 """The single decision on one id, made in the session given (its transaction is the runner's)."""
@@ -69,13 +78,13 @@ class BulkRunner:
     def __init__(self, request: Request) -> None:
         self.request = request
         self.app: AppState = app_state(request.app)
-        self.state: RequestState = request_state(request)
+        self.request_state: RequestState = request_state(request)
         self._committed = False
         self._outbox_pending = False
 
     async def run(self, ids: Sequence[uuid.UUID], decide: Decide) -> BulkAnswer:
         """Decide each id in its own transaction, in order; one result per id, and the summary."""
-        key = self.request.headers.get(idempotency.HEADER) if self.state.actor is not None else None
+        key = self.request.headers.get(idempotency.HEADER) if self.request_state.actor is not None else None
         if key is None:
             results = await self._each(ids, decide, None)
         else:
@@ -89,7 +98,7 @@ class BulkRunner:
             try:
                 progress = await idempotency.claim_bulk(
                     claim,
-                    actor=self.state.actor,
+                    actor=self.request_state.actor,
                     key=key,
                     method=self.request.method,
                     path=self.request.url.path,
@@ -101,43 +110,53 @@ class BulkRunner:
             except BaseException:
                 await claim.rollback()
                 raise
-        self.state.idempotency_key = key  # the recorder stores the answer for the key before sending it
+        self.request_state.idempotency_key = key  # the recorder stores the answer for the key before sending it
         self._committed = True
         return results
 
     async def _each(
         self, ids: Sequence[uuid.UUID], decide: Decide, progress: BulkProgress | None
     ) -> list[BulkItemResult]:
+        """Each id in a transaction of its own, on one session: one connection for the whole bulk."""
         results = []
-        for item_id in ids:
-            if progress is not None and item_id in progress.done:
-                results.append(_ok(item_id))  # committed by an earlier attempt under the same key
-                continue
-            results.append(await self._one(item_id, decide, progress))
+        async with self.app.database.write_sessions() as session:
+            for item_id in ids:
+                if progress is not None and item_id in progress.done:
+                    results.append(_ok(item_id))  # committed by an earlier attempt under the same key
+                    continue
+                results.append(await self._one(session, item_id, decide, progress))
+                session.expunge_all()  # what one item loaded is nothing to the next
+            self._outbox_pending = bool(session.info.get(OUTBOX_PENDING))
         return results
 
-    async def _one(self, item_id: uuid.UUID, decide: Decide, progress: BulkProgress | None) -> BulkItemResult:
-        async with self.app.database.write_sessions() as session:
-            try:
-                async with session.begin():
-                    await decide(session, item_id)
-                    if progress is not None:
-                        await progress.record(session, item_id)
-            except DomainError as error:
-                if error.status >= 500 or isinstance(error, idempotency.Replay):
-                    raise
-                return refused(item_id, error)
-            self._outbox_pending |= bool(session.info.get(OUTBOX_PENDING))
+    async def _one(
+        self, session: AsyncWriteSession, item_id: uuid.UUID, decide: Decide, progress: BulkProgress | None
+    ) -> BulkItemResult:
+        try:
+            async with session.begin():
+                await commit_asynchronously(session)  # made durable before the answer: see _after_commits
+                await decide(session, item_id)
+                if progress is not None:
+                    await progress.record(session, item_id)
+        except DomainError as error:
+            if error.status >= 500 or isinstance(error, idempotency.Replay):
+                raise
+            return refused(item_id, error)
         self._committed = True
         return _ok(item_id)
 
     async def _after_commits(self) -> None:
-        """What the commits make true, as the write session passes it on: the position of the last commit goes
-        out with the answer (read-your-writes), and events put in the outbox are handed to the worker."""
+        """What the commits make true, as the write session passes it on, once they are durable: the items commit
+        asynchronously (no wait for the disk each), and one synchronous commit after them flushes them all (the
+        key's claim when there is one, else `flush_commits`) before anything is answered. Then the position of the
+        last commit goes out with the answer (read-your-writes), and events put in the outbox are handed to the
+        worker."""
         if not self._committed:
             return
         async with self.app.database.write_sessions() as session:
-            self.state.commit_lsn = await self.app.database.commit_position(session)
+            if self.request_state.idempotency_key is None:
+                await flush_commits(session)
+            self.request_state.commit_lsn = await self.app.database.commit_position(session)
         if self._outbox_pending:
             self.app.outbox_worker.nudge()
 

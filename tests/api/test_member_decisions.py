@@ -24,7 +24,7 @@ from backend.infrastructure.settings import Settings
 from devtools.services import ServiceUrls
 from tests.conftest import api_client, wait_for_replica
 from tests.domain.test_member_counts import assert_counters_exact
-from tests.factories import create_member, unique_phone
+from tests.factories import create_member, remove_members_created_since, unique_phone
 
 MEMBERS = "/api/v1/admin/members"
 
@@ -33,6 +33,14 @@ MEMBERS = "/api/v1/admin/members"
 async def moderator(app: FastAPI, tokens: dict[Role, str]) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(app, {"Authorization": f"Bearer {tokens[Role.moderator]}"}) as c:
         yield c
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def own_members(db: asyncpg.Connection) -> AsyncIterator[None]:
+    """The members this module makes are removed after it (many, and some banned: later modules count members)."""
+    since = await db.fetchval("SELECT clock_timestamp()")
+    yield
+    await remove_members_created_since(db, since)
 
 
 def new_member(phone: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from backend.domain.member.writes import MemberWriteService
 from backend.infrastructure.settings import Settings
 from backend.runtime.housekeeping import Housekeeper
 from tests.conftest import api_client
-from tests.factories import create_member
+from tests.factories import create_member, remove_members_created_since
 
 MEMBERS = "/api/v1/admin/members"
 
@@ -29,6 +29,14 @@ MEMBERS = "/api/v1/admin/members"
 async def moderator(app: FastAPI, tokens: dict[Role, str]) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(app, {"Authorization": f"Bearer {tokens[Role.moderator]}"}) as c:
         yield c
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def own_members(db: asyncpg.Connection) -> AsyncIterator[None]:
+    """The members this module makes are removed after it (many, and some banned: later modules count members)."""
+    since = await db.fetchval("SELECT clock_timestamp()")
+    yield
+    await remove_members_created_since(db, since)
 
 
 def housekeeper(app: FastAPI, settings: Settings) -> Housekeeper:

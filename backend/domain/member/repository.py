@@ -432,17 +432,21 @@ async def add_member(session: AsyncWriteSession, user: User) -> None:
     await session.refresh(user)
 
 
-async def save_member(session: AsyncWriteSession, user: User, *, deleted: bool | None = None) -> None:
-    """Write the changed user row with the next version, and load what the server set.
+async def save_member(
+    session: AsyncWriteSession, user: User, *, deleted: bool | None = None, reload: bool = True
+) -> None:
+    """Write the changed user row with the next version, and (with `reload`) load what the server set.
 
-    `deleted` True soft-deletes (deleted_at = now()), False restores, None leaves it.
+    `deleted` True soft-deletes (deleted_at = now()), False restores, None leaves it. Without `reload` the
+    server-set columns (updated_at, deleted_at) stay unloaded: for a caller that answers from its own query.
     """
     user.version += 1
     user.updated_at = func.now()  # type: ignore[assignment]
     if deleted is not None:
         user.deleted_at = func.now() if deleted else None  # type: ignore[assignment]
     await session.flush()
-    await session.refresh(user)
+    if reload:
+        await session.refresh(user)
 
 
 _RELATION_TABLES = {
@@ -472,10 +476,12 @@ async def relation_values(session: AnySession, relation: str, member_id: uuid.UU
     return {key: value for key, value in row.items() if key != "id"} if row else {}
 
 
-async def add_note(session: AsyncWriteSession, note: MemberNote) -> MemberNote:
+async def add_note(session: AsyncWriteSession, note: MemberNote, *, reload: bool = True) -> MemberNote:
+    """Insert the note and (with `reload`) load its server defaults."""
     session.add(note)
     await session.flush()
-    await session.refresh(note)
+    if reload:
+        await session.refresh(note)
     return note
 
 

@@ -172,9 +172,9 @@ class MemberWriteService:
         if owner is not None and owner != member_id:
             raise _phone_taken(phone)
 
-    async def _save(self, user: User, *, deleted: bool | None = None) -> None:
+    async def _save(self, user: User, *, deleted: bool | None = None, reload: bool = True) -> None:
         try:
-            await repository.save_member(self.session, user, deleted=deleted)
+            await repository.save_member(self.session, user, deleted=deleted, reload=reload)
         except IntegrityError as exc:  # a concurrent writer took the phone first
             raise _phone_taken(user.phone) from exc
 
@@ -267,9 +267,8 @@ class MemberWriteService:
         if decision.until is not None and decision.action != ReviewAction.suspend:
             raise UnprocessableEntity("until goes with a suspension only.", field="until")
         user = await self._locked(member_id, expected_version)
-        actor = self.context.actor
         holder, held_until = user.claimed_by, user.claimed_until
-        forced = await claims.check(self.session, user, actor, force=decision.force)
+        forced = await claims.check(self.session, user, self.context.actor, force=decision.force)
         if user.status not in rule.from_statuses:
             allowed = ", ".join(sorted(s.value for s in rule.from_statuses))
             raise ConflictError(
@@ -280,49 +279,57 @@ class MemberWriteService:
         user.status = rule.to_status
         user.suspended_until = decision.until
         claims.release(user)
-        await self._save(user)
+        await self._save(user, reload=False)  # answered from its own query, if at all
+        diff = changes(before, _user_state(user)) | await self._phone_blocks(user, decision)
+        if forced:
+            overridden = {"claimed_by": str(holder), "claimed_until": _iso(held_until)}
+            diff["claim_overridden"] = {"before": overridden, "after": None}
+        await self._record(rule, decision, user, before["status"], diff)
+        return user
+
+    async def _phone_blocks(self, user: User, decision: Decision) -> dict[str, Any]:
+        """A ban blocks the member's phone (under the phone's lock, as every check of it); an unban lifts the
+        blocks of the member's bans. What changed, for the audit row."""
         if decision.action == ReviewAction.ban:
             assert decision.reason_code is not None
             digest = phone_hash(self.phone_key, user.phone)
             await repository.lock_phone(self.session, digest)
             await repository.block_phone(self.session, digest, user.id, decision.reason_code.value)
-        unblocked = 0
-        if decision.action == ReviewAction.unban:
-            unblocked = await repository.unblock_phones(self.session, user.id)
+            return {"phone_blocked": {"before": False, "after": True}}
+        if decision.action == ReviewAction.unban and await repository.unblock_phones(self.session, user.id):
+            return {"phone_blocked": {"before": True, "after": False}}
+        return {}
+
+    async def _record(
+        self, rule: ReviewRule, decision: Decision, user: User, previous: MemberStatus, diff: dict[str, Any]
+    ) -> None:
+        """The decision's note (its text, else its code's label), audit row and outbox event."""
         code = decision.reason_code.value if decision.reason_code is not None else None
+        label = LABELS[decision.reason_code] if decision.reason_code is not None else rule.note_kind.value
         note = MemberNote(
             user_id=user.id,
             author_id=_operator_id(self.context),
             kind=rule.note_kind,
-            content=decision.reason or (LABELS[decision.reason_code] if decision.reason_code else rule.note_kind.value),
+            content=decision.reason or label,
             reason_code=code,
         )
-        await repository.add_note(self.session, note)
-        diff = changes(before, _user_state(user)) | changes({}, {"reason_code": code, "reason": decision.reason})
-        if forced:
-            diff["claim_overridden"] = {
-                "before": {"claimed_by": str(holder), "claimed_until": _iso(held_until)},
-                "after": None,
-            }
-        if decision.action == ReviewAction.ban:
-            diff["phone_blocked"] = {"before": False, "after": True}
-        if unblocked:
-            diff["phone_blocked"] = {"before": True, "after": False}
+        await repository.add_note(self.session, note, reload=False)
+        diff |= changes({}, {"reason_code": code, "reason": decision.reason})
         await self.audit.record(rule.audit_action, "member", user.id, diff)
+        actor = self.context.actor
         await enqueue(
             self.session,
             rule.outbox_topic,
             {
                 "member_id": str(user.id),
                 "status": rule.to_status.value,
-                "previous_status": before["status"],
+                "previous_status": previous,
                 "reason_code": code,
                 "reason": decision.reason,
                 "suspended_until": _iso(user.suspended_until),
                 "actor": {"kind": actor.kind.value, "id": str(actor.id) if actor.id else None},
             },
         )
-        return user
 
     async def lift_suspension(self, member_id: uuid.UUID, now: datetime) -> bool:
         """Housekeeping: a suspension whose `suspended_until` has passed ends (active again, a note, an audit row,
@@ -335,12 +342,12 @@ class MemberWriteService:
         before = _user_state(user)
         user.status = MemberStatus.active
         user.suspended_until = None
-        await self._save(user)
+        await self._save(user, reload=False)
         ended = _iso(before["suspended_until"])
         note = MemberNote(
             user_id=user.id, author_id=None, kind=NoteKind.unsuspended, content=f"The suspension ended ({ended})."
         )
-        await repository.add_note(self.session, note)
+        await repository.add_note(self.session, note, reload=False)
         await self.audit.record("member.unsuspended", "member", user.id, changes(before, _user_state(user)))
         await enqueue(
             self.session,

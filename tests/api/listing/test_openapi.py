@@ -95,6 +95,7 @@ LISTS = {  # every list route, with what it documents besides its path parameter
     ("GET", "/api/v1/admin/members/{member_id}/reports"): (
         "sort limit offset cursor id reason_code reporter_member_id status Prefer"
     ),
+    ("GET", "/api/v1/admin/reason-codes"): "limit offset",
 }
 
 
