@@ -48,7 +48,7 @@ from backend.domain.dashboard.repository import (
     COUNTED_MEMBER_COUNTS,
     COUNTED_PENDING_MODERATION,
 )
-from backend.domain.member.repository import photo_order, shown_photos
+from backend.domain.member.list_repository import photo_order, shown_photos
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

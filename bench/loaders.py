@@ -22,6 +22,7 @@ from sqlalchemy import Uuid, bindparam, text
 from sqlmodel import SQLModel
 
 from backend.domain.member import repository
+from backend.domain.member.list_repository import photo_order, shown_photos
 from backend.domain.member.models import (
     UserDocument,
     UserLifestyle,
@@ -30,7 +31,6 @@ from backend.domain.member.models import (
     UserProfile,
     UserSubscription,
 )
-from backend.domain.member.repository import photo_order, shown_photos
 from backend.infrastructure.database import AsyncReadSession, Database, ReadSessionFactory
 from backend.infrastructure.settings import Settings
 

@@ -20,8 +20,8 @@ from fastapi import FastAPI
 
 from backend.api.context import REQUEST_LOGGER
 from backend.domain.identity import Role
-from backend.domain.member import repository
-from backend.domain.member.repository import EXPORT_COLUMNS, MemberListQuery
+from backend.domain.member import list_repository, repository
+from backend.domain.member.list_repository import EXPORT_COLUMNS, MemberListQuery
 from backend.domain.sessions import AnySession
 from backend.infrastructure.settings import Settings
 from backend.main import create_app
@@ -152,7 +152,7 @@ class TestExportFailures:
     async def test_a_failure_after_the_first_rows_truncates_the_stream_and_is_logged_as_failed(
         self, app: FastAPI, tokens: dict[Role, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
     ) -> None:
-        copy = repository.export_csv
+        copy = list_repository.export_csv
 
         async def fails_midway(session: AnySession, query: MemberListQuery, sink: Sink) -> None:
             async def first_chunk_then_fail(chunk: bytes) -> None:

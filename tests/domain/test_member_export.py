@@ -8,8 +8,8 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
-from backend.domain.member import repository
-from backend.domain.member.repository import MemberListQuery
+from backend.domain.member import list_repository
+from backend.domain.member.list_repository import MemberListQuery
 from backend.domain.member.schemas import MemberFilters
 from backend.domain.ordering import SortKey
 from backend.infrastructure.database import create_engine, read_sessions
@@ -42,7 +42,7 @@ async def test_a_sink_failing_on_the_last_chunk_leaves_no_connection_waiting(
         async with asyncio.timeout(20):
             with pytest.raises(RuntimeError, match="injected"):
                 async with sessions() as session:
-                    await repository.export_csv(session, query, fails)
+                    await list_repository.export_csv(session, query, fails)
             async with sessions() as session:  # the pool's only connection, or the one that replaced it
                 assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
     finally:

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 from backend.domain import ordering
 from backend.domain.errors import BadRequest, NotFoundError
-from backend.domain.member import repository
+from backend.domain.member import list_repository, repository
+from backend.domain.member.list_repository import MemberListQuery
 from backend.domain.member.loader import LoaderKind, load_detail
-from backend.domain.member.repository import MemberListQuery
 from backend.domain.member.schemas import (
     MemberDetailRead,
     MemberFilters,
@@ -145,7 +145,7 @@ class MemberService:
         read, and the rows' types are already the answer's (the schema still documents it in OpenAPI).
         """
         async with self.sessions() as session:
-            rows, total = await repository.list_members(session, query, with_total=count == "exact")
+            rows, total = await list_repository.list_members(session, query, with_total=count == "exact")
             if count == "estimated":
                 total = await self._estimate(session, query)
         items = [dict(row) for row in rows]
@@ -162,10 +162,10 @@ class MemberService:
 
     async def _estimate(self, session: AsyncReadSession, query: MemberListQuery) -> int:
         """The planner's estimate, or the exact count when the estimate is small enough to count cheaply."""
-        estimate = await repository.estimate_members(session, query)
+        estimate = await list_repository.estimate_members(session, query)
         if estimate >= EXACT_COUNT_BELOW:
             return estimate
-        return await repository.count_members(session, query)
+        return await list_repository.count_members(session, query)
 
     async def get_member(self, member_id: uuid.UUID) -> MemberDetailRead:
         """The member with every relation and presigned URLs; NotFoundError when absent or deleted."""
@@ -211,7 +211,7 @@ class MemberService:
         async def copy() -> None:
             try:
                 async with self.sessions() as session:
-                    await repository.export_csv(session, query, chunks.put)
+                    await list_repository.export_csv(session, query, chunks.put)
             except asyncio.CancelledError:
                 raise  # the reader is gone: nobody to tell
             except Exception as exc:  # handed to the reader, which raises it
@@ -222,7 +222,7 @@ class MemberService:
         task = asyncio.create_task(copy())
         try:
             first = _unwrap(await chunks.get())
-            yield repository.EXPORT_HEADER + (first or b"")
+            yield list_repository.EXPORT_HEADER + (first or b"")
             if first is None:
                 return  # nothing matched
             while (chunk := _unwrap(await chunks.get())) is not None:

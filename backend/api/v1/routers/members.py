@@ -24,8 +24,8 @@ from backend.api.listing import NEWEST_FIRST, OLDEST_FIRST, ListSpec, NoFilters,
 from backend.domain.bulk import BulkAnswer
 from backend.domain.claims.service import check_force
 from backend.domain.errors import BadRequest
+from backend.domain.member.list_repository import MemberListQuery
 from backend.domain.member.models import MemberStatus
-from backend.domain.member.repository import MemberListQuery
 from backend.domain.member.schemas import (
     MEMBER_SORT_FIELDS,
     MULTI_VALUE_FILTERS,
