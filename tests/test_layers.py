@@ -1,7 +1,8 @@
-"""The package layers hold: the import contracts in pyproject.toml ([tool.importlinter]), checked on every run.
+"""The package layers hold, and stay readable: the import contracts in pyproject.toml ([tool.importlinter]), checked on every run.
 
 api -> domain -> infrastructure; infrastructure imports neither domain nor api, domain never imports api, no two
-packages (or modules) of domain/ import each other round a cycle, and backend/ never imports devtools/.
+packages (or modules) of domain/ import each other round a cycle, and backend/ never imports devtools/. No file of
+backend/ passes 500 lines, no function 60.
 """
 
 from __future__ import annotations
@@ -66,3 +67,28 @@ def test_identity_imports_nothing_of_the_project() -> None:
     imported += ["." * node.level + (node.module or "") for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     ours = [name for name in imported if name.startswith(".") or name.split(".")[0] in {"backend", "devtools"}]
     assert not ours, ours
+
+
+MAX_FILE_LINES = 500
+MAX_FUNCTION_LINES = 60
+
+
+def _sources() -> list[Path]:
+    return sorted((ROOT / "backend").rglob("*.py"))
+
+
+def test_no_backend_file_passes_500_lines() -> None:
+    sizes = {str(path.relative_to(ROOT)): len(path.read_text().splitlines()) for path in _sources()}
+    long = {path: lines for path, lines in sizes.items() if lines > MAX_FILE_LINES}
+    assert long == {}, "split these by concern (README: How the code is laid out)"
+
+
+def test_no_backend_function_passes_60_lines() -> None:
+    long = []
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert long == []
