@@ -1,4 +1,5 @@
-"""The package layers hold, and stay readable: the import contracts in pyproject.toml ([tool.importlinter]), checked on every run.
+"""The package layers hold, and stay readable: the import contracts in pyproject.toml ([tool.importlinter]),
+checked on every run.
 
 api -> domain -> infrastructure; infrastructure imports neither domain nor api, domain never imports api, no two
 packages (or modules) of domain/ import each other round a cycle, and backend/ never imports devtools/. No file of
