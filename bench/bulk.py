@@ -65,6 +65,7 @@ def measure_bulk(base_url: str, headers: Mapping[str, str], dsn: str, runs: int 
     if len(ids) < SIZE * runs:
         return BulkResult([], False, f"only {len(ids):,} pending members to approve")
     seconds: list[float] = []
+    timings: list[str] = []
     wrong: list[str] = []
     try:
         with httpx.Client(base_url=base_url, headers=dict(headers), timeout=120.0) as client:
@@ -73,6 +74,7 @@ def measure_bulk(base_url: str, headers: Mapping[str, str], dsn: str, runs: int 
                 started = time.perf_counter()
                 response = client.post(BULK, json={"action": "approve", "ids": [str(i) for i in batch]})
                 seconds.append(time.perf_counter() - started)
+                timings.append(response.headers.get("server-timing", "?"))
                 summary = response.json().get("summary", {}) if response.status_code == 200 else {}
                 if summary.get("ok") != SIZE:
                     wrong.append(f"run {run + 1}: {response.status_code} {summary or response.text[:200]}")
@@ -80,4 +82,5 @@ def measure_bulk(base_url: str, headers: Mapping[str, str], dsn: str, runs: int 
         asyncio.run(_back_to_pending(dsn, ids))
     times = ", ".join(f"{s:.2f} s" for s in seconds)
     detail = f"{runs} bulks of {SIZE} approvals: {times}" + (f"; NOT all ok: {'; '.join(wrong)}" if wrong else "")
+    print(f"bulk Server-Timing: {' | '.join(timings)}", flush=True)
     return BulkResult(seconds, not wrong, detail)
