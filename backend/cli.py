@@ -70,8 +70,8 @@ async def housekeep(settings: Settings) -> None:
     finally:
         await database.dispose()
     print(
-        f"Removed {report.delivered_events:,} delivered outbox events, {report.idempotency_keys:,} idempotency keys"
-        f" and {report.abandoned_uploads:,} abandoned photo uploads."
+        f"Removed {report.delivered_events:,} delivered outbox events, {report.idempotency_keys:,} idempotency keys,"
+        f" {report.abandoned_uploads:,} abandoned photo uploads and {report.ended_sessions:,} ended sessions."
     )
 
 

@@ -19,6 +19,7 @@ from backend.domain.member.models import (
     UserSubscription,
 )
 from backend.domain.outbox.models import OutboxEvent
+from backend.domain.refresh.models import RefreshFamily, RefreshToken
 
 __all__ = [
     "AdminUser",
@@ -31,6 +32,8 @@ __all__ = [
     "MemberTotal",
     "ModerationCount",
     "OutboxEvent",
+    "RefreshFamily",
+    "RefreshToken",
     "SignupHour",
     "User",
     "UserDocument",

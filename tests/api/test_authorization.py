@@ -22,6 +22,8 @@ PUBLIC = {
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
     ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/refresh"),  # the refresh cookie is the credential
+    ("POST", "/api/v1/auth/logout"),
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
 }
