@@ -36,6 +36,9 @@ const REFERENCES: Record<string, (id: Identifier) => string> = {
     history: id => `members/${id}/audit`,
 };
 
+/** Lists with one fixed order, which take no `sort` (the server refuses one). */
+const FIXED_ORDER = new Set(['notes']);
+
 function pathOf(resource: string): string {
     const path = RESOURCES[resource];
     if (!path) throw new Error(`Unknown resource: ${resource}`);
@@ -120,7 +123,7 @@ export function createDataProvider(http: Http) {
             params: ListParams & { target: string; id: Identifier },
         ) => {
             const nested = REFERENCES[resource];
-            if (nested) return list(nested(params.id), params);
+            if (nested) return list(nested(params.id), FIXED_ORDER.has(resource) ? { ...params, sort: undefined } : params);
             return list(pathOf(resource), { ...params, filter: { ...params.filter, [params.target]: params.id } });
         },
 

@@ -110,8 +110,9 @@ export class Session {
     }
 
     async logout(): Promise<void> {
+        const hadSession = this.token !== null || this.mayHaveCookie;
         this.clear();
-        await this.post('logout').catch(() => undefined);
+        if (hadSession) await this.post('logout').catch(() => undefined);
     }
 
     /** The session routes take a JSON body (what keeps other sites out) and the cookie, no bearer token. */

@@ -3,7 +3,13 @@ import { Datagrid, DateField, FunctionField, Pagination, ReferenceManyField, Tex
 /** The member's audit rows: who changed what, newest first. */
 export function History() {
     return (
-        <ReferenceManyField reference="history" target="member_id" perPage={25} pagination={<Pagination />}>
+        <ReferenceManyField
+            reference="history"
+            target="member_id"
+            perPage={25}
+            sort={{ field: 'created_at', order: 'DESC' }}
+            pagination={<Pagination />}
+        >
             <Datagrid bulkActionButtons={false} rowClick={false}>
                 <DateField source="created_at" showTime label="When" />
                 <TextField source="action" />

@@ -1,5 +1,5 @@
 import DownloadIcon from '@mui/icons-material/Download';
-import { Avatar, Card, CardContent } from '@mui/material';
+import { Avatar, Card, CardContent, ListItem, ListItemButton, ListItemText } from '@mui/material';
 import { useState } from 'react';
 import {
     Button,
@@ -7,7 +7,6 @@ import {
     DateField,
     DateInput,
     FilterList,
-    FilterListItem,
     FilterLiveForm,
     FunctionField,
     List,
@@ -23,28 +22,49 @@ import {
 import { errorMessage, useMemberdesk } from '../hooks';
 import { GENDERS, PLANS, STATUSES } from './choices';
 
+/** A filter value to switch on and off (react-admin's FilterListItem has an unlabelled remove button, which axe
+ * flags as critical; this one is a single toggle button that says whether it is on). */
+function FilterToggle({ label, value }: { label: string; value: Record<string, unknown> }) {
+    const { filterValues, setFilters, displayedFilters } = useListContext();
+    const [key, wanted] = Object.entries(value)[0];
+    const on = filterValues[key] === wanted;
+    function toggle() {
+        const next = { ...filterValues };
+        if (on) delete next[key];
+        else next[key] = wanted;
+        setFilters(next, displayedFilters);
+    }
+    return (
+        <ListItem disablePadding>
+            <ListItemButton dense selected={on} aria-pressed={on} onClick={toggle} sx={{ pl: 2 }}>
+                <ListItemText primary={label} />
+            </ListItemButton>
+        </ListItem>
+    );
+}
+
 function MemberFilters() {
     return (
         <Card sx={{ order: -1, mr: 2, mt: 1, width: 220, flexShrink: 0 }} component="aside" aria-label="Filters">
             <CardContent>
                 <FilterList label="Status" icon={null}>
                     {STATUSES.map(status => (
-                        <FilterListItem key={status} label={status} value={{ status }} />
+                        <FilterToggle key={status} label={status} value={{ status }} />
                     ))}
                 </FilterList>
                 <FilterList label="Gender" icon={null}>
                     {GENDERS.map(gender => (
-                        <FilterListItem key={gender} label={gender} value={{ gender }} />
+                        <FilterToggle key={gender} label={gender} value={{ gender }} />
                     ))}
                 </FilterList>
                 <FilterList label="Plan" icon={null}>
                     {PLANS.map(plan => (
-                        <FilterListItem key={plan} label={plan} value={{ plan }} />
+                        <FilterToggle key={plan} label={plan} value={{ plan }} />
                     ))}
                 </FilterList>
                 <FilterList label="Photos" icon={null}>
-                    <FilterListItem label="Has photos" value={{ has_photos: true }} />
-                    <FilterListItem label="No photos" value={{ has_photos: false }} />
+                    <FilterToggle label="Has photos" value={{ has_photos: true }} />
+                    <FilterToggle label="No photos" value={{ has_photos: false }} />
                 </FilterList>
                 <FilterLiveForm>
                     <DateInput source="signed_up_from" label="Signed up from" helperText={false} />
