@@ -125,8 +125,7 @@ class TestRefresh:
         response = await session.refresh()
         assert response.status_code == 200, response.text
         assert response.json()["expires_in"] > 0
-        assert session.refresh_token != first_refresh
-        assert session.access != first_access
+        assert session.refresh_token != first_refresh  # (the access token may be the same string within a second)
         assert await session.me() == 200
         assert await session.me(first_access) == 200  # the same session: earlier access tokens live on
         old, new = await family_state(db, first_refresh), await family_state(db, session.refresh_token)

@@ -62,7 +62,7 @@ export default function ReviewQueue() {
             error => notify(errorMessage(error), { type: 'error' }),
         );
         if (queue && queue.length < 3 && cursor) void loadMore(cursor);
-    }, [currentId]); // eslint-disable-line react-hooks/exhaustive-deps
+    }, [currentId]); // on a new member only: the queue and cursor are read as they are then
 
     const next = useCallback(() => {
         if (currentId) seen.current.add(currentId);
