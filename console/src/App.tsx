@@ -1,4 +1,5 @@
 import { lazy } from 'react';
+import { QueryClient } from '@tanstack/react-query';
 import { Admin, type DataProvider, Resource } from 'react-admin';
 
 import { authProvider, dataProvider } from './api';
@@ -19,9 +20,21 @@ const ApiKeyList = lazy(() => import('./admin/ApiKeys'));
 const AuditList = lazy(() => import('./admin/AuditLog'));
 const OutboxList = lazy(() => import('./admin/Outbox'));
 
+/** Retry what may pass on a second try (a network failure, a 5xx), twice; never a refusal (4xx) or a missing session,
+ * which react-query's default of three retries with back-off turned into a 13-second wait for the login page. */
+function retryable(failures: number, error: unknown): boolean {
+    if (failures >= 2) return false;
+    if (error instanceof TypeError) return true; // fetch could not reach the server
+    const status = (error as { status?: number } | null)?.status;
+    return status !== undefined && status >= 500;
+}
+
+const queryClient = new QueryClient({ defaultOptions: { queries: { retry: retryable } } });
+
 export function App() {
     return (
         <Admin
+            queryClient={queryClient}
             title="Memberdesk"
             dataProvider={dataProvider as unknown as DataProvider}
             authProvider={authProvider}
@@ -29,7 +42,6 @@ export function App() {
             dashboard={Dashboard}
             layout={ConsoleLayout}
             theme={theme}
-            requireAuth
             disableTelemetry
         >
             <Resource name="members" list={MemberList} show={MemberShow} edit={MemberEdit} recordRepresentation="name" />

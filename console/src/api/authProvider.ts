@@ -41,11 +41,13 @@ export function createAuthProvider(session: Session, http: Http) {
             await session.logout();
         },
 
-        /** A session is there when a token is in memory, or the refresh cookie still renews one. */
+        /** A session is there when a token is in memory, or the refresh cookie still renews one. A first visit goes
+         * to the login page without a word; an ended session says so. */
         async checkAuth() {
+            const hadSession = session.hasToken || session.mayHaveCookie;
             if (!(await session.validToken())) {
                 me = null;
-                throw new Error('Your session has ended: please log in.');
+                throw hadSession ? new Error('Your session has ended: please log in.') : { message: false };
             }
         },
 

@@ -83,7 +83,10 @@ export class Http {
             credentials: 'same-origin',
             body: options.body === undefined ? undefined : JSON.stringify(options.body),
         };
-        let response = await this.attempt(path, options.query, init, await this.session.validToken());
+        const token = await this.session.validToken();
+        // No session (never logged in, or ended): nothing to ask the server, whose answer would be a 401.
+        if (token === null) throw new ApiError(401, { title: 'Unauthorized', detail: 'Your session has ended: please log in.' });
+        let response = await this.attempt(path, options.query, init, token);
         if (response.status === 401 && (await this.session.refresh())) {
             response = await this.attempt(path, options.query, init, await this.session.validToken());
         }

@@ -219,6 +219,16 @@ describe('session hint', () => {
     });
 });
 
+describe('without a session', () => {
+    it('asks the server nothing and fails as a 401', async () => {
+        const { fetcher, calls } = fakeFetch([]);
+        const session = new Session({ fetch: fetcher, storage: memoryStorage() });
+        const data = createDataProvider(new Http(session, { fetch: fetcher }));
+        await expect(data.getList('members', {})).rejects.toMatchObject({ status: 401 });
+        expect(calls).toHaveLength(0);
+    });
+});
+
 describe('authProvider', () => {
     it('logs in with the email, keeps the token in memory and reads the role', async () => {
         const { fetcher, calls } = fakeFetch([
@@ -242,6 +252,12 @@ describe('authProvider', () => {
         await expect(auth.checkAuth()).resolves.toBeUndefined();
         session.clear();
         await expect(auth.checkAuth()).rejects.toThrow('log in');
+    });
+
+    it('a first visit goes to the login page without a message', async () => {
+        const session = new Session({ fetch: fakeFetch([]).fetcher, storage: memoryStorage() });
+        const auth = createAuthProvider(session, new Http(session));
+        await expect(auth.checkAuth()).rejects.toEqual({ message: false });
     });
 
     it('logout ends the server session and forgets the token', async () => {

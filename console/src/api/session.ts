@@ -70,7 +70,7 @@ export class Session {
     }
 
     /** Whether a refresh cookie may be there: without the hint there is nothing to renew (a 401 spared). */
-    private get mayHaveCookie(): boolean {
+    get mayHaveCookie(): boolean {
         return this.storage === null || this.storage.getItem(HINT) !== null;
     }
 
