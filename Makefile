@@ -9,7 +9,12 @@ STAMP := $(VENV)/.synced
 PORT ?= 8000
 MEMBERS ?= 1000000
 
-.PHONY: run test lint fmt migrate seed bench setup clean pgbouncer
+CONSOLE_SOURCES := $(shell find console/src console/scripts -type f 2>/dev/null) console/index.html \
+	console/vite.config.ts console/tsconfig.json console/package.json
+CONSOLE_MODULES := console/node_modules/.installed
+CONSOLE_BUILT := console/dist/.built
+
+.PHONY: run test lint fmt migrate seed bench setup clean pgbouncer chromium console
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -21,11 +26,23 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 
 setup: $(STAMP)
 
-run: $(STAMP)  ## serve on an embedded PostgreSQL primary + replica and S3 (data in .devdata/)
+# The operator console (react-admin, console/): npm ci when the lock file changed, a build when a source did.
+$(CONSOLE_MODULES): console/package-lock.json
+	cd console && npm ci --no-audit --no-fund
+	@touch $@
+
+$(CONSOLE_BUILT): $(CONSOLE_MODULES) $(CONSOLE_SOURCES)
+	cd console && npm run build
+	@touch $@
+
+console: $(CONSOLE_BUILT)  ## build the console into console/dist (served at /console)
+
+run: $(STAMP) $(CONSOLE_BUILT)  ## serve on an embedded PostgreSQL primary + replica and S3 (data in .devdata/)
 	PORT=$(PORT) $(VENV)/bin/memberdesk dev
 
 # tests/test_packaging.py builds production installs with this uv, from the cache the sync above filled.
-test: $(STAMP) pgbouncer  ## the whole suite against real PostgreSQL (primary + replica) and S3, started by the tests
+test: $(STAMP) pgbouncer chromium $(CONSOLE_BUILT)  ## the whole suite against real PostgreSQL (primary + replica) and S3
+	cd console && npm test
 	MEMBERDESK_UV=$(abspath $(UV)) $(VENV)/bin/pytest
 	@echo "== the API tests again, with the primary behind PgBouncer in transaction mode =="
 	MEMBERDESK_TEST_VIA_PGBOUNCER=1 $(VENV)/bin/pytest tests/api
@@ -35,7 +52,12 @@ pgbouncer:  ## Debian's PgBouncer, for the tests that run through it (its system
 		(apt-get install -y -qq pgbouncer >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq pgbouncer)) \
 		&& (service pgbouncer stop >/dev/null 2>&1 || true); }
 
-lint: $(STAMP)
+chromium:  ## Debian's Chromium, which the browser tests drive through Playwright (never `playwright install`)
+	@command -v chromium >/dev/null || \
+		(apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium))
+
+lint: $(STAMP) $(CONSOLE_MODULES)
+	cd console && npm run typecheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy backend devtools tests
@@ -55,4 +77,4 @@ bench: $(STAMP)  ## issue 6: app vs raw asyncpg baseline at 1M members under wrk
 	$(VENV)/bin/python -m bench
 
 clean:
-	rm -rf .devdata
+	rm -rf .devdata console/dist

@@ -70,9 +70,9 @@ async def housekeep(settings: Settings) -> None:
     finally:
         await database.dispose()
     print(
-        f"Removed {report.delivered_events:,} delivered outbox events, {report.idempotency_keys:,} idempotency keys"
-        f" and {report.abandoned_uploads:,} abandoned photo uploads; lifted {report.suspensions_lifted:,} suspensions"
-        " that had run out."
+        f"Removed {report.delivered_events:,} delivered outbox events, {report.idempotency_keys:,} idempotency keys,"
+        f" {report.abandoned_uploads:,} abandoned uploads and {report.ended_sessions:,} ended sessions; lifted"
+        f" {report.suspensions_lifted:,} suspensions that had run out."
     )
 
 

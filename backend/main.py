@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import iter_route_contexts
 
-from backend.api import openapi, problems
+from backend.api import console, openapi, problems
 from backend.api.context import LSN_HEADER, REQUEST_ID_HEADER, RequestContext
 from backend.api.idempotency import IdempotencyRecorder
 from backend.api.limits import BodySizeLimit
@@ -52,9 +52,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Admin backend: members, reviews, moderation and notes.",
         description=openapi.DESCRIPTION,
         lifespan=_lifespan(settings, metrics),
+        docs_url=None,  # served from local files by backend/api/console.py
+        redoc_url=None,  # ReDoc loads its script from a CDN
     )
     problems.install(app)
     include_routes(app)
+    console.install(app)
     openapi.install(app, settings)
     _add_middleware(app, settings, metrics)
     return app

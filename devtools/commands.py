@@ -96,6 +96,7 @@ def run_dev(port: int, members: int, *, root: Path = DEV_ROOT, free_ports: bool 
         base = f"http://127.0.0.1:{port}"
         print(
             "\nMemberdesk is running (development)\n"
+            f"  Console      {base}/console/  (log in as {DEMO_EMAIL} / {env['MEMBERDESK_DEMO_PASSWORD']})\n"
             f"  API docs     {base}/docs\n"
             f"  API          {base}/api/v1/admin/members\n"
             f"  Readiness    {base}/health/ready\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -11,9 +12,50 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 
+from backend.cli import migrate
+from backend.infrastructure.settings import Settings
+from backend.infrastructure.storage import s3_client
+from devtools.seed import seed_members
 from devtools.services import ServiceUrls
+
+
+def on_database(url: str, database: str) -> str:
+    """`url` naming another database on the same server."""
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+async def own_database(
+    services: ServiceUrls, settings: Settings, name: str, *, members: int, rng_seed: int, objects: bool = False
+) -> Settings:
+    """A database of its own (made afresh, migrated, seeded) for a server whose writes must not reach the suite's;
+    the settings that point at it. `objects`: the seed uploads an S3 object per photo and document (another random
+    stream than the suite's, so no key is shared)."""
+    owner = make_url(services.database_url).username
+    admin = await asyncpg.connect(services.superuser_database_url.replace("+asyncpg", "", 1))
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {name} OWNER {owner}")
+    finally:
+        await admin.close()
+    database_url = on_database(services.database_url, name)
+    replica_urls = [on_database(url, name) for url in services.replica_urls]
+    await asyncio.to_thread(migrate, database_url)
+    conn = await asyncpg.connect(database_url.replace("+asyncpg", "", 1))
+    try:
+        if objects:
+            async with s3_client(settings) as client:
+                await seed_members(
+                    conn, members=members, s3_client=client, bucket=settings.s3_bucket, rng_seed=rng_seed
+                )
+        else:
+            await seed_members(conn, members=members, s3_client=None, bucket=settings.s3_bucket, rng_seed=rng_seed)
+    finally:
+        await conn.close()
+    return settings.model_copy(update={"database_url": database_url, "database_replica_urls": replica_urls})
 
 
 def free_port() -> int:

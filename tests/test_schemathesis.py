@@ -13,7 +13,6 @@ none of which may reach the rest of the suite.
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -21,16 +20,14 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
-from backend.cli import create_admin, migrate
+from backend.cli import create_admin
 from backend.domain.identity import Role
 from backend.infrastructure.security import issue_token
 from backend.infrastructure.settings import Settings
-from devtools.seed import seed_members
 from devtools.services import ServiceUrls
 from tests.conftest import asyncpg_dsn, wait_for_replica
-from tests.servers import serve
+from tests.servers import own_database, serve
 
 DATABASE = "memberdesk_schemathesis"
 MEMBERS = 40
@@ -40,32 +37,13 @@ MAX_EXAMPLES = 30
 SEED = 20261121
 
 
-def _on(url: str, database: str) -> str:
-    return make_url(url).set(database=database).render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module")
 async def server(
     services: ServiceUrls, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[str, str]]:
     """`memberdesk serve` on a database of its own (migrated, seeded, an admin), and that admin's token."""
-    owner = make_url(services.database_url).username
-    admin_conn = await asyncpg.connect(asyncpg_dsn(services.superuser_database_url))
-    try:
-        await admin_conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        await admin_conn.execute(f"CREATE DATABASE {DATABASE} OWNER {owner}")
-    finally:
-        await admin_conn.close()
-    database_url = _on(services.database_url, DATABASE)
-    replica_urls = [_on(url, DATABASE) for url in services.replica_urls]
-    await asyncio.to_thread(migrate, database_url)
-    conn = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        # Rows only (no objects), and another random stream: no object key of the suite's members is shared.
-        await seed_members(conn, members=MEMBERS, s3_client=None, bucket=settings.s3_bucket, rng_seed=7)
-    finally:
-        await conn.close()
-    own = settings.model_copy(update={"database_url": database_url, "database_replica_urls": replica_urls})
+    own = await own_database(services, settings, DATABASE, members=MEMBERS, rng_seed=7)
+    database_url, replica_urls = str(own.database_url), [str(url) for url in own.database_replica_urls]
     await create_admin(own, email=EMAIL, name="Schemathesis", role=Role.admin, password=PASSWORD)
     await wait_for_replica(services)
     check = await asyncpg.connect(asyncpg_dsn(database_url))

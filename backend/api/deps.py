@@ -29,6 +29,7 @@ from backend.domain.member.service import MemberService
 from backend.domain.member.writes import MemberWriteService
 from backend.domain.outbox.service import OUTBOX_PENDING
 from backend.domain.queue.service import QueueService
+from backend.domain.refresh.service import RefreshService, SessionPolicy
 from backend.domain.report.service import ReportService
 from backend.domain.review.service import ReviewService
 from backend.infrastructure import security
@@ -301,14 +302,28 @@ async def get_login_service(request: Request, session: WriteSession) -> LoginSer
     app = app_state(request.app)
     settings = app.settings
     policy = LoginPolicy(
-        secret=settings.token_secret(),
-        token_ttl_seconds=settings.jwt_ttl_seconds,
         max_failures_per_email=settings.login_max_failures,
         max_failures_per_client=settings.login_max_failures_per_client,
         window_seconds=settings.login_window_seconds,
     )
     reads = app.database.primary_reads.sessions
-    return LoginService(session, reads, policy, app.password_checks, request_state(request).request_id)
+    request_id = request_state(request).request_id
+    sessions = _refresh_service(settings, session, request_id)
+    return LoginService(session, reads, policy, app.password_checks, request_id, sessions)
+
+
+def _refresh_service(settings: Settings, session: AsyncWriteSession, request_id: str | None) -> RefreshService:
+    policy = SessionPolicy(
+        secret=settings.token_secret(),
+        access_ttl_seconds=settings.jwt_ttl_seconds,
+        refresh_ttl_seconds=settings.refresh_ttl_seconds,
+        max_age_seconds=settings.refresh_max_age_seconds,
+    )
+    return RefreshService(session, policy, request_id)
+
+
+async def get_refresh_service(request: Request, session: WriteSession) -> RefreshService:
+    return _refresh_service(app_state(request.app).settings, session, request_state(request).request_id)
 
 
 async def get_member_writer(
@@ -342,3 +357,4 @@ ReviewServiceDep = Annotated[ReviewService, Depends(get_review_service)]
 MemberWriterDep = Annotated[MemberWriteService, Depends(get_member_writer)]
 AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
 LoginServiceDep = Annotated[LoginService, Depends(get_login_service)]
+RefreshServiceDep = Annotated[RefreshService, Depends(get_refresh_service)]

@@ -40,7 +40,8 @@ SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "From POST /auth/login"},
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An internal tool's key"},
 }
-PUBLIC_OPERATIONS = {("post", "/api/v1/auth/login")}
+# Login, and the console's session routes, which take the refresh cookie instead of a token.
+PUBLIC_OPERATIONS = {("post", "/api/v1/auth/login"), ("post", "/api/v1/auth/refresh"), ("post", "/api/v1/auth/logout")}
 
 ADMIN = "/api/v1/admin"
 MEMBER = f"{ADMIN}/members/{{member_id}}"

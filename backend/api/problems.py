@@ -68,6 +68,10 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: _documented("Too many attempts; see Retry-After"),
     503: _documented("A backing service is unavailable; see Retry-After"),
 }
+# Only the routes that take nothing but JSON (refresh, logout) answer it.
+UNSUPPORTED_MEDIA_TYPE: dict[int | str, dict[str, Any]] = {
+    415: _documented("The body is not JSON (Content-Type: application/json)")
+}
 RETRY_AFTER_SECONDS = "2"
 
 

@@ -47,6 +47,11 @@ class PreconditionFailed(DomainError):
     title = "Precondition failed"
 
 
+class UnsupportedMediaType(DomainError):
+    status = 415
+    title = "Unsupported media type"
+
+
 class UnprocessableEntity(DomainError):
     status = 422
     title = "Unprocessable entity"

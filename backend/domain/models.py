@@ -21,6 +21,7 @@ from backend.domain.member.models import (
 )
 from backend.domain.outbox.models import OutboxEvent
 from backend.domain.queue.models import QueueCount
+from backend.domain.refresh.models import RefreshFamily, RefreshToken
 from backend.domain.report.models import Report
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "OutboxEvent",
     "PhoneBlock",
     "QueueCount",
+    "RefreshFamily",
+    "RefreshToken",
     "Report",
     "SignupHour",
     "User",

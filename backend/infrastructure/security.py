@@ -63,18 +63,30 @@ class TokenClaims:
     subject: uuid.UUID
     expires_at: datetime
     version: int  # the operator's token_version when the token was issued
+    session: uuid.UUID | None = None  # the refresh family of a console login: revoking it ends the token
 
 
-def issue_token(subject: uuid.UUID, secret: str, ttl_seconds: int, now: datetime | None = None, *, version: int) -> str:
-    """A signed access token for an operator, valid while the operator's token version is `version`."""
+def issue_token(
+    subject: uuid.UUID,
+    secret: str,
+    ttl_seconds: int,
+    now: datetime | None = None,
+    *,
+    version: int,
+    session: uuid.UUID | None = None,
+) -> str:
+    """A signed access token for an operator, valid while the operator's token version is `version` (and, with
+    `session`, while that refresh family is not revoked)."""
     issued = now or datetime.now(UTC)
-    claims = {
+    claims: dict[str, object] = {
         "sub": str(subject),
         "iat": issued,
         "exp": issued + timedelta(seconds=ttl_seconds),
         "typ": "access",
         "ver": version,
     }
+    if session is not None:
+        claims["sid"] = str(session)
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
 
@@ -93,7 +105,11 @@ def read_token(token: str, secret: str) -> TokenClaims:
         version = claims["ver"]
         if type(version) is not int:
             raise InvalidToken("the token version is not an integer")
-        return TokenClaims(uuid.UUID(str(claims["sub"])), datetime.fromtimestamp(claims["exp"], UTC), version)
+        sid = claims.get("sid")
+        session = uuid.UUID(sid) if isinstance(sid, str) else None
+        if sid is not None and session is None:
+            raise InvalidToken("the token's session is not a string")
+        return TokenClaims(uuid.UUID(str(claims["sub"])), datetime.fromtimestamp(claims["exp"], UTC), version, session)
     except (jwt.PyJWTError, ValueError, OverflowError, OSError) as exc:
         raise InvalidToken(str(exc)) from exc
 

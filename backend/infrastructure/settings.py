@@ -7,6 +7,7 @@ import hmac
 import zoneinfo
 from enum import StrEnum
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, HttpUrl, IPvAnyNetwork, PostgresDsn, SecretStr, field_validator, model_validator
@@ -82,6 +83,15 @@ class Settings(BaseSettings):
     # refuses to start without one, and commands that sign nothing (migrate, seed ...) run without it in development.
     jwt_secret: SecretStr | None = None
     jwt_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    # Console sessions (POST /auth/refresh): a refresh token unused this long ends the session, and no session
+    # outlives the max age from its login however often it is refreshed. The cookie is Secure outside development
+    # unless REFRESH_COOKIE_SECURE says otherwise.
+    refresh_ttl_seconds: int = Field(default=43_200, ge=60, le=31_536_000)
+    refresh_max_age_seconds: int = Field(default=604_800, ge=60, le=31_536_000)
+    refresh_cookie_secure: bool | None = None
+    # The operator console's built files (`npm run build` in console/), served at /console; unset, console/dist of
+    # the checkout this code runs from. A wheel install sets it to where the built files were copied.
+    console_dir: Path | None = None
     # Signs list cursors (HMAC-SHA256), so that a client cannot make one up; unset, a key derived from JWT_SECRET.
     cursor_secret: SecretStr | None = None
     # Keys the hashes of banned members' phones (phone_blocks); derived from JWT_SECRET when unset. Changing it
@@ -193,6 +203,18 @@ class Settings(BaseSettings):
         if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
             raise ValueError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together")
         return self
+
+    @property
+    def console_path(self) -> Path:
+        """Where the console's built files are (they may be missing: the API then says how to build them)."""
+        return self.console_dir or Path(__file__).resolve().parents[2] / "console" / "dist"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether the refresh cookie carries Secure (HTTPS only): everywhere but development, unless set."""
+        if self.refresh_cookie_secure is not None:
+            return self.refresh_cookie_secure
+        return self.environment != Environment.development
 
     def token_secret(self) -> str:
         """The secret that signs and checks access tokens; an error when JWT_SECRET is not set."""

@@ -4,6 +4,8 @@
   operators list and retry those).
 - **Idempotency-Key records** older than IDEMPOTENCY_KEY_HOURS are deleted: a retry is answered from its record
   for at least that long.
+- **Ended console sessions**: refresh families past their max age (REFRESH_MAX_AGE_SECONDS) are deleted with
+  their tokens.
 - **Abandoned photo uploads**: a photo still `uploading` PHOTO_UPLOAD_GRACE_SECONDS after its upload form expired
   is removed as an operator's DELETE would (the order closed, audited as `photo.upload_abandoned`, its objects
   deleted by the outbox worker in case the file did arrive), also when its member was deleted meanwhile (the
@@ -38,6 +40,7 @@ from backend.domain.member.writes import MemberWriteService
 from backend.domain.outbox import service as outbox
 from backend.domain.photo import service as photos
 from backend.domain.photo.service import PhotoService
+from backend.domain.refresh import service as refresh_sessions
 from backend.domain.sessions import AsyncWriteSession
 from backend.infrastructure.database import Database
 from backend.infrastructure.settings import Settings
@@ -59,10 +62,17 @@ class HousekeepingReport:
     idempotency_keys: int
     abandoned_uploads: int
     suspensions_lifted: int = 0
+    ended_sessions: int = 0
 
     @property
     def removed(self) -> int:
-        return self.delivered_events + self.idempotency_keys + self.abandoned_uploads + self.suspensions_lifted
+        return (
+            self.delivered_events
+            + self.idempotency_keys
+            + self.abandoned_uploads
+            + self.suspensions_lifted
+            + self.ended_sessions
+        )
 
 
 class Housekeeper(BackgroundTask):
@@ -97,12 +107,16 @@ class Housekeeper(BackgroundTask):
         async def keys(session: AsyncWriteSession) -> int:
             return await idempotency.prune(session, created_before=keys_before, limit=BATCH)
 
+        async def sessions(session: AsyncWriteSession) -> int:
+            return await refresh_sessions.prune_expired(session, expired_before=now, limit=BATCH)
+
         return HousekeepingReport(
             delivered_events=await self._in_batches(delivered),
             idempotency_keys=await self._in_batches(keys),
             abandoned_uploads=await self._abandon_uploads(uploads_before)
             + await self._abandon_document_uploads(documents_before),
             suspensions_lifted=await self._lift_suspensions(now),
+            ended_sessions=await self._in_batches(sessions),
         )
 
     async def _in_batches(self, delete_batch: Callable[[AsyncWriteSession], Awaitable[int]]) -> int:

@@ -20,8 +20,12 @@ PUBLIC = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
-    ("GET", "/redoc"),
+    ("GET", "/"),  # the console: static files, and a redirect to them
+    ("GET", "/console"),
+    ("GET", "/console/{path:path}"),
     ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/refresh"),  # the refresh cookie is the credential
+    ("POST", "/api/v1/auth/logout"),
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
 }

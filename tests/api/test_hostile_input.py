@@ -481,8 +481,12 @@ def test_the_document_bounds_every_input(document: Document) -> None:
     unbounded = []
     for method, path, operation in document.operations():
         for parameter in operation.get("parameters", ()):
-            if parameter["in"] == "header":
-                continue  # read as text whatever their length, which the server's header limit bounds
+            if parameter["in"] in ("header", "cookie"):
+                # Read as text whatever their length, which the server's header limit bounds. (A cookie declares no
+                # maxLength: the Cookie header is split on `;` and `=`, so a value over it can arrive cut shorter and
+                # be taken, and schemathesis would see a violating value accepted; the refresh cookie's route
+                # treats an over-long one as no session instead.)
+                continue
             where = f"{method} {path} {parameter['in']} {parameter['name']}"
             unbounded += [f"{where}: {what}" for what in _unbounded(parameter["schema"], document)]
         body = document.body_schema(operation)

@@ -10,11 +10,13 @@ from sqlalchemy import delete, func, insert, or_, select, text, update
 
 from backend.domain.admin.models import AdminUser, ApiKey
 from backend.domain.auth.models import LoginFailure
+from backend.domain.refresh.models import RefreshFamily
 from backend.domain.sessions import AnySession, AsyncWriteSession
 
 admin_users = AdminUser.__table__  # type: ignore[attr-defined]
 api_keys = ApiKey.__table__  # type: ignore[attr-defined]
 login_failures = LoginFailure.__table__  # type: ignore[attr-defined]
+refresh_families = RefreshFamily.__table__  # type: ignore[attr-defined]
 
 
 async def operator_by_id(session: AnySession, operator_id: uuid.UUID) -> AdminUser | None:
@@ -46,13 +48,21 @@ class Identity:
     role: str
     is_active: bool
     token_version: int
+    session_ended: bool = False  # the token's refresh family is revoked (logout, reuse) or gone
 
 
-async def identity_by_id(session: AnySession, operator_id: uuid.UUID) -> Identity | None:
-    """What authentication needs of an operator, in one light Core query (it runs on every request)."""
+async def identity_by_id(
+    session: AnySession, operator_id: uuid.UUID, family_id: uuid.UUID | None = None
+) -> Identity | None:
+    """What authentication needs of an operator, in one light Core query (it runs on every request); with a
+    token's refresh family, whether that family has ended, in the same statement."""
     c = admin_users.c
-    stmt = select(c.id, c.name, c.role, c.is_active, c.token_version).where(c.id == operator_id)
-    row = (await session.execute(stmt)).first()
+    columns = [c.id, c.name, c.role, c.is_active, c.token_version]
+    if family_id is not None:
+        f = refresh_families.c
+        live = select(f.id).where(f.id == family_id, f.revoked_at.is_(None)).exists()
+        columns.append(~live)
+    row = (await session.execute(select(*columns).where(c.id == operator_id))).first()
     return Identity(*row) if row is not None else None
 
 

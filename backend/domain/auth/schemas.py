@@ -24,6 +24,10 @@ class PasswordChange(Schema):
     new_password: str = Field(min_length=12, max_length=1024)
 
 
+class SessionRequest(Schema):
+    """The body of refresh and logout: an empty JSON object (a JSON body is what keeps other sites out)."""
+
+
 class TokenRead(ReadSchema):
     access_token: str | None = shown_once("The bearer token")
     token_type: Literal["bearer"] = "bearer"  # noqa: S105

@@ -27,6 +27,7 @@ from backend.domain.errors import (
     Unauthorized,
 )
 from backend.domain.identity import Actor, ActorKind, AuditContext, Role
+from backend.domain.refresh.service import IssuedRefresh, RefreshService
 from backend.domain.sessions import AnySession, AsyncWriteSession, ReadSessionFactory
 from backend.infrastructure import security
 from backend.infrastructure.database import Database, ReadTarget, is_unavailable
@@ -130,8 +131,6 @@ class PasswordCheckGate:
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    secret: str
-    token_ttl_seconds: int
     max_failures_per_email: int
     max_failures_per_client: int
     window_seconds: int
@@ -143,6 +142,7 @@ class LoginOutcome:
 
     token: TokenRead | None = None
     error: DomainError | None = None
+    refresh: IssuedRefresh | None = None  # the new session's first refresh token, for the cookie
 
 
 def _invalid_credentials() -> Unauthorized:
@@ -188,8 +188,10 @@ class LoginService:
         policy: LoginPolicy,
         gate: PasswordCheckGate,
         request_id: str | None,
+        sessions: RefreshService,
     ) -> None:
         self.session = session
+        self.sessions = sessions  # each login starts a refresh family; a password change starts a new one
         self.reads = reads  # READ ONLY sessions on the primary
         self.policy = policy
         self.gate = gate
@@ -243,7 +245,7 @@ class LoginService:
             await self._audit(actor).record(
                 "auth.login", "admin_user", operator.id, {"client": {"before": None, "after": client.address}}
             )
-        return self._token(operator.id, operator.token_version, now)
+        return await self._token(operator.id, operator.token_version, now)
 
     async def change_password(self, actor: Actor, data: PasswordChange, client: ClientAddress) -> LoginOutcome:
         """The calling operator's new password, given the current one; every earlier token ends, a fresh one is
@@ -274,7 +276,7 @@ class LoginService:
         version = await self._replace_password(actor, operator, new_hash, client, now)
         if version is None:
             raise ConflictError("The password or the operator changed meanwhile; try again.", field="current_password")
-        return self._token(operator.id, version, now)
+        return await self._token(operator.id, version, now)
 
     async def _operator_and_throttle(
         self, operator_id: uuid.UUID, client: ClientAddress, now: datetime
@@ -339,10 +341,12 @@ class LoginService:
     def _audit(self, actor: Actor) -> AuditTrail:
         return AuditTrail(self.session, AuditContext(actor, self.request_id))
 
-    def _token(self, operator_id: uuid.UUID, version: int, now: datetime) -> LoginOutcome:
-        ttl = self.policy.token_ttl_seconds
-        token = security.issue_token(operator_id, self.policy.secret, ttl, now, version=version)
-        return LoginOutcome(token=TokenRead(access_token=token, expires_in=ttl))
+    async def _token(self, operator_id: uuid.UUID, version: int, now: datetime) -> LoginOutcome:
+        """An access token bound to a new refresh family, and that family's first refresh token."""
+        refresh = await self.sessions.start(operator_id, version, now)
+        token = self.sessions.access_token(operator_id, version, refresh.family_id, now)
+        ttl = self.sessions.policy.access_ttl_seconds
+        return LoginOutcome(token=TokenRead(access_token=token, expires_in=ttl), refresh=refresh)
 
 
 def token_claims(token: str, secret: str) -> security.TokenClaims:
@@ -353,13 +357,18 @@ def token_claims(token: str, secret: str) -> security.TokenClaims:
         raise Unauthorized("The access token is invalid or expired.") from exc
 
 
-async def actor_by_id(session: AnySession, operator_id: uuid.UUID, token_version: int) -> Actor:
-    """The active operator with this id, if the token was issued since its last password, role or status change."""
-    operator = await repository.identity_by_id(session, operator_id)
+async def actor_by_id(
+    session: AnySession, operator_id: uuid.UUID, token_version: int, family_id: uuid.UUID | None = None
+) -> Actor:
+    """The active operator with this id, if the token was issued since its last password, role or status change
+    (and its session, when it names one, was not ended by a logout or a refresh token's reuse)."""
+    operator = await repository.identity_by_id(session, operator_id, family_id)
     if operator is None or not operator.is_active:
         raise Unauthorized("The access token's operator is unknown or deactivated.")
     if operator.token_version != token_version:
         raise Unauthorized("The operator's password or role changed since this token was issued; log in again.")
+    if operator.session_ended:
+        raise Unauthorized("The session of this access token has ended (logged out or revoked); log in again.")
     return Actor(ActorKind.operator, operator.id, Role(operator.role), operator.name)
 
 
@@ -406,7 +415,8 @@ async def _identify_on_a_replica(database: Database, key: str, claims: security.
 async def _identify_on(target: ReadTarget, key: str, claims: security.TokenClaims | None) -> KeyCheck:
     async with target.sessions() as session:
         if claims is not None:
-            return KeyCheck(await actor_by_id(session, claims.subject, claims.version), needs_touch=False)
+            actor = await actor_by_id(session, claims.subject, claims.version, claims.session)
+            return KeyCheck(actor, needs_touch=False)
         return await actor_from_api_key(session, key)
 
 

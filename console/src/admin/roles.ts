@@ -1,0 +1,1 @@
+export const ROLES = ['viewer', 'moderator', 'admin'].map(id => ({ id, name: id }));

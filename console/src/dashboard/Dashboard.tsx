@@ -1,0 +1,96 @@
+import { Alert, Box, Card, CardContent, Chip, Table, TableBody, TableCell, TableHead, TableRow, Typography } from '@mui/material';
+import { useEffect, useState } from 'react';
+import { Loading, Title } from 'react-admin';
+
+import type { DashboardStats } from '../api';
+import { errorMessage, useMemberdesk } from '../hooks';
+import { SignupChart } from './SignupChart';
+
+const FIGURES: [keyof DashboardStats, string][] = [
+    ['total_members', 'Members'],
+    ['monthly_signups', 'Sign-ups this month'],
+    ['weekly_signups', 'Sign-ups this week'],
+    ['today_signups', 'Sign-ups today'],
+    ['male_count', 'Men'],
+    ['female_count', 'Women'],
+    ['pending_reviews', 'Pending reviews'],
+];
+
+function Degraded({ what }: { what: string }) {
+    return <Chip color="warning" label={`${what} unavailable right now`} size="small" />;
+}
+
+export default function Dashboard() {
+    const memberdesk = useMemberdesk();
+    const [stats, setStats] = useState<DashboardStats | null>(null);
+    const [error, setError] = useState<string | null>(null);
+    useEffect(() => {
+        memberdesk.dashboard().then(setStats, e => setError(errorMessage(e)));
+    }, [memberdesk]);
+
+    if (error) return <Alert severity="error">{error}</Alert>;
+    if (!stats) return <Loading />;
+    return (
+        <Box sx={{ p: 1 }}>
+            <Title title="Dashboard" />
+            <Typography component="h1" variant="h5" sx={{ mb: 2 }}>
+                Dashboard
+            </Typography>
+            <Box component="ul" sx={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fill, minmax(170px, 1fr))', gap: 2, p: 0, m: 0, listStyle: 'none' }}>
+                {FIGURES.map(([key, label]) => (
+                    <Card component="li" key={key} data-testid={`figure-${key}`}>
+                        <CardContent>
+                            <Typography variant="body2">{label}</Typography>
+                            <Typography variant="h4" component="p">
+                                {Number(stats[key]).toLocaleString()}
+                            </Typography>
+                        </CardContent>
+                    </Card>
+                ))}
+            </Box>
+            <Box sx={{ display: 'grid', gridTemplateColumns: { md: '2fr 1fr' }, gap: 2, mt: 2 }}>
+                <Card>
+                    <CardContent>
+                        <Typography component="h2" variant="h6">
+                            Sign-ups per day
+                        </Typography>
+                        {stats.signups_per_day ? <SignupChart days={stats.signups_per_day} /> : <Degraded what="Sign-ups per day" />}
+                    </CardContent>
+                </Card>
+                <Card>
+                    <CardContent>
+                        <Typography component="h2" variant="h6">
+                            Subscriptions by plan
+                        </Typography>
+                        {stats.subscriptions_by_plan ? (
+                            <Table size="small" aria-label="Active subscriptions by plan">
+                                <TableHead>
+                                    <TableRow>
+                                        <TableCell>Plan</TableCell>
+                                        <TableCell align="right">Active</TableCell>
+                                    </TableRow>
+                                </TableHead>
+                                <TableBody>
+                                    {stats.subscriptions_by_plan.map(row => (
+                                        <TableRow key={row.plan}>
+                                            <TableCell>{row.plan}</TableCell>
+                                            <TableCell align="right">{row.active.toLocaleString()}</TableCell>
+                                        </TableRow>
+                                    ))}
+                                </TableBody>
+                            </Table>
+                        ) : (
+                            <Degraded what="Subscriptions" />
+                        )}
+                    </CardContent>
+                </Card>
+            </Box>
+            {/* Phase 2 of issue 14: each queue's size and oldest age (photos, documents, reports), from issue 13. */}
+            {stats.degraded.length > 0 && (
+                <Alert severity="warning" sx={{ mt: 2 }}>
+                    Some sections could not be loaded: {stats.degraded.join(', ')}.
+                </Alert>
+            )}
+        </Box>
+    );
+}
