@@ -109,6 +109,7 @@ class Console:
     errors: list[str] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
     expected_statuses: set[int] = field(default_factory=set)
+    trail: list[str] = field(default_factory=list)
 
     def expect_status(self, status: int) -> None:
         """The test provokes an answer with this status on purpose (Chromium logs every 4xx/5xx it loads)."""
@@ -171,13 +172,25 @@ async def console(browser: Browser, console_server: ConsoleServer, tmp_path: Pat
         if message.type == "error":
             view.errors.append(f"console: {message.text} ({message.location.get('url', '')})")
 
+    # React reports a render error it recovered from as "Minified React error #520": say what caused it.
+    await context.add_init_script(
+        "window.addEventListener('error', e => { const c = e.error && e.error.cause;"
+        " if (c) console.error('caused by: ' + (c.stack || c)); });"
+    )
     await context.route("**/*", local_only)
     page.on("console", on_console)
     page.on("pageerror", lambda error: view.errors.append(f"page error: {error}"))
+    page.on(
+        "request", lambda r: view.trail.append(f"> {r.method} {r.url}") if "/api/" in r.url or "#" in r.url else None
+    )
+    page.on("response", lambda r: view.trail.append(f"< {r.status} {r.url}") if "/api/" in r.url else None)
+    page.on("framenavigated", lambda f: view.trail.append(f"nav {f.url}"))
     try:
         yield view
     finally:
         await page.screenshot(path=str(view.shot_path), full_page=True)
         await context.close()
     assert view.outside == [], f"requests to outside hosts: {view.outside}"
-    assert view.unexpected_errors() == [], f"browser console errors: {view.unexpected_errors()}"
+    assert view.unexpected_errors() == [], f"browser console errors: {view.unexpected_errors()}\n" + "\n".join(
+        view.trail
+    )

@@ -25,7 +25,11 @@ export default function Dashboard() {
     const [stats, setStats] = useState<DashboardStats | null>(null);
     const [error, setError] = useState<string | null>(null);
     useEffect(() => {
-        memberdesk.dashboard().then(setStats, e => setError(errorMessage(e)));
+        // After a refused call (no session) react-admin logs out and answers `{data: {}}`: not figures to show.
+        memberdesk.dashboard().then(
+            answer => Array.isArray(answer?.degraded) && setStats(answer),
+            e => setError(errorMessage(e)),
+        );
     }, [memberdesk]);
 
     if (error) return <Alert severity="error">{error}</Alert>;

@@ -43,7 +43,7 @@ export default function ReviewQueue() {
                 meta: { cursor: from },
             });
             const ids = page.data.map(row => String(row.id)).filter(id => !seen.current.has(id));
-            setCursor(page.meta.nextCursor);
+            setCursor(page.meta?.nextCursor ?? null); // no meta after a refused call (react-admin logged out)
             setQueue(current => [...(current ?? []), ...ids.filter(id => !(current ?? []).includes(id))]);
         },
         [memberdesk],
@@ -58,7 +58,7 @@ export default function ReviewQueue() {
         setMember(null);
         if (!currentId) return;
         memberdesk.getOne('members', { id: currentId }).then(
-            answer => setMember(answer.data as unknown as Member),
+            answer => answer.data?.id && setMember(answer.data as unknown as Member),
             error => notify(errorMessage(error), { type: 'error' }),
         );
         if (queue && queue.length < 3 && cursor) void loadMore(cursor);
