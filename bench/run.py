@@ -219,8 +219,9 @@ class Bench:
 
         auth = Auth(app_url, app_env, self.root)
         print(f"Authentication: {'bearer token for ' + BENCH_EMAIL if auth.enabled else 'none (no login route)'}")
-        samples.dashboard_truth = asyncio.run(dashboard_truth(asyncpg_dsn(urls.database_url)))
-        self._checks(app_url, auth, samples, app_env)
+        primary_dsn = asyncpg_dsn(urls.database_url)
+        samples.dashboard_truth = asyncio.run(dashboard_truth(primary_dsn))
+        self._checks(app_url, auth, samples, app_env, lambda: asyncio.run(dashboard_truth(primary_dsn)))
 
         generator = LoadGenerator(wrk, self.root / "load", config.duration, config.warmup)
         self.tool = generator.tool
@@ -269,11 +270,18 @@ class Bench:
 
     # ----------------------------------------------------------------------------------------------- checks
 
-    def _checks(self, app_url: str, auth: Auth, samples: Samples, app_env: dict[str, str]) -> None:
+    def _checks(
+        self,
+        app_url: str,
+        auth: Auth,
+        samples: Samples,
+        app_env: dict[str, str],
+        recount_dashboard: Callable[[], dict[str, int]],
+    ) -> None:
         with httpx.Client(base_url=app_url, headers=auth.headers(), timeout=60.0) as client:
             found = {
                 "totals": checks.check_totals(client, samples),
-                "dashboard": checks.check_dashboard(client, samples),
+                "dashboard": checks.check_dashboard(client, samples, recount_dashboard),
                 "presigned": checks.check_presigned(client, samples),
                 "queue_total": checks.check_queue_total(client, samples),
             }
