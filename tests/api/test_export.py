@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from backend.api.context import REQUEST_LOGGER
 from backend.domain.identity import Role
-from backend.domain.member import list_repository, repository
+from backend.domain.member import list_repository
 from backend.domain.member.list_repository import EXPORT_COLUMNS, MemberListQuery
 from backend.domain.sessions import AnySession
 from backend.infrastructure.settings import Settings
@@ -139,7 +139,7 @@ class TestExportFailures:
         async def fails(session: AnySession, query: MemberListQuery, sink: Sink) -> None:
             raise RuntimeError("injected: the copy failed before its first row")
 
-        monkeypatch.setattr(repository, "export_csv", fails)
+        monkeypatch.setattr(list_repository, "export_csv", fails)
         caplog.set_level(logging.INFO)
         async with viewer(app, tokens) as c, asyncio.timeout(30):
             response = await c.get(EXPORT)
@@ -161,7 +161,7 @@ class TestExportFailures:
 
             await copy(session, query, first_chunk_then_fail)
 
-        monkeypatch.setattr(repository, "export_csv", fails_midway)
+        monkeypatch.setattr(list_repository, "export_csv", fails_midway)
         caplog.set_level(logging.INFO)
         received = bytearray()
         statuses: list[int] = []

@@ -25,7 +25,7 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, Request, Route, async_playwright
 
 from backend.cli import create_admin
-from backend.domain.identity import Role
+from backend.domain.identity import OPERATOR_ROLES, Role
 from backend.infrastructure.settings import Settings
 from devtools.services import ServiceUrls
 from tests.conftest import asyncpg_dsn, wait_for_replica
@@ -58,7 +58,7 @@ async def console_server(
     if not (project_root / "console" / "dist" / "index.html").is_file():
         pytest.fail("the console is not built: `make test` builds it (or `make console`)")
     own = await own_database(services, settings, DATABASE, members=MEMBERS, rng_seed=11, objects=True)
-    for role in Role:
+    for role in OPERATOR_ROLES:
         await create_admin(own, email=email(role), name=f"Browser {role.value}", role=role, password=PASSWORD)
     await wait_for_replica(services)
     environment = {

@@ -186,10 +186,16 @@ class TestReviewQueue:
         await console.page.keyboard.press("n")
         await expect(card).to_have_attribute("data-member-id", str(pending[1]["id"]))
         await console.page.keyboard.press("r")
-        await console.page.get_by_label("Reason").fill("Photos of someone else")
+        await console.page.get_by_label("Reason code").select_option("impersonation")
+        await console.page.get_by_label("Reason", exact=True).fill("Photos of someone else")
         await console.page.keyboard.press("Enter")
         await expect(card).to_have_attribute("data-member-id", str(pending[2]["id"]))
         assert await browser_db.fetchval("SELECT status FROM users WHERE id = $1", pending[1]["id"]) == "rejected"
+        note = await browser_db.fetchrow(
+            "SELECT reason_code, content FROM member_notes WHERE user_id = $1 AND kind = 'rejected'", pending[1]["id"]
+        )
+        assert note is not None
+        assert (note["reason_code"], note["content"]) == ("impersonation", "Photos of someone else")
         assert await browser_db.fetchval("SELECT status FROM users WHERE id = $1", pending[0]["id"]) == "pending"
 
 

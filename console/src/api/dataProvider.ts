@@ -175,9 +175,12 @@ export function createDataProvider(http: Http) {
         // Memberdesk's own calls, beyond react-admin's CRUD.
         dashboard: async () => (await http.request<DashboardStats>('dashboard/stats')).json,
 
-        review: async (id: Identifier, action: 'approve' | 'reject' | 'suspend', reason?: string) =>
-            (await http.request<RaRecord>(`members/${id}/${action}`, { method: 'POST', body: reason ? { reason } : {} }))
-                .json,
+        /** A decision on a member; reject and suspend say why (`reason_code`, and `reason` for `other`). */
+        review: async (
+            id: Identifier,
+            action: 'approve' | 'reject' | 'suspend',
+            why?: { reason_code: string; reason?: string },
+        ) => (await http.request<RaRecord>(`members/${id}/${action}`, { method: 'POST', body: why ?? {} })).json,
 
         restore: async (id: Identifier) =>
             (await http.request<RaRecord>(`members/${id}/restore`, { method: 'POST' })).json,
@@ -185,7 +188,7 @@ export function createDataProvider(http: Http) {
         addNote: async (memberId: Identifier, content: string) =>
             (await http.request<RaRecord>(`members/${memberId}/notes`, { method: 'POST', body: { content } })).json,
 
-        updatePhoto: async (photoId: Identifier, change: { status?: string; reason?: string; display_order?: number }) =>
+        updatePhoto: async (photoId: Identifier, change: { status?: string; reason_code?: string; reason?: string; display_order?: number }) =>
             (await http.request<RaRecord>(`photos/${photoId}`, { method: 'PATCH', body: change })).json,
 
         deletePhoto: async (photoId: Identifier) =>

@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { EditButton, TopToolbar, useNotify, useRecordContext, useRedirect, useRefresh } from 'react-admin';
 
 import { errorMessage, useAllowed, useMemberdesk } from '../hooks';
-import { ReasonDialog } from './ReasonDialog';
+import { ReasonDialog, type Why } from './ReasonDialog';
 
 type Decision = 'reject' | 'suspend';
 
@@ -21,9 +21,9 @@ export function MemberActions() {
     if (!record) return <TopToolbar />;
     const id = record.id;
 
-    async function review(action: 'approve' | Decision, reason?: string) {
+    async function review(action: 'approve' | Decision, why?: Why) {
         try {
-            await memberdesk.review(id, action, reason);
+            await memberdesk.review(id, action, why);
             notify(`Member ${action === 'approve' ? 'approved' : action === 'reject' ? 'rejected' : 'suspended'}`, { type: 'success' });
         } catch (error) {
             notify(errorMessage(error), { type: 'error' });
@@ -87,10 +87,10 @@ export function MemberActions() {
                 title={asking === 'suspend' ? 'Suspend this member' : 'Reject this member'}
                 confirm={asking === 'suspend' ? 'Suspend' : 'Reject'}
                 onClose={() => setAsking(null)}
-                onConfirm={reason => {
+                onConfirm={why => {
                     const action = asking;
                     setAsking(null);
-                    if (action) void review(action, reason);
+                    if (action) void review(action, why);
                 }}
             />
         </TopToolbar>

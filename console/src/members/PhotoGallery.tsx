@@ -120,10 +120,10 @@ export function PhotoGallery() {
                 title="Reject this photo"
                 confirm="Reject"
                 onClose={() => setRejecting(null)}
-                onConfirm={reason => {
+                onConfirm={why => {
                     const photo = rejecting;
                     setRejecting(null);
-                    if (photo) void act(() => memberdesk.updatePhoto(photo.id, { status: 'rejected', reason }), 'Photo rejected');
+                    if (photo) void act(() => memberdesk.updatePhoto(photo.id, { status: 'rejected', ...why }), 'Photo rejected');
                 }}
             />
         </Box>

@@ -3,7 +3,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { Loading, Title, useNotify } from 'react-admin';
 
 import { errorMessage, useAllowed, useMemberdesk } from '../hooks';
-import { ReasonDialog } from '../members/ReasonDialog';
+import { ReasonDialog, type Why } from '../members/ReasonDialog';
 
 interface Member {
     id: string;
@@ -70,11 +70,11 @@ export default function ReviewQueue() {
     }, [currentId]);
 
     const decide = useCallback(
-        async (action: Decision, reason?: string) => {
+        async (action: Decision, why?: Why) => {
             if (!member || busy.current) return;
             busy.current = true;
             try {
-                await memberdesk.review(member.id, action, reason);
+                await memberdesk.review(member.id, action, why);
                 setDone(n => n + 1);
                 notify(`${member.name}: ${action === 'approve' ? 'approved' : action === 'reject' ? 'rejected' : 'suspended'}`, {
                     type: 'success',
@@ -170,10 +170,10 @@ export default function ReviewQueue() {
                 title={asking === 'suspend' ? `Suspend ${member?.name ?? ''}` : `Reject ${member?.name ?? ''}`}
                 confirm={asking === 'suspend' ? 'Suspend' : 'Reject'}
                 onClose={() => setAsking(null)}
-                onConfirm={reason => {
+                onConfirm={why => {
                     const action = asking;
                     setAsking(null);
-                    if (action) void decide(action, reason);
+                    if (action) void decide(action, why);
                 }}
             />
         </Box>
