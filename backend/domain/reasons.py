@@ -73,6 +73,16 @@ def known_code(code: Any) -> Any:
     return code
 
 
+def explained(text: str | None, info: ValidationInfo, what: str) -> str | None:
+    """A field validator's check that a code needing free text (`other`) came with it; `what` names the text."""
+    code = info.data.get("reason_code")
+    if text is None and code is not None and needs_reason(code):
+        raise PydanticCustomError(
+            "reason_required", "{what} is required when reason_code is {code}", {"what": what, "code": str(code)}
+        )
+    return text
+
+
 class Reasoned(Schema):
     """A decision that says why: a code from the closed list and free text, which `other` requires.
 
@@ -94,12 +104,7 @@ class Reasoned(Schema):
     @field_validator("reason", mode="after")
     @classmethod
     def _explained(cls, reason: str | None, info: ValidationInfo) -> Any:
-        code = info.data.get("reason_code")
-        if reason is None and code is not None and needs_reason(code):
-            raise PydanticCustomError(
-                "reason_required", "A reason is required when reason_code is {code}", {"code": code.value}
-            )
-        return reason
+        return explained(reason, info, "A reason")
 
 
 class MaybeReasoned(Reasoned):

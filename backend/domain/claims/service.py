@@ -60,7 +60,17 @@ async def check(session: AnySession, item: Claimable, actor: Actor, *, force: bo
     )
 
 
-def release(item: Claimable) -> None:
-    """End the claim on `item`: a decision has been made."""
+def release(item: Claimable) -> dict[str, str | None]:
+    """End the claim on `item`: a decision has been made. Answers the claim released, as an audit row shows it."""
+    holder, until = item.claimed_by, item.claimed_until
     item.claimed_by = None
     item.claimed_until = None
+    return {
+        "claimed_by": str(holder) if holder is not None else None,
+        "claimed_until": until.isoformat() if until is not None else None,
+    }
+
+
+def overridden(released: dict[str, str | None]) -> dict[str, object]:
+    """The audit change that records an admin's decision past someone else's claim (`released` by `release`)."""
+    return {"before": released, "after": None}

@@ -129,16 +129,12 @@ class DocumentService:
         if (row.status, row.reason_code, row.status_reason) == (status, code, reason) and not claims.holds(row):
             return DocumentDetailRead.model_validate(row)  # decided so already: nothing changes
         before = _state(row)
-        holder, held_until = row.claimed_by, row.claimed_until
         row.status, row.reason_code, row.status_reason = status, code, reason
-        claims.release(row)
+        released = claims.release(row)
         await repository.flush(self.session)
         diff = changes(before, _state(row))
         if forced:
-            diff["claim_overridden"] = {
-                "before": {"claimed_by": str(holder), "claimed_until": held_until.isoformat() if held_until else None},
-                "after": None,
-            }
+            diff["claim_overridden"] = claims.overridden(released)
         await self.audit.record(f"document.{status.value}", ENTITY, row.id, diff)
         await enqueue(
             self.session,

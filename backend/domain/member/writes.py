@@ -267,7 +267,6 @@ class MemberWriteService:
         if decision.until is not None and decision.action != ReviewAction.suspend:
             raise UnprocessableEntity("until goes with a suspension only.", field="until")
         user = await self._locked(member_id, expected_version)
-        holder, held_until = user.claimed_by, user.claimed_until
         forced = await claims.check(self.session, user, self.context.actor, force=decision.force)
         if user.status not in rule.from_statuses:
             allowed = ", ".join(sorted(s.value for s in rule.from_statuses))
@@ -278,12 +277,11 @@ class MemberWriteService:
         before = _user_state(user)
         user.status = rule.to_status
         user.suspended_until = decision.until
-        claims.release(user)
+        released = claims.release(user)
         await self._save(user, reload=False)  # answered from its own query, if at all
         diff = changes(before, _user_state(user)) | await self._phone_blocks(user, decision)
         if forced:
-            overridden = {"claimed_by": str(holder), "claimed_until": _iso(held_until)}
-            diff["claim_overridden"] = {"before": overridden, "after": None}
+            diff["claim_overridden"] = claims.overridden(released)
         await self._record(rule, decision, user, before["status"], diff)
         return user
 

@@ -200,7 +200,6 @@ class PhotoService:
             raise ConflictError(
                 f"The photo is {row.status}; complete its upload before moderating it.", photo_status=row.status
             )
-        holder, held_until = row.claimed_by, row.claimed_until
         forced = await claims.check(self.session, row, self.audit.context.actor, force=force)
         reason_code = code.value if code is not None else None
         unchanged = (row.status, row.status_reason, row.reason_code) == (status, reason, reason_code)
@@ -210,14 +209,11 @@ class PhotoService:
         row.status = status
         row.status_reason = reason
         row.reason_code = reason_code
-        claims.release(row)
+        released = claims.release(row)
         await repository.flush(self.session)
         diff = changes(before, _state(row))
         if forced:
-            diff["claim_overridden"] = {
-                "before": {"claimed_by": str(holder), "claimed_until": held_until.isoformat() if held_until else None},
-                "after": None,
-            }
+            diff["claim_overridden"] = claims.overridden(released)
         await self.audit.record(f"photo.{status.value}", ENTITY, row.id, diff)
         if status == PhotoStatus.rejected and not unchanged:
             await enqueue(

@@ -10,7 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from backend.domain.member.models import MemberStatus
-from backend.domain.reasons import REASON_MAX_LENGTH, ReasonCode, known_code, needs_reason
+from backend.domain.reasons import REASON_MAX_LENGTH, ReasonCode, explained, known_code
 from backend.domain.report.models import ReportAction, ReportStatus
 from backend.domain.schemas import MAX_FILTER_VALUES, NOT_BLANK, NOT_NULL, Choice, ReadSchema, Schema, Uuid
 
@@ -44,12 +44,7 @@ class ReportCreate(Schema):
     @field_validator("text", mode="after")
     @classmethod
     def _explained(cls, text: str | None, info: ValidationInfo) -> Any:
-        code = info.data.get("reason_code")
-        if text is None and code is not None and needs_reason(code):
-            raise PydanticCustomError(
-                "reason_required", "A text is required when reason_code is {code}", {"code": code}
-            )
-        return text
+        return explained(text, info, "A text")
 
     @field_validator("reporter_member_id", mode="after")
     @classmethod

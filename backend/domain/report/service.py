@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -13,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.claims import service as claims
-from backend.domain.errors import BadRequest, ConflictError, NotFoundError
+from backend.domain.errors import ConflictError, NotFoundError
 from backend.domain.identity import AuditContext
-from backend.domain.ordering import Page
+from backend.domain.ordering import Page, created_uuid_position
 from backend.domain.outbox.service import enqueue
 from backend.domain.report import repository
 from backend.domain.report.models import ReportStatus
@@ -29,27 +28,12 @@ from backend.domain.report.schemas import (
     ReportResolve,
 )
 from backend.domain.sessions import AnySession, AsyncWriteSession, Row
-from backend.domain.timebounds import in_utc
 
 
 def report_of(row: Row) -> ReportRead:
     """A report row (with its member's name and status) as the API shows it."""
     member = MemberSummary(id=row["reported_member_id"], name=row["member_name"], status=row["member_status"])
     return ReportRead.model_validate({**dict(row), "member": member})
-
-
-def _position(values: Sequence[Any] | None) -> tuple[datetime, uuid.UUID] | None:
-    """A keyset position (created_at, id) from a cursor's values; 400 naming `cursor` when malformed."""
-    if values is None:
-        return None
-    try:
-        stamp, last = values
-        moment = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
-        if moment is None or moment.tzinfo is None:
-            raise ValueError("not an aware timestamp")
-        return in_utc(moment), uuid.UUID(str(last))
-    except (TypeError, ValueError) as exc:
-        raise BadRequest("The cursor is not valid for this list.", parameter="cursor") from exc
 
 
 def build_query(filters: ReportFilters, page: Page, after: Sequence[Any] | None) -> ReportQuery:
@@ -63,7 +47,7 @@ def build_query(filters: ReportFilters, page: Page, after: Sequence[Any] | None)
         order=page.order,
         limit=page.limit,
         offset=page.offset,
-        after=_position(after),
+        after=created_uuid_position(after),
     )
 
 
@@ -177,13 +161,12 @@ class ReportService:
         forced = await claims.check(self.session, report, self.context.actor, force=data.force)
         if report.status != ReportStatus.open.value:
             raise ConflictError(f"The report is {report.status} already.", current_status=report.status)
-        held_by = report.claimed_by if forced else None
         report.status = data.status
         report.action = data.action.value if data.action is not None else None
         report.resolution_note = data.note
         report.resolved_by = self.context.actor.id
         report.resolved_at = func.now()  # type: ignore[assignment]
-        claims.release(report)
+        released = claims.release(report)
         await repository.save_report(self.session, report)
         diff = changes(
             {"status": ReportStatus.open.value, "action": None},
@@ -192,7 +175,7 @@ class ReportService:
         if data.note is not None:
             diff["note"] = {"before": None, "after": data.note}
         if forced:
-            diff["claim_overridden"] = {"before": str(held_by), "after": None}
+            diff["claim_overridden"] = claims.overridden(released)
         await self.audit.record(f"report.{data.status}", "report", report.id, diff)
         read = await self._read(report.id)
         await enqueue(self.session, "report.resolved", _event(read))
