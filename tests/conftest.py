@@ -32,6 +32,7 @@ from backend.infrastructure.storage import s3_client
 from backend.main import create_app
 from devtools.seed import SeedReport, seed_members
 from devtools.services import DevServices, Ports, ServiceUrls
+from tests.factories import remove_members_created_since
 from tests.pgbouncer import PgBouncer
 
 SEEDED_MEMBERS = 300
@@ -268,6 +269,21 @@ async def client(app: FastAPI, tokens: dict[Role, str]) -> AsyncIterator[httpx.A
 async def admin(app: FastAPI, tokens: dict[Role, str]) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(app, {"Authorization": f"Bearer {tokens[Role.admin]}"}) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+async def moderator(app: FastAPI, tokens: dict[Role, str]) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(app, {"Authorization": f"Bearer {tokens[Role.moderator]}"}) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+async def own_members(db: asyncpg.Connection) -> AsyncIterator[None]:
+    """The members a module makes, removed after it (a module that makes many, or bans some, uses it: later
+    modules count members and statuses)."""
+    since = await db.fetchval("SELECT clock_timestamp()")
+    yield
+    await remove_members_created_since(db, since)
 
 
 @pytest.fixture(scope="session")

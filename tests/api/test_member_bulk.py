@@ -7,38 +7,23 @@ import asyncio
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from backend.domain.admin.schemas import OperatorRead
 from backend.domain.errors import ServiceUnavailable
 from backend.domain.identity import Role
 from backend.domain.member import writes
 from backend.domain.member.writes import Decision, MemberWriteService
-from tests.conftest import api_client
-from tests.factories import remove_members_created_since
 
 BULK = "/api/v1/admin/members/bulk"
 
 
-@pytest.fixture(scope="module")
-async def moderator(app: FastAPI, tokens: dict[Role, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(app, {"Authorization": f"Bearer {tokens[Role.moderator]}"}) as c:
-        yield c
-
-
-@pytest.fixture(scope="module", autouse=True)
-async def own_members(db: asyncpg.Connection) -> AsyncIterator[None]:
-    """The members this module makes are removed after it (many, and some banned: later modules count members)."""
-    since = await db.fetchval("SELECT clock_timestamp()")
-    yield
-    await remove_members_created_since(db, since)
+pytestmark = pytest.mark.usefixtures("own_members")
 
 
 async def create_members(db: asyncpg.Connection, count: int, *, status: str = "pending") -> list[uuid.UUID]:

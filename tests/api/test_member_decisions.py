@@ -8,39 +8,26 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from backend.domain.admin.schemas import OperatorRead
 from backend.domain.identity import Role
 from backend.domain.reasons import LABELS, ReasonCode
 from backend.infrastructure.settings import Settings
 from devtools.services import ServiceUrls
-from tests.conftest import api_client, wait_for_replica
+from tests.conftest import wait_for_replica
 from tests.domain.test_member_counts import assert_counters_exact
-from tests.factories import create_member, remove_members_created_since, unique_phone
+from tests.factories import create_member, unique_phone
 
 MEMBERS = "/api/v1/admin/members"
 
 
-@pytest.fixture(scope="module")
-async def moderator(app: FastAPI, tokens: dict[Role, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(app, {"Authorization": f"Bearer {tokens[Role.moderator]}"}) as c:
-        yield c
-
-
-@pytest.fixture(scope="module", autouse=True)
-async def own_members(db: asyncpg.Connection) -> AsyncIterator[None]:
-    """The members this module makes are removed after it (many, and some banned: later modules count members)."""
-    since = await db.fetchval("SELECT clock_timestamp()")
-    yield
-    await remove_members_created_since(db, since)
+pytestmark = pytest.mark.usefixtures("own_members")
 
 
 def new_member(phone: str) -> dict[str, Any]:

@@ -12,11 +12,9 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from backend.domain.identity import Role
 from devtools.services import ServiceUrls
-from tests.conftest import api_client, wait_for_replica
+from tests.conftest import wait_for_replica
 from tests.factories import create_member, unique_phone
 
 MEMBERS = "/api/v1/admin/members"
@@ -33,12 +31,6 @@ def new_member_body(**changes: Any) -> dict[str, Any]:
         "preference": {"age_min": 25, "age_max": 35, "regions": ["Seoul", "Busan"]},
         **changes,
     }
-
-
-@pytest.fixture(scope="module")
-async def moderator(app: FastAPI, tokens: dict[Role, str]) -> Any:
-    async with api_client(app, {"Authorization": f"Bearer {tokens[Role.moderator]}"}) as c:
-        yield c
 
 
 async def audit_actions(db: asyncpg.Connection, member_id: uuid.UUID | str) -> list[str]:

@@ -41,12 +41,6 @@ JPEG = jpeg_bytes()
 
 
 @pytest.fixture(scope="module")
-async def moderator(app: FastAPI, tokens: dict[Role, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(app, {"Authorization": f"Bearer {tokens[Role.moderator]}"}) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 async def small_limit(settings: Settings, tokens: dict[Role, str]) -> AsyncIterator[httpx.AsyncClient]:
     """A moderator's client on an app whose PHOTO_MAX_BYTES is SMALL_LIMIT."""
     application = create_app(settings.model_copy(update={"photo_max_bytes": SMALL_LIMIT}))

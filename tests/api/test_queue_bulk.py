@@ -12,20 +12,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from backend.domain.admin.schemas import OperatorRead
 from backend.domain.identity import Role
-from tests.conftest import api_client
 
 PHOTOS = "/api/v1/admin/photos"
 DOCUMENTS = "/api/v1/admin/documents"
-
-
-@pytest.fixture(scope="module")
-async def moderator(app: FastAPI, tokens: dict[Role, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(app, {"Authorization": f"Bearer {tokens[Role.moderator]}"}) as c:
-        yield c
 
 
 @pytest.fixture

@@ -28,12 +28,6 @@ async def reporter(app: FastAPI, tokens: dict[Role, str]) -> AsyncIterator[httpx
         yield c
 
 
-@pytest.fixture(scope="module")
-async def moderator(app: FastAPI, tokens: dict[Role, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(app, {"Authorization": f"Bearer {tokens[Role.moderator]}"}) as c:
-        yield c
-
-
 @pytest.fixture
 async def members(db: asyncpg.Connection) -> AsyncIterator[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]:
     """A reported member and two members who report; removed (with their reports) afterwards."""

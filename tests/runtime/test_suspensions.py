@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -15,28 +14,16 @@ import pytest
 from fastapi import FastAPI
 
 from backend.api.state import app_state
-from backend.domain.identity import HOUSEKEEPING, AuditContext, Role
+from backend.domain.identity import HOUSEKEEPING, AuditContext
 from backend.domain.member.writes import MemberWriteService
 from backend.infrastructure.settings import Settings
 from backend.runtime.housekeeping import Housekeeper
-from tests.conftest import api_client
-from tests.factories import create_member, remove_members_created_since
+from tests.factories import create_member
 
 MEMBERS = "/api/v1/admin/members"
 
 
-@pytest.fixture(scope="module")
-async def moderator(app: FastAPI, tokens: dict[Role, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(app, {"Authorization": f"Bearer {tokens[Role.moderator]}"}) as c:
-        yield c
-
-
-@pytest.fixture(scope="module", autouse=True)
-async def own_members(db: asyncpg.Connection) -> AsyncIterator[None]:
-    """The members this module makes are removed after it (many, and some banned: later modules count members)."""
-    since = await db.fetchval("SELECT clock_timestamp()")
-    yield
-    await remove_members_created_since(db, since)
+pytestmark = pytest.mark.usefixtures("own_members")
 
 
 def housekeeper(app: FastAPI, settings: Settings) -> Housekeeper:
