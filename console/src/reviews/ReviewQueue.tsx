@@ -1,5 +1,5 @@
 import { Alert, Box, Button, Card, CardContent, Chip, Typography } from '@mui/material';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { Loading, Title, useNotify } from 'react-admin';
 
 import { errorMessage, useAllowed, useMemberdesk } from '../hooks';
@@ -89,7 +89,9 @@ export default function ReviewQueue() {
         [member, memberdesk, next, notify],
     );
 
-    useEffect(() => {
+    // A layout effect: the listener that sees the member on screen is in place before the browser paints it, so a
+    // key pressed as soon as the member shows is never handled by the listener of the screen before.
+    useLayoutEffect(() => {
         function onKey(event: KeyboardEvent) {
             if (asking || event.ctrlKey || event.metaKey || event.altKey) return;
             const target = event.target as HTMLElement;
