@@ -70,6 +70,34 @@ class TestDashboardStats:
                 age = (datetime.now(UTC) - oldest).total_seconds()
                 assert age - 60 <= figures["oldest_age_seconds"] <= age + 1
 
+    async def test_a_deleted_members_photos_and_documents_do_not_wait(
+        self, client: httpx.AsyncClient, admin: httpx.AsyncClient, db: asyncpg.Connection
+    ) -> None:
+        """A soft-deleted member's pending items leave the photo and document queues, and so their waiting counts."""
+        member = await db.fetchval(
+            """
+            SELECT u.id FROM users u
+            WHERE u.deleted_at IS NULL
+              AND EXISTS (SELECT 1 FROM user_photos p WHERE p.user_id = u.id AND p.status = 'pending'
+                          AND p.deleted_at IS NULL)
+              AND EXISTS (SELECT 1 FROM user_documents d WHERE d.user_id = u.id AND d.status = 'pending'
+                          AND d.deleted_at IS NULL)
+            ORDER BY u.created_at LIMIT 1
+            """
+        )
+        assert member is not None, "the seed has members with pending photos and documents"
+        before = (await client.get(STATS)).json()["queues"]
+        assert (await admin.delete(f"/api/v1/admin/members/{member}")).status_code == 200
+        try:
+            after = (await client.get(STATS)).json()["queues"]
+            expected = dict(await one(db, repository.COUNTED_QUEUES))
+            for name in ("photos", "documents"):
+                assert after[name]["waiting"] == expected[name] < before[name]["waiting"], name
+            pending = dict(await one(db, repository.COUNTED_PENDING_MODERATION))
+            assert (await client.get(STATS)).json()["moderation_queue"] == pending
+        finally:
+            assert (await admin.post(f"/api/v1/admin/members/{member}/restore")).status_code == 200
+
     async def test_sections(self, client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         body = (await client.get(STATS)).json()
         plans = {p["plan"]: p["active"] for p in body["subscriptions_by_plan"]}

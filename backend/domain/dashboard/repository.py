@@ -69,13 +69,13 @@ async def active_subscriptions_by_plan(session: AnySession) -> list[tuple[str, i
 
 
 async def moderation_queue(session: AnySession) -> tuple[int, int]:
-    """Live photos and documents awaiting moderation (from the moderation counters)."""
+    """Photos and documents of live members awaiting moderation (from the queue counters, as the queues count)."""
     result = await session.execute(
         text(
             """
             SELECT coalesce(sum(n) FILTER (WHERE entity = 'photo'), 0),
                    coalesce(sum(n) FILTER (WHERE entity = 'document'), 0)
-            FROM moderation_counts WHERE status = 'pending'
+            FROM queue_counts WHERE status = 'pending' AND NOT deleted
             """
         )
     )
@@ -96,6 +96,7 @@ def _oldest(table: str, waiting: str) -> str:
 _LIVE_MEMBER = "EXISTS (SELECT 1 FROM users m WHERE m.id = t.user_id AND m.deleted_at IS NULL)"
 _PENDING = "t.status = 'pending' AND t.deleted_at IS NULL"
 # Each queue's waiting count from the counters, and the age of its oldest item from its index, in one statement.
+# Photos and documents wait only while their member is live: queue_counts' `deleted` is the item's or its member's.
 _QUEUES = text(
     f"""
     SELECT c.members, c.photos, c.documents, c.reports,
@@ -104,10 +105,12 @@ _QUEUES = text(
            {_oldest("user_documents", f"{_PENDING} AND {_LIVE_MEMBER}")} AS documents_oldest,
            {_oldest("reports", "t.status = 'open'")} AS reports_oldest
     FROM (SELECT (SELECT coalesce(sum(n), 0) FROM member_totals WHERE NOT deleted AND status = 'pending') AS members,
-                 coalesce(sum(n) FILTER (WHERE entity = 'photo' AND status = 'pending'), 0) AS photos,
-                 coalesce(sum(n) FILTER (WHERE entity = 'document' AND status = 'pending'), 0) AS documents,
-                 coalesce(sum(n) FILTER (WHERE entity = 'report' AND status = 'open'), 0) AS reports
-          FROM moderation_counts) AS c
+                 (SELECT coalesce(sum(n), 0) FROM queue_counts
+                  WHERE entity = 'photo' AND status = 'pending' AND NOT deleted) AS photos,
+                 (SELECT coalesce(sum(n), 0) FROM queue_counts
+                  WHERE entity = 'document' AND status = 'pending' AND NOT deleted) AS documents,
+                 (SELECT coalesce(sum(n), 0) FROM moderation_counts
+                  WHERE entity = 'report' AND status = 'open') AS reports) AS c
     """
 )
 QUEUE_NAMES = ("members", "photos", "documents", "reports")
@@ -161,8 +164,10 @@ GROUP BY s.plan ORDER BY s.plan
 """
 COUNTED_QUEUES = """
 SELECT (SELECT count(*) FROM users WHERE status = 'pending' AND deleted_at IS NULL) AS members,
-       (SELECT count(*) FROM user_photos WHERE status = 'pending' AND deleted_at IS NULL) AS photos,
-       (SELECT count(*) FROM user_documents WHERE status = 'pending' AND deleted_at IS NULL) AS documents,
+       (SELECT count(*) FROM user_photos p JOIN users u ON u.id = p.user_id
+        WHERE p.status = 'pending' AND p.deleted_at IS NULL AND u.deleted_at IS NULL) AS photos,
+       (SELECT count(*) FROM user_documents d JOIN users u ON u.id = d.user_id
+        WHERE d.status = 'pending' AND d.deleted_at IS NULL AND u.deleted_at IS NULL) AS documents,
        (SELECT count(*) FROM reports WHERE status = 'open') AS reports,
        (SELECT min(created_at) FROM users WHERE status = 'pending' AND deleted_at IS NULL) AS members_oldest,
        (SELECT min(p.created_at) FROM user_photos p JOIN users u ON u.id = p.user_id
@@ -172,6 +177,8 @@ SELECT (SELECT count(*) FROM users WHERE status = 'pending' AND deleted_at IS NU
        (SELECT min(created_at) FROM reports WHERE status = 'open') AS reports_oldest
 """
 COUNTED_PENDING_MODERATION = """
-SELECT (SELECT count(*) FROM user_photos WHERE status = 'pending' AND deleted_at IS NULL) AS photos_pending,
-       (SELECT count(*) FROM user_documents WHERE status = 'pending' AND deleted_at IS NULL) AS documents_pending
+SELECT (SELECT count(*) FROM user_photos p JOIN users u ON u.id = p.user_id
+        WHERE p.status = 'pending' AND p.deleted_at IS NULL AND u.deleted_at IS NULL) AS photos_pending,
+       (SELECT count(*) FROM user_documents d JOIN users u ON u.id = d.user_id
+        WHERE d.status = 'pending' AND d.deleted_at IS NULL AND u.deleted_at IS NULL) AS documents_pending
 """

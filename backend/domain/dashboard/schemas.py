@@ -15,8 +15,8 @@ class PlanCount(ReadSchema):
 
 
 class ModerationQueue(ReadSchema):
-    photos_pending: int
-    documents_pending: int
+    photos_pending: int = Field(description="Pending photos of live members (a deleted member's items wait for none)")
+    documents_pending: int = Field(description="Pending documents of live members")
 
 
 class QueueFigures(ReadSchema):
