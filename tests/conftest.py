@@ -30,10 +30,10 @@ from backend.infrastructure.security import issue_token
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import s3_client
 from backend.main import create_app
+from devtools.pgbouncer import PgBouncer
 from devtools.seed import SeedReport, seed_members
 from devtools.services import DevServices, Ports, ServiceUrls
 from tests.factories import remove_members_created_since
-from tests.pgbouncer import PgBouncer
 
 SEEDED_MEMBERS = 300
 
