@@ -88,11 +88,15 @@ class Progress:
             self._line(self._status())
 
     def note(self, text: str) -> None:
-        """A line of its own (a phase begins, say), above the bar on a terminal."""
+        """A line of its own under the label (a phase begins, say), above the bar on a terminal."""
+        self.echo(f"{self.label}: {text}")
+
+    def echo(self, text: str) -> None:
+        """A line of the command's own output, printed above the bar on a terminal instead of across it."""
         if self._bar:
             self._stream.write("\r\x1b[2K")
-        self._line(f"{self.label}: {text}")
-        if self._bar:
+        self._line(text)
+        if self._bar and not self._closed:
             self._draw()
 
     def close(self, *, failed: bool = False) -> None:

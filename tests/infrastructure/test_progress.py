@@ -87,3 +87,10 @@ class TestBar:
 @pytest.mark.parametrize(("seconds", "text"), [(0.4, "0 s"), (59, "59 s"), (185, "3:05"), (3723, "1:02:03")])
 def test_durations_read_as_a_person_would(seconds: float, text: str) -> None:
     assert duration(seconds) == text
+
+
+def test_echoed_lines_go_above_the_bar_which_is_drawn_again() -> None:
+    out = io.StringIO()
+    progress = Progress("Bench", 3, stream=out, bar=True, clock=Clock())
+    progress.echo("app list 1,000 req/s")
+    assert "\r\x1b[2Kapp list 1,000 req/s\n\r\x1b[2K[" in out.getvalue()
