@@ -554,17 +554,21 @@ async def _restore_indexes(conn: asyncpg.Connection, deferred: _Deferred, progre
         f"SET LOCAL maintenance_work_mem = '{_INDEX_BUILD_MEMORY}';"
         f" SET LOCAL max_parallel_maintenance_workers = {_INDEX_BUILD_WORKERS}"
     )
-    if progress is not None:
-        progress.note(
-            f"building {len(deferred.keys) + len(deferred.indexes)} indexes and {len(deferred.foreign_keys)} foreign"
-            " keys"
-        )
-    for table, name, definition in deferred.keys:
-        await conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-    for definition in deferred.indexes:
-        await conn.execute(definition)
-    for table, name, definition in deferred.foreign_keys:
-        await conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    statements = [
+        *(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in deferred.keys),
+        *deferred.indexes,
+        *(
+            f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+            for table, name, definition in deferred.foreign_keys
+        ),
+    ]
+    stage = progress.stage("Building keys, indexes and foreign keys", len(statements)) if progress else None
+    for statement in statements:
+        await conn.execute(statement)
+        if stage is not None:
+            stage.advance()
+    if stage is not None:
+        stage.close()
 
 
 async def _next_phone_base(conn: asyncpg.Connection) -> int:

@@ -87,6 +87,12 @@ class Progress:
             self._shown_at = now
             self._line(self._status())
 
+    def stage(self, label: str, total: int | None = None, *, unit: str = "") -> Progress:
+        """The progress of one phase of the work, on the same stream and shown the same way."""
+        return Progress(
+            label, total, unit=unit, stream=self._stream, every=self._every, bar=self._bar, clock=self._clock
+        )
+
     def note(self, text: str) -> None:
         """A line of its own under the label (a phase begins, say), above the bar on a terminal."""
         self.echo(f"{self.label}: {text}")

@@ -94,3 +94,11 @@ def test_echoed_lines_go_above_the_bar_which_is_drawn_again() -> None:
     progress = Progress("Bench", 3, stream=out, bar=True, clock=Clock())
     progress.echo("app list 1,000 req/s")
     assert "\r\x1b[2Kapp list 1,000 req/s\n\r\x1b[2K[" in out.getvalue()
+
+
+def test_a_stage_is_shown_on_the_same_stream_the_same_way() -> None:
+    out, clock = io.StringIO(), Clock()
+    with Progress("Seeding", 10, stream=out, clock=clock) as progress, progress.stage("Indexes", 4) as stage:
+        clock.now += 1.0
+        stage.advance(4)
+    assert out.getvalue().splitlines()[0] == "Indexes: 4/4 in 1 s, 4.0/s"
