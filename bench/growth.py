@@ -42,6 +42,8 @@ class Figures:
     seeded: int
     loads: dict[str, dict[str, float]]
     """label -> rps, p50_ms, p99_ms, errors."""
+    others_busy: float = 0.0
+    """The mean share of the CPUs that other processes kept busy just before each load."""
 
     @classmethod
     def read(cls, path: Path) -> Figures:
@@ -61,6 +63,7 @@ def save(
     loads: Mapping[tuple[str, str, int], LoadResult],
     concurrency: int,
     revision: str,
+    others_busy: list[float],
 ) -> Path:
     """Write this run's figures for the compared endpoints (those it measured)."""
     measured: dict[str, dict[str, float]] = {}
@@ -81,6 +84,7 @@ def save(
         seed_seconds=seed.seconds,
         seeded=seed.seeded,
         loads=measured,
+        others_busy=sum(others_busy) / len(others_busy) if others_busy else 0.0,
     )
     results_dir.mkdir(parents=True, exist_ok=True)
     path = figures_path(results_dir, members)
@@ -141,7 +145,10 @@ def render(base: Figures, grown: Figures) -> tuple[str, list[Target]]:
 def describe(figures: Figures) -> str:
     seed = f"seed {figures.seed_seconds:.0f} s for {figures.seeded:,}" if figures.seed_seconds else "seed not timed"
     load = ", ".join(f"{x:.1f}" for x in figures.load_average)
-    return f"{_millions(figures.members)}: {figures.when}, {figures.revision}, {seed}, load average {load} at the end"
+    return (
+        f"{_millions(figures.members)}: {figures.when}, {figures.revision}, {seed}; other processes kept"
+        f" {figures.others_busy:.0%} of the CPUs busy before the loads, load average {load} at the end"
+    )
 
 
 def draw(base: Figures, grown: Figures, path: Path) -> Path:

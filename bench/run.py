@@ -253,7 +253,15 @@ class Bench:
                 ),
             )
         self.results.lifetime_rss_mb = lifetime_peak_mb(app.pid)
-        growth.save(config.results_dir, seed.members, seed, self.results.loads, config.concurrency, _git_revision())
+        growth.save(
+            config.results_dir,
+            seed.members,
+            seed,
+            self.results.loads,
+            config.concurrency,
+            _git_revision(),
+            self.others_busy,
+        )
         return self._report(seed, samples, wrk)
 
     def _claims(self, generator: LoadGenerator, app_url: str, auth: Auth, dsn: str) -> None:
