@@ -46,6 +46,17 @@ Phase = Callable[[str], None]
 class Injector:
     """Runs the faults in order, `gap` seconds of plain load after each, and keeps their windows."""
 
+    NAMES = (
+        "kill-worker",
+        "replica-down",
+        "replay-paused",
+        "pgbouncer-restart",
+        "primary-down",
+        "s3-down",
+        "webhook-500",
+        "webhook-silent",
+    )
+
     def __init__(self, rig: Rig, ledger: Ledger, gap: float, announce: Phase) -> None:
         self.rig = rig
         self.ledger = ledger
@@ -65,6 +76,7 @@ class Injector:
             ("webhook-500", "webhook receiver answering 500 for 30 s", self.webhook_errors),
             ("webhook-silent", "webhook receiver not answering for 10 s", self.webhook_silent),
         ]
+        assert tuple(name for name, _label, _step in steps) == self.NAMES
         for name, label, step in steps:
             window = Window(name, label, self.ledger.now())
             self.windows.append(window)

@@ -13,7 +13,7 @@
 5. A row per fault and the checks, printed and written to bench/results/chaos.md, the run drawn in
    bench/results/chaos.png. The exit status is 1 when a fault had a failure that is not allowed or a check failed.
 
-Progress: a plain line every 5 seconds (phase, elapsed, req/s, failures), so a log is never silent.
+Progress: a bar (phase, req/s, failures, time left) on a terminal, a plain line every 5 seconds in a log.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import os
 import secrets
 import sys
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from pathlib import Path
 import asyncpg
 import orjson
 
+from backend.infrastructure.progress import Progress
 from bench.auth import BENCH_EMAIL, bench_password, create_operator, login
 from bench.chaos import faults, load, report, verify
 from bench.config import BENCH_DIR, PROJECT_ROOT
@@ -43,6 +45,8 @@ from devtools.pgbouncer import PgBouncer
 from devtools.services import DevServices, Ports, ServiceUrls
 
 PROGRESS_SECONDS = 5.0
+PLANNED_FAULT_SECONDS = 140.0
+"""How long the faults themselves last (20 + 30 + 20 + 20 + 30 + 10 s, and starting servers again)."""
 DRAIN_TIMEOUT_SECONDS = 240.0
 
 
@@ -71,15 +75,17 @@ class ChaosConfig:
         )
 
 
-class Progress:
-    """The phase, and a plain line every PROGRESS_SECONDS: elapsed, answered req/s, failures."""
+class Ticker:
+    """The run's progress, shown by the project's helper (backend/infrastructure/progress.py): on a terminal a bar
+    with the phase, requests per second, failures and time left; in a log a plain line every PROGRESS_SECONDS."""
 
-    def __init__(self, ledger: load.Ledger) -> None:
+    def __init__(self, ledger: load.Ledger, planned_seconds: float) -> None:
         self.ledger = ledger
         self.phase = "warm-up"
+        self.bar = Progress("chaos", round(planned_seconds), unit="s", stream=sys.stdout, every=PROGRESS_SECONDS)
 
     def say(self, text: str) -> None:
-        print(f"chaos | {self.ledger.now():5.0f} s | {text}", flush=True)
+        self.bar.echo(f"chaos | {self.ledger.now():5.0f} s | {text}")
 
     def announce(self, text: str) -> None:
         if text.startswith("fault "):
@@ -88,17 +94,22 @@ class Progress:
         self.say(text)
 
     async def run(self) -> None:
-        seen = 0
+        seen = failed = 0
+        marks: deque[tuple[float, int]] = deque()
         while True:
-            await asyncio.sleep(PROGRESS_SECONDS)
-            attempts = self.ledger.attempts
-            recent, seen = attempts[seen:], len(attempts)
-            failed = sum(1 for a in recent if a.kind in report.FAILED)
-            total = sum(1 for a in attempts if a.kind in report.FAILED)
-            self.say(
-                f"{self.phase:18} {len(recent) / PROGRESS_SECONDS:6.0f} req/s  {failed:4d} failed"
-                f" ({total} in all, {len(attempts):,} requests)"
-            )
+            await asyncio.sleep(0.5)
+            now, attempts = self.ledger.now(), self.ledger.attempts
+            failed += sum(1 for a in attempts[seen:] if a.kind in report.FAILED)
+            seen = len(attempts)
+            marks.append((now, seen))
+            while now - marks[0][0] > PROGRESS_SECONDS:
+                marks.popleft()
+            rate = (seen - marks[0][1]) / max(now - marks[0][0], 0.5)
+            self.bar.label = f"chaos {self.phase}, {rate:.0f} req/s, {failed} failed of {seen:,}"
+            self.bar.update(min(round(now), self.bar.total or 0))
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 class ChaosRun:
@@ -216,7 +227,7 @@ class ChaosRun:
         finally:
             await conn.close()
         ledger = load.Ledger()
-        progress = Progress(ledger)
+        progress = Ticker(ledger, config.warmup + PLANNED_FAULT_SECONDS + (len(faults.Injector.NAMES) - 1) * config.gap)
         ticking = asyncio.create_task(progress.run())
         stop = asyncio.Event()
         driving = asyncio.create_task(
@@ -229,6 +240,8 @@ class ChaosRun:
             stop.set()
             await driving
             load_end = ledger.now()
+            ticking.cancel()
+            progress.close()
             progress.phase = "draining"
             drained = await verify.drain_outbox(dsn, since, DRAIN_TIMEOUT_SECONDS, progress.say)
             progress.say(f"outbox drained in {drained:.1f} s; checking")
