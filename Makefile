@@ -14,7 +14,7 @@ CONSOLE_SOURCES := $(shell find console/src console/scripts -type f 2>/dev/null)
 CONSOLE_MODULES := console/node_modules/.installed
 CONSOLE_BUILT := console/dist/.built
 
-.PHONY: run test lint fmt migrate seed bench setup clean pgbouncer chromium console
+.PHONY: run test lint fmt migrate seed bench chaos setup clean pgbouncer chromium console
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -73,8 +73,11 @@ migrate: $(STAMP)  ## alembic upgrade head on DATABASE_URL
 seed: $(STAMP)  ## MEMBERS=N demo members into DATABASE_URL
 	$(VENV)/bin/memberdesk seed --members $(MEMBERS)
 
-bench: $(STAMP)  ## issue 6: app vs raw asyncpg baseline at 1M members under wrk; table in bench/results/latest.md
-	$(VENV)/bin/python -m bench
+bench: $(STAMP)  ## issue 6: app vs raw asyncpg baseline at MEMBERS (1M) under wrk; table in bench/results/latest.md
+	BENCH_MEMBERS=$${BENCH_MEMBERS:-$(MEMBERS)} $(VENV)/bin/python -m bench
+
+chaos: $(STAMP) pgbouncer  ## issue 16: the app under load while its servers fail; bench/results/chaos.md and .png
+	$(VENV)/bin/python -m bench.chaos
 
 clean:
 	rm -rf .devdata console/dist

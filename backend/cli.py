@@ -60,13 +60,15 @@ def migrate(database_url: str) -> None:
 async def housekeep(settings: Settings) -> None:
     """One housekeeping pass now, as each API process runs one every HOUSEKEEPING_INTERVAL_SECONDS."""
     from backend.infrastructure.database import Database, create_engine
+    from backend.infrastructure.progress import Progress
     from backend.infrastructure.storage import Storage, s3_client
-    from backend.runtime.housekeeping import Housekeeper
+    from backend.runtime.housekeeping import CHORES, Housekeeper
 
     database = Database(create_engine(str(settings.database_url), settings))
     try:
-        async with s3_client(settings) as client:
-            report = await Housekeeper(database, Storage(client, settings), settings).run_once()
+        with Progress("Housekeeping", CHORES, unit="chores") as progress:
+            async with s3_client(settings) as client:
+                report = await Housekeeper(database, Storage(client, settings), settings).run_once(progress=progress)
     finally:
         await database.dispose()
     print(

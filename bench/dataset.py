@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from backend.domain.dashboard.repository import COUNTED_MEMBER_COUNTS
+from backend.infrastructure.progress import Progress
 from bench.config import PROJECT_ROOT
 from devtools.services import ServiceUrls
 
@@ -125,12 +126,35 @@ async def count_users(dsn: str) -> int:
         await conn.close()
 
 
+MEMBER_TABLES = (
+    "users",
+    "user_profiles",
+    "user_lifestyles",
+    "user_preferences",
+    "user_subscriptions",
+    "user_photos",
+    "user_documents",
+)
+
+
 async def vacuum_analyze(superuser_dsn: str) -> float:
-    """VACUUM ANALYZE every table (hint bits, visibility map, statistics), then a CHECKPOINT."""
+    """VACUUM ANALYZE every table (hint bits, visibility map, statistics), then a CHECKPOINT.
+
+    The member tables one by one, with progress in megabytes of table, then the rest in one statement.
+    """
     started = time.perf_counter()
     conn = await asyncpg.connect(superuser_dsn)
     try:
         await conn.execute("SET statement_timeout = 0")
+        sizes = await conn.fetch(
+            "SELECT relname, pg_table_size(oid) / 1000000 AS mb FROM pg_class"
+            " WHERE relname = ANY($1) AND relkind = 'r'",
+            list(MEMBER_TABLES),
+        )
+        with Progress("VACUUM ANALYZE", sum(row["mb"] for row in sizes), unit="MB", stream=sys.stdout) as progress:
+            for row in sizes:
+                await conn.execute(f"VACUUM (ANALYZE) {row['relname']}")
+                progress.advance(row["mb"])
         await conn.execute("VACUUM (ANALYZE)")
         await conn.execute("CHECKPOINT")
     finally:
@@ -186,8 +210,14 @@ async def wait_replica(primary_dsn: str, replica_dsn: str, timeout: float = 600.
     finally:
         await primary.close()
     replica = await asyncpg.connect(replica_dsn)
+    behind = "SELECT greatest(pg_wal_lsn_diff($1::text::pg_lsn, pg_last_wal_replay_lsn()), 0)::bigint / 1000000"
+    lag = int(await replica.fetchval(behind, target))
+    progress = Progress("Replica catching up", lag, unit="MB of WAL", stream=sys.stdout) if lag > 100 else None
     try:
         while True:
+            left = int(await replica.fetchval(behind, target))
+            if progress is not None:
+                progress.update(lag - left)
             caught_up = await replica.fetchval("SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn", target)
             if caught_up:
                 return time.perf_counter() - started
@@ -195,6 +225,8 @@ async def wait_replica(primary_dsn: str, replica_dsn: str, timeout: float = 600.
                 raise RuntimeError(f"the replica has not replayed up to {target} after {timeout:.0f} s")
             await asyncio.sleep(0.5)
     finally:
+        if progress is not None:
+            progress.close()
         await replica.close()
 
 

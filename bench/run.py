@@ -38,7 +38,8 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from bench import bulk, checks, claims, profile
+from backend.infrastructure.progress import Progress
+from bench import bulk, checks, claims, growth, profile
 from bench.auth import BENCH_EMAIL, LOGIN_PATH, Auth
 from bench.bulk import BulkResult
 from bench.checks import Check, ExportResult
@@ -150,6 +151,8 @@ class Bench:
         self.py_spy = profile.find_py_spy() if os.environ.get("BENCH_PROFILE") else None
         self.profile_names = {p.strip() for p in os.environ.get("BENCH_PROFILE", "").split(",") if p.strip()}
         self.idle_dsns: list[str] = []
+        self.progress: Progress | None = None
+        """The loads' progress while they run (their lines are printed through it, above its bar)."""
         self.others_busy: list[float] = []
 
     # ------------------------------------------------------------------------------------------------ the run
@@ -250,6 +253,15 @@ class Bench:
                 ),
             )
         self.results.lifetime_rss_mb = lifetime_peak_mb(app.pid)
+        growth.save(
+            config.results_dir,
+            seed.members,
+            seed,
+            self.results.loads,
+            config.concurrency,
+            _git_revision(),
+            self.others_busy,
+        )
         return self._report(seed, samples, wrk)
 
     def _claims(self, generator: LoadGenerator, app_url: str, auth: Auth, dsn: str) -> None:
@@ -312,11 +324,14 @@ class Bench:
         timing = (
             f"p50 {result.p50_ms:8.1f} ms  p99 {result.p99_ms:8.1f} ms" if result.has_latency else "latency > window"
         )
-        print(
+        line = (
             f"{load.server:8} {load.name:22} c={load.concurrency:<3} {result.rps:9.1f} req/s  {timing}  "
-            f"errors {result.errors}",
-            flush=True,
+            f"errors {result.errors}"
         )
+        if self.progress is not None:
+            self.progress.echo(line)
+        else:
+            print(line, flush=True)
         return result
 
     def _loads(
@@ -433,13 +448,14 @@ class Bench:
                 ],
             )
         )
-        for scenario, loads in plan:
-            if not config.wants(scenario):
-                continue
-            for load in loads():
+        chosen = [(scenario, load) for scenario, loads in plan if config.wants(scenario) for load in loads()]
+        with Progress("Bench", len(chosen), unit="loads", stream=sys.stdout, every=30.0) as self.progress:
+            for scenario, load in chosen:
                 self._measure(generator, load)
                 if load.server == "app" and scenario in self.profile_names and self.py_spy:
                     self._profile(generator, app, load, scenario)
+                self.progress.advance()
+        self.progress = None
 
     def _profile(self, generator: LoadGenerator, app: Child, load: Load, scenario: str) -> None:
         assert self.py_spy is not None
@@ -825,6 +841,8 @@ def main() -> None:
     except KeyboardInterrupt:
         print("\nmake bench: interrupted; every process it started is stopped.", file=sys.stderr)
         raise SystemExit(130) from None
+    growth_section, _targets = growth.section(config.results_dir)
+    report = f"{report}\n{growth_section}" if growth_section else report
     print()
     print(report)
     config.results_dir.mkdir(parents=True, exist_ok=True)

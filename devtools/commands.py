@@ -20,6 +20,7 @@ import asyncpg
 
 from backend.cli import create_admin, load_settings, migrate, serve
 from backend.domain.identity import Role
+from backend.infrastructure.progress import Progress
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import s3_client
 from devtools.seed import seed_members
@@ -42,8 +43,11 @@ async def seed_database(settings: Settings, members: int, *, only_if_empty: bool
         if only_if_empty and await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users)"):
             print("Demo members already present: not seeding again.")
             return
-        async with s3_client(settings) as client:
-            report = await seed_members(conn, members=members, s3_client=client, bucket=settings.s3_bucket)
+        with Progress("Seeding", members, unit="members") as progress:
+            async with s3_client(settings) as client:
+                report = await seed_members(
+                    conn, members=members, s3_client=client, bucket=settings.s3_bucket, progress=progress
+                )
     finally:
         await conn.close()
     print(

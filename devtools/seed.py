@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Final
 
 import asyncpg
 
+from backend.infrastructure.progress import Progress
 from devtools.samples import (
     DOC_TYPES,
     DOCUMENT_CONTENT_TYPE,
@@ -83,6 +84,10 @@ _PHONE_PREFIX: Final = "+8210"
 _PHONE_DIGITS: Final = 8
 _PHONE_SPACE: Final = 10**_PHONE_DIGITS
 _PHONE_PATTERN: Final = r"^\+8210[0-9]{8}$"
+
+_INDEX_BUILD_MEMORY: Final = "256MB"
+"""Sort memory for the index builds after a load (PostgreSQL's default, 64MB, spills the larger ones to disk)."""
+_INDEX_BUILD_WORKERS: Final = 2
 
 _SIGNUP_SPAN: Final = timedelta(days=730)
 _TODAY_SHARE: Final = 0.007
@@ -483,6 +488,89 @@ async def _upload(s3_client: S3Client, bucket: str, objects: Sequence[_Upload]) 
     return len(objects)
 
 
+@dataclass(frozen=True)
+class _Deferred:
+    """The seeded tables' indexes, keys and the foreign keys on or to them, dropped for a load and made again."""
+
+    keys: tuple[tuple[str, str, str], ...]
+    """(table, constraint name, definition) of each primary key and unique or exclusion constraint."""
+    indexes: tuple[str, ...]
+    """CREATE INDEX statement of every other index."""
+    foreign_keys: tuple[tuple[str, str, str], ...]
+    """(table, constraint name, definition) of every foreign key from or to a seeded table."""
+
+
+async def _defer_indexes(conn: asyncpg.Connection) -> _Deferred:
+    """Drop the seeded tables' indexes, keys and the foreign keys touching them, keeping how to make them again.
+
+    Maintaining thirteen indexes on users (two of them trigram GIN), seven on photos and a random-UUID primary
+    key on each table row by row, and checking a foreign key per relation row, is most of a seed's time; one
+    sorted build per index and one join per foreign key after the load cost a fraction of it. It is all DDL in
+    the seed's transaction: a failed seed puts everything back.
+    """
+    tables = list(_TABLES)
+    keys = await conn.fetch(
+        """
+        SELECT conrelid::regclass::text AS "table", conname AS name, pg_get_constraintdef(oid) AS definition
+        FROM pg_constraint WHERE contype IN ('p', 'u', 'x') AND conrelid = ANY($1::regclass[]) ORDER BY 1, 2
+        """,
+        tables,
+    )
+    indexes = await conn.fetch(
+        """
+        SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+        FROM pg_index i
+        WHERE i.indrelid = ANY($1::regclass[])
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+        ORDER BY 1
+        """,
+        tables,
+    )
+    foreign_keys = await conn.fetch(
+        """
+        SELECT conrelid::regclass::text AS "table", conname AS name, pg_get_constraintdef(oid) AS definition
+        FROM pg_constraint
+        WHERE contype = 'f' AND (conrelid = ANY($1::regclass[]) OR confrelid = ANY($1::regclass[]))
+        ORDER BY 1, 2
+        """,
+        tables,
+    )
+    for row in foreign_keys:
+        await conn.execute(f'ALTER TABLE {row["table"]} DROP CONSTRAINT "{row["name"]}"')
+    for row in indexes:
+        await conn.execute(f"DROP INDEX {row['name']}")
+    for row in keys:
+        await conn.execute(f'ALTER TABLE {row["table"]} DROP CONSTRAINT "{row["name"]}"')
+    return _Deferred(
+        keys=tuple((row["table"], row["name"], row["definition"]) for row in keys),
+        indexes=tuple(row["definition"] for row in indexes),
+        foreign_keys=tuple((row["table"], row["name"], row["definition"]) for row in foreign_keys),
+    )
+
+
+async def _restore_indexes(conn: asyncpg.Connection, deferred: _Deferred, progress: Progress | None) -> None:
+    """Build the dropped keys and indexes (with more sort memory), then add the foreign keys back, checking them."""
+    await conn.execute(
+        f"SET LOCAL maintenance_work_mem = '{_INDEX_BUILD_MEMORY}';"
+        f" SET LOCAL max_parallel_maintenance_workers = {_INDEX_BUILD_WORKERS}"
+    )
+    statements = [
+        *(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in deferred.keys),
+        *deferred.indexes,
+        *(
+            f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+            for table, name, definition in deferred.foreign_keys
+        ),
+    ]
+    stage = progress.stage("Building keys, indexes and foreign keys", len(statements)) if progress else None
+    for statement in statements:
+        await conn.execute(statement)
+        if stage is not None:
+            stage.advance()
+    if stage is not None:
+        stage.close()
+
+
 async def _next_phone_base(conn: asyncpg.Connection) -> int:
     """The first +8210 suffix after every seeded phone already in the table (live or soft-deleted)."""
     highest: str | None = await conn.fetchval(
@@ -501,6 +589,7 @@ async def seed_members(
     rng_seed: int = 42,
     now: datetime | None = None,
     objects_per_photo: bool | None = None,
+    progress: Progress | None = None,
 ) -> SeedReport:
     """Insert `members` members with profiles, lifestyles, preferences, subscriptions, photos and documents.
 
@@ -512,6 +601,10 @@ async def seed_members(
     `objects_per_photo` (default: `members <= 2000`) uploads one S3 object per photo and document row at its own
     key; otherwise rows point at a small shared pool under `seed/`, uploaded once. With `s3_client=None`
     nothing is uploaded (rows only).
+
+    When the seed at least doubles the members, the seeded tables' secondary indexes and foreign keys are dropped
+    for the load and built again after it (see _defer_indexes): the tables are locked against every other
+    session until the seed commits. `progress` is advanced by each batch of members and told of the phases.
     """
     if members < 0:
         raise ValueError("members must be >= 0")
@@ -538,6 +631,8 @@ async def seed_members(
         phone_base = await _next_phone_base(conn)
         if phone_base + members > _PHONE_SPACE:
             raise ValueError(f"no room for {members} more seeded phones (+8210 block starts at {phone_base})")
+        present = await conn.fetchval("SELECT count(*) FROM users")
+        deferred = await _defer_indexes(conn) if members > 0 and members >= present else None
 
         rng = random.Random(rng_seed + phone_base * 2**32)
         generator = _Generator(
@@ -583,13 +678,22 @@ async def seed_members(
                     )
                     photo_objects += photos_uploaded
                     document_objects += len(uploads) - photos_uploaded
+            if progress is not None:
+                progress.advance(size)
+        if deferred is not None:
+            await _restore_indexes(conn, deferred, progress)
+        if progress is not None:
+            progress.note("rebuilding the counters")
         await conn.execute(
-            "SELECT member_counts_rebuild(); SELECT dashboard_counts_rebuild(); SELECT queue_counts_rebuild();"
+            f"SET LOCAL work_mem = '{_INDEX_BUILD_MEMORY}'; SELECT member_counts_rebuild();"
+            " SELECT dashboard_counts_rebuild(); SELECT queue_counts_rebuild();"
         )
         await conn.execute(_COUNTER_TRIGGERS.format(action="ENABLE"))
 
     # Planner statistics now rather than whenever autovacuum gets there (it also vacuums these tables, setting
     # hint bits and the visibility map, within a minute or so of the commit).
+    if progress is not None:
+        progress.note("ANALYZE")
     await conn.execute(f"ANALYZE {', '.join(_TABLES)}")
 
     return SeedReport(

@@ -465,6 +465,19 @@ class DevServices:
         if self._pg_running(self._replica_dir):
             self._wait_streaming()
 
+    def stop_s3(self) -> None:
+        """Stop the S3 server (fault injection); `start_s3()` brings it back with its data."""
+        self._require_started()
+        self._signal_weed()
+        self._wait_weed_stopped()
+
+    def start_s3(self) -> None:
+        """Start the S3 server again (no-op if it runs) and wait until it answers."""
+        state = self._require_started()
+        if self._weed is None or self._weed.poll() is not None:
+            self._start_weed(state)
+        self._wait_s3_ready(state)
+
     def __enter__(self) -> Self:
         self.start()
         return self

@@ -30,10 +30,10 @@ from backend.infrastructure.security import issue_token
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import s3_client
 from backend.main import create_app
+from devtools.pgbouncer import PgBouncer
 from devtools.seed import SeedReport, seed_members
 from devtools.services import DevServices, Ports, ServiceUrls
 from tests.factories import remove_members_created_since
-from tests.pgbouncer import PgBouncer
 
 SEEDED_MEMBERS = 300
 
@@ -232,6 +232,9 @@ async def reporter_key(app: FastAPI, operators: dict[Role, OperatorRead]) -> Api
         return await AdminService(session, context).create_api_key(ApiKeyCreate(name="app backend", role=Role.reporter))
 
 
+SESSION_TOKEN_SECONDS = 4 * 3600
+
+
 @pytest.fixture(scope="session")
 async def tokens(
     operators: dict[Role, OperatorRead], reporter_key: ApiKeyCreated, settings: Settings, db: asyncpg.Pool
@@ -242,10 +245,10 @@ async def tokens(
     ids = [op.id for op in operators.values()]
     rows = await db.fetch("SELECT id, token_version FROM admin_users WHERE id = ANY($1)", ids)
     versions = {row["id"]: row["token_version"] for row in rows}
-    made = {
-        role: issue_token(op.id, secret, settings.jwt_ttl_seconds, version=versions[op.id])
-        for role, op in operators.items()
-    }
+    # Valid for the whole session: on a loaded machine the suite has run past JWT_TTL_SECONDS (15 minutes), and
+    # the tests that come last (tests/test_serve.py) got 401s.
+    lifetime = max(settings.jwt_ttl_seconds, SESSION_TOKEN_SECONDS)
+    made = {role: issue_token(op.id, secret, lifetime, version=versions[op.id]) for role, op in operators.items()}
     assert reporter_key.key is not None
     return made | {Role.reporter: reporter_key.key}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -75,6 +76,9 @@ async def test_housekeep_runs_one_pass(services: ServiceUrls, db: asyncpg.Pool) 
     done = await asyncio.to_thread(run_cli, services, "housekeep")
     assert done.returncode == 0, done.stderr
     assert "idempotency keys" in done.stdout
+    # Not a terminal: no bar, one plain progress line at the end (a pass this small takes under 10 s).
+    assert "\r" not in done.stderr
+    assert re.search(r"^Housekeeping: 6/6 chores in \d+ s", done.stderr, re.MULTILINE), done.stderr
     assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1", key) == 0
 
 

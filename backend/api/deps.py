@@ -127,7 +127,7 @@ async def _after_commit(app: AppState, state: RequestState, session: AsyncWriteS
     (api/idempotency.py), and events put in the outbox are handed to the worker."""
     if state.identities_changed:
         app.identity_cache.clear()
-    state.commit_lsn = await app.database.commit_position(session)
+    state.commit_lsn = await app.database.position_after_commit(session)
     state.idempotency_key = key
     if session.info.get(OUTBOX_PENDING):
         app.outbox_worker.nudge()

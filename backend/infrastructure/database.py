@@ -13,6 +13,7 @@ refuses unknown startup parameters, reads keep explicit `BEGIN READ ONLY` transa
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
@@ -29,6 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from backend.infrastructure.observability import note_statement
 from backend.infrastructure.replication import LagBounds, ReplicaMonitor, lsn_to_int
 from backend.infrastructure.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 # A server that cannot be reached, refuses connections while starting or stopping, or drops a connection:
 # the dependency failed, not the request. asyncpg raises some of these unwrapped at connect time.
@@ -372,6 +375,19 @@ class Database:
         position = lsn_to_int(str(value))
         self.monitor.saw_primary_at(position)
         return position
+
+    async def position_after_commit(self, session: AsyncWriteSession) -> int | None:
+        """`commit_position`, or None when the server went out of reach right after the COMMIT (a PgBouncer restart,
+        `make chaos` found): the write is committed, so its request must not be answered as failed. The answer then
+        carries no position, and the client's next read may come from a replica that has not replayed the write yet
+        (a made-up position would not help: one the primary never reached is ignored)."""
+        try:
+            return await self.commit_position(session)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            logger.warning("committed, but the commit's position could not be read: %s", type(exc).__name__)
+            return None
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

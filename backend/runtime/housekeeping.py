@@ -43,6 +43,7 @@ from backend.domain.photo.service import PhotoService
 from backend.domain.refresh import service as refresh_sessions
 from backend.domain.sessions import AsyncWriteSession
 from backend.infrastructure.database import Database
+from backend.infrastructure.progress import Progress
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import Storage
 from backend.runtime.task import BackgroundTask
@@ -51,6 +52,8 @@ logger = logging.getLogger(__name__)
 
 BATCH = 1000
 MAX_BATCHES = 20
+CHORES = 6
+"""Chores in a pass (what `memberdesk housekeep` counts its progress in)."""
 FIRST_PASS_WITHIN_SECONDS = 60.0  # processes started together spread their first passes over this
 
 
@@ -92,8 +95,8 @@ class Housekeeper(BackgroundTask):
         if self.interval > 0:
             super().start()
 
-    async def run_once(self, now: datetime | None = None) -> HousekeepingReport:
-        """One pass of every chore, with cut-offs counted back from `now`."""
+    async def run_once(self, now: datetime | None = None, progress: Progress | None = None) -> HousekeepingReport:
+        """One pass of every chore, with cut-offs counted back from `now`; `progress` counts the chores done."""
         now = now or datetime.now(UTC)
         s = self.settings
         delivered_before = now - timedelta(days=s.outbox_keep_delivered_days)
@@ -110,13 +113,26 @@ class Housekeeper(BackgroundTask):
         async def sessions(session: AsyncWriteSession) -> int:
             return await refresh_sessions.prune_expired(session, expired_before=now, limit=BATCH)
 
+        chores: tuple[Callable[[], Awaitable[int]], ...] = (
+            lambda: self._in_batches(delivered),
+            lambda: self._in_batches(keys),
+            lambda: self._abandon_uploads(uploads_before),
+            lambda: self._abandon_document_uploads(documents_before),
+            lambda: self._lift_suspensions(now),
+            lambda: self._in_batches(sessions),
+        )
+        done: list[int] = []
+        for chore in chores:
+            done.append(await chore())
+            if progress is not None:
+                progress.advance()
+        delivered_events, idempotency_keys, photo_uploads, document_uploads, lifted, ended = done
         return HousekeepingReport(
-            delivered_events=await self._in_batches(delivered),
-            idempotency_keys=await self._in_batches(keys),
-            abandoned_uploads=await self._abandon_uploads(uploads_before)
-            + await self._abandon_document_uploads(documents_before),
-            suspensions_lifted=await self._lift_suspensions(now),
-            ended_sessions=await self._in_batches(sessions),
+            delivered_events=delivered_events,
+            idempotency_keys=idempotency_keys,
+            abandoned_uploads=photo_uploads + document_uploads,
+            suspensions_lifted=lifted,
+            ended_sessions=ended,
         )
 
     async def _in_batches(self, delete_batch: Callable[[AsyncWriteSession], Awaitable[int]]) -> int:

@@ -13,6 +13,8 @@ import asyncpg
 import httpx
 import pytest
 
+from backend.domain.idempotency import service as idempotency_service
+from backend.domain.idempotency.service import ANSWER_LOST_AFTER_SECONDS
 from devtools.services import ServiceUrls
 from tests.conftest import wait_for_replica
 from tests.factories import create_member, unique_phone
@@ -403,6 +405,47 @@ class TestIdempotency:
         await db.execute("UPDATE users SET status = 'pending' WHERE id = $1", member_id)
         retried = await moderator.post(f"{MEMBERS}/{member_id}/approve", json={}, headers={"Idempotency-Key": key})
         assert retried.status_code == 200
+
+    async def test_a_retry_after_the_answer_was_lost_is_told_so_once_the_first_request_is_surely_over(
+        self,
+        moderator: httpx.AsyncClient,
+        db: asyncpg.Connection,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """`make chaos` found it: a worker killed between the commit and storing the answer left the key committed
+        without one, and every retry was told "retry shortly" (409, Retry-After) for as long as the key lived."""
+        member_id = await create_member(db, status="pending")
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        path = f"{MEMBERS}/{member_id}/approve"
+
+        async def dies_before_storing(*args: object, **kwargs: object) -> None:
+            raise ConnectionResetError("the process died between the commit and storing the answer")
+
+        monkeypatch.setattr(idempotency_service, "save_response", dies_before_storing)
+        first = await moderator.post(path, json={}, headers=key)
+        monkeypatch.undo()
+        assert first.status_code == 200  # the answer itself got out; a client that lost it retries
+        assert "could not store the answer" in caplog.text
+
+        soon = await moderator.post(path, json={}, headers=key)
+        assert soon.status_code == 409
+        assert soon.headers["Retry-After"] == "1"  # the first request may still store it
+
+        await db.execute(
+            "UPDATE idempotency_keys SET created_at = created_at - make_interval(secs => $2) WHERE key = $1",
+            key["Idempotency-Key"],
+            ANSWER_LOST_AFTER_SECONDS + 1,
+        )
+        later = await moderator.post(path, json={}, headers=key)
+        assert later.status_code == 409
+        assert "Retry-After" not in later.headers
+        assert later.json()["problem"] == "answer_lost"
+        assert later.json()["header"] == "Idempotency-Key"
+        # Carried out once, never again.
+        assert await db.fetchval("SELECT status FROM users WHERE id = $1", member_id) == "active"
+        assert await db.fetchval("SELECT count(*) FROM member_notes WHERE user_id = $1", member_id) == 1
+        assert await db.fetchval("SELECT count(*) FROM outbox WHERE payload->>'member_id' = $1", str(member_id)) == 1
 
 
 class TestExport:

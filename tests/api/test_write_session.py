@@ -10,8 +10,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
+from backend.api.context import LSN_HEADER
 from backend.api.deps import WriteSession
+from backend.infrastructure.database import Database
 from backend.infrastructure.settings import Settings
 from backend.main import create_app
 
@@ -78,3 +81,25 @@ class TestWriteSession:
         response = await probe.post(f"/probe/commit-fails/{topic}")
         assert response.status_code >= 500, "a write that failed at COMMIT was answered as a success"
         assert await _written(db, topic) == 0
+
+    async def test_a_server_lost_right_after_the_commit_still_answers_the_write(
+        self, probe: httpx.AsyncClient, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`make chaos` found it: PgBouncer restarting between the COMMIT and the query for the commit's WAL position
+        turned committed writes into 503s (a client without an Idempotency-Key could not tell they were done)."""
+
+        async def gone(self: Database, session: object) -> int:
+            raise DBAPIError(
+                "SELECT pg_current_wal_flush_lsn()",
+                None,
+                ConnectionResetError("restarted"),
+                connection_invalidated=True,
+            )
+
+        monkeypatch.setattr(Database, "commit_position", gone)
+        topic = f"probe-{uuid.uuid4().hex[:8]}"
+        response = await probe.post(f"/probe/commit/{topic}")
+        assert response.status_code == 200
+        assert await _written(db, topic) == 1
+        assert LSN_HEADER not in response.headers  # no position to give
+        await db.execute("DELETE FROM outbox WHERE topic = $1", topic)

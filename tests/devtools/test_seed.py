@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import datetime
 
 import asyncpg
+import pytest
 from PIL import Image
 
+from backend.infrastructure.progress import Progress
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import s3_client
 from devtools.samples import PORTRAIT_SIZE
-from devtools.seed import SeedReport
+from devtools.seed import SeedReport, seed_members
+from devtools.services import ServiceUrls
 from devtools.vocabulary import ENGLISH_GIVEN, KOREAN_GIVEN, KOREAN_SURNAMES
-from tests.conftest import SEEDED_MEMBERS, one, pairs
+from tests.conftest import SEEDED_MEMBERS, asyncpg_dsn, one, pairs
 
 
 async def test_seed_report_matches_the_rows(seeded: SeedReport, seeded_at: datetime, db: asyncpg.Connection) -> None:
@@ -114,3 +118,48 @@ async def test_photo_and_document_objects_are_real_jpegs_and_pdfs(
     assert document_body.startswith(b"%PDF-1.")
     assert document_body.rstrip().endswith(b"%%EOF")
     assert b"/Type /Page" in document_body
+
+
+_SEEDED_TABLES = ["users", "user_profiles", "user_lifestyles", "user_preferences", "user_subscriptions"]
+_SEEDED_TABLES += ["user_photos", "user_documents"]
+_SCHEMA = """
+    SELECT 'index' AS kind, indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS definition
+    FROM pg_index WHERE indrelid = ANY($1::regclass[])
+    UNION ALL
+    SELECT 'constraint', conname, pg_get_constraintdef(oid) || ' ' || convalidated::text
+    FROM pg_constraint WHERE conrelid = ANY($1::regclass[])
+    UNION ALL
+    SELECT 'trigger', tgname, tgenabled::text FROM pg_trigger WHERE tgrelid = ANY($1::regclass[]) AND NOT tgisinternal
+    ORDER BY 1, 2, 3
+"""
+
+
+async def test_a_seed_that_doubles_the_members_builds_the_same_indexes_and_keys_again(
+    services: ServiceUrls, seeded: SeedReport
+) -> None:
+    # Rolled back at the end: the session's data stays as seeded.
+    out = io.StringIO()
+    conn = await asyncpg.connect(asyncpg_dsn(services.database_url))
+    try:
+        before = await conn.fetch(_SCHEMA, _SEEDED_TABLES)
+        assert any(row["kind"] == "index" and row["name"] == "ix_users_name_trgm" for row in before)
+        outer = conn.transaction()
+        await outer.start()
+        try:
+            present = await conn.fetchval("SELECT count(*) FROM users")
+            with Progress("Seeding", present, unit="members", stream=out) as progress:
+                report = await seed_members(conn, members=present, s3_client=None, bucket="unused", progress=progress)
+            assert report.members == present
+            assert await conn.fetch(_SCHEMA, _SEEDED_TABLES) == before
+            # The foreign keys hold again, and were checked against every row when they were added back.
+            with pytest.raises(asyncpg.ForeignKeyViolationError):
+                async with conn.transaction():
+                    await conn.execute("INSERT INTO user_lifestyles (id) VALUES ($1)", uuid.uuid4())
+            assert await conn.fetchval("SELECT count(*) FROM users") == 2 * present
+        finally:
+            await outer.rollback()
+    finally:
+        await conn.close()
+    lines = out.getvalue().splitlines()
+    assert any(line.startswith("Building keys, indexes and foreign keys: ") for line in lines), lines
+    assert lines[-1].startswith(f"Seeding: {present:,}/{present:,} members in "), lines

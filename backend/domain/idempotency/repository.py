@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from backend.domain.idempotency.models import IdempotencyItem, IdempotencyKey
@@ -23,6 +23,8 @@ class StoredKey:
     response_status: int | None
     response_headers: list[list[str]] | None
     response_body: bytes | None
+    age_seconds: float
+    """How long ago the transaction that claimed the key began."""
 
 
 async def claim(
@@ -43,12 +45,17 @@ async def claim(
         return None
     row = (
         await session.execute(
-            select(keys.c.fingerprint, keys.c.response_status, keys.c.response_headers, keys.c.response_body).where(
-                keys.c.owner == owner, keys.c.key == key
-            )
+            select(
+                keys.c.fingerprint,
+                keys.c.response_status,
+                keys.c.response_headers,
+                keys.c.response_body,
+                func.extract("epoch", func.now() - keys.c.created_at),
+            ).where(keys.c.owner == owner, keys.c.key == key)
         )
     ).one()
-    return StoredKey(*row)
+    fingerprint, status, headers, body, age = row
+    return StoredKey(fingerprint, status, headers, body, float(age))
 
 
 async def save_response(

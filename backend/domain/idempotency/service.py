@@ -2,7 +2,10 @@
 
 The key is claimed inside the request's own transaction, so a key is committed exactly when the write is:
 a failed request leaves no key and may be retried. The answer is stored right after the commit, before it
-is sent; a retry that arrives in between (or after a crash there) is told to try again shortly.
+is sent; a retry that arrives in between is told to try again shortly (409, Retry-After: 1). A process that
+dies in between (kill -9, `make chaos`) leaves a committed key without an answer: once the key is
+ANSWER_LOST_AFTER_SECONDS old, a retry is told that the request was carried out and its answer lost (409,
+`"problem": "answer_lost"`, no Retry-After), instead of to try again for as long as the key lives.
 
 Secrets are never stored: an answer whose schema declares fields `shown_once` (an API key, a token) is kept
 with those fields null and a `secret_withheld` note, so a retry gets the record and learns that the secret
@@ -25,6 +28,9 @@ from backend.domain.identity import Actor
 from backend.domain.sessions import AsyncWriteSession
 
 HEADER = "Idempotency-Key"
+ANSWER_LOST_AFTER_SECONDS = 30.0
+"""A key committed without its answer this long after its claim began lost it for good (the default
+WORKER_TIMEOUT_SECONDS: a worker silent that long has been killed)."""
 MAX_KEY_LENGTH = 255
 WITHHELD = "secret_withheld"
 
@@ -53,7 +59,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 async def claim(
     session: AsyncWriteSession, *, actor: Actor | None, key: str, method: str, path: str, body: bytes
 ) -> None:
-    """Claim `key` for this request, or raise Replay / 422 (another body) / 409 (answer not stored yet)."""
+    """Claim `key` for this request, or raise Replay / 422 (another body) / 409 (answer not stored yet, or lost)."""
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise UnprocessableEntity(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.", header=HEADER)
     print_ = fingerprint(method, path, body)
@@ -67,6 +73,13 @@ async def claim(
             f"This {HEADER} was used with another request; use a new key for a new request.", header=HEADER
         )
     if stored.response_status is None or stored.response_body is None:
+        if stored.age_seconds >= ANSWER_LOST_AFTER_SECONDS:
+            raise ConflictError(
+                f"The first request with this {HEADER} was carried out, but it ended before its answer was stored:"
+                " it will not be carried out again. Read the resource to see the result.",
+                header=HEADER,
+                problem="answer_lost",
+            )
         raise ConflictError(
             f"The first request with this {HEADER} was processed but its answer is not stored yet; retry shortly.",
             header=HEADER,

@@ -1,4 +1,5 @@
-"""A real PgBouncer in transaction mode in front of the test primary (Debian's pgbouncer package)."""
+"""A real PgBouncer in transaction mode in front of a primary (Debian's pgbouncer package): the tests' second
+run goes through it, and `make chaos` restarts it under load."""
 
 from __future__ import annotations
 
@@ -81,3 +82,8 @@ class PgBouncer:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Stop it (every client connection is cut) and start it again on the same port."""
+        self.stop()
+        self.start()
