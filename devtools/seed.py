@@ -682,6 +682,12 @@ async def seed_members(
                 progress.advance(size)
         if deferred is not None:
             await _restore_indexes(conn, deferred, progress)
+        # Planner statistics before the counters' rebuild joins the tables (its plans were made for the empty
+        # tables' statistics otherwise), and for the app rather than whenever autovacuum gets there. ANALYZE
+        # counts this transaction's own rows, and its statistics commit with them.
+        if progress is not None:
+            progress.note("ANALYZE")
+        await conn.execute(f"ANALYZE {', '.join(_TABLES)}")
         if progress is not None:
             progress.note("rebuilding the counters")
         await conn.execute(
@@ -689,12 +695,6 @@ async def seed_members(
             " SELECT dashboard_counts_rebuild(); SELECT queue_counts_rebuild();"
         )
         await conn.execute(_COUNTER_TRIGGERS.format(action="ENABLE"))
-
-    # Planner statistics now rather than whenever autovacuum gets there (it also vacuums these tables, setting
-    # hint bits and the visibility map, within a minute or so of the commit).
-    if progress is not None:
-        progress.note("ANALYZE")
-    await conn.execute(f"ANALYZE {', '.join(_TABLES)}")
 
     return SeedReport(
         members=counts["users"],
