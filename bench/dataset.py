@@ -22,6 +22,7 @@ import asyncpg
 from backend.domain.dashboard.repository import COUNTED_MEMBER_COUNTS
 from backend.infrastructure.progress import Progress
 from bench.config import PROJECT_ROOT
+from devtools.seed import SEEDED_TABLES
 from devtools.services import ServiceUrls
 
 LIST_FILTER = {"status": "active", "gender": "female"}
@@ -126,17 +127,6 @@ async def count_users(dsn: str) -> int:
         await conn.close()
 
 
-MEMBER_TABLES = (
-    "users",
-    "user_profiles",
-    "user_lifestyles",
-    "user_preferences",
-    "user_subscriptions",
-    "user_photos",
-    "user_documents",
-)
-
-
 async def vacuum_analyze(superuser_dsn: str) -> float:
     """VACUUM ANALYZE every table (hint bits, visibility map, statistics), then a CHECKPOINT.
 
@@ -149,7 +139,7 @@ async def vacuum_analyze(superuser_dsn: str) -> float:
         sizes = await conn.fetch(
             "SELECT relname, pg_table_size(oid) / 1000000 AS mb FROM pg_class"
             " WHERE relname = ANY($1) AND relkind = 'r'",
-            list(MEMBER_TABLES),
+            list(SEEDED_TABLES),
         )
         with Progress("VACUUM ANALYZE", sum(row["mb"] for row in sizes), unit="MB", stream=sys.stdout) as progress:
             for row in sizes:

@@ -309,7 +309,14 @@ class Bench:
         pids = [child.pid for child in self.children if child.running()]
         waited = asyncio.run(wait_idle(self.idle_dsns, pids))
         if waited > 2:
-            print(f"  (waited {waited:.1f} s for the servers to finish the previous load's requests)", flush=True)
+            self._say(f"  (waited {waited:.1f} s for the servers to finish the previous load's requests)")
+
+    def _say(self, line: str) -> None:
+        """A line of the run's output, above the loads' progress bar while there is one."""
+        if self.progress is not None:
+            self.progress.echo(line)
+        else:
+            print(line, flush=True)
 
     def _measure(self, generator: LoadGenerator, load: Load) -> LoadResult | None:
         self._settle()
@@ -318,7 +325,7 @@ class Bench:
         try:
             result = generator.run(load)
         except Exception as exc:
-            print(f"{load.server:8} {load.name:22} c={load.concurrency:<3} FAILED: {exc!r}", flush=True)
+            self._say(f"{load.server:8} {load.name:22} c={load.concurrency:<3} FAILED: {exc!r}")
             return None
         self.results.loads[(load.name, load.server, load.concurrency)] = result
         timing = (
@@ -328,10 +335,7 @@ class Bench:
             f"{load.server:8} {load.name:22} c={load.concurrency:<3} {result.rps:9.1f} req/s  {timing}  "
             f"errors {result.errors}"
         )
-        if self.progress is not None:
-            self.progress.echo(line)
-        else:
-            print(line, flush=True)
+        self._say(line)
         return result
 
     def _loads(

@@ -66,7 +66,7 @@ from devtools.vocabulary import (
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
-__all__ = ["SeedReport", "seed_members"]
+__all__ = ["SEEDED_TABLES", "SeedReport", "seed_members"]
 
 # ---------------------------------------------------------------------------------------------------------------
 # Tuning
@@ -108,7 +108,7 @@ _COUNTER_TRIGGERS: Final = (
     " ALTER TABLE user_documents {action} TRIGGER moderation_counts_documents, {action} TRIGGER queue_counts_insert"
 )
 _SEED_LOCK_KEY: Final = 0x6D656D6265727364  # "membersd": serialises concurrent seeds (phone block allocation)
-_TABLES: Final = (
+SEEDED_TABLES: Final = (
     "users",
     "user_profiles",
     "user_lifestyles",
@@ -508,7 +508,7 @@ async def _defer_indexes(conn: asyncpg.Connection) -> _Deferred:
     sorted build per index and one join per foreign key after the load cost a fraction of it. It is all DDL in
     the seed's transaction: a failed seed puts everything back.
     """
-    tables = list(_TABLES)
+    tables = list(SEEDED_TABLES)
     keys = await conn.fetch(
         """
         SELECT conrelid::regclass::text AS "table", conname AS name, pg_get_constraintdef(oid) AS definition
@@ -617,7 +617,7 @@ async def seed_members(
     if objects_per_photo is None:
         objects_per_photo = members <= OBJECTS_PER_PHOTO_MAX_MEMBERS
 
-    counts = dict.fromkeys(_TABLES, 0)
+    counts = dict.fromkeys(SEEDED_TABLES, 0)
     photo_objects = 0
     document_objects = 0
     async with conn.transaction():
@@ -682,6 +682,12 @@ async def seed_members(
                 progress.advance(size)
         if deferred is not None:
             await _restore_indexes(conn, deferred, progress)
+        # Planner statistics before the counters' rebuild joins the tables (its plans were made for the empty
+        # tables' statistics otherwise), and for the app rather than whenever autovacuum gets there. ANALYZE
+        # counts this transaction's own rows, and its statistics commit with them.
+        if progress is not None:
+            progress.note("ANALYZE")
+        await conn.execute(f"ANALYZE {', '.join(SEEDED_TABLES)}")
         if progress is not None:
             progress.note("rebuilding the counters")
         await conn.execute(
@@ -689,12 +695,6 @@ async def seed_members(
             " SELECT dashboard_counts_rebuild(); SELECT queue_counts_rebuild();"
         )
         await conn.execute(_COUNTER_TRIGGERS.format(action="ENABLE"))
-
-    # Planner statistics now rather than whenever autovacuum gets there (it also vacuums these tables, setting
-    # hint bits and the visibility map, within a minute or so of the commit).
-    if progress is not None:
-        progress.note("ANALYZE")
-    await conn.execute(f"ANALYZE {', '.join(_TABLES)}")
 
     return SeedReport(
         members=counts["users"],

@@ -14,7 +14,7 @@ from backend.infrastructure.progress import Progress
 from backend.infrastructure.settings import Settings
 from backend.infrastructure.storage import s3_client
 from devtools.samples import PORTRAIT_SIZE
-from devtools.seed import SeedReport, seed_members
+from devtools.seed import SEEDED_TABLES, SeedReport, seed_members
 from devtools.services import ServiceUrls
 from devtools.vocabulary import ENGLISH_GIVEN, KOREAN_GIVEN, KOREAN_SURNAMES
 from tests.conftest import SEEDED_MEMBERS, asyncpg_dsn, one, pairs
@@ -120,8 +120,7 @@ async def test_photo_and_document_objects_are_real_jpegs_and_pdfs(
     assert b"/Type /Page" in document_body
 
 
-_SEEDED_TABLES = ["users", "user_profiles", "user_lifestyles", "user_preferences", "user_subscriptions"]
-_SEEDED_TABLES += ["user_photos", "user_documents"]
+_SEEDED_TABLES = list(SEEDED_TABLES)
 _SCHEMA = """
     SELECT 'index' AS kind, indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS definition
     FROM pg_index WHERE indrelid = ANY($1::regclass[])
