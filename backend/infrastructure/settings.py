@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import zoneinfo
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -243,6 +243,8 @@ class Settings(BaseSettings):
         return derived_key(self.token_secret(), "phone blocks")
 
 
+@lru_cache(maxsize=64)
 def derived_key(secret: str, purpose: str) -> bytes:
-    """A key for `purpose` from `secret` (HMAC-SHA256), so that one secret serves several uses independently."""
+    """A key for `purpose` from `secret` (HMAC-SHA256), so that one secret serves several uses independently.
+    Kept once computed: the member writers ask for the phone-block key on every request."""
     return hmac.new(secret.encode(), f"memberdesk {purpose}".encode(), hashlib.sha256).digest()
