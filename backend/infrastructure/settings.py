@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1, le=100)
     outbox_backoff_base_seconds: float = Field(default=2.0, gt=0)
     outbox_sweep_interval_seconds: float = Field(default=5.0, gt=0)
-    outbox_batch_size: int = Field(default=50, ge=1, le=1000)
+    outbox_batch_size: int = Field(default=200, ge=1, le=1000)
 
     # `memberdesk serve --workers N`: a worker whose event loop is silent this long is killed and started again.
     worker_timeout_seconds: float = Field(default=30.0, ge=2)
