@@ -2,9 +2,9 @@
 
 A bulk route validates its body, then hands `BulkRunner.run` its ids and a `decide(session, id)` that makes the
 single decision on one id in the session it is given (the same service call as the single route, so the same
-rules, audit rows and outbox events). Each id gets a transaction of its own, one after another on one session
-(one connection for the whole bulk; `decide` must not keep what it loaded: the session is emptied between ids),
-and the claim of an Idempotency-Key another. A refusal (a domain
+rules, audit rows and outbox events). Each id gets a transaction of its own, on one of up to BULK_SESSIONS sessions
+that take the ids in turn (each one connection for the whole bulk; `decide` must not keep what it loaded: the
+session is emptied between ids), and the claim of an Idempotency-Key another. A refusal (a domain
 error, 4xx) rolls back that id only and becomes its result (`backend/domain/bulk.py`); anything else (a lost
 database, a 503, a bug) ends the request as the single route would end, with what was committed so far kept.
 
@@ -78,20 +78,6 @@ def bulk_sessions(pool_size: int) -> int:
     return max(1, min(BULK_SESSIONS, pool_size // 2))
 
 
-def _first(failed: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The error a bulk ends with when its sessions fail: the first that is not a cancellation (the route then
-    answers it as the single decision would, a 503 for a lost database), else the first."""
-    leaves: list[BaseException] = []
-    todo: list[BaseException] = [failed]
-    while todo:
-        error = todo.pop(0)
-        if isinstance(error, BaseExceptionGroup):
-            todo[:0] = list(error.exceptions)
-        else:
-            leaves.append(error)
-    return next((error for error in leaves if not isinstance(error, asyncio.CancelledError)), leaves[0])
-
-
 def _ok(item_id: uuid.UUID) -> BulkItemResult:
     return BulkItemResult(id=item_id, result=BulkOutcome.ok, status=200)
 
@@ -143,30 +129,35 @@ class BulkRunner:
         self, ids: Sequence[uuid.UUID], decide: Decide, progress: BulkProgress | None
     ) -> list[BulkItemResult]:
         """Each id in a transaction of its own, on up to BULK_SESSIONS sessions at once, each taking the next id
-        when it is done with one: one connection per session for the whole bulk, results in the ids' order."""
+        when it is done with one: one connection per session for the whole bulk, results in the ids' order.
+
+        When an item fails (not a refusal: a lost database, a bug), no session starts another item, the items
+        under way on the other sessions finish (committed or refused, never cut off mid-transaction), and the
+        request ends with that failure, as with one session."""
         results: list[BulkItemResult | None] = [None] * len(ids)
         todo = iter(enumerate(ids))  # shared by the sessions: next() never awaits, so each index goes to one
+        failures: list[BaseException] = []
 
         async def work() -> None:
             async with self.app.database.write_sessions() as session:
                 for index, item_id in todo:
+                    if failures:
+                        break
                     if progress is not None and item_id in progress.done:
                         results[index] = _ok(item_id)  # committed by an earlier attempt under the same key
                         continue
-                    results[index] = await self._one(session, item_id, decide, progress)
+                    try:
+                        results[index] = await self._one(session, item_id, decide, progress)
+                    except BaseException as failure:
+                        failures.append(failure)
+                        raise
                     session.expunge_all()  # what one item loaded is nothing to the next
                 self._outbox_pending |= bool(session.info.get(OUTBOX_PENDING))
 
-        sessions = min(self.sessions, len(ids))
-        if sessions <= 1:
-            await work()
-        else:
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for _ in range(sessions):
-                        group.create_task(work())
-            except BaseExceptionGroup as failed:
-                raise _first(failed) from None
+        ended = await asyncio.gather(*(work() for _ in range(min(self.sessions, len(ids)))), return_exceptions=True)
+        failures += [error for error in ended if isinstance(error, BaseException) and error not in failures]
+        if failures:
+            raise failures[0]
         return [result for result in results if result is not None]
 
     async def _one(
