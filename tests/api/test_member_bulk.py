@@ -26,7 +26,9 @@ BULK = "/api/v1/admin/members/bulk"
 pytestmark = pytest.mark.usefixtures("own_members")
 
 
-async def create_members(db: asyncpg.Connection, count: int, *, status: str = "pending") -> list[uuid.UUID]:
+async def create_members(
+    db: asyncpg.Connection | asyncpg.Pool, count: int, *, status: str = "pending"
+) -> list[uuid.UUID]:
     """`count` members in one statement, in the order returned."""
     rows = await db.fetch(
         """
@@ -42,7 +44,7 @@ async def create_members(db: asyncpg.Connection, count: int, *, status: str = "p
     return [row["id"] for row in rows]
 
 
-async def notes_per_member(db: asyncpg.Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+async def notes_per_member(db: asyncpg.Connection | asyncpg.Pool, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     rows = await db.fetch(
         "SELECT user_id, count(*) AS n FROM member_notes WHERE user_id = ANY($1) GROUP BY user_id", ids
     )
