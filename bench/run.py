@@ -7,15 +7,19 @@
 3. Checks: exact totals, exact dashboard, presigned URLs fetched from S3, presigning cost per URL.
 4. Load with wrk (bench/wrk/rotate.lua), warm-up then measured window, per endpoint on both servers; the
    dashboard also at concurrency 1 and against seven gathered counts; the detail's loader four ways; one full
-   CSV export per server with the app's peak RSS; a bulk approval of 500 members (issue 13; it writes, and puts
-   them back); login last (it writes).
+   CSV export per server with the app's peak RSS; issue 16's writes, each on the baseline and then the app
+   (bench/writes.py, bench/wrk/writes.lua: each request sent once, what a load wrote put back after it); the
+   outbox's delivery to a local webhook receiver (bench/delivery.py, bench/receiver.py: a child of the run, the
+   app's WEBHOOK_URL); a bulk approval of 500 members (issue 13; it writes, and puts them back); login last
+   (it writes).
 5. One table and the targets, printed and written to bench/results/latest.md; every process stopped, also on
    Ctrl-C or an error.
 
 Settings (environment): BENCH_DURATION (10 s), BENCH_WARMUP (2 s), BENCH_CONCURRENCY (32), BENCH_WORKERS (2),
 BENCH_MEMBERS (1000000), BENCH_ROOT (.devdata/bench), BENCH_ONLY (comma-separated scenario names: list, deep,
-q, detail, dashboard, loader, claims, queue, export, bulk, login), BENCH_PROFILE (scenario names to profile with
-py-spy afterwards). The queue scenario (issue 13) measures the photo queue's first page and deep cursor pages against
+q, detail, dashboard, loader, claims, queue, export, writes, outbox, bulk, login), BENCH_WRITES (20000 distinct
+requests prepared per write load), BENCH_PROFILE (scenario names to profile with py-spy afterwards, `writes`
+included). The queue scenario (issue 13) measures the photo queue's first page and deep cursor pages against
 the app's own member list page (measured with it when BENCH_ONLY leaves the list out).
 """
 
