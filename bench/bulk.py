@@ -54,20 +54,12 @@ async def _pending(dsn: str, count: int) -> list[uuid.UUID]:
     return [row["id"] for row in rows]
 
 
-async def _markers(dsn: str) -> writes.Restore:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return await writes.markers(conn)
-    finally:
-        await conn.close()
-
-
 def measure_bulk(base_url: str, headers: Mapping[str, str], dsn: str, runs: int = RUNS) -> BulkResult:
     """`runs` bulk approvals of SIZE pending members each, each timed from request to answer."""
     ids = asyncio.run(_pending(dsn, SIZE * runs))
     if len(ids) < SIZE * runs:
         return BulkResult([], False, f"only {len(ids):,} pending members to approve")
-    restore = asyncio.run(_markers(dsn))
+    restore = writes.start(dsn)
     restore.pending = ids
     seconds: list[float] = []
     timings: list[str] = []

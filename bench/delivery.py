@@ -177,21 +177,13 @@ async def _latency(
 
 def measure(dsn: str, app_url: str, headers: Mapping[str, str], receiver_url: str) -> OutboxResult:
     """Both outbox figures; the events and decisions they made are removed afterwards."""
-    restore = asyncio.run(_start(dsn))
+    restore = writes.start(dsn)
     try:
         throughput = asyncio.run(_throughput(dsn, receiver_url))
     finally:
         writes.put_back(dsn, restore)
     latency, failures, rate = asyncio.run(_latency(dsn, app_url, headers, receiver_url))
     return OutboxResult(throughput, latency, DECISION_RATE * DECISION_SECONDS, failures, rate)
-
-
-async def _start(dsn: str) -> writes.Restore:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return await writes.markers(conn)
-    finally:
-        await conn.close()
 
 
 def describe(result: OutboxResult) -> tuple[str, str]:

@@ -143,6 +143,19 @@ async def _restore(dsn: str, restore: Restore) -> None:
         await conn.close()
 
 
+async def _start(dsn: str) -> Restore:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await markers(conn)
+    finally:
+        await conn.close()
+
+
+def start(dsn: str) -> Restore:
+    """Where the tables stand now, for a scenario that writes through the API on its own (the bulk, the outbox)."""
+    return asyncio.run(_start(dsn))
+
+
 def put_back(dsn: str, restore: Restore) -> None:
     """Undo what a load wrote (see the module's docstring)."""
     asyncio.run(_restore(dsn, restore))
