@@ -21,9 +21,10 @@ Endpoints (all GET):
     /dashboard/counts                    the FILTER count query alone
     /dashboard/seven                     the same seven counts as seven queries gathered on seven connections
     /loader/<way>/<id>                   the detail's relations through SQLAlchemy (see bench/loaders.py)
+    /w/...                               writes, POST and PATCH (bench/baseline_writes.py), on the primary
 
-Run: `uvicorn bench.baseline:app` with BASELINE_DSN (asyncpg DSN of the replica) and, for /loader, the app's
-DATABASE_URL / DATABASE_REPLICA_URLS.
+Run: `uvicorn bench.baseline:app` with BASELINE_DSN (asyncpg DSN of the replica), BASELINE_WRITE_DSN (the
+primary's, for /w/) and, for /loader, the app's DATABASE_URL / DATABASE_REPLICA_URLS.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from backend.domain.dashboard.repository import (
     COUNTED_PENDING_MODERATION,
 )
 from backend.domain.member.list_repository import photo_order, shown_photos
+from bench import baseline_writes
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -227,6 +229,7 @@ class Baseline:
 
     def __init__(self) -> None:
         self.pool: asyncpg.Pool | None = None
+        self.write_pool: asyncpg.Pool | None = None
         self.loaders: Any = None  # bench.loaders.LoaderBench, created on first use
 
     # --------------------------------------------------------------------------------------------------- ASGI
@@ -238,7 +241,10 @@ class Baseline:
         if scope["type"] != "http":
             return
         try:
-            await self._route(scope, send)
+            if scope["path"].startswith("/w/"):
+                await self._write(scope, receive, send)
+            else:
+                await self._route(scope, send)
         except HttpError as exc:
             await self._send(send, exc.status, _dumps({"status": exc.status, "detail": exc.detail}))
         except Exception as exc:
@@ -254,13 +260,18 @@ class Baseline:
                     self.pool = await asyncpg.create_pool(
                         os.environ["BASELINE_DSN"], min_size=min(10, pool_max), max_size=pool_max
                     )
+                    if os.environ.get("BASELINE_WRITE_DSN"):
+                        self.write_pool = await asyncpg.create_pool(
+                            os.environ["BASELINE_WRITE_DSN"], min_size=1, max_size=pool_max
+                        )
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.pool is not None:
-                    await self.pool.close()
+                for pool in (self.pool, self.write_pool):
+                    if pool is not None:
+                        await pool.close()
                 if self.loaders is not None:
                     await self.loaders.close()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -294,6 +305,25 @@ class Baseline:
             await self._send(send, 200, await self.loader(parts[1], _uuid(parts[2])))
         else:
             raise HttpError(404, f"no route {path}")
+
+    async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.write_pool is None:
+            raise HttpError(503, "no BASELINE_WRITE_DSN")
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        parts = [part for part in scope["path"].split("/") if part]
+        try:
+            status, answer = await baseline_writes.route(
+                self.write_pool, scope["method"], parts, headers, b"".join(chunks)
+            )
+        except baseline_writes.WriteError as exc:
+            raise HttpError(exc.status, str(exc)) from None
+        await self._send(send, status, _dumps(answer))
 
     # ----------------------------------------------------------------------------------------------- handlers
 

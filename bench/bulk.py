@@ -1,8 +1,9 @@
 """Issue 13's bulk figure: POST /admin/members/bulk approving 500 pending members, timed end to end.
 
 Each run approves 500 members that are pending on the primary (each in a transaction of its own, with its note,
-audit row and outbox event), checks that all 500 came back `ok`, and then puts them back to pending, so that the
-bench database keeps its mix of statuses from one `make bench` to the next (the counters follow by trigger).
+audit row and outbox event), checks that all 500 came back `ok`, and then puts them back to pending and removes the
+notes, audit rows and events written meanwhile (bench/writes.py), so that the bench database stays as it was from
+one `make bench` to the next (the counters follow by trigger).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 
 import asyncpg
 import httpx
+
+from bench import writes
 
 BULK = "/api/v1/admin/members/bulk"
 SIZE = 500
@@ -51,19 +54,13 @@ async def _pending(dsn: str, count: int) -> list[uuid.UUID]:
     return [row["id"] for row in rows]
 
 
-async def _back_to_pending(dsn: str, ids: list[uuid.UUID]) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("UPDATE users SET status = 'pending' WHERE id = ANY($1) AND status = 'active'", ids)
-    finally:
-        await conn.close()
-
-
 def measure_bulk(base_url: str, headers: Mapping[str, str], dsn: str, runs: int = RUNS) -> BulkResult:
     """`runs` bulk approvals of SIZE pending members each, each timed from request to answer."""
     ids = asyncio.run(_pending(dsn, SIZE * runs))
     if len(ids) < SIZE * runs:
         return BulkResult([], False, f"only {len(ids):,} pending members to approve")
+    restore = writes.start(dsn)
+    restore.pending = ids
     seconds: list[float] = []
     timings: list[str] = []
     wrong: list[str] = []
@@ -79,7 +76,7 @@ def measure_bulk(base_url: str, headers: Mapping[str, str], dsn: str, runs: int 
                 if summary.get("ok") != SIZE:
                     wrong.append(f"run {run + 1}: {response.status_code} {summary or response.text[:200]}")
     finally:
-        asyncio.run(_back_to_pending(dsn, ids))
+        writes.put_back(dsn, restore)  # pending again, and their notes, audit rows and events gone
     times = ", ".join(f"{s:.2f} s" for s in seconds)
     detail = f"{runs} bulks of {SIZE} approvals: {times}" + (f"; NOT all ok: {'; '.join(wrong)}" if wrong else "")
     print(f"bulk Server-Timing: {' | '.join(timings)}", flush=True)

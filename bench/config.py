@@ -32,6 +32,8 @@ class BenchConfig:
     concurrency: int
     workers: int
     export_timeout: float
+    writes: int
+    """Distinct requests prepared for each write load (BENCH_WRITES): more than a server sends in its window."""
     only: frozenset[str]
     """Scenario names (or prefixes) to run; empty runs everything (BENCH_ONLY=list,detail for a quick look)."""
 
@@ -48,6 +50,7 @@ class BenchConfig:
             concurrency=_int("BENCH_CONCURRENCY", 32),
             workers=_int("BENCH_WORKERS", 2),
             export_timeout=_float("BENCH_EXPORT_TIMEOUT", 180.0),
+            writes=_int("BENCH_WRITES", 20_000),
             only=frozenset(only),
         )
 

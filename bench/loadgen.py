@@ -24,6 +24,7 @@ import httpx
 from bench.config import BENCH_DIR
 
 WRK_SCRIPT = BENCH_DIR / "wrk" / "rotate.lua"
+WRK_WRITES_SCRIPT = BENCH_DIR / "wrk" / "writes.lua"
 WRK_TIMEOUT = "60s"
 
 
@@ -39,6 +40,21 @@ class Load:
     method: str = "GET"
     body: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    requests: Sequence[WriteRequest] = ()
+    """Writes: each request sent once (dealt out over the connections), instead of `paths` rotated."""
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """One write of a load that sends each request once: its method, path, If-Match and JSON body."""
+
+    method: str
+    path: str
+    if_match: str = ""
+    body: bytes = b""
+
+    def line(self) -> str:
+        return "\t".join((self.method, self.path, self.if_match, self.body.decode()))
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,10 @@ class LoadGenerator:
         """Warm-up and measured window in one go, on the same connections (no orphaned requests in between)."""
         if self.wrk is None:
             return asyncio.run(_python_load(load, self.duration, self.warmup))
+        if load.requests:
+            lines_file = self.workdir / f"{load.server}-{load.name.replace(' ', '_')}-c{load.concurrency}.requests"
+            lines_file.write_text("\n".join(request.line() for request in load.requests) + "\n")
+            return self._wrk(load, WRK_WRITES_SCRIPT, [str(lines_file), str(self.warmup), str(load.concurrency)])
         paths_file = self.workdir / f"{load.server}-{load.name.replace(' ', '_')}-c{load.concurrency}.paths"
         paths_file.write_text("\n".join(load.paths) + "\n")
         body_file = ""
@@ -114,9 +134,9 @@ class LoadGenerator:
             body_path = paths_file.with_suffix(".body")
             body_path.write_bytes(load.body)
             body_file = str(body_path)
-        return self._wrk(load, paths_file, body_file)
+        return self._wrk(load, WRK_SCRIPT, [str(paths_file), load.method, body_file, str(self.warmup)])
 
-    def _wrk(self, load: Load, paths_file: Path, body_file: str) -> LoadResult:
+    def _wrk(self, load: Load, script: Path, script_args: list[str]) -> LoadResult:
         assert self.wrk is not None
         total = max(1, round(self.warmup + self.duration))
         # One thread per connection: the script times each request itself (see bench/wrk/rotate.lua).
@@ -124,7 +144,7 @@ class LoadGenerator:
         args = [self.wrk, f"-t{n}", f"-c{n}", f"-d{total}s", f"--timeout={WRK_TIMEOUT}"]
         for name, value in load.headers.items():
             args += ["-H", f"{name}: {value}"]
-        args += ["-s", str(WRK_SCRIPT), load.base_url, "--", str(paths_file), load.method, body_file, str(self.warmup)]
+        args += ["-s", str(script), load.base_url, "--", *script_args]
         proc = subprocess.run(
             args, capture_output=True, text=True, check=False, timeout=total + 120, start_new_session=True
         )
@@ -157,16 +177,22 @@ async def _python_load(load: Load, duration: float, warmup: float) -> LoadResult
     latencies: list[float] = []
     counts = {"non2xx": 0, "socket": 0, "requests": 0}
     rng = random.Random()
+    writes = iter(load.requests)
     async with httpx.AsyncClient(
         base_url=load.base_url, headers=dict(load.headers), limits=limits, timeout=60.0
     ) as client:
 
         async def worker(until: float, record: bool) -> None:
             while time.perf_counter() < until:
-                path = load.paths[rng.randrange(len(load.paths))]
                 started = time.perf_counter()
                 try:
-                    response = await client.request(load.method, path, content=load.body)
+                    if load.requests:  # each write once, in order; repeats (and so errors) only once all are sent
+                        write = next(writes, None) or load.requests[rng.randrange(len(load.requests))]
+                        headers = {"If-Match": write.if_match} if write.if_match else None
+                        response = await client.request(write.method, write.path, content=write.body, headers=headers)
+                    else:
+                        path = load.paths[rng.randrange(len(load.paths))]
+                        response = await client.request(load.method, path, content=load.body)
                     await response.aread()
                     ok = 200 <= response.status_code < 300
                     socket_error = False

@@ -7,15 +7,19 @@
 3. Checks: exact totals, exact dashboard, presigned URLs fetched from S3, presigning cost per URL.
 4. Load with wrk (bench/wrk/rotate.lua), warm-up then measured window, per endpoint on both servers; the
    dashboard also at concurrency 1 and against seven gathered counts; the detail's loader four ways; one full
-   CSV export per server with the app's peak RSS; a bulk approval of 500 members (issue 13; it writes, and puts
-   them back); login last (it writes).
+   CSV export per server with the app's peak RSS; issue 16's writes, each on the baseline and then the app
+   (bench/writes.py, bench/wrk/writes.lua: each request sent once, what a load wrote put back after it); the
+   outbox's delivery to a local webhook receiver (bench/delivery.py, bench/receiver.py: a child of the run, the
+   app's WEBHOOK_URL); a bulk approval of 500 members (issue 13; it writes, and puts them back); login last
+   (it writes).
 5. One table and the targets, printed and written to bench/results/latest.md; every process stopped, also on
    Ctrl-C or an error.
 
 Settings (environment): BENCH_DURATION (10 s), BENCH_WARMUP (2 s), BENCH_CONCURRENCY (32), BENCH_WORKERS (2),
 BENCH_MEMBERS (1000000), BENCH_ROOT (.devdata/bench), BENCH_ONLY (comma-separated scenario names: list, deep,
-q, detail, dashboard, loader, claims, queue, export, bulk, login), BENCH_PROFILE (scenario names to profile with
-py-spy afterwards). The queue scenario (issue 13) measures the photo queue's first page and deep cursor pages against
+q, detail, dashboard, loader, claims, queue, export, writes, outbox, bulk, login), BENCH_WRITES (20000 distinct
+requests prepared per write load), BENCH_PROFILE (scenario names to profile with py-spy afterwards, `writes`
+included). The queue scenario (issue 13) measures the photo queue's first page and deep cursor pages against
 the app's own member list page (measured with it when BENCH_ONLY leaves the list out).
 """
 
@@ -30,7 +34,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -39,7 +43,7 @@ import httpx
 import orjson
 
 from backend.infrastructure.progress import Progress
-from bench import bulk, checks, claims, growth, profile
+from bench import bulk, checks, claims, delivery, growth, profile, writes
 from bench.auth import BENCH_EMAIL, LOGIN_PATH, Auth
 from bench.bulk import BulkResult
 from bench.checks import Check, ExportResult
@@ -79,6 +83,7 @@ class Results:
     exports: dict[str, ExportResult] = field(default_factory=dict)
     checks: dict[str, Check] = field(default_factory=dict)
     bulk: BulkResult | None = None
+    outbox: delivery.OutboxResult | None = None
     lifetime_rss_mb: float | None = None
 
     def get(self, scenario: str, server: str, concurrency: int) -> LoadResult | None:
@@ -153,6 +158,9 @@ class Bench:
         self.idle_dsns: list[str] = []
         self.progress: Progress | None = None
         """The loads' progress while they run (their lines are printed through it, above its bar)."""
+        self.webhook_secret = secrets.token_urlsafe(32)
+        self.receiver_url = ""
+        self.app: Child | None = None
         self.others_busy: list[float] = []
 
     # ------------------------------------------------------------------------------------------------ the run
@@ -189,6 +197,16 @@ class Bench:
     def _run_with(self, urls: ServiceUrls, wrk: str | None) -> str:
         config = self.config
         app_env = self._env(urls, "production")
+        receiver_port = free_port()
+        receiver = Child(
+            "receiver",
+            [sys.executable, "-m", "bench.receiver", str(receiver_port), self.webhook_secret],
+            app_env,
+            self.root / "logs" / "receiver.log",
+            PROJECT_ROOT,
+        )
+        self.receiver_url = f"http://127.0.0.1:{receiver_port}"
+        app_env |= {"WEBHOOK_URL": f"{self.receiver_url}/hook", "WEBHOOK_SECRET": self.webhook_secret}
         seed = prepare(urls, self.root, config.members, self._env(urls, "development"))
         samples = asyncio.run(draw_samples(asyncpg_dsn(urls.database_url)))
 
@@ -208,13 +226,19 @@ class Bench:
                 *(sys.executable, "-m", "uvicorn", "bench.baseline:app", "--host", "127.0.0.1"),
                 *("--port", str(baseline_port), "--workers", workers, "--no-access-log", "--log-level", "warning"),
             ],
-            {**app_env, "BASELINE_DSN": asyncpg_dsn(urls.replica_urls[0])},
+            {
+                **app_env,
+                "BASELINE_DSN": asyncpg_dsn(urls.replica_urls[0]),
+                "BASELINE_WRITE_DSN": asyncpg_dsn(urls.database_url),
+            },
             self.root / "logs" / "baseline.log",
             PROJECT_ROOT,
         )
-        for child in (app, baseline):
+        self.app = app
+        for child in (receiver, app, baseline):
             self.children.append(child)
             child.start()
+        receiver.wait_http(f"{self.receiver_url}/health")
         app.wait_http(f"{app_url}/health/ready")
         baseline.wait_http(f"{baseline_url}/health")
         self.idle_dsns = [asyncpg_dsn(urls.superuser_database_url), *map(asyncpg_dsn, urls.superuser_replica_urls)]
@@ -233,6 +257,13 @@ class Bench:
             self._claims(generator, app_url, auth, asyncpg_dsn(urls.superuser_database_url))
         if config.wants("export"):
             self._exports(app, app_url, baseline_url, auth)
+        if config.wants("writes") and auth.enabled:
+            self._writes(generator, app_url, baseline_url, auth, primary_dsn)
+        if config.wants("outbox") and auth.enabled:
+            self._settle()
+            self.results.outbox = delivery.measure(primary_dsn, app_url, auth.headers(), self.receiver_url)
+            for line in delivery.describe(self.results.outbox):
+                print(f"outbox: {line}", flush=True)
         if config.wants("bulk") and auth.enabled:
             self._settle()
             self.results.bulk = bulk.measure_bulk(app_url, auth.headers(), asyncpg_dsn(urls.superuser_database_url))
@@ -279,6 +310,29 @@ class Bench:
         check = claims.double_claims(dsn, started)
         print(f"check claims: {check.ok} ({check.detail})", flush=True)
         self.results.checks["claims"] = check
+
+    def _writes(self, generator: LoadGenerator, app_url: str, baseline_url: str, auth: Auth, dsn: str) -> None:
+        """Each write on the baseline, then on the app, from the same state: what a load wrote is put back."""
+        json_headers = {"Content-Type": "application/json"}
+        for scenario in writes.SCENARIOS:
+            for server, url, headers in (
+                ("baseline", baseline_url, json_headers),
+                ("app", app_url, {**auth.headers(), **json_headers}),
+            ):
+                requests, restore = writes.draw(dsn, scenario, self.config.writes, app=server == "app")
+                load = Load(f"write {scenario}", server, url, [], self.config.concurrency, headers=headers)
+                try:
+                    self._measure(generator, replace(load, requests=requests))
+                    self._settle()
+                finally:
+                    writes.put_back(dsn, restore)
+                if server == "app" and "writes" in self.profile_names and self.py_spy and self.app is not None:
+                    requests, restore = writes.draw(dsn, scenario, self.config.writes, app=True)
+                    try:
+                        self._profile(generator, self.app, replace(load, requests=requests), "writes")
+                        self._settle()
+                    finally:
+                        writes.put_back(dsn, restore)
 
     # ----------------------------------------------------------------------------------------------- checks
 
@@ -586,6 +640,15 @@ class Bench:
         if r.bulk is not None and r.bulk.seconds:
             rate = f"{bulk.SIZE / r.bulk.median:,.0f} members/s"
             rows.append(Row(f"bulk approve of {bulk.SIZE} members", "app", 1, None, note=r.bulk.detail, rate=rate))
+        for scenario in writes.SCENARIOS:
+            pair(f"write: {writes.LABELS[scenario]}", f"write {scenario}", c, note="each request once")
+        if r.outbox is not None:
+            rate, latency = delivery.describe(r.outbox)
+            t = r.outbox.throughput
+            rows.append(Row("outbox delivery to a webhook", "app", 1, None, note=rate, rate=f"{t.rate:,.0f} events/s"))
+            rows.append(
+                Row(f"outbox commit to delivery at {delivery.DECISION_RATE} decisions/s", "app", 1, None, note=latency)
+            )
         login = r.get("login", "app", c)
         if login is not None:
             rows.append(Row("login", "app", c, login, note="argon2 verify; no baseline"))
@@ -739,6 +802,7 @@ class Bench:
         else:
             in_time = r.bulk.all_ok and r.bulk.worst < bulk.TARGET_SECONDS
             targets.append(Target(bulk_name, in_time, f"worst {r.bulk.worst:.2f} s; {r.bulk.detail}"))
+        targets += self._write_targets()
         claimed, double = r.get("reviews_next", "app", c), r.checks.get("claims")
         name = f"reviews/next at c={c}: 0 double claims (checked in SQL)"
         if claimed is None or double is None:
@@ -762,6 +826,33 @@ class Bench:
             )
         )
         return targets
+
+    def _write_targets(self) -> list[Target]:
+        """Issue 16: each write >= 0.5x its baseline with p99 <= 5x p50 and no error; the outbox's two figures."""
+        r, c = self.results, self.config.concurrency
+        targets = []
+        for scenario in writes.SCENARIOS:
+            name = f"write {writes.LABELS[scenario]}: >= 0.5x the baseline, p99 <= 5x p50, 0 errors (issue 16)"
+            app, base = r.get(f"write {scenario}", "app", c), r.get(f"write {scenario}", "baseline", c)
+            if app is None or base is None or not app.has_latency:
+                targets.append(Target(name, None if app is None or base is None else False, "not measured"))
+                continue
+            ratio = app.rps / base.rps if base.rps else 0.0
+            spread = app.p99_ms / app.p50_ms if app.p50_ms else float("inf")
+            figures = (
+                f"{ratio:.2f}x (app {app.rps:,.0f} req/s, baseline {base.rps:,.0f} req/s); p50 {app.p50_ms:.1f} ms, "
+                f"p99 {app.p99_ms:.1f} ms ({spread:.1f}x); {app.errors} errors (baseline {base.errors})"
+            )
+            targets.append(Target(name, ratio >= 0.5 and spread <= 5 and app.errors == 0, figures))
+        rate_name = f"outbox delivery >= {delivery.RATE_TARGET:,} events/s to a local webhook receiver (issue 16)"
+        latency_name = (
+            f"outbox commit to delivery p99 < {delivery.LATENCY_TARGET_S:g} s at {delivery.DECISION_RATE} "
+            "decisions/s (issue 16)"
+        )
+        if r.outbox is None:
+            return [*targets, Target(rate_name, None, "not measured"), Target(latency_name, None, "not measured")]
+        rate, latency = delivery.describe(r.outbox)
+        return [*targets, Target(rate_name, r.outbox.rate_ok, rate), Target(latency_name, r.outbox.latency_ok, latency)]
 
     def _queue_target(self) -> Target:
         r = self.results

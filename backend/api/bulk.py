@@ -2,9 +2,9 @@
 
 A bulk route validates its body, then hands `BulkRunner.run` its ids and a `decide(session, id)` that makes the
 single decision on one id in the session it is given (the same service call as the single route, so the same
-rules, audit rows and outbox events). Each id gets a transaction of its own, one after another on one session
-(one connection for the whole bulk; `decide` must not keep what it loaded: the session is emptied between ids),
-and the claim of an Idempotency-Key another. A refusal (a domain
+rules, audit rows and outbox events). Each id gets a transaction of its own, on one of up to BULK_SESSIONS sessions
+that take the ids in turn (each one connection for the whole bulk; `decide` must not keep what it loaded: the
+session is emptied between ids), and the claim of an Idempotency-Key another. A refusal (a domain
 error, 4xx) rolls back that id only and becomes its result (`backend/domain/bulk.py`); anything else (a lost
 database, a 503, a bug) ends the request as the single route would end, with what was committed so far kept.
 
@@ -28,6 +28,7 @@ and their records with them, so a retry decides them again.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated
@@ -44,6 +45,10 @@ from backend.domain.idempotency.service import BulkProgress
 from backend.domain.outbox.service import OUTBOX_PENDING
 from backend.domain.sessions import AsyncWriteSession
 from backend.infrastructure.database import commit_asynchronously, flush_commits
+
+BULK_SESSIONS = 4
+"""Items of one bulk decided at once, each on a session (and connection) of its own (docs/decisions.md, "A bulk
+decision")."""
 
 Decide = Callable[[AsyncWriteSession, uuid.UUID], Awaitable[object]]
 """The single decision on one id, made in the session given (its transaction is the runner's)."""
@@ -68,6 +73,11 @@ def refused(item_id: uuid.UUID, error: DomainError) -> BulkItemResult:
     )
 
 
+def bulk_sessions(pool_size: int) -> int:
+    """How many of a bulk's items run at once: BULK_SESSIONS, leaving at least half the pool to other requests."""
+    return max(1, min(BULK_SESSIONS, pool_size // 2))
+
+
 def _ok(item_id: uuid.UUID) -> BulkItemResult:
     return BulkItemResult(id=item_id, result=BulkOutcome.ok, status=200)
 
@@ -81,6 +91,7 @@ class BulkRunner:
         self.request_state: RequestState = request_state(request)
         self._committed = False
         self._outbox_pending = False
+        self.sessions = bulk_sessions(self.app.settings.database_pool_size)
 
     async def run(self, ids: Sequence[uuid.UUID], decide: Decide) -> BulkAnswer:
         """Decide each id in its own transaction, in order; one result per id, and the summary."""
@@ -117,17 +128,37 @@ class BulkRunner:
     async def _each(
         self, ids: Sequence[uuid.UUID], decide: Decide, progress: BulkProgress | None
     ) -> list[BulkItemResult]:
-        """Each id in a transaction of its own, on one session: one connection for the whole bulk."""
-        results = []
-        async with self.app.database.write_sessions() as session:
-            for item_id in ids:
-                if progress is not None and item_id in progress.done:
-                    results.append(_ok(item_id))  # committed by an earlier attempt under the same key
-                    continue
-                results.append(await self._one(session, item_id, decide, progress))
-                session.expunge_all()  # what one item loaded is nothing to the next
-            self._outbox_pending = bool(session.info.get(OUTBOX_PENDING))
-        return results
+        """Each id in a transaction of its own, on up to BULK_SESSIONS sessions at once, each taking the next id
+        when it is done with one: one connection per session for the whole bulk, results in the ids' order.
+
+        When an item fails (not a refusal: a lost database, a bug), no session starts another item, the items
+        under way on the other sessions finish (committed or refused, never cut off mid-transaction), and the
+        request ends with that failure, as with one session."""
+        results: list[BulkItemResult | None] = [None] * len(ids)
+        todo = iter(enumerate(ids))  # shared by the sessions: next() never awaits, so each index goes to one
+        failures: list[BaseException] = []
+
+        async def work() -> None:
+            async with self.app.database.write_sessions() as session:
+                for index, item_id in todo:
+                    if failures:
+                        break
+                    if progress is not None and item_id in progress.done:
+                        results[index] = _ok(item_id)  # committed by an earlier attempt under the same key
+                        continue
+                    try:
+                        results[index] = await self._one(session, item_id, decide, progress)
+                    except BaseException as failure:
+                        failures.append(failure)
+                        raise
+                    session.expunge_all()  # what one item loaded is nothing to the next
+                self._outbox_pending |= bool(session.info.get(OUTBOX_PENDING))
+
+        ended = await asyncio.gather(*(work() for _ in range(min(self.sessions, len(ids)))), return_exceptions=True)
+        failures += [error for error in ended if isinstance(error, BaseException) and error not in failures]
+        if failures:
+            raise failures[0]
+        return [result for result in results if result is not None]
 
     async def _one(
         self, session: AsyncWriteSession, item_id: uuid.UUID, decide: Decide, progress: BulkProgress | None
@@ -135,9 +166,9 @@ class BulkRunner:
         try:
             async with session.begin():
                 await commit_asynchronously(session)  # made durable before the answer: see _after_commits
-                await decide(session, item_id)
-                if progress is not None:
+                if progress is not None:  # before the decision, whose last statement locks shared counter rows
                     await progress.record(session, item_id)
+                await decide(session, item_id)
         except DomainError as error:
             if error.status >= 500 or isinstance(error, idempotency.Replay):
                 raise

@@ -71,7 +71,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
-    for noisy in ("uvicorn.access",):
+    # httpx logs a line per request at INFO: one per webhook delivered, which at thousands a second cost the outbox
+    # worker more than the delivery (failures are logged by the worker itself).
+    for noisy in ("uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

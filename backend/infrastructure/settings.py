@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import zoneinfo
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1, le=100)
     outbox_backoff_base_seconds: float = Field(default=2.0, gt=0)
     outbox_sweep_interval_seconds: float = Field(default=5.0, gt=0)
-    outbox_batch_size: int = Field(default=50, ge=1, le=1000)
+    outbox_batch_size: int = Field(default=200, ge=1, le=1000)
 
     # `memberdesk serve --workers N`: a worker whose event loop is silent this long is killed and started again.
     worker_timeout_seconds: float = Field(default=30.0, ge=2)
@@ -243,6 +243,8 @@ class Settings(BaseSettings):
         return derived_key(self.token_secret(), "phone blocks")
 
 
+@lru_cache(maxsize=64)
 def derived_key(secret: str, purpose: str) -> bytes:
-    """A key for `purpose` from `secret` (HMAC-SHA256), so that one secret serves several uses independently."""
+    """A key for `purpose` from `secret` (HMAC-SHA256), so that one secret serves several uses independently.
+    Kept once computed: the member writers ask for the phone-block key on every request."""
     return hmac.new(secret.encode(), f"memberdesk {purpose}".encode(), hashlib.sha256).digest()

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -15,6 +15,7 @@ from backend.domain.member.list_repository import photo_order, shown_documents, 
 from backend.domain.member.models import (
     MemberNote,
     MemberStatus,
+    NoteKind,
     PhoneBlock,
     User,
     UserDocument,
@@ -28,6 +29,7 @@ from backend.domain.sessions import AnySession, AsyncWriteSession, fetch
 
 users = User.__table__  # type: ignore[attr-defined]
 phone_blocks = PhoneBlock.__table__  # type: ignore[attr-defined]
+member_notes = MemberNote.__table__  # type: ignore[attr-defined]
 
 
 async def get_member(session: AnySession, member_id: uuid.UUID, *, include_deleted: bool = False) -> User | None:
@@ -222,6 +224,23 @@ async def add_note(session: AsyncWriteSession, note: MemberNote, *, reload: bool
     if reload:
         await session.refresh(note)
     return note
+
+
+async def insert_note(
+    session: AsyncWriteSession,
+    *,
+    user_id: uuid.UUID,
+    author_id: uuid.UUID | None,
+    kind: NoteKind,
+    content: str,
+    reason_code: str | None,
+) -> None:
+    """Insert a note without loading it back: one statement (a decision answers from its own query)."""
+    await session.execute(
+        insert(member_notes).values(
+            id=uuid.uuid4(), user_id=user_id, author_id=author_id, kind=kind, content=content, reason_code=reason_code
+        )
+    )
 
 
 # A member's notes page and their number, from one statement (so one snapshot): no row when there is no such

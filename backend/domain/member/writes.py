@@ -278,11 +278,13 @@ class MemberWriteService:
         user.status = rule.to_status
         user.suspended_until = decision.until
         released = claims.release(user)
-        await self._save(user, reload=False)  # answered from its own query, if at all
         diff = changes(before, _user_state(user)) | await self._phone_blocks(user, decision)
         if forced:
             diff["claim_overridden"] = claims.overridden(released)
         await self._record(rule, decision, user, before["status"], diff)
+        # The member's UPDATE goes last (write sessions never autoflush): its triggers lock counter rows that every
+        # decision shares, until the commit (docs/decisions.md, "A bulk decision").
+        await self._save(user, reload=False)  # answered from its own query, if at all
         return user
 
     async def _phone_blocks(self, user: User, decision: Decision) -> dict[str, Any]:
@@ -304,14 +306,14 @@ class MemberWriteService:
         """The decision's note (its text, else its code's label), audit row and outbox event."""
         code = decision.reason_code.value if decision.reason_code is not None else None
         label = LABELS[decision.reason_code] if decision.reason_code is not None else rule.note_kind.value
-        note = MemberNote(
+        await repository.insert_note(
+            self.session,
             user_id=user.id,
             author_id=_operator_id(self.context),
             kind=rule.note_kind,
             content=decision.reason or label,
             reason_code=code,
         )
-        await repository.add_note(self.session, note, reload=False)
         diff |= changes({}, {"reason_code": code, "reason": decision.reason})
         await self.audit.record(rule.audit_action, "member", user.id, diff)
         actor = self.context.actor
