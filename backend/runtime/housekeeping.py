@@ -12,6 +12,9 @@
   form outlived that), each in a transaction of its own that re-checks the photo under the same locks as every
   other photo write, so a completion that wins the race is kept. Documents likewise (their form lives
   DOCUMENT_UPLOAD_TTL_SECONDS; the same grace), audited as `document.upload_abandoned`.
+- **Retention**: members soft-deleted more than ERASE_DELETED_AFTER_DAYS ago (0 turns it off) are erased
+  (backend/domain/privacy), each in a transaction of its own that locks it with SKIP LOCKED and checks it again,
+  audited as `member.erased` by "memberdesk housekeeping".
 - **Timed suspensions** whose `suspended_until` has passed are lifted: the member is active again, with a note, an
   audit row by "memberdesk housekeeping" and a `member.unsuspended` event, each member in a transaction of its own
   that locks it with SKIP LOCKED and checks it again (an operator deciding it at that moment wins; one who decided
@@ -40,6 +43,8 @@ from backend.domain.member.writes import MemberWriteService
 from backend.domain.outbox import service as outbox
 from backend.domain.photo import service as photos
 from backend.domain.photo.service import PhotoService
+from backend.domain.privacy import service as privacy
+from backend.domain.privacy.service import ErasureService
 from backend.domain.refresh import service as refresh_sessions
 from backend.domain.sessions import AsyncWriteSession
 from backend.infrastructure.database import Database
@@ -63,6 +68,7 @@ class HousekeepingReport:
     abandoned_uploads: int
     suspensions_lifted: int = 0
     ended_sessions: int = 0
+    members_erased: int = 0
 
     @property
     def removed(self) -> int:
@@ -72,6 +78,7 @@ class HousekeepingReport:
             + self.abandoned_uploads
             + self.suspensions_lifted
             + self.ended_sessions
+            + self.members_erased
         )
 
 
@@ -117,6 +124,7 @@ class Housekeeper(BackgroundTask):
             + await self._abandon_document_uploads(documents_before),
             suspensions_lifted=await self._lift_suspensions(now),
             ended_sessions=await self._in_batches(sessions),
+            members_erased=await self._erase_deleted(now),
         )
 
     async def _in_batches(self, delete_batch: Callable[[AsyncWriteSession], Awaitable[int]]) -> int:
@@ -178,6 +186,25 @@ class Housekeeper(BackgroundTask):
                 break
         return lifted
 
+    async def _erase_deleted(self, now: datetime) -> int:
+        """Retention: members soft-deleted before the cut-off are erased, one transaction each."""
+        if self.settings.erase_deleted_after_days <= 0:
+            return 0
+        before = now - timedelta(days=self.settings.erase_deleted_after_days)
+        reason = f"Retention: deleted more than {self.settings.erase_deleted_after_days:g} days ago"
+        erased = 0
+        context = AuditContext(HOUSEKEEPING, None)
+        for _ in range(MAX_BATCHES):
+            async with self.database.write_sessions() as session, session.begin():
+                candidates = await privacy.deleted_before(session, before=before, limit=BATCH)
+            for member_id in candidates:
+                async with self.database.write_sessions() as session, session.begin():
+                    if await ErasureService(session, context).erase_if_deleted_before(member_id, before, reason):
+                        erased += 1
+            if len(candidates) < BATCH:
+                break
+        return erased
+
     async def run(self) -> None:
         await asyncio.sleep(random.uniform(0.0, min(self.interval, FIRST_PASS_WITHIN_SECONDS)))
         while True:
@@ -189,10 +216,11 @@ class Housekeeper(BackgroundTask):
                 if report.removed:
                     logger.info(
                         "housekeeping removed %d delivered outbox event(s), %d idempotency key(s), "
-                        "%d abandoned upload(s); lifted %d suspension(s)",
+                        "%d abandoned upload(s); lifted %d suspension(s); erased %d member(s)",
                         report.delivered_events,
                         report.idempotency_keys,
                         report.abandoned_uploads,
                         report.suspensions_lifted,
+                        report.members_erased,
                     )
             await asyncio.sleep(self.interval * random.uniform(0.9, 1.1))
