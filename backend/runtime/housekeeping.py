@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -171,20 +172,34 @@ class Housekeeper(BackgroundTask):
                     removed += 1
         return removed
 
-    async def _lift_suspensions(self, now: datetime) -> int:
-        lifted = 0
-        context = AuditContext(HOUSEKEEPING, None)
+    async def _each_member(
+        self,
+        candidates: Callable[[AsyncWriteSession], Awaitable[list[uuid.UUID]]],
+        act: Callable[[AsyncWriteSession, uuid.UUID], Awaitable[bool]],
+    ) -> int:
+        """`act` on each candidate member in a transaction of its own (it locks and checks the member again), a
+        batch of candidates at a time; how many it acted on."""
+        done = 0
         for _ in range(MAX_BATCHES):
             async with self.database.write_sessions() as session, session.begin():
-                candidates = await member_writes.expired_suspensions(session, now=now, limit=BATCH)
-            for member_id in candidates:
+                found = await candidates(session)
+            for member_id in found:
                 async with self.database.write_sessions() as session, session.begin():
-                    service = MemberWriteService(session, context, self.storage, self.settings.phone_block_key())
-                    if await service.lift_suspension(member_id, now):
-                        lifted += 1
-            if len(candidates) < BATCH:
+                    done += await act(session, member_id)
+            if len(found) < BATCH:
                 break
-        return lifted
+        return done
+
+    async def _lift_suspensions(self, now: datetime) -> int:
+        context = AuditContext(HOUSEKEEPING, None)
+
+        async def lift(session: AsyncWriteSession, member_id: uuid.UUID) -> bool:
+            service = MemberWriteService(session, context, self.storage, self.settings.phone_block_key())
+            return await service.lift_suspension(member_id, now)
+
+        return await self._each_member(
+            lambda session: member_writes.expired_suspensions(session, now=now, limit=BATCH), lift
+        )
 
     async def _erase_deleted(self, now: datetime) -> int:
         """Retention: members soft-deleted before the cut-off are erased, one transaction each."""
@@ -192,18 +207,14 @@ class Housekeeper(BackgroundTask):
             return 0
         before = now - timedelta(days=self.settings.erase_deleted_after_days)
         reason = f"Retention: deleted more than {self.settings.erase_deleted_after_days:g} days ago"
-        erased = 0
         context = AuditContext(HOUSEKEEPING, None)
-        for _ in range(MAX_BATCHES):
-            async with self.database.write_sessions() as session, session.begin():
-                candidates = await privacy.deleted_before(session, before=before, limit=BATCH)
-            for member_id in candidates:
-                async with self.database.write_sessions() as session, session.begin():
-                    if await ErasureService(session, context).erase_if_deleted_before(member_id, before, reason):
-                        erased += 1
-            if len(candidates) < BATCH:
-                break
-        return erased
+
+        async def erase(session: AsyncWriteSession, member_id: uuid.UUID) -> bool:
+            return await ErasureService(session, context).erase_if_deleted_before(member_id, before, reason)
+
+        return await self._each_member(
+            lambda session: privacy.deleted_before(session, before=before, limit=BATCH), erase
+        )
 
     async def run(self) -> None:
         await asyncio.sleep(random.uniform(0.0, min(self.interval, FIRST_PASS_WITHIN_SECONDS)))

@@ -52,6 +52,7 @@ class Person:
     bio: str
     photos: list[tuple[uuid.UUID, str, bytes]]
     documents: list[tuple[uuid.UUID, str, bytes]]
+    created: tuple[str, dict[str, object]]  # the create's Idempotency-Key and body
 
 
 async def put(storage: Storage, key: str, body: bytes, content_type: str) -> None:
@@ -102,19 +103,16 @@ async def person(
     photos, documents, notes, a decision, a report and an issued identity-document URL."""
     tag = secrets.token_hex(4)
     name, phone, bio = f"Zelda Quixote{tag}", f"+8210{secrets.randbelow(10**8):08d}", f"Loves hiking {tag} and tea"
-    created = await admin.post(
-        MEMBERS,
-        headers={"Idempotency-Key": f"create-{tag}"},
-        json={
-            "phone": phone,
-            "name": name,
-            "gender": "female",
-            "birth_year": 1991,
-            "profile": {"bio": bio, "job": "Engineer", "region": "Seoul"},
-            "lifestyle": {"smoking": "never"},
-            "preference": {"age_min": 25, "age_max": 35, "regions": ["Busan"]},
-        },
-    )
+    create: dict[str, object] = {
+        "phone": phone,
+        "name": name,
+        "gender": "female",
+        "birth_year": 1991,
+        "profile": {"bio": bio, "job": "Engineer", "region": "Seoul"},
+        "lifestyle": {"smoking": "never"},
+        "preference": {"age_min": 25, "age_max": 35, "regions": ["Busan"]},
+    }
+    created = await admin.post(MEMBERS, headers={"Idempotency-Key": f"create-{tag}"}, json=create)
     assert created.status_code == 201, created.text
     member = uuid.UUID(created.json()["id"])
     edited = await admin.patch(f"{MEMBERS}/{member}", json={"name": f"{name} Jr", "profile": {"bio": f"{bio}!"}})
@@ -134,7 +132,7 @@ async def person(
     documents = [await add_document(db, storage, member), await add_document(db, storage, member, "income")]
     issued = await moderator.post(f"{DOCUMENTS}/{documents[0][0]}/url")
     assert issued.status_code == 200, issued.text
-    return Person(member, name, phone, bio, kept_photos, documents)
+    return Person(member, name, phone, bio, kept_photos, documents, (f"create-{tag}", create))
 
 
 async def text_columns(db: asyncpg.Connection) -> list[tuple[str, str, str]]:
@@ -278,8 +276,12 @@ class TestErase:
         # A replay of the create's Idempotency-Key after the erasure gives no personal data back, and writes nothing.
         await admin.post(f"{MEMBERS}/{subject.id}/erase", json=erase_body(subject.id))
         members = await db.fetchval("SELECT count(*) FROM users")
-        replay = await admin.post(MEMBERS, headers={"Idempotency-Key": "none"}, json={})
-        assert replay.status_code == 422
+        key, body = subject.created
+        replay = await admin.post(MEMBERS, headers={"Idempotency-Key": key}, json=body)
+        assert (replay.status_code, replay.headers["content-type"]) == (410, "application/problem+json")
+        assert replay.headers.get("idempotent-replayed") == "true"
+        assert subject.name not in replay.text
+        assert subject.phone not in replay.text
         assert await db.fetchval("SELECT count(*) FROM users") == members
 
     async def test_an_erase_racing_edits_never_lets_an_edit_write_after_it(
@@ -305,6 +307,14 @@ class TestErase:
             assert await where_found(db, [late_name]) == []
             refused = [r for r in edits if r.status_code == 409]
             assert all("erased" in r.json()["detail"] for r in refused)
+            # The accepted edits all committed before the erasure: their audit rows come first.
+            trail = await db.fetch(
+                "SELECT action FROM audit_log WHERE entity_type = 'member' AND entity_id = $1 ORDER BY id",
+                str(subject.id),
+            )
+            actions = [row["action"] for row in trail]
+            assert actions[-1] == "member.erased"
+            assert actions.count("member.updated") == 1 + len(edits) - len(refused)  # person() made one edit
 
 
 class TestRetention:
