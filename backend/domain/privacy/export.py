@@ -73,13 +73,13 @@ class ExportService:
     async def prepare(self, member_id: uuid.UUID) -> MemberExport:
         """The member's rows (soft-deleted members too) and the audit row `member.exported`; 404 for no member,
         410 for an erased one, 503 when the bucket cannot be reached (checked before anything is sent)."""
-        user = await repository.lock_member(self.session, member_id)
+        user = await repository.lock_member(self.session, member_id, share=True)
         if user is None:
             raise NotFoundError(f"No member with id {member_id}.")
         if user.erased_at is not None:
             raise Gone(f"The member {member_id} was erased: there is nothing to export.", erased_at=user.erased_at)
         data = await repository.export_member(self.session, member_id)
-        assert data is not None  # the row is locked
+        assert data is not None  # the row is share-locked
         stored = await repository.member_files(self.session, member_id)
         kept = [f for f in stored if f.deleted_at is None and f.status != "uploading"]
         report_ids = await repository.member_report_ids(self.session, member_id)

@@ -23,9 +23,12 @@ ERASED_BIRTH_YEAR = 1900  # the lowest the column takes: lists sort and page by 
 ERASED_TEXT = "[erased]"
 
 
-async def lock_member(session: AsyncWriteSession, member_id: uuid.UUID, *, skip_locked: bool = False) -> User | None:
-    """The user row, locked until the transaction ends (the lock every member write takes first)."""
-    stmt = select(User).where(users.c.id == member_id).with_for_update(skip_locked=skip_locked)
+async def lock_member(
+    session: AsyncWriteSession, member_id: uuid.UUID, *, skip_locked: bool = False, share: bool = False
+) -> User | None:
+    """The user row, locked until the transaction ends: for update (the lock every member write takes first), or
+    with `share` FOR SHARE (an export: it waits for an erasure under way, and exports do not wait for each other)."""
+    stmt = select(User).where(users.c.id == member_id).with_for_update(skip_locked=skip_locked, read=share)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
