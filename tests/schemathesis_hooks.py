@@ -48,6 +48,10 @@ def map_case(context: Any, case: Any) -> Any:
         and body.get("reporter_member_id") == body.get("reported_member_id")
     ):
         del body["reporter_member_id"]
+    # An erasure's `confirm` repeats the path's member id: two values equal, which the document cannot say.
+    path = case.path_parameters if isinstance(case.path_parameters, dict) else {}
+    if isinstance(body, dict) and "confirm" in body and "member_id" in path:
+        body["confirm"] = str(path["member_id"])
     preference = body.get("preference") if isinstance(body, dict) else None
     if isinstance(preference, dict):
         for low, high in PREFERENCE_RANGES:

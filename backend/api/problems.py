@@ -68,6 +68,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: _documented("Too many attempts; see Retry-After"),
     503: _documented("A backing service is unavailable; see Retry-After"),
 }
+# Only a member's export answers it: the member was erased.
+GONE: dict[int | str, dict[str, Any]] = {410: _documented("The member was erased: nothing of it is left to give")}
 # Only the routes that take nothing but JSON (refresh, logout) answer it.
 UNSUPPORTED_MEDIA_TYPE: dict[int | str, dict[str, Any]] = {
     415: _documented("The body is not JSON (Content-Type: application/json)")

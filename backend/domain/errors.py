@@ -42,6 +42,11 @@ class ConflictError(DomainError):
     title = "Conflict"
 
 
+class Gone(DomainError):
+    status = 410
+    title = "Gone"
+
+
 class PreconditionFailed(DomainError):
     status = 412
     title = "Precondition failed"

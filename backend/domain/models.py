@@ -20,11 +20,13 @@ from backend.domain.member.models import (
     UserSubscription,
 )
 from backend.domain.outbox.models import OutboxEvent
+from backend.domain.privacy.models import AccessLog
 from backend.domain.queue.models import QueueCount
 from backend.domain.refresh.models import RefreshFamily, RefreshToken
 from backend.domain.report.models import Report
 
 __all__ = [
+    "AccessLog",
     "AdminUser",
     "ApiKey",
     "AuditLog",

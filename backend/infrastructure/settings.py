@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     presign_ttl_seconds: int = Field(default=900, ge=1, le=604_800)
+    # Documents (identity papers among them) are served by URLs this short-lived, as attachments.
+    document_url_ttl_seconds: int = Field(default=60, ge=1, le=604_800)
 
     admin_timezone: str = "UTC"
 
@@ -142,6 +144,8 @@ class Settings(BaseSettings):
     outbox_keep_delivered_days: float = Field(default=7.0, gt=0)
     idempotency_key_hours: float = Field(default=24.0, gt=0)
     photo_upload_grace_seconds: int = Field(default=86_400, ge=0)
+    # Retention: housekeeping erases members soft-deleted more than this many days ago (0 turns it off).
+    erase_deleted_after_days: float = Field(default=30.0, ge=0)
 
     @field_validator("database_replica_urls", "cors_origins", "metrics_allowed_networks", mode="before")
     @classmethod

@@ -38,6 +38,9 @@ _ALGORITHM = "AWS4-HMAC-SHA256"
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9/._~-]+")
 
 
+_ATTACHMENT = "response-content-disposition=attachment"
+
+
 def _hmac(key: bytes, message: str) -> bytes:
     return hmac.new(key, message.encode(), hashlib.sha256).digest()
 
@@ -90,15 +93,32 @@ class SigV4Presigner:
             self._cached = (day, prefix, query)
         return self._cached
 
-    def presign_get(self, key: str, expires_in: int, now: datetime | None = None) -> str:
-        """A URL that GETs `key` for `expires_in` seconds from `now` (second precision, as SigV4 has it)."""
+    def presign_get(self, key: str, expires_in: int, now: datetime | None = None, *, attachment: bool = False) -> str:
+        """A URL that GETs `key` for `expires_in` seconds from `now` (second precision, as SigV4 has it); with
+        `attachment`, S3 answers it with `Content-Disposition: attachment` (a signed `response-content-disposition`,
+        which sorts after the X-Amz-* parameters in the canonical query)."""
         day, prefix, query = self._moment(now, expires_in)
+        if attachment:
+            query += f"&{_ATTACHMENT}"
         encoded = key if _PLAIN_KEY.fullmatch(key) else quote(key, safe="/~")
         path = f"{self._path_prefix}/{self.bucket}/{encoded}"
         canonical = f"GET\n{path}\n{query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
         to_sign = prefix + hashlib.sha256(canonical.encode()).hexdigest()
         signature = hmac.digest(self._key_for(day), to_sign.encode(), "sha256").hex()
         return f"{self._origin}{path}?{query}&X-Amz-Signature={signature}"
+
+
+STREAM_CHUNK_BYTES = 64 * 1024
+
+
+async def _chunks(key: str, body: Any, chunk_bytes: int) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in body.iter_chunks(chunk_bytes):
+            yield chunk
+    except (ClientError, BotoCoreError, OSError) as exc:
+        raise _failure("GET", key, exc) from exc
+    finally:
+        body.close()
 
 
 class StorageError(Exception):
@@ -171,6 +191,7 @@ class Storage:
         self.client = client
         self.bucket = settings.s3_bucket
         self.ttl_seconds = settings.presign_ttl_seconds
+        self.document_ttl_seconds = settings.document_url_ttl_seconds
         self.upload_ttl_seconds = settings.photo_upload_ttl_seconds
         self._presigner: SigV4Presigner | None = None
         self._window = max(1, min(60, self.ttl_seconds // 10))
@@ -217,6 +238,21 @@ class Storage:
                 url = urls[key] = self._presigner.presign_get(key, self.ttl_seconds, signed_at)
             found.append(url)
         return found
+
+    async def presign_documents(self, keys: list[str]) -> list[str]:
+        """Presigned GET URLs for documents: `DOCUMENT_URL_TTL_SECONDS` long, served as attachments, signed anew
+        each time (never reused from the photos' window)."""
+        if self._presigner is None:
+            return [
+                await self.client.generate_presigned_url(
+                    "get_object",
+                    Params={"Bucket": self.bucket, "Key": key, "ResponseContentDisposition": "attachment"},
+                    ExpiresIn=self.document_ttl_seconds,
+                )
+                for key in keys
+            ]
+        now = datetime.now(UTC)
+        return [self._presigner.presign_get(key, self.document_ttl_seconds, now, attachment=True) for key in keys]
 
     async def presign_post(
         self, key: str, content_type: str, max_bytes: int, *, expires_in: int | None = None
@@ -273,6 +309,21 @@ class Storage:
             raise _failure("GET", key, exc) from exc
         whole = _CONTENT_RANGE.fullmatch(answer.get("ContentRange") or "")
         return ObjectHead(data=data, size=int(whole.group(1)) if whole else int(answer["ContentLength"]))
+
+    async def stream(self, key: str, chunk_bytes: int = STREAM_CHUNK_BYTES) -> AsyncIterator[bytes] | None:
+        """The object at `key` chunk by chunk as S3 sends it (never read whole); None when there is none.
+
+        The GET is made here, so a missing object or a failing S3 is known before the first chunk; a failure
+        while reading raises StorageError from the iteration."""
+        try:
+            answer = await self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise _failure("GET", key, exc) from exc
+        except BotoCoreError as exc:
+            raise _failure("GET", key, exc) from exc
+        return _chunks(key, answer["Body"], chunk_bytes)
 
     async def copy(self, source: str, target: str, *, content_type: str) -> bool:
         """Copy `source` to `target` inside the bucket, stored as `content_type` and with no other metadata.

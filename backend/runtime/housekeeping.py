@@ -12,6 +12,9 @@
   form outlived that), each in a transaction of its own that re-checks the photo under the same locks as every
   other photo write, so a completion that wins the race is kept. Documents likewise (their form lives
   DOCUMENT_UPLOAD_TTL_SECONDS; the same grace), audited as `document.upload_abandoned`.
+- **Retention**: members soft-deleted more than ERASE_DELETED_AFTER_DAYS ago (0 turns it off) are erased
+  (backend/domain/privacy), each in a transaction of its own that locks it with SKIP LOCKED and checks it again,
+  audited as `member.erased` by "memberdesk housekeeping".
 - **Timed suspensions** whose `suspended_until` has passed are lifted: the member is active again, with a note, an
   audit row by "memberdesk housekeeping" and a `member.unsuspended` event, each member in a transaction of its own
   that locks it with SKIP LOCKED and checks it again (an operator deciding it at that moment wins; one who decided
@@ -27,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +44,8 @@ from backend.domain.member.writes import MemberWriteService
 from backend.domain.outbox import service as outbox
 from backend.domain.photo import service as photos
 from backend.domain.photo.service import PhotoService
+from backend.domain.privacy import service as privacy
+from backend.domain.privacy.service import ErasureService
 from backend.domain.refresh import service as refresh_sessions
 from backend.domain.sessions import AsyncWriteSession
 from backend.infrastructure.database import Database
@@ -52,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 BATCH = 1000
 MAX_BATCHES = 20
-CHORES = 6
+CHORES = 7
 """Chores in a pass (what `memberdesk housekeep` counts its progress in)."""
 FIRST_PASS_WITHIN_SECONDS = 60.0  # processes started together spread their first passes over this
 
@@ -66,6 +72,7 @@ class HousekeepingReport:
     abandoned_uploads: int
     suspensions_lifted: int = 0
     ended_sessions: int = 0
+    members_erased: int = 0
 
     @property
     def removed(self) -> int:
@@ -75,6 +82,7 @@ class HousekeepingReport:
             + self.abandoned_uploads
             + self.suspensions_lifted
             + self.ended_sessions
+            + self.members_erased
         )
 
 
@@ -120,19 +128,22 @@ class Housekeeper(BackgroundTask):
             lambda: self._abandon_document_uploads(documents_before),
             lambda: self._lift_suspensions(now),
             lambda: self._in_batches(sessions),
+            lambda: self._erase_deleted(now),
         )
+        assert len(chores) == CHORES, "CHORES counts the chores of a pass"
         done: list[int] = []
         for chore in chores:
             done.append(await chore())
             if progress is not None:
                 progress.advance()
-        delivered_events, idempotency_keys, photo_uploads, document_uploads, lifted, ended = done
+        delivered_events, idempotency_keys, photo_uploads, document_uploads, lifted, ended, erased = done
         return HousekeepingReport(
             delivered_events=delivered_events,
             idempotency_keys=idempotency_keys,
             abandoned_uploads=photo_uploads + document_uploads,
             suspensions_lifted=lifted,
             ended_sessions=ended,
+            members_erased=erased,
         )
 
     async def _in_batches(self, delete_batch: Callable[[AsyncWriteSession], Awaitable[int]]) -> int:
@@ -179,20 +190,49 @@ class Housekeeper(BackgroundTask):
                     removed += 1
         return removed
 
-    async def _lift_suspensions(self, now: datetime) -> int:
-        lifted = 0
-        context = AuditContext(HOUSEKEEPING, None)
+    async def _each_member(
+        self,
+        candidates: Callable[[AsyncWriteSession], Awaitable[list[uuid.UUID]]],
+        act: Callable[[AsyncWriteSession, uuid.UUID], Awaitable[bool]],
+    ) -> int:
+        """`act` on each candidate member in a transaction of its own (it locks and checks the member again), a
+        batch of candidates at a time; how many it acted on."""
+        done = 0
         for _ in range(MAX_BATCHES):
             async with self.database.write_sessions() as session, session.begin():
-                candidates = await member_writes.expired_suspensions(session, now=now, limit=BATCH)
-            for member_id in candidates:
+                found = await candidates(session)
+            for member_id in found:
                 async with self.database.write_sessions() as session, session.begin():
-                    service = MemberWriteService(session, context, self.storage, self.settings.phone_block_key())
-                    if await service.lift_suspension(member_id, now):
-                        lifted += 1
-            if len(candidates) < BATCH:
+                    done += await act(session, member_id)
+            if len(found) < BATCH:
                 break
-        return lifted
+        return done
+
+    async def _lift_suspensions(self, now: datetime) -> int:
+        context = AuditContext(HOUSEKEEPING, None)
+
+        async def lift(session: AsyncWriteSession, member_id: uuid.UUID) -> bool:
+            service = MemberWriteService(session, context, self.storage, self.settings.phone_block_key())
+            return await service.lift_suspension(member_id, now)
+
+        return await self._each_member(
+            lambda session: member_writes.expired_suspensions(session, now=now, limit=BATCH), lift
+        )
+
+    async def _erase_deleted(self, now: datetime) -> int:
+        """Retention: members soft-deleted before the cut-off are erased, one transaction each."""
+        if self.settings.erase_deleted_after_days <= 0:
+            return 0
+        before = now - timedelta(days=self.settings.erase_deleted_after_days)
+        reason = f"Retention: deleted more than {self.settings.erase_deleted_after_days:g} days ago"
+        context = AuditContext(HOUSEKEEPING, None)
+
+        async def erase(session: AsyncWriteSession, member_id: uuid.UUID) -> bool:
+            return await ErasureService(session, context).erase_if_deleted_before(member_id, before, reason)
+
+        return await self._each_member(
+            lambda session: privacy.deleted_before(session, before=before, limit=BATCH), erase
+        )
 
     async def run(self) -> None:
         await asyncio.sleep(random.uniform(0.0, min(self.interval, FIRST_PASS_WITHIN_SECONDS)))
@@ -205,10 +245,11 @@ class Housekeeper(BackgroundTask):
                 if report.removed:
                     logger.info(
                         "housekeeping removed %d delivered outbox event(s), %d idempotency key(s), "
-                        "%d abandoned upload(s); lifted %d suspension(s)",
+                        "%d abandoned upload(s); lifted %d suspension(s); erased %d member(s)",
                         report.delivered_events,
                         report.idempotency_keys,
                         report.abandoned_uploads,
                         report.suspensions_lifted,
+                        report.members_erased,
                     )
             await asyncio.sleep(self.interval * random.uniform(0.9, 1.1))

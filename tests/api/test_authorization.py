@@ -77,6 +77,10 @@ ACCESS: dict[tuple[str, str], Role] = {
     ("DELETE", "/api/v1/admin/documents/{document_id}"): Role.moderator,
     ("GET", "/api/v1/admin/documents"): Role.viewer,
     ("PATCH", "/api/v1/admin/documents"): Role.moderator,
+    ("POST", "/api/v1/admin/documents/{document_id}/url"): Role.moderator,
+    ("GET", "/api/v1/admin/members/{member_id}/export"): Role.admin,
+    ("POST", "/api/v1/admin/members/{member_id}/erase"): Role.admin,
+    ("GET", "/api/v1/admin/access-log"): Role.admin,
     # Reviews and reports
     ("POST", "/api/v1/admin/reviews/next"): Role.moderator,
     ("POST", "/api/v1/admin/reports"): Role.reporter,  # the reporter key, moderators and admins

@@ -205,9 +205,13 @@ class TestUploadVerifyReject:
         await wait_for_replica(services)
         detail = (await client.get(f"{MEMBERS}/{member}")).json()
         [shown] = [d for d in detail["documents"] if d["id"] == document_id]
-        fetched = await http.get(shown["url"])
+        assert shown["url"] is None  # an identity document's URL is issued on its own, and logged
+        issued = await moderator.post(f"{DOCUMENTS}/{document_id}/url")
+        assert issued.status_code == 200, issued.text
+        fetched = await http.get(issued.json()["url"])
         assert (fetched.status_code, fetched.content) == (200, PDF)
         assert fetched.headers["content-type"] == "application/pdf"
+        assert fetched.headers["content-disposition"] == "attachment"
 
         verified = await moderator.patch(f"{DOCUMENTS}/{document_id}", json={"status": "verified"})
         assert verified.status_code == 200, verified.text

@@ -254,7 +254,8 @@ class TestDocumentQueue:
         self, client: httpx.AsyncClient, db: asyncpg.Connection, services: ServiceUrls
     ) -> None:
         await wait_for_replica(services)
-        [item] = (await client.get(DOCUMENTS, params={"status": "verified", "limit": "1"})).json()
+        params = {"status": "verified", "doc_type": "employment,education,income", "limit": "1"}
+        [item] = (await client.get(DOCUMENTS, params=params)).json()
         row = await db.fetchrow(
             "SELECT d.*, u.name FROM user_documents d JOIN users u ON u.id = d.user_id WHERE d.id = $1",
             uuid.UUID(item["id"]),

@@ -15,6 +15,7 @@ from backend.api.v1.routers import (
     operators,
     outbox,
     photos,
+    privacy,
     reasons,
     reports,
     reviews,
@@ -36,6 +37,7 @@ ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     reasons.router,
     reviews.router,
     reports.router,
+    privacy.router,
 )
 
 

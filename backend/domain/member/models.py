@@ -122,6 +122,12 @@ class User(SQLModel, table=True):
         *claim_indexes("users", "review", "status = 'pending' AND deleted_at IS NULL"),
         Index("ix_users_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
         Index("ix_users_phone_trgm", "phone", postgresql_using="gin", postgresql_ops={"phone": "gin_trgm_ops"}),
+        # Housekeeping's retention query: soft-deleted members not erased yet, longest deleted first.
+        Index(
+            "ix_users_deleted_at_unerased",
+            "deleted_at",
+            postgresql_where=text("deleted_at IS NOT NULL AND erased_at IS NULL"),
+        ),
         # Housekeeping's query for timed suspensions that have run out.
         Index(
             "ix_users_suspended_until",
@@ -131,7 +137,7 @@ class User(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())
-    phone: str = Field(sa_column=Column(String(16), nullable=False))
+    phone: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))  # null once erased
     name: str = Field(sa_column=Column(String(100), nullable=False))
     gender: Gender = Field(sa_column=Column(String(8), nullable=False))
     birth_year: int = Field(sa_column=Column(SmallInteger, nullable=False))
@@ -147,6 +153,8 @@ class User(SQLModel, table=True):
     claimed_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
     # A timed suspension ends here (housekeeping lifts it); null: until an operator lifts it.
     suspended_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
+    # Erased (backend/domain/privacy): personal fields gone for good; no write may touch the member again.
+    erased_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, default_now=False))
 
 
 class UserProfile(SQLModel, table=True):

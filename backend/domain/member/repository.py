@@ -32,11 +32,16 @@ phone_blocks = PhoneBlock.__table__  # type: ignore[attr-defined]
 member_notes = MemberNote.__table__  # type: ignore[attr-defined]
 
 
-async def get_member(session: AnySession, member_id: uuid.UUID, *, include_deleted: bool = False) -> User | None:
-    """The user row, or None when there is none (or it is soft-deleted)."""
+async def get_member(
+    session: AnySession, member_id: uuid.UUID, *, include_deleted: bool = False, share_lock: bool = False
+) -> User | None:
+    """The user row, or None when there is none (or it is soft-deleted); with `share_lock` locked FOR SHARE until
+    the transaction ends (a note: an erasure, which locks the row for update, comes wholly before or after)."""
     stmt = select(User).where(User.id == member_id)  # type: ignore[arg-type]
     if not include_deleted:
         stmt = stmt.where(User.deleted_at.is_(None))  # type: ignore[union-attr]
+    if share_lock:
+        stmt = stmt.with_for_update(read=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

@@ -72,7 +72,7 @@ class MemberFields(ReadSchema):
     """The user row's fields, common to the list and the detail."""
 
     id: uuid.UUID
-    phone: str
+    phone: str | None = Field(description="E.164; null once the member was erased")
     name: str
     gender: Gender
     birth_year: int
@@ -138,7 +138,10 @@ class DocumentRead(ReadSchema):
     doc_type: DocumentType
     status: DocumentStatus
     created_at: datetime
-    url: str
+    url: str | None = Field(
+        description="Presigned GET URL (an attachment, DOCUMENT_URL_TTL_SECONDS); null for identity documents: "
+        "POST /admin/documents/{id}/url issues one, and logs it"
+    )
 
 
 class MemberDetailRead(MemberFields):

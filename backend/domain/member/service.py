@@ -15,6 +15,7 @@ from backend.domain.errors import BadRequest, NotFoundError
 from backend.domain.member import list_repository, repository
 from backend.domain.member.list_repository import MemberListQuery
 from backend.domain.member.loader import LoaderKind, load_detail
+from backend.domain.member.models import DocumentType
 from backend.domain.member.schemas import (
     MemberDetailRead,
     MemberFilters,
@@ -70,8 +71,16 @@ def _cursor_json(value: Any) -> Any:
     return value
 
 
-def _with_url(item: Mapping[str, Any], url: str) -> dict[str, Any]:
+def _with_url(item: Mapping[str, Any], url: str | None) -> dict[str, Any]:
     return {**item, "url": url}
+
+
+async def document_urls_of(documents: Sequence[Mapping[str, Any]], storage: Storage) -> list[str | None]:
+    """Short-lived attachment URLs of documents, but none for identity documents: issuing one of those is a
+    sensitive read, logged (POST /admin/documents/{id}/url, backend/domain/privacy), never a side effect of a read."""
+    shown = [d for d in documents if d["doc_type"] != DocumentType.identity.value]
+    urls = iter(await storage.presign_documents([d["s3_key"] for d in shown]))
+    return [None if d["doc_type"] == DocumentType.identity.value else next(urls) for d in documents]
 
 
 async def detail_of(row: Mapping[str, Any], storage: Storage) -> MemberDetailRead:
@@ -79,7 +88,7 @@ async def detail_of(row: Mapping[str, Any], storage: Storage) -> MemberDetailRea
     photos = row["photos"]
     documents = row["documents"]
     photo_urls = await storage.presign_many([photo["s3_key"] for photo in photos])
-    document_urls = await storage.presign_many([document["s3_key"] for document in documents])
+    document_urls = await document_urls_of(documents, storage)
     return MemberDetailRead.model_validate(
         {
             **row,

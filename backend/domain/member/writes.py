@@ -147,6 +147,10 @@ class MemberWriteService:
 
     async def _locked(self, member_id: uuid.UUID, expected_version: int | None, *, deleted: bool = False) -> User:
         user = await repository.lock_member(self.session, member_id)
+        if user is not None and user.erased_at is not None:  # every write on a member passes here, or refuses it
+            raise ConflictError(
+                f"The member {member_id} was erased: it can no longer be changed.", erased_at=user.erased_at
+            )
         if user is None or (user.deleted_at is not None) != deleted:
             state = "deleted " if deleted else ""
             raise NotFoundError(f"No {state}member with id {member_id}.")
@@ -176,7 +180,7 @@ class MemberWriteService:
         try:
             await repository.save_member(self.session, user, deleted=deleted, reload=reload)
         except IntegrityError as exc:  # a concurrent writer took the phone first
-            raise _phone_taken(user.phone) from exc
+            raise _phone_taken(_phone_of(user)) from exc
 
     async def create(self, data: MemberCreate) -> MemberDetailRead:
         """A member with profile (and lifestyle, preference) in one transaction; 409 for a phone in use or blocked."""
@@ -244,7 +248,7 @@ class MemberWriteService:
     async def restore(self, member_id: uuid.UUID) -> MemberDetailRead:
         """Undo a soft delete; 409 when a live member took the phone meanwhile, or the phone is blocked."""
         user = await self._locked(member_id, None, deleted=True)
-        await self._check_phone(user.phone, None)
+        await self._check_phone(_phone_of(user), None)
         before = _user_state(user)
         await self._save(user, deleted=False)
         await self.audit.record("member.restored", "member", user.id, changes(before, _user_state(user)))
@@ -292,7 +296,7 @@ class MemberWriteService:
         blocks of the member's bans. What changed, for the audit row."""
         if decision.action == ReviewAction.ban:
             assert decision.reason_code is not None
-            digest = phone_hash(self.phone_key, user.phone)
+            digest = phone_hash(self.phone_key, _phone_of(user))
             await repository.lock_phone(self.session, digest)
             await repository.block_phone(self.session, digest, user.id, decision.reason_code.value)
             return {"phone_blocked": {"before": False, "after": True}}
@@ -364,7 +368,7 @@ class MemberWriteService:
 
     async def add_note(self, member_id: uuid.UUID, data: NoteCreate) -> NoteRead:
         """An operator's note about a live member."""
-        user = await repository.get_member(self.session, member_id)
+        user = await repository.get_member(self.session, member_id, share_lock=True)
         if user is None:
             raise NotFoundError(f"No member with id {member_id}.")
         note = await repository.add_note(
@@ -385,6 +389,12 @@ def _check_ranges(preference: dict[str, Any]) -> None:
                 "change both together.",
                 field=f"preference.{low}",
             )
+
+
+def _phone_of(user: User) -> str:
+    """A member's phone; only an erased member has none, and `_locked` refuses those before any write."""
+    assert user.phone is not None
+    return user.phone
 
 
 def _iso(moment: datetime | None) -> str | None:

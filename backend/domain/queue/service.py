@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from backend.domain.member.models import DocumentStatus, PhotoStatus
+from backend.domain.member.models import DocumentStatus, DocumentType, PhotoStatus
 from backend.domain.ordering import Page, created_uuid_position
 from backend.domain.queue import repository
 from backend.domain.queue.repository import DOCUMENTS, PHOTOS, Queue, QueueQuery
@@ -52,7 +52,11 @@ class QueueService:
             rows, total = await repository.list_items(session, queue, query, with_total=page.count)
         items = [_item(row) for row in rows]
         served = [item for item in items if item["status"] not in _UPLOADING]
-        urls = await self.storage.presign_many([item["s3_key"] for item in served])
+        if queue is DOCUMENTS:  # short-lived attachments, none for identity documents (document_urls_of)
+            served = [item for item in served if item["doc_type"] != DocumentType.identity.value]
+            urls = await self.storage.presign_documents([item["s3_key"] for item in served])
+        else:
+            urls = await self.storage.presign_many([item["s3_key"] for item in served])
         for item, url in zip(served, urls, strict=True):
             item["url"] = url
         next_cursor = None

@@ -129,9 +129,10 @@ async def reports_by_id(session: AnySession, ids: Sequence[uuid.UUID]) -> Sequen
     return await fetch(session, sql, list(ids))
 
 
-async def member_state(session: AnySession, member_id: uuid.UUID) -> tuple[bool, bool]:
-    """(whether the member exists, whether it is live: not soft-deleted)."""
-    rows = await fetch(session, "SELECT deleted_at IS NULL AS live FROM users WHERE id = $1", member_id)
+async def member_state(session: AsyncWriteSession, member_id: uuid.UUID) -> tuple[bool, bool]:
+    """(whether the member exists, whether it is live: not soft-deleted), under a share lock held to the commit:
+    an erasure (which locks the row for update) either ran before and is seen, or waits for the report."""
+    rows = await fetch(session, "SELECT deleted_at IS NULL AS live FROM users WHERE id = $1 FOR SHARE", member_id)
     return (bool(rows), bool(rows and rows[0]["live"]))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.errors import PermissionDenied
 from backend.domain.identity import AuditContext
+from backend.domain.privacy.service import DocumentAccess
 from backend.domain.report import repository as reports
 from backend.domain.report.schemas import MemberSummary
 from backend.domain.report.service import report_of
@@ -63,7 +64,11 @@ class ReviewService:
             url = await self.storage.presign_get(row["s3_key"])
             item["photo"] = ClaimedPhoto.model_validate({**dict(row), "url": url})
         elif queue is Queue.documents:
-            url = await self.storage.presign_get(row["s3_key"])
+            # The claimed document is handed to its reviewer: for an identity document, a logged sensitive read.
+            await DocumentAccess(self.session, self.context, self.storage).record(
+                row["id"], row["member_id"], row["doc_type"]
+            )
+            [url] = await self.storage.presign_documents([row["s3_key"]])
             item["document"] = ClaimedDocument.model_validate({**dict(row), "url": url})
         elif queue is Queue.reports:
             item["report"] = report_of((await reports.reports_by_id(self.session, [row["id"]]))[0])

@@ -208,6 +208,10 @@ export function createDataProvider(http: Http) {
             return (await http.request<RaRecord>(`photos/${started.json.id}/complete`, { method: 'POST' })).json;
         },
 
+        /** A short-lived URL of a document (served as an attachment); for an identity document the server logs it. */
+        documentUrl: async (documentId: Identifier): Promise<string> =>
+            (await http.request<{ url: string }>(`documents/${documentId}/url`, { method: 'POST' })).json.url,
+
         retryOutbox: async (eventId: Identifier) =>
             (await http.request<RaRecord>(`outbox/${eventId}/retry`, { method: 'POST' })).json,
 

@@ -1,4 +1,4 @@
-import { Link, List, ListItem, Typography } from '@mui/material';
+import { Button, Link, List, ListItem, Typography } from '@mui/material';
 import {
     DateField,
     FunctionField,
@@ -6,8 +6,11 @@ import {
     Show,
     TabbedShowLayout,
     TextField,
+    useNotify,
     useRecordContext,
 } from 'react-admin';
+
+import { errorMessage, useAllowed, useMemberdesk } from '../hooks';
 
 import { History } from './History';
 import { MemberActions } from './MemberActions';
@@ -18,21 +21,43 @@ interface Document {
     id: string;
     doc_type: string;
     status: string;
-    url: string;
+    url: string | null; // null for identity documents: opening one is asked for, and logged
 }
 
 function Documents() {
     const record = useRecordContext();
+    const memberdesk = useMemberdesk();
+    const notify = useNotify();
+    const canOpen = useAllowed('members', 'moderate');
     const documents = (record?.documents as Document[]) ?? [];
     if (!documents.length) return <Typography>No documents.</Typography>;
+
+    async function open(doc: Document) {
+        try {
+            window.location.assign(await memberdesk.documentUrl(doc.id)); // an attachment: downloaded, not shown
+        } catch (error) {
+            notify(errorMessage(error), { type: 'error' });
+        }
+    }
+
     // Phase 2 of issue 14: verify / reject, through the document queue's endpoints of issue 13.
     return (
         <List aria-label="Documents">
             {documents.map(doc => (
                 <ListItem key={doc.id}>
-                    <Link href={doc.url} target="_blank" rel="noopener noreferrer">
-                        Open the {doc.doc_type} document ({doc.status})
-                    </Link>
+                    {doc.url ? (
+                        <Link href={doc.url} target="_blank" rel="noopener noreferrer">
+                            Open the {doc.doc_type} document ({doc.status})
+                        </Link>
+                    ) : canOpen ? (
+                        <Button onClick={() => void open(doc)}>
+                            Open the {doc.doc_type} document ({doc.status}); the access is logged
+                        </Button>
+                    ) : (
+                        <Typography>
+                            The {doc.doc_type} document ({doc.status}): moderators open it
+                        </Typography>
+                    )}
                 </ListItem>
             ))}
         </List>

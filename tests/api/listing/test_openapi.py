@@ -86,6 +86,7 @@ LISTS = {  # every list route, with what it documents besides its path parameter
     ("GET", "/api/v1/admin/members/{member_id}/notes"): "limit offset",
     ("GET", "/api/v1/admin/audit-log"): "sort limit offset cursor *filters Prefer",
     ("GET", "/api/v1/admin/members/{member_id}/audit"): "sort limit offset cursor *filters Prefer",
+    ("GET", "/api/v1/admin/access-log"): "sort limit offset cursor *filters Prefer",
     ("GET", "/api/v1/admin/outbox"): "sort limit offset cursor *filters Prefer",
     ("GET", "/api/v1/admin/photos"): "sort limit offset cursor *filters Prefer",
     ("GET", "/api/v1/admin/documents"): "sort limit offset cursor *filters Prefer",
