@@ -76,3 +76,16 @@ async def claim_next(session: AsyncWriteSession, queue: Queue, holder: uuid.UUID
     """Claim the oldest unclaimed item of `queue` for `holder` for `seconds`: its row, or None when none waits."""
     rows = await fetch(session, _CLAIMS[queue], holder, seconds)
     return rows[0] if rows else None
+
+
+async def release(session: AsyncWriteSession, queue: Queue, item_id: uuid.UUID, holder: uuid.UUID) -> Row | None:
+    """End `holder`'s claim in force on the item (it goes back to its queue at its old place): the claim released,
+    or None when the holder had none on it."""
+    sql = f"""
+        UPDATE {QUEUES[queue].table} t SET claimed_by = NULL, claimed_until = NULL
+        FROM {QUEUES[queue].table} old
+        WHERE t.id = $1 AND old.id = t.id AND t.claimed_by = $2 AND t.claimed_until > now()
+        RETURNING old.claimed_by, old.claimed_until
+    """
+    rows = await fetch(session, sql, item_id, holder)
+    return rows[0] if rows else None

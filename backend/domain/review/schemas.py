@@ -10,7 +10,7 @@ from pydantic import Field
 
 from backend.domain.member.models import DocumentStatus, DocumentType, PhotoStatus
 from backend.domain.report.schemas import MemberSummary, ReportRead
-from backend.domain.schemas import Choice, ReadSchema, Schema
+from backend.domain.schemas import Choice, ReadSchema, Schema, Uuid
 
 
 class Queue(StrEnum):
@@ -22,6 +22,11 @@ class Queue(StrEnum):
 
 class ClaimRequest(Schema):
     queue: Choice[Queue]
+
+
+class ReleaseRequest(Schema):
+    queue: Choice[Queue]
+    id: Uuid = Field(description="The claimed item's id: a member's, photo's, document's or report's")
 
 
 class ClaimedPhoto(ReadSchema):

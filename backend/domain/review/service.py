@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +49,20 @@ class ReviewService:
         after = {"claimed_by": row["claimed_by"], "claimed_until": row["claimed_until"]}
         await self.audit.record(f"{ENTITIES[queue]}.claimed", ENTITIES[queue], row["id"], changes(before, after))
         return await self._item(queue, row)
+
+    async def release(self, queue: Queue, item_id: uuid.UUID) -> bool:
+        """Give back the caller's claim on an item it skipped (audited as `<entity>.released`): the item is back
+        in its queue, at its place, for the next claimer. False when the caller held no claim on it."""
+        holder = self.context.actor.id
+        if holder is None:
+            return False
+        row = await repository.release(self.session, queue, item_id, holder)
+        if row is None:
+            return False
+        before = {"claimed_by": row["claimed_by"], "claimed_until": row["claimed_until"]}
+        after = {"claimed_by": None, "claimed_until": None}
+        await self.audit.record(f"{ENTITIES[queue]}.released", ENTITIES[queue], item_id, changes(before, after))
+        return True
 
     async def _item(self, queue: Queue, row: Row) -> ClaimedItem:
         member = MemberSummary(id=row["member_id"], name=row["member_name"], status=row["member_status"])
