@@ -125,7 +125,7 @@ class TestClaimNext:
             for transaction in transactions:
                 await transaction.start()
             rows = await asyncio.gather(
-                *(conn.fetchrow(_CLAIMS[Queue.members], uuid.uuid4(), 300) for conn in connections)
+                *(conn.fetchrow(_CLAIMS[Queue.members], uuid.uuid4(), 300, []) for conn in connections)
             )
             ids = [row["id"] for row in rows if row is not None]
             assert len(ids) == 8
@@ -313,3 +313,19 @@ class TestRelease:
     async def test_a_viewer_cannot_release(self, client: httpx.AsyncClient) -> None:
         body = {"queue": "members", "id": str(uuid.uuid4())}
         assert (await client.post(RELEASE, json=body)).status_code == 403
+
+    async def test_a_skip_releases_and_the_skipper_is_handed_the_next_one(
+        self, clients: list[httpx.AsyncClient], oldest_pending: list[uuid.UUID]
+    ) -> None:
+        first = (await clients[0].post(NEXT, json={"queue": "members"})).json()
+        await clients[0].post(RELEASE, json={"queue": "members", "id": first["id"]})
+        after_skip = await clients[0].post(NEXT, json={"queue": "members", "exclude": [first["id"]]})
+        assert after_skip.json()["id"] == str(oldest_pending[1])
+        other = (await clients[1].post(NEXT, json={"queue": "members"})).json()
+        assert other["id"] == first["id"]  # back in the queue at its place, for someone else
+
+    async def test_too_many_excluded_is_422_naming_it(self, clients: list[httpx.AsyncClient]) -> None:
+        body = {"queue": "members", "exclude": [str(uuid.uuid4()) for _ in range(201)]}
+        response = await clients[0].post(NEXT, json=body)
+        assert response.status_code == 422
+        assert "exclude" in str(response.json()["errors"])

@@ -157,7 +157,7 @@ class TestMembers:
 
 class TestReviewQueue:
     async def test_approve_the_oldest_pending_member_with_the_keyboard(
-        self, console: Console, browser_db: asyncpg.Connection, project_root: Path
+        self, console: Console, browser_db: asyncpg.Connection, project_root: Path, no_claims: None
     ) -> None:
         await console.login(Role.moderator)
         pending = await browser_db.fetch(
@@ -172,9 +172,13 @@ class TestReviewQueue:
         await console.page.keyboard.press("a")
         await expect(card).to_have_attribute("data-member-id", str(pending[1]["id"]))  # moved on by itself
         assert await browser_db.fetchval("SELECT status FROM users WHERE id = $1", pending[0]["id"]) == "active"
+        holder = await browser_db.fetchval(
+            "SELECT a.email FROM users u JOIN admin_users a ON a.id = u.claimed_by WHERE u.id = $1", pending[1]["id"]
+        )
+        assert holder == "moderator@browser.test"  # the member on screen is claimed for this moderator
 
     async def test_reject_asks_for_a_reason_and_skip_moves_on(
-        self, console: Console, browser_db: asyncpg.Connection
+        self, console: Console, browser_db: asyncpg.Connection, no_claims: None
     ) -> None:
         await console.login(Role.moderator)
         pending = await browser_db.fetch(
@@ -197,6 +201,8 @@ class TestReviewQueue:
         assert note is not None
         assert (note["reason_code"], note["content"]) == ("impersonation", "Photos of someone else")
         assert await browser_db.fetchval("SELECT status FROM users WHERE id = $1", pending[0]["id"]) == "pending"
+        # The skipped member was given back to the queue.
+        assert await browser_db.fetchval("SELECT claimed_by FROM users WHERE id = $1", pending[0]["id"]) is None
 
 
 class TestRoles:

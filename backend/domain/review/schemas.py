@@ -20,8 +20,16 @@ class Queue(StrEnum):
     reports = "reports"  # open reports, oldest first (one report per claim)
 
 
+MAX_EXCLUDED = 200
+
+
 class ClaimRequest(Schema):
     queue: Choice[Queue]
+    exclude: list[Uuid] = Field(
+        default_factory=list,
+        max_length=MAX_EXCLUDED,
+        description="Items the caller skipped in this visit (and released): never handed to it again here",
+    )
 
 
 class ReleaseRequest(Schema):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from backend.domain.audit.service import AuditTrail, changes
@@ -36,13 +36,14 @@ class ReviewService:
         self.claim_seconds = claim_seconds
         self.audit = AuditTrail(session, context)
 
-    async def claim_next(self, queue: Queue) -> ClaimedItem | None:
-        """The oldest unclaimed item of `queue`, now the caller's for REVIEW_CLAIM_SECONDS (audited as
-        `<entity>.claimed`); None when nothing waits. A lapsed claim is taken over like a fresh item."""
+    async def claim_next(self, queue: Queue, exclude: Sequence[uuid.UUID] = ()) -> ClaimedItem | None:
+        """The oldest unclaimed item of `queue` (but those the caller skipped, `exclude`), now the caller's for
+        REVIEW_CLAIM_SECONDS (audited as `<entity>.claimed`); None when nothing waits. A lapsed claim is taken
+        over like a fresh item."""
         holder = self.context.actor.id
         if holder is None:
             raise PermissionDenied("Only an operator or an API key can claim queue items.")
-        row = await repository.claim_next(self.session, queue, holder, self.claim_seconds)
+        row = await repository.claim_next(self.session, queue, holder, self.claim_seconds, exclude)
         if row is None:
             return None
         before = {"claimed_by": row["previous_by"], "claimed_until": row["previous_until"]}

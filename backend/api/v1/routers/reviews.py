@@ -19,7 +19,7 @@ router = APIRouter(prefix="/reviews", tags=["reviews"])
 async def claim_next(data: ClaimRequest, _: RequireModerator, service: ReviewServiceDep) -> Response:
     """The oldest item of the queue that nobody holds (or whose claim lapsed), now the caller's for
     REVIEW_CLAIM_SECONDS; others deciding it meanwhile get 409. 204 when the queue is empty."""
-    item = await service.claim_next(data.queue)
+    item = await service.claim_next(data.queue, data.exclude)
     if item is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return Response(item.model_dump_json(), media_type="application/json")
