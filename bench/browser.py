@@ -27,6 +27,7 @@ from pathlib import Path
 
 import asyncpg
 from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from bench.config import PROJECT_ROOT
 
@@ -122,18 +123,30 @@ async def _filter_change(page: Page, status: str) -> float:
 async def _detail(page: Page, member_id: str) -> float:
     started = time.perf_counter()
     await page.evaluate("id => { location.hash = `#/members/${id}/show/photos`; }", member_id)
-    await page.wait_for_function(
-        """id => {
-            const card = document.querySelector('[data-testid="photo"] img');
-            if (!location.hash.includes(id) || !card) return false;
-            const images = [...document.querySelectorAll('[data-testid="photo"] img')];
-            return images.every(img => img.complete && img.naturalWidth > 0);
-        }""",
-        arg=member_id,
-        polling="raf",
-        timeout=30_000,
+    try:
+        await page.wait_for_function(
+            """id => {
+                const images = [...document.querySelectorAll('[data-testid="photo"] img')];
+                return location.hash.includes(id) && images.length > 0 && images.every(img => img.complete);
+            }""",
+            arg=member_id,
+            polling="raf",
+            timeout=30_000,
+        )
+    except PlaywrightTimeout as timeout:
+        state = await page.evaluate(
+            """() => ({hash: location.hash, cards: document.querySelectorAll('[data-testid="photo"]').length,
+                       images: [...document.querySelectorAll('[data-testid="photo"] img')]
+                           .map(img => `${img.complete}/${img.naturalWidth}`).join(' ')})"""
+        )
+        raise RuntimeError(f"member {member_id}'s photos did not show: {state}") from timeout
+    elapsed = (time.perf_counter() - started) * 1000
+    broken = await page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="photo"] img')].filter(i => !i.naturalWidth).length"""
     )
-    return (time.perf_counter() - started) * 1000
+    if broken:
+        raise RuntimeError(f"member {member_id}: {broken} photo(s) did not load")
+    return elapsed
 
 
 async def _measure(base: str, email: str, password: str, dsn: str) -> BrowserResult:

@@ -40,6 +40,12 @@ class TestLogin:
         await expect(figure).to_contain_text(f"{total:,}")
         await expect(console.page.get_by_role("img", name="Sign-ups per day")).to_be_visible()
         await expect(console.page.get_by_role("table", name="Active subscriptions by plan")).to_be_visible()
+        pending = await browser_db.fetchval(
+            "SELECT count(*) FROM users WHERE status = 'pending' AND deleted_at IS NULL"
+        )
+        members_queue = console.page.get_by_test_id("queue-members")
+        await expect(members_queue.get_by_role("cell").nth(1)).to_have_text(f"{pending:,}")
+        await expect(members_queue.get_by_role("cell").nth(2)).not_to_have_text("—")  # the oldest one's age
         await console.readme_shot("dashboard")
         assert await console.axe(project_root) == []
 

@@ -247,3 +247,21 @@ class TestPrimaryDown:
         await console.go("/members")
         await expect(console.page.locator("table tbody tr").first).to_be_visible()  # reads go on
         await expect(console.page.get_by_test_id("primary-down")).to_be_visible()
+
+
+class TestDashboardQueues:
+    async def test_a_degraded_queues_section_is_marked_so(self, console: Console) -> None:
+        """The server's answer with its queues section degraded (null, named in `degraded`), made at the boundary."""
+
+        async def queues_degraded(route: Route) -> None:
+            answer = await route.fetch()
+            body = await answer.json()
+            body["queues"] = None
+            body["degraded"] = [*body["degraded"], "queues"]
+            await route.fulfill(response=answer, json=body)
+
+        await console.page.route("**/api/v1/admin/dashboard/stats", queues_degraded)
+        await console.login(Role.viewer)
+        await expect(console.page.get_by_text("Queues unavailable right now")).to_be_visible()
+        await expect(console.page.get_by_text("Some sections could not be loaded: queues.")).to_be_visible()
+        await expect(console.page.get_by_test_id("figure-total_members")).to_be_visible()

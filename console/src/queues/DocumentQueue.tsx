@@ -1,9 +1,7 @@
 import { Link } from '@mui/material';
-import { Datagrid, DateField, FunctionField, SelectInput, TextField } from 'react-admin';
+import { DateField, FunctionField, SelectInput, TextField } from 'react-admin';
 
-import { useAllowed } from '../hooks';
-import { BulkDecisions } from './BulkDecisions';
-import { CursorList } from './CursorList';
+import { ModerationQueue } from './ModerationQueue';
 
 const STATUSES = ['pending', 'verified', 'rejected', 'uploading'].map(id => ({ id, name: id }));
 const TYPES = ['identity', 'employment', 'education', 'income'].map(id => ({ id, name: id }));
@@ -19,53 +17,36 @@ const documentOf = (record: Row | undefined, id: string) =>
 /** The document queue (`GET /documents`, oldest first, by cursor): select documents, verify or reject them in one
  * request. */
 export default function DocumentQueue() {
-    const canModerate = useAllowed('documents', 'moderate');
     return (
-        <CursorList
-            title="Document queue"
+        <ModerationQueue
             resource="documents"
+            title="Document queue"
             filters={filters}
-            filterDefaultValues={{ status: 'pending' }}
-            sort={{ field: 'created_at', order: 'ASC' }}
-            perPage={50}
+            label={documentOf}
+            decisions={[
+                { label: 'Verify', data: { status: 'verified' }, color: 'success' },
+                { label: 'Reject', data: { status: 'rejected' }, asksWhy: true, color: 'error' },
+            ]}
         >
-            <Datagrid
-                bulkActionButtons={
-                    canModerate ? (
-                        <BulkDecisions
-                            resource="documents"
-                            label={documentOf}
-                            decisions={[
-                                { label: 'Verify', data: { status: 'verified' }, color: 'success' },
-                                { label: 'Reject', data: { status: 'rejected' }, asksWhy: true, color: 'error' },
-                            ]}
-                        />
+            <TextField source="doc_type" label="Type" sortable={false} />
+            <TextField source="member.name" label="Member" sortable={false} />
+            <TextField source="member.status" label="Member status" sortable={false} />
+            <TextField source="status" sortable={false} />
+            <TextField source="reason_code" label="Reason" sortable={false} emptyText="" />
+            <DateField source="created_at" label="Uploaded" showTime />
+            <FunctionField
+                label="File"
+                sortable={false}
+                render={(record: Row) =>
+                    record.url ? (
+                        <Link href={String(record.url)} target="_blank" rel="noreferrer" onClick={e => e.stopPropagation()}>
+                            Open {documentOf(record, String(record.id))}
+                        </Link>
                     ) : (
-                        false
+                        'uploading'
                     )
                 }
-                rowClick={false}
-            >
-                <TextField source="doc_type" label="Type" sortable={false} />
-                <TextField source="member.name" label="Member" sortable={false} />
-                <TextField source="member.status" label="Member status" sortable={false} />
-                <TextField source="status" sortable={false} />
-                <TextField source="reason_code" label="Reason" sortable={false} emptyText="" />
-                <DateField source="created_at" label="Uploaded" showTime />
-                <FunctionField
-                    label="File"
-                    sortable={false}
-                    render={(record: Row) =>
-                        record.url ? (
-                            <Link href={String(record.url)} target="_blank" rel="noreferrer" onClick={e => e.stopPropagation()}>
-                                Open {documentOf(record, String(record.id))}
-                            </Link>
-                        ) : (
-                            'uploading'
-                        )
-                    }
-                />
-            </Datagrid>
-        </CursorList>
+            />
+        </ModerationQueue>
     );
 }

@@ -1,9 +1,7 @@
 import { Box } from '@mui/material';
-import { Datagrid, DateField, FunctionField, SelectInput, TextField } from 'react-admin';
+import { DateField, FunctionField, SelectInput, TextField } from 'react-admin';
 
-import { useAllowed } from '../hooks';
-import { BulkDecisions } from './BulkDecisions';
-import { CursorList } from './CursorList';
+import { ModerationQueue } from './ModerationQueue';
 
 const STATUSES = ['pending', 'approved', 'rejected', 'uploading'].map(id => ({ id, name: id }));
 const filters = [<SelectInput key="status" source="status" choices={STATUSES} alwaysOn emptyText="Any status" />];
@@ -13,56 +11,38 @@ const photoOf = (record: Row | undefined, id: string) => (record?.member?.name ?
 
 /** The photo queue (`GET /photos`, oldest first, by cursor): select photos, approve or reject them in one request. */
 export default function PhotoQueue() {
-    const canModerate = useAllowed('photos', 'moderate');
     return (
-        <CursorList
-            title="Photo queue"
+        <ModerationQueue
             resource="photos"
+            title="Photo queue"
             filters={filters}
-            filterDefaultValues={{ status: 'pending' }}
-            sort={{ field: 'created_at', order: 'ASC' }}
-            perPage={50}
+            label={photoOf}
+            decisions={[
+                { label: 'Approve', data: { status: 'approved' }, color: 'success' },
+                { label: 'Reject', data: { status: 'rejected' }, asksWhy: true, color: 'error' },
+            ]}
         >
-            <Datagrid
-                bulkActionButtons={
-                    canModerate ? (
-                        <BulkDecisions
-                            resource="photos"
-                            label={photoOf}
-                            decisions={[
-                                { label: 'Approve', data: { status: 'approved' }, color: 'success' },
-                                { label: 'Reject', data: { status: 'rejected' }, asksWhy: true, color: 'error' },
-                            ]}
+            <FunctionField
+                label="Photo"
+                sortable={false}
+                render={(record: Row) =>
+                    record.url ? (
+                        <Box
+                            component="img"
+                            src={String(record.url)}
+                            alt={photoOf(record, String(record.id))}
+                            sx={{ height: 120, width: 96, objectFit: 'cover', borderRadius: 1, display: 'block' }}
                         />
                     ) : (
-                        false
+                        'uploading'
                     )
                 }
-                rowClick={false}
-                data-testid="photo-queue"
-            >
-                <FunctionField
-                    label="Photo"
-                    sortable={false}
-                    render={(record: Row) =>
-                        record.url ? (
-                            <Box
-                                component="img"
-                                src={String(record.url)}
-                                alt={photoOf(record, String(record.id))}
-                                sx={{ height: 120, width: 96, objectFit: 'cover', borderRadius: 1, display: 'block' }}
-                            />
-                        ) : (
-                            'uploading'
-                        )
-                    }
-                />
-                <TextField source="member.name" label="Member" sortable={false} />
-                <TextField source="member.status" label="Member status" sortable={false} />
-                <TextField source="status" sortable={false} />
-                <TextField source="reason_code" label="Reason" sortable={false} emptyText="" />
-                <DateField source="created_at" label="Uploaded" showTime />
-            </Datagrid>
-        </CursorList>
+            />
+            <TextField source="member.name" label="Member" sortable={false} />
+            <TextField source="member.status" label="Member status" sortable={false} />
+            <TextField source="status" sortable={false} />
+            <TextField source="reason_code" label="Reason" sortable={false} emptyText="" />
+            <DateField source="created_at" label="Uploaded" showTime />
+        </ModerationQueue>
     );
 }
