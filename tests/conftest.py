@@ -232,6 +232,9 @@ async def reporter_key(app: FastAPI, operators: dict[Role, OperatorRead]) -> Api
         return await AdminService(session, context).create_api_key(ApiKeyCreate(name="app backend", role=Role.reporter))
 
 
+SESSION_TOKEN_SECONDS = 4 * 3600
+
+
 @pytest.fixture(scope="session")
 async def tokens(
     operators: dict[Role, OperatorRead], reporter_key: ApiKeyCreated, settings: Settings, db: asyncpg.Pool
@@ -242,8 +245,10 @@ async def tokens(
     ids = [op.id for op in operators.values()]
     rows = await db.fetch("SELECT id, token_version FROM admin_users WHERE id = ANY($1)", ids)
     versions = {row["id"]: row["token_version"] for row in rows}
+    # They live as long as the session: a suite slowed down by a busy machine outlasts JWT_TTL_SECONDS (a run of 22
+    # minutes ended with test_serve's 401s).
     made = {
-        role: issue_token(op.id, secret, settings.jwt_ttl_seconds, version=versions[op.id])
+        role: issue_token(op.id, secret, SESSION_TOKEN_SECONDS, version=versions[op.id])
         for role, op in operators.items()
     }
     assert reporter_key.key is not None
