@@ -73,7 +73,7 @@ migrate: $(STAMP)  ## alembic upgrade head on DATABASE_URL
 seed: $(STAMP)  ## MEMBERS=N demo members into DATABASE_URL
 	$(VENV)/bin/memberdesk seed --members $(MEMBERS)
 
-bench: $(STAMP)  ## issue 6: app vs raw asyncpg baseline at MEMBERS (1M) under wrk; table in bench/results/latest.md
+bench: $(STAMP) chromium $(CONSOLE_BUILT)  ## issue 6: app vs raw asyncpg baseline at MEMBERS (1M) under wrk; table in bench/results/latest.md
 	BENCH_MEMBERS=$${BENCH_MEMBERS:-$(MEMBERS)} $(VENV)/bin/python -m bench
 
 chaos: $(STAMP) pgbouncer  ## issue 16: the app under load while its servers fail; bench/results/chaos.md and .png

@@ -48,7 +48,9 @@ async def _explain(dsn: str) -> list[str]:
             transaction = conn.transaction()
             await transaction.start()
             try:
-                plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {_CLAIMS[queue]}", uuid.uuid4(), 300)
+                plan = await conn.fetch(
+                    f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {_CLAIMS[queue]}", uuid.uuid4(), 300, []
+                )
             finally:
                 await transaction.rollback()
             lines += [f"-- {queue.value}", *(row[0] for row in plan)]

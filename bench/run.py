@@ -17,10 +17,11 @@
 
 Settings (environment): BENCH_DURATION (10 s), BENCH_WARMUP (2 s), BENCH_CONCURRENCY (32), BENCH_WORKERS (2),
 BENCH_MEMBERS (1000000), BENCH_ROOT (.devdata/bench), BENCH_ONLY (comma-separated scenario names: list, deep,
-q, detail, dashboard, loader, claims, queue, export, writes, outbox, bulk, login), BENCH_WRITES (20000 distinct
-requests prepared per write load), BENCH_PROFILE (scenario names to profile with py-spy afterwards, `writes`
-included). The queue scenario (issue 13) measures the photo queue's first page and deep cursor pages against
-the app's own member list page (measured with it when BENCH_ONLY leaves the list out).
+q, detail, dashboard, loader, claims, queue, export, writes, outbox, bulk, browser, login), BENCH_WRITES (20000
+distinct requests prepared per write load), BENCH_PROFILE (scenario names to profile with py-spy afterwards,
+`writes` included). The queue scenario (issue 13) measures the photo queue's first page and deep cursor pages
+against the app's own member list page (measured with it when BENCH_ONLY leaves the list out). The browser
+scenario (issue 14, bench/browser.py) drives the console in Chromium.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import httpx
 import orjson
 
 from backend.infrastructure.progress import Progress
-from bench import bulk, checks, claims, delivery, growth, profile, writes
+from bench import browser, bulk, checks, claims, delivery, growth, profile, writes
 from bench.auth import BENCH_EMAIL, LOGIN_PATH, Auth
 from bench.bulk import BulkResult
 from bench.checks import Check, ExportResult
@@ -84,6 +85,7 @@ class Results:
     checks: dict[str, Check] = field(default_factory=dict)
     bulk: BulkResult | None = None
     outbox: delivery.OutboxResult | None = None
+    browser: browser.BrowserResult | None = None
     lifetime_rss_mb: float | None = None
 
     def get(self, scenario: str, server: str, concurrency: int) -> LoadResult | None:
@@ -268,6 +270,10 @@ class Bench:
             self._settle()
             self.results.bulk = bulk.measure_bulk(app_url, auth.headers(), asyncpg_dsn(urls.superuser_database_url))
             print(f"bulk: {self.results.bulk.detail}", flush=True)
+        if config.wants("browser") and auth.enabled:
+            self._settle()
+            self.results.browser = browser.measure_browser(app_url, BENCH_EMAIL, auth.password, primary_dsn)
+            print(f"browser: login {self.results.browser.describe(self.results.browser.login_ms)}", flush=True)
         if config.wants("login") and auth.enabled:
             body = orjson.dumps({"email": BENCH_EMAIL, "password": auth.password})
             self._measure(
@@ -649,6 +655,7 @@ class Bench:
             rows.append(
                 Row(f"outbox commit to delivery at {delivery.DECISION_RATE} decisions/s", "app", 1, None, note=latency)
             )
+        rows.extend(self._browser_rows())
         login = r.get("login", "app", c)
         if login is not None:
             rows.append(Row("login", "app", c, login, note="argon2 verify; no baseline"))
@@ -810,6 +817,7 @@ class Bench:
         else:
             figures = f"{claimed.rps:,.1f} req/s, p50 {claimed.p50_ms:.1f} ms, {claimed.errors} errors; {double.detail}"
             targets.append(Target(name, bool(double.ok) and claimed.errors == 0, figures))
+        targets.extend(self._browser_targets())
         if seed.seconds is not None:
             origin = "this run" if seed.seeded_now else f"recorded {seed.when}"
             figures = f"{seed.seeded:,} members in {seed.seconds:.1f} s ({origin})"
@@ -853,6 +861,50 @@ class Bench:
             return [*targets, Target(rate_name, None, "not measured"), Target(latency_name, None, "not measured")]
         rate, latency = delivery.describe(r.outbox)
         return [*targets, Target(rate_name, r.outbox.rate_ok, rate), Target(latency_name, r.outbox.latency_ok, latency)]
+
+    def _browser_rows(self) -> list[Row]:
+        b = self.results.browser
+        if b is None:
+            return []
+        figures = [
+            ("console: login to the members list's first rows", b.login_ms, "fresh context each, nothing cached"),
+            ("console: filter change to new rows", b.filter_ms, "status filter clicked, until every row has it"),
+            ("console: member detail with photos", b.detail_ms, "photos tab, until every photo is decoded"),
+        ]
+        return [
+            Row(name, "app", 1, None, note=f"{b.describe(values)}; {note}", rate=f"{b.median(values):.0f} ms p50")
+            for name, values, note in figures
+        ]
+
+    def _browser_targets(self) -> list[Target]:
+        """Issue 14's console figures, in Chromium (bench/browser.py)."""
+        b = self.results.browser
+        names = (
+            f"console: login to first rows under {browser.LOGIN_TARGET_MS:.0f} ms (p50)",
+            f"console: filter change to new rows p95 under {browser.FILTER_P95_TARGET_MS:.0f} ms",
+            f"console: member detail with photos under {browser.DETAIL_TARGET_MS:.0f} ms (p50)",
+        )
+        size_name = f"console: initial JavaScript at most {browser.INITIAL_JS_TARGET_BYTES // 1000} kB gzipped"
+        size = b.initial_js_bytes if b is not None else browser.initial_javascript_bytes()
+        size_target = Target(
+            size_name,
+            None if size is None else size <= browser.INITIAL_JS_TARGET_BYTES,
+            "console not built" if size is None else f"{size:,} bytes",
+        )
+        if b is None:
+            return [*(Target(name, None, "not measured") for name in names), size_target]
+        measured = (
+            (b.login_ms, b.median(b.login_ms) < browser.LOGIN_TARGET_MS),
+            (b.filter_ms, b.p95(b.filter_ms) < browser.FILTER_P95_TARGET_MS),
+            (b.detail_ms, b.median(b.detail_ms) < browser.DETAIL_TARGET_MS),
+        )
+        return [
+            *(
+                Target(name, ok if values else None, b.describe(values))
+                for name, (values, ok) in zip(names, measured, strict=True)
+            ),
+            size_target,
+        ]
 
     def _queue_target(self) -> Target:
         r = self.results

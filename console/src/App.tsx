@@ -13,6 +13,9 @@ const MemberList = lazy(() => import('./members/MemberList'));
 const MemberShow = lazy(() => import('./members/MemberShow'));
 const MemberEdit = lazy(() => import('./members/MemberEdit'));
 const ReviewQueue = lazy(() => import('./reviews/ReviewQueue'));
+const PhotoQueue = lazy(() => import('./queues/PhotoQueue'));
+const DocumentQueue = lazy(() => import('./queues/DocumentQueue'));
+const ReportQueue = lazy(() => import('./queues/ReportQueue'));
 const OperatorList = lazy(() => import('./admin/Operators'));
 const OperatorCreate = lazy(() => import('./admin/OperatorCreate'));
 const OperatorEdit = lazy(() => import('./admin/OperatorEdit'));
@@ -46,11 +49,13 @@ export function App() {
         >
             <Resource name="members" list={MemberList} show={MemberShow} edit={MemberEdit} recordRepresentation="name" />
             <Resource name="reviews" list={ReviewQueue} options={{ label: 'Review queue' }} />
+            <Resource name="photos" list={PhotoQueue} options={{ label: 'Photo queue' }} />
+            <Resource name="documents" list={DocumentQueue} options={{ label: 'Document queue' }} />
+            <Resource name="reports" list={ReportQueue} options={{ label: 'Reports' }} />
             <Resource name="audit" list={AuditList} options={{ label: 'Audit log' }} />
             <Resource name="operators" list={OperatorList} create={OperatorCreate} edit={OperatorEdit} />
             <Resource name="api-keys" list={ApiKeyList} options={{ label: 'API keys' }} />
             <Resource name="outbox" list={OutboxList} options={{ label: 'Dead events' }} />
-            {/* Phase 2 of issue 14: photo, document and report queues, as resources here. */}
         </Admin>
     );
 }

@@ -83,6 +83,7 @@ ACCESS: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/admin/access-log"): Role.admin,
     # Reviews and reports
     ("POST", "/api/v1/admin/reviews/next"): Role.moderator,
+    ("POST", "/api/v1/admin/reviews/release"): Role.moderator,
     ("POST", "/api/v1/admin/reports"): Role.reporter,  # the reporter key, moderators and admins
     ("GET", "/api/v1/admin/reports"): Role.viewer,
     ("PATCH", "/api/v1/admin/reports/{report_id}"): Role.moderator,

@@ -125,7 +125,7 @@ class TestClaimNext:
             for transaction in transactions:
                 await transaction.start()
             rows = await asyncio.gather(
-                *(conn.fetchrow(_CLAIMS[Queue.members], uuid.uuid4(), 300) for conn in connections)
+                *(conn.fetchrow(_CLAIMS[Queue.members], uuid.uuid4(), 300, []) for conn in connections)
             )
             ids = [row["id"] for row in rows if row is not None]
             assert len(ids) == 8
@@ -265,3 +265,67 @@ class TestClaimNext:
 
     async def test_a_viewer_cannot_claim(self, client: httpx.AsyncClient) -> None:
         assert (await client.post(NEXT, json={"queue": "members"})).status_code == 403
+
+
+RELEASE = "/api/v1/admin/reviews/release"
+
+
+class TestRelease:
+    async def test_a_released_member_is_the_next_claimers_at_its_place(
+        self, clients: list[httpx.AsyncClient], oldest_pending: list[uuid.UUID], db: asyncpg.Connection
+    ) -> None:
+        first = (await clients[0].post(NEXT, json={"queue": "members"})).json()
+        assert first["id"] == str(oldest_pending[0])
+        response = await clients[0].post(RELEASE, json={"queue": "members", "id": first["id"]})
+        assert response.status_code == 204
+        row = await db.fetchrow("SELECT claimed_by, claimed_until FROM users WHERE id = $1", oldest_pending[0])
+        assert row is not None
+        assert (row["claimed_by"], row["claimed_until"]) == (None, None)
+        audited = await db.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = 'member.released' AND entity_id = $1", first["id"]
+        )
+        assert audited == 1
+        again = (await clients[1].post(NEXT, json={"queue": "members"})).json()
+        assert again["id"] == first["id"]
+
+    async def test_someone_elses_claim_is_left_alone(
+        self, clients: list[httpx.AsyncClient], oldest_pending: list[uuid.UUID], db: asyncpg.Connection
+    ) -> None:
+        first = (await clients[0].post(NEXT, json={"queue": "members"})).json()
+        response = await clients[1].post(RELEASE, json={"queue": "members", "id": first["id"]})
+        assert response.status_code == 204
+        holder = await db.fetchval("SELECT claimed_by FROM users WHERE id = $1", oldest_pending[0])
+        assert str(holder) == first["claimed_by"]
+        assert (
+            await db.fetchval(
+                "SELECT count(*) FROM audit_log WHERE action = 'member.released' AND entity_id = $1", first["id"]
+            )
+            == 0
+        )
+        nothing = await clients[1].post(RELEASE, json={"queue": "photos", "id": str(uuid.uuid4())})
+        assert nothing.status_code == 204
+
+    async def test_a_bad_body_is_422_naming_the_field(self, clients: list[httpx.AsyncClient]) -> None:
+        response = await clients[0].post(RELEASE, json={"queue": "members", "id": "nope"})
+        assert response.status_code == 422
+        assert "id" in str(response.json()["errors"])
+
+    async def test_a_viewer_cannot_release(self, client: httpx.AsyncClient) -> None:
+        body = {"queue": "members", "id": str(uuid.uuid4())}
+        assert (await client.post(RELEASE, json=body)).status_code == 403
+
+    async def test_a_skip_releases_and_the_skipper_is_handed_the_next_one(
+        self, clients: list[httpx.AsyncClient], oldest_pending: list[uuid.UUID]
+    ) -> None:
+        first = (await clients[0].post(NEXT, json={"queue": "members"})).json()
+        await clients[0].post(RELEASE, json={"queue": "members", "id": first["id"]})
+        after_skip = await clients[0].post(NEXT, json={"queue": "members", "exclude": [first["id"]]})
+        assert after_skip.json()["id"] == str(oldest_pending[1])
+        other = (await clients[1].post(NEXT, json={"queue": "members"})).json()
+        assert other["id"] == first["id"]  # back in the queue at its place, for someone else
+
+    async def test_too_many_excluded_is_422_naming_it(self, clients: list[httpx.AsyncClient]) -> None:
+        body = {"queue": "members", "exclude": [str(uuid.uuid4()) for _ in range(201)]}
+        response = await clients[0].post(NEXT, json=body)
+        assert response.status_code == 422
+        assert "exclude" in str(response.json()["errors"])

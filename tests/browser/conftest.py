@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, Request, Route, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, Request, Route, async_playwright, expect
 
 from backend.cli import create_admin
 from backend.domain.identity import OPERATOR_ROLES, Role
@@ -38,6 +39,10 @@ ACCESS_TTL_SECONDS = 60
 # README screenshots: `MEMBERDESK_SCREENSHOTS=docs/screenshots make test` writes them there.
 README_SHOTS = os.environ.get("MEMBERDESK_SCREENSHOTS")
 _NETWORK_STATUS = re.compile(r"the server responded with a status of (\d{3})")
+
+
+SECOND_MODERATOR = "moderator2@browser.test"
+CLAIMABLE = ("users", "user_photos", "user_documents", "reports")
 
 
 def email(role: Role) -> str:
@@ -60,6 +65,7 @@ async def console_server(
     own = await own_database(services, settings, DATABASE, members=MEMBERS, rng_seed=11, objects=True)
     for role in OPERATOR_ROLES:
         await create_admin(own, email=email(role), name=f"Browser {role.value}", role=role, password=PASSWORD)
+    await create_admin(own, email=SECOND_MODERATOR, name="Browser moderator 2", role=Role.moderator, password=PASSWORD)
     await wait_for_replica(services)
     environment = {
         "ENVIRONMENT": "test",
@@ -99,6 +105,22 @@ async def browser_db(console_server: ConsoleServer) -> AsyncIterator[asyncpg.Con
         await conn.close()
 
 
+@pytest.fixture
+async def no_claims(browser_db: asyncpg.Connection) -> AsyncIterator[None]:
+    """No queue item is claimed when the test starts, nor after it (a page closed with its context gives nothing
+    back; its claims would hold for REVIEW_CLAIM_SECONDS)."""
+
+    async def release() -> None:
+        for table in CLAIMABLE:
+            await browser_db.execute(
+                f"UPDATE {table} SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by IS NOT NULL"
+            )
+
+    await release()
+    yield
+    await release()
+
+
 @dataclass
 class Console:
     """A test's page, with what the page rules collected."""
@@ -115,9 +137,9 @@ class Console:
         """The test provokes an answer with this status on purpose (Chromium logs every 4xx/5xx it loads)."""
         self.expected_statuses.add(status)
 
-    async def login(self, role: Role) -> None:
+    async def login(self, role: Role, *, as_email: str | None = None) -> None:
         await self.page.goto(f"{self.base}/console/")
-        await self.page.get_by_label("Email").fill(email(role))
+        await self.page.get_by_label("Email").fill(as_email or email(role))
         await self.page.get_by_label("Password").fill(PASSWORD)
         await self.page.get_by_role("button", name="Log in").click()
         await self.page.get_by_role("heading", name="Dashboard", level=1).wait_for()
@@ -136,6 +158,9 @@ class Console:
     async def axe(self, project_root: Path) -> list[dict[str, Any]]:
         """axe-core's serious and critical violations on the page as it is (injected from the console's npm
         modules; evaluated through the DevTools protocol, which the page's CSP does not govern)."""
+        # react-admin's spinner in the app bar (an unnamed progressbar) shows while any query runs: check the page
+        # at rest.
+        await expect(self.page.locator(".app-loader")).to_have_count(0)
         source = (project_root / "console" / "node_modules" / "axe-core" / "axe.min.js").read_text()
         await self.page.evaluate(source)
         found: list[dict[str, Any]] = await self.page.evaluate(
@@ -155,11 +180,12 @@ class Console:
         return left
 
 
-@pytest.fixture
-async def console(browser: Browser, console_server: ConsoleServer, tmp_path: Path) -> AsyncIterator[Console]:
+@asynccontextmanager
+async def open_console(browser: Browser, console_server: ConsoleServer, shot_path: Path) -> AsyncIterator[Console]:
+    """A fresh browser context and page under the page rules; checks them as it closes."""
     context = await browser.new_context(base_url=console_server.url, viewport={"width": 1366, "height": 900})
     page = await context.new_page()
-    view = Console(page, console_server.url, tmp_path / "screenshot.png")
+    view = Console(page, console_server.url, shot_path)
 
     async def local_only(route: Route, request: Request) -> None:
         if urlsplit(request.url).hostname in ("127.0.0.1", "localhost") or request.url.startswith(("data:", "blob:")):
@@ -194,3 +220,9 @@ async def console(browser: Browser, console_server: ConsoleServer, tmp_path: Pat
     assert view.unexpected_errors() == [], f"browser console errors: {view.unexpected_errors()}\n" + "\n".join(
         view.trail
     )
+
+
+@pytest.fixture
+async def console(browser: Browser, console_server: ConsoleServer, tmp_path: Path) -> AsyncIterator[Console]:
+    async with open_console(browser, console_server, tmp_path / "screenshot.png") as view:
+        yield view

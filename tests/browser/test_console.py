@@ -40,6 +40,12 @@ class TestLogin:
         await expect(figure).to_contain_text(f"{total:,}")
         await expect(console.page.get_by_role("img", name="Sign-ups per day")).to_be_visible()
         await expect(console.page.get_by_role("table", name="Active subscriptions by plan")).to_be_visible()
+        pending = await browser_db.fetchval(
+            "SELECT count(*) FROM users WHERE status = 'pending' AND deleted_at IS NULL"
+        )
+        members_queue = console.page.get_by_test_id("queue-members")
+        await expect(members_queue.get_by_role("cell").nth(1)).to_have_text(f"{pending:,}")
+        await expect(members_queue.get_by_role("cell").nth(2)).not_to_have_text("—")  # the oldest one's age
         await console.readme_shot("dashboard")
         assert await console.axe(project_root) == []
 
@@ -157,7 +163,7 @@ class TestMembers:
 
 class TestReviewQueue:
     async def test_approve_the_oldest_pending_member_with_the_keyboard(
-        self, console: Console, browser_db: asyncpg.Connection, project_root: Path
+        self, console: Console, browser_db: asyncpg.Connection, project_root: Path, no_claims: None
     ) -> None:
         await console.login(Role.moderator)
         pending = await browser_db.fetch(
@@ -172,9 +178,13 @@ class TestReviewQueue:
         await console.page.keyboard.press("a")
         await expect(card).to_have_attribute("data-member-id", str(pending[1]["id"]))  # moved on by itself
         assert await browser_db.fetchval("SELECT status FROM users WHERE id = $1", pending[0]["id"]) == "active"
+        holder = await browser_db.fetchval(
+            "SELECT a.email FROM users u JOIN admin_users a ON a.id = u.claimed_by WHERE u.id = $1", pending[1]["id"]
+        )
+        assert holder == "moderator@browser.test"  # the member on screen is claimed for this moderator
 
     async def test_reject_asks_for_a_reason_and_skip_moves_on(
-        self, console: Console, browser_db: asyncpg.Connection
+        self, console: Console, browser_db: asyncpg.Connection, no_claims: None
     ) -> None:
         await console.login(Role.moderator)
         pending = await browser_db.fetch(
@@ -197,6 +207,8 @@ class TestReviewQueue:
         assert note is not None
         assert (note["reason_code"], note["content"]) == ("impersonation", "Photos of someone else")
         assert await browser_db.fetchval("SELECT status FROM users WHERE id = $1", pending[0]["id"]) == "pending"
+        # The skipped member was given back to the queue.
+        assert await browser_db.fetchval("SELECT claimed_by FROM users WHERE id = $1", pending[0]["id"]) is None
 
 
 class TestRoles:

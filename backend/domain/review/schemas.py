@@ -10,7 +10,7 @@ from pydantic import Field
 
 from backend.domain.member.models import DocumentStatus, DocumentType, PhotoStatus
 from backend.domain.report.schemas import MemberSummary, ReportRead
-from backend.domain.schemas import Choice, ReadSchema, Schema
+from backend.domain.schemas import Choice, ReadSchema, Schema, Uuid
 
 
 class Queue(StrEnum):
@@ -20,8 +20,21 @@ class Queue(StrEnum):
     reports = "reports"  # open reports, oldest first (one report per claim)
 
 
+MAX_EXCLUDED = 200
+
+
 class ClaimRequest(Schema):
     queue: Choice[Queue]
+    exclude: list[Uuid] = Field(
+        default_factory=list,
+        max_length=MAX_EXCLUDED,
+        description="Items the caller skipped in this visit (and released): never handed to it again here",
+    )
+
+
+class ReleaseRequest(Schema):
+    queue: Choice[Queue]
+    id: Uuid = Field(description="The claimed item's id: a member's, photo's, document's or report's")
 
 
 class ClaimedPhoto(ReadSchema):

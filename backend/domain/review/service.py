@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from backend.domain.audit.service import AuditTrail, changes
@@ -36,19 +37,34 @@ class ReviewService:
         self.claim_seconds = claim_seconds
         self.audit = AuditTrail(session, context)
 
-    async def claim_next(self, queue: Queue) -> ClaimedItem | None:
-        """The oldest unclaimed item of `queue`, now the caller's for REVIEW_CLAIM_SECONDS (audited as
-        `<entity>.claimed`); None when nothing waits. A lapsed claim is taken over like a fresh item."""
+    async def claim_next(self, queue: Queue, exclude: Sequence[uuid.UUID] = ()) -> ClaimedItem | None:
+        """The oldest unclaimed item of `queue` (but those the caller skipped, `exclude`), now the caller's for
+        REVIEW_CLAIM_SECONDS (audited as `<entity>.claimed`); None when nothing waits. A lapsed claim is taken
+        over like a fresh item."""
         holder = self.context.actor.id
         if holder is None:
             raise PermissionDenied("Only an operator or an API key can claim queue items.")
-        row = await repository.claim_next(self.session, queue, holder, self.claim_seconds)
+        row = await repository.claim_next(self.session, queue, holder, self.claim_seconds, exclude)
         if row is None:
             return None
         before = {"claimed_by": row["previous_by"], "claimed_until": row["previous_until"]}
         after = {"claimed_by": row["claimed_by"], "claimed_until": row["claimed_until"]}
         await self.audit.record(f"{ENTITIES[queue]}.claimed", ENTITIES[queue], row["id"], changes(before, after))
         return await self._item(queue, row)
+
+    async def release(self, queue: Queue, item_id: uuid.UUID) -> bool:
+        """Give back the caller's claim on an item it skipped (audited as `<entity>.released`): the item is back
+        in its queue, at its place, for the next claimer. False when the caller held no claim on it."""
+        holder = self.context.actor.id
+        if holder is None:
+            return False
+        row = await repository.release(self.session, queue, item_id, holder)
+        if row is None:
+            return False
+        before = {"claimed_by": row["claimed_by"], "claimed_until": row["claimed_until"]}
+        after = {"claimed_by": None, "claimed_until": None}
+        await self.audit.record(f"{ENTITIES[queue]}.released", ENTITIES[queue], item_id, changes(before, after))
+        return True
 
     async def _item(self, queue: Queue, row: Row) -> ClaimedItem:
         member = MemberSummary(id=row["member_id"], name=row["member_name"], status=row["member_status"])

@@ -7,6 +7,7 @@
  * Session-like object; see the README ("Reusing the console's dataProvider").
  */
 
+import type { Problem } from './errors';
 import type { Http, Query } from './http';
 
 export type Identifier = string | number;
@@ -27,7 +28,17 @@ export const RESOURCES: Record<string, string> = {
     operators: 'operators',
     'api-keys': 'api-keys',
     outbox: 'outbox',
-    // Phase 2 of issue 14 adds the photo, document and report queues here.
+    photos: 'photos',
+    documents: 'documents',
+    reports: 'reports',
+    'reason-codes': 'reason-codes',
+};
+
+/** The bulk endpoint of each resource that has one: one request for the whole selection, one result per id. */
+const BULK: Record<string, { path: string; method: 'POST' | 'PATCH' }> = {
+    members: { path: 'members/bulk', method: 'POST' },
+    photos: { path: 'photos', method: 'PATCH' },
+    documents: { path: 'documents', method: 'PATCH' },
 };
 
 /** Lists reached through a record: resource -> path under its parent (`getManyReference`). */
@@ -100,6 +111,14 @@ export function createDataProvider(http: Http) {
         };
     }
 
+    /** One request deciding every id (1 to 500); a refused id is a result, not an error. */
+    async function bulk(resource: string, ids: Identifier[], data: Record<string, unknown>): Promise<BulkAnswer> {
+        const endpoint = BULK[resource];
+        if (!endpoint) throw new Error(`No bulk decisions on ${resource}`);
+        const body = { ...data, ids: [...new Set(ids.map(String))] };
+        return (await http.request<BulkAnswer>(endpoint.path, { method: endpoint.method, body })).json;
+    }
+
     return {
         getList: (resource: string, params: ListParams) => list(pathOf(resource), params),
 
@@ -159,12 +178,11 @@ export function createDataProvider(http: Http) {
             return { data: answer.json ?? { id: params.id, ...params.previousData } };
         },
 
-        // One request per record until the bulk endpoints of issue 13 are used here (phase 2).
+        /** The bulk endpoint (members: `POST /members/bulk` with `data.action`; photos and documents: `PATCH` with
+         * `data.status`), one request for every id; answers the ids decided, and every result in `meta`. */
         updateMany: async (resource: string, params: { ids: Identifier[]; data: Record<string, unknown> }) => {
-            for (const id of params.ids) {
-                await http.request(`${pathOf(resource)}/${id}`, { method: 'PATCH', body: params.data });
-            }
-            return { data: params.ids };
+            const answer = await bulk(resource, params.ids, params.data);
+            return { data: answer.results.filter(r => r.result === 'ok').map(r => r.id), meta: answer };
         },
 
         deleteMany: async (resource: string, params: { ids: Identifier[] }) => {
@@ -181,6 +199,26 @@ export function createDataProvider(http: Http) {
             action: 'approve' | 'reject' | 'suspend',
             why?: { reason_code: string; reason?: string },
         ) => (await http.request<RaRecord>(`members/${id}/${action}`, { method: 'POST', body: why ?? {} })).json,
+
+        bulk,
+
+        /** Claim the oldest item of a queue nobody holds (`POST /reviews/next`): null when nothing waits. */
+        claimNext: async (queue: ClaimQueue, exclude: Identifier[] = []): Promise<ClaimedItem | null> => {
+            const body = exclude.length ? { queue, exclude: exclude.map(String) } : { queue };
+            return (await http.request<ClaimedItem | undefined>('reviews/next', { method: 'POST', body })).json ?? null;
+        },
+
+        /** Give back one's claim on a skipped item (`POST /reviews/release`): it goes back to its queue. */
+        release: async (queue: ClaimQueue, id: Identifier, options: { keepalive?: boolean } = {}): Promise<void> => {
+            await http.request('reviews/release', { method: 'POST', body: { queue, id }, keepalive: options.keepalive });
+        },
+
+        /** Resolve a report: dismissed, or actioned with the decision it led to. */
+        resolveReport: async (id: Identifier, resolution: { status: 'dismissed' | 'actioned'; action?: string; note?: string }) =>
+            (await http.request<RaRecord>(`reports/${id}`, { method: 'PATCH', body: resolution })).json,
+
+        /** The closed list of reason codes, in its order. */
+        reasonCodes: async (): Promise<ReasonCode[]> => (await http.request<ReasonCode[]>('reason-codes')).json,
 
         restore: async (id: Identifier) =>
             (await http.request<RaRecord>(`members/${id}/restore`, { method: 'POST' })).json,
@@ -230,6 +268,37 @@ export interface UploadStarted extends RaRecord {
     upload: { url: string; fields: Record<string, string>; file_field: string; expires_at: string; max_bytes: number };
 }
 
+export type BulkResult = 'ok' | 'conflict' | 'claimed' | 'not_found';
+
+export interface BulkAnswer {
+    results: { id: string; result: BulkResult; status: number; problem: Problem | null }[];
+    summary: { total: number; ok: number; conflict: number; not_found: number; claimed: number };
+}
+
+export type ClaimQueue = 'members' | 'photos' | 'documents' | 'reports';
+
+export interface ClaimedItem {
+    queue: ClaimQueue;
+    id: string;
+    claimed_by: string;
+    claimed_until: string;
+    waiting_since: string;
+    member: { id: string; name: string; status: string };
+    [key: string]: unknown;
+}
+
+export interface ReasonCode {
+    id: string;
+    label: string;
+    reason_required: boolean;
+}
+
+export interface QueueFigures {
+    waiting: number;
+    oldest_at: string | null;
+    oldest_age_seconds: number | null;
+}
+
 export interface DashboardStats {
     total_members: number;
     monthly_signups: number;
@@ -241,5 +310,6 @@ export interface DashboardStats {
     subscriptions_by_plan: { plan: string; active: number }[] | null;
     moderation_queue: { photos_pending: number; documents_pending: number } | null;
     signups_per_day: { day: string; signups: number }[] | null;
+    queues: { members: QueueFigures; photos: QueueFigures; documents: QueueFigures; reports: QueueFigures } | null;
     degraded: string[];
 }

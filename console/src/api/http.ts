@@ -19,6 +19,8 @@ export interface RequestOptions {
     headers?: Record<string, string>;
     /** The version the edit was based on: sent as If-Match, so a stale edit is a 412. */
     ifMatch?: number | string | null;
+    /** Outlive the page (a claim given back as the tab closes). */
+    keepalive?: boolean;
 }
 
 export interface Answer<T> {
@@ -81,6 +83,7 @@ export class Http {
             method,
             headers,
             credentials: 'same-origin',
+            keepalive: options.keepalive,
             body: options.body === undefined ? undefined : JSON.stringify(options.body),
         };
         const token = await this.session.validToken();

@@ -12,5 +12,14 @@ export const authProvider = createAuthProvider(session, http);
 
 export { allowed, type Role } from './access';
 export { ApiError, CONFLICT_MESSAGE } from './errors';
-export type { DashboardStats, MemberdeskDataProvider } from './dataProvider';
+export type {
+    BulkAnswer,
+    BulkResult,
+    ClaimedItem,
+    ClaimQueue,
+    DashboardStats,
+    MemberdeskDataProvider,
+    QueueFigures,
+    ReasonCode,
+} from './dataProvider';
 export { serverStatus } from './status';

@@ -75,6 +75,41 @@ describe('dataProvider', () => {
         expect(calls[0].url).toBe('/api/v1/admin/members?id=a&id=b&limit=2&offset=0');
     });
 
+    it('bulk decisions are one request to the bulk endpoint, answering the ids decided', async () => {
+        const answer = {
+            results: [
+                { id: 'a', result: 'ok', status: 200, problem: null },
+                { id: 'b', result: 'claimed', status: 409, problem: { detail: 'Kim is working on it' } },
+            ],
+            summary: { total: 2, ok: 1, conflict: 0, not_found: 0, claimed: 1 },
+        };
+        const { data, calls } = setup([json(answer), json(answer), json(answer)]);
+        const members = await data.updateMany('members', { ids: ['a', 'b', 'a'], data: { action: 'reject', reason_code: 'spam' } });
+        expect(calls[0].url).toBe('/api/v1/admin/members/bulk');
+        expect(calls[0].init.method).toBe('POST');
+        expect(JSON.parse(String(calls[0].init.body))).toEqual({ action: 'reject', reason_code: 'spam', ids: ['a', 'b'] });
+        expect(header(calls[0], 'Idempotency-Key')).toMatch(/^[0-9a-f-]{36}$/);
+        expect(members.data).toEqual(['a']);
+        expect(members.meta.results[1].problem?.detail).toBe('Kim is working on it');
+        await data.updateMany('photos', { ids: ['a', 'b'], data: { status: 'rejected', reason_code: 'nudity' } });
+        expect([calls[1].url, calls[1].init.method]).toEqual(['/api/v1/admin/photos', 'PATCH']);
+        await data.bulk('documents', ['a', 'b'], { status: 'verified' });
+        expect([calls[2].url, calls[2].init.method]).toEqual(['/api/v1/admin/documents', 'PATCH']);
+        expect(calls).toHaveLength(3);
+        await expect(data.updateMany('operators', { ids: ['a'], data: {} })).rejects.toThrow('No bulk decisions');
+    });
+
+    it('claims the next item of a queue, null when nothing waits, and releases it', async () => {
+        const item = { queue: 'members', id: 'm', member: { id: 'm', name: 'Kim', status: 'pending' } };
+        const { data, calls } = setup([json(item), new Response(null, { status: 204 }), new Response(null, { status: 204 })]);
+        expect((await data.claimNext('members'))?.id).toBe('m');
+        expect(JSON.parse(String(calls[0].init.body))).toEqual({ queue: 'members' });
+        expect(await data.claimNext('members')).toBeNull();
+        await data.release('members', 'm');
+        expect(calls[2].url).toBe('/api/v1/admin/reviews/release');
+        expect(JSON.parse(String(calls[2].init.body))).toEqual({ queue: 'members', id: 'm' });
+    });
+
     it('edits with If-Match, only the changed fields, and an Idempotency-Key', async () => {
         const { data, calls } = setup([json({ id: 'a', name: 'New', version: 4 })]);
         await data.update('members', {

@@ -1,6 +1,6 @@
 import { Alert, Box, Card, CardContent, Chip, Table, TableBody, TableCell, TableHead, TableRow, Typography } from '@mui/material';
 import { useEffect, useState } from 'react';
-import { Loading, Title } from 'react-admin';
+import { Link, Loading, Title } from 'react-admin';
 
 import type { DashboardStats } from '../api';
 import { errorMessage, useMemberdesk } from '../hooks';
@@ -18,6 +18,49 @@ const FIGURES: [keyof DashboardStats, string][] = [
 
 function Degraded({ what }: { what: string }) {
     return <Chip color="warning" label={`${what} unavailable right now`} size="small" />;
+}
+
+const QUEUES: [keyof NonNullable<DashboardStats['queues']>, string, string][] = [
+    ['members', 'Members to review', '/reviews'],
+    ['photos', 'Photos', '/photos'],
+    ['documents', 'Documents', '/documents'],
+    ['reports', 'Open reports', '/reports'],
+];
+
+/** How long the oldest item has waited, in the largest unit that says it. */
+export function age(seconds: number | null): string {
+    if (seconds === null) return '—';
+    if (seconds < 60) return `${seconds} s`;
+    if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+    if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+    return `${Math.floor(seconds / 86_400)} d ${Math.floor((seconds % 86_400) / 3600)} h`;
+}
+
+function QueueTable({ queues }: { queues: NonNullable<DashboardStats['queues']> }) {
+    return (
+        <Table size="small" aria-label="Moderation queues">
+            <TableHead>
+                <TableRow>
+                    <TableCell>Queue</TableCell>
+                    <TableCell align="right">Waiting</TableCell>
+                    <TableCell align="right">Oldest waiting for</TableCell>
+                </TableRow>
+            </TableHead>
+            <TableBody>
+                {QUEUES.map(([key, label, route]) => (
+                    <TableRow key={key} data-testid={`queue-${key}`}>
+                        <TableCell>
+                            <Link to={route}>
+                                {label}
+                            </Link>
+                        </TableCell>
+                        <TableCell align="right">{queues[key].waiting.toLocaleString()}</TableCell>
+                        <TableCell align="right">{age(queues[key].oldest_age_seconds)}</TableCell>
+                    </TableRow>
+                ))}
+            </TableBody>
+        </Table>
+    );
 }
 
 export default function Dashboard() {
@@ -89,7 +132,14 @@ export default function Dashboard() {
                     </CardContent>
                 </Card>
             </Box>
-            {/* Phase 2 of issue 14: each queue's size and oldest age (photos, documents, reports), from issue 13. */}
+            <Card sx={{ mt: 2 }}>
+                <CardContent>
+                    <Typography component="h2" variant="h6">
+                        Queues
+                    </Typography>
+                    {stats.queues ? <QueueTable queues={stats.queues} /> : <Degraded what="Queues" />}
+                </CardContent>
+            </Card>
             {stats.degraded.length > 0 && (
                 <Alert severity="warning" sx={{ mt: 2 }}>
                     Some sections could not be loaded: {stats.degraded.join(', ')}.

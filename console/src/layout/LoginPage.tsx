@@ -1,5 +1,5 @@
 import { Box, Button, Card, CardContent, TextField, Typography } from '@mui/material';
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useEffect, useState } from 'react';
 import { useLogin, useNotify } from 'react-admin';
 
 /** Email and password; the answer's problem detail (wrong pair, throttled) is shown as it is. */
@@ -9,6 +9,11 @@ export function LoginPage() {
     const [email, setEmail] = useState('');
     const [password, setPassword] = useState('');
     const [busy, setBusy] = useState(false);
+    // While the operator types, fetch the pages most visits open first (their chunks are not part of the first load).
+    useEffect(() => {
+        void import('../dashboard/Dashboard');
+        void import('../members/MemberList');
+    }, []);
 
     async function submit(event: FormEvent) {
         event.preventDefault();

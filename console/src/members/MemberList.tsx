@@ -19,7 +19,8 @@ import {
     useNotify,
 } from 'react-admin';
 
-import { errorMessage, useMemberdesk } from '../hooks';
+import { errorMessage, useAllowed, useMemberdesk } from '../hooks';
+import { BulkDecisions } from '../queues/BulkDecisions';
 import { GENDERS, PLANS, STATUSES } from './choices';
 
 /** A filter value to switch on and off (react-admin's FilterListItem has an unlabelled remove button, which axe
@@ -108,7 +109,25 @@ function ExportCsvButton() {
 
 const searchFilters = [<SearchInput key="q" source="q" alwaysOn placeholder="Name or phone" aria-label="Search by name or phone" />];
 
+const nameOf = (record: Record<string, unknown> | undefined, id: string) => (record?.name ? String(record.name) : id);
+
+/** Approve, reject or suspend the selection: one `POST /members/bulk`, then each member's result. */
+function MemberBulkActions() {
+    return (
+        <BulkDecisions
+            resource="members"
+            label={nameOf}
+            decisions={[
+                { label: 'Approve', data: { action: 'approve' }, color: 'success' },
+                { label: 'Reject', data: { action: 'reject' }, asksWhy: true, color: 'error' },
+                { label: 'Suspend', data: { action: 'suspend' }, asksWhy: true, color: 'warning' },
+            ]}
+        />
+    );
+}
+
 export default function MemberList() {
+    const canReview = useAllowed('members', 'review');
     return (
         <List
             title="Members"
@@ -123,8 +142,7 @@ export default function MemberList() {
                 </TopToolbar>
             }
         >
-            {/* Phase 2 of issue 14: bulk approve / reject / suspend through POST /admin/members/bulk. */}
-            <Datagrid rowClick="show" bulkActionButtons={false}>
+            <Datagrid rowClick="show" bulkActionButtons={canReview ? <MemberBulkActions /> : false}>
                 <FunctionField
                     label="Photo"
                     sortable={false}

@@ -1,4 +1,4 @@
-import { Button, Link, List, ListItem, Typography } from '@mui/material';
+import { List, ListItem, Typography } from '@mui/material';
 import {
     DateField,
     FunctionField,
@@ -6,58 +6,26 @@ import {
     Show,
     TabbedShowLayout,
     TextField,
-    useNotify,
     useRecordContext,
 } from 'react-admin';
 
-import { errorMessage, useAllowed, useMemberdesk } from '../hooks';
-
+import { DocumentLink, type DocumentItem } from './DocumentLink';
 import { History } from './History';
 import { MemberActions } from './MemberActions';
 import { Notes } from './Notes';
 import { PhotoGallery } from './PhotoGallery';
 
-interface Document {
-    id: string;
-    doc_type: string;
-    status: string;
-    url: string | null; // null for identity documents: opening one is asked for, and logged
-}
 
 function Documents() {
     const record = useRecordContext();
-    const memberdesk = useMemberdesk();
-    const notify = useNotify();
-    const canOpen = useAllowed('members', 'moderate');
-    const documents = (record?.documents as Document[]) ?? [];
+    const documents = (record?.documents as DocumentItem[]) ?? [];
     if (!documents.length) return <Typography>No documents.</Typography>;
-
-    async function open(doc: Document) {
-        try {
-            window.location.assign(await memberdesk.documentUrl(doc.id)); // an attachment: downloaded, not shown
-        } catch (error) {
-            notify(errorMessage(error), { type: 'error' });
-        }
-    }
-
-    // Phase 2 of issue 14: verify / reject, through the document queue's endpoints of issue 13.
+    // Verify and reject: the document queue (one request for many).
     return (
         <List aria-label="Documents">
             {documents.map(doc => (
                 <ListItem key={doc.id}>
-                    {doc.url ? (
-                        <Link href={doc.url} target="_blank" rel="noopener noreferrer">
-                            Open the {doc.doc_type} document ({doc.status})
-                        </Link>
-                    ) : canOpen ? (
-                        <Button onClick={() => void open(doc)}>
-                            Open the {doc.doc_type} document ({doc.status}); the access is logged
-                        </Button>
-                    ) : (
-                        <Typography>
-                            The {doc.doc_type} document ({doc.status}): moderators open it
-                        </Typography>
-                    )}
+                    <DocumentLink doc={doc} label={`the ${doc.doc_type} document (${doc.status})`} />
                 </ListItem>
             ))}
         </List>

@@ -1,27 +1,22 @@
 import { Button, Dialog, DialogActions, DialogContent, DialogTitle, TextField } from '@mui/material';
+import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
+
+import type { ReasonCode } from '../api';
+import { useMemberdesk } from '../hooks';
 
 /** Why a member, photo or document is refused: a code from the server's closed list and free text. */
 export type Why = { reason_code: string; reason?: string };
 
-/** The codes of GET /api/v1/admin/reason-codes, with their labels (backend/domain/reasons.py). */
-export const REASON_CODES: ReadonlyArray<[string, string]> = [
-    ['fake_profile', 'Fake profile'],
-    ['underage', 'Under the minimum age'],
-    ['nudity', 'Nudity or sexual content'],
-    ['violence', 'Violence or gore'],
-    ['hate', 'Hate speech or symbols'],
-    ['harassment', 'Harassment or bullying'],
-    ['scam', 'Scam or fraud'],
-    ['spam', 'Spam or advertising'],
-    ['impersonation', 'Impersonation'],
-    ['illegal', 'Illegal goods or activity'],
-    ['off_platform', 'Moving contact off the platform'],
-    ['other', 'Other (explain in the reason)'],
-];
+/** The closed list of reason codes (GET /api/v1/admin/reason-codes), fetched once per visit. */
+export function useReasonCodes(): ReasonCode[] | undefined {
+    const memberdesk = useMemberdesk();
+    const { data } = useQuery({ queryKey: ['reason-codes'], queryFn: () => memberdesk.reasonCodes(), staleTime: Infinity });
+    return Array.isArray(data) ? data : undefined;
+}
 
-/** Asks why (rejections and suspensions need a reason code; `other` also needs text); Enter confirms, Escape
- * cancels. */
+/** Asks why (rejections and suspensions need a reason code; a code the server marks `reason_required` also needs
+ * text); Enter confirms, Escape cancels. */
 export function ReasonDialog({
     open,
     title,
@@ -35,6 +30,7 @@ export function ReasonDialog({
     onConfirm: (why: Why) => void;
     onClose: () => void;
 }) {
+    const codes = useReasonCodes();
     const [code, setCode] = useState('');
     const [reason, setReason] = useState('');
     useEffect(() => {
@@ -44,7 +40,8 @@ export function ReasonDialog({
         }
     }, [open]);
     const text = reason.trim();
-    const ok = code !== '' && (code !== 'other' || text.length > 0);
+    const needsText = codes?.find(c => c.id === code)?.reason_required ?? false;
+    const ok = code !== '' && (!needsText || text.length > 0);
     const submit = () => {
         if (ok) onConfirm(text ? { reason_code: code, reason: text } : { reason_code: code });
     };
@@ -73,8 +70,8 @@ export function ReasonDialog({
                         <option value="" disabled>
                             Choose a reason
                         </option>
-                        {REASON_CODES.map(([value, label]) => (
-                            <option key={value} value={value}>
+                        {(codes ?? []).map(({ id, label }) => (
+                            <option key={id} value={id}>
                                 {label}
                             </option>
                         ))}
@@ -87,8 +84,8 @@ export function ReasonDialog({
                         fullWidth
                         multiline
                         minRows={2}
-                        required={code === 'other'}
-                        helperText={code === 'other' ? 'Required for Other' : 'Optional'}
+                        required={needsText}
+                        helperText={needsText ? 'Required for this reason code' : 'Optional'}
                         margin="dense"
                         onKeyDown={e => {
                             if (e.key === 'Enter' && !e.shiftKey) {

@@ -1,7 +1,8 @@
-import { Alert, Box, Button, Card, CardContent, Chip, Typography } from '@mui/material';
+import { Alert, Box, Button, Card, CardContent, Chip, Tooltip, Typography } from '@mui/material';
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { Loading, Title, useNotify } from 'react-admin';
 
+import { ApiError, type ClaimedItem } from '../api';
 import { errorMessage, useAllowed, useMemberdesk } from '../hooks';
 import { ReasonDialog, type Why } from '../members/ReasonDialog';
 
@@ -18,40 +19,101 @@ interface Member {
 
 type Decision = 'approve' | 'reject' | 'suspend';
 const PAGE = 20;
+// What the API allows (backend/domain/member/writes.py): suspend only an active member; reject only a pending one.
+const SUSPEND_HINT = 'A pending member cannot be suspended (only active members can): reject, or approve first.';
 
-/**
- * The review queue (`GET /reviews/pending`, oldest first, by cursor): one member per screen, photos large.
- * Keys: A approve, R reject (asks why), S suspend (asks why), N skip; each decision moves on to the next member.
- * Phase 2 of issue 14 claims each member first (`POST /reviews/next`), so two moderators never see the same one.
- */
-export default function ReviewQueue() {
+/** The queue's state for the page: the member on screen, and how to move on. */
+interface QueueState {
+    member: Member | null;
+    /** null while the first member loads; false when nothing waits. */
+    waiting: boolean | null;
+    claimedUntil: string | null;
+    /** After a decision: the next member. */
+    advance: () => void;
+    /** Pass over the member on screen (N). */
+    skip: () => void;
+}
+
+/** A moderator's queue: each member is claimed first (`POST /reviews/next`), so two moderators never see the same
+ * one; a skip gives the claim back (`POST /reviews/release`) and is not handed to this visit again; leaving the
+ * page gives back the member on screen. */
+function useClaimedQueue(enabled: boolean): QueueState {
     const memberdesk = useMemberdesk();
     const notify = useNotify();
-    const canReview = useAllowed('reviews', 'review');
+    const [item, setItem] = useState<ClaimedItem | null | undefined>(undefined);
+    const [member, setMember] = useState<Member | null>(null);
+    const skipped = useRef<string[]>([]);
+    const held = useRef<string | null>(null);
+
+    const claim = useCallback(async () => {
+        setMember(null);
+        try {
+            const next = await memberdesk.claimNext('members', skipped.current.slice(-200));
+            held.current = next?.id ?? null;
+            setItem(next && next.id ? next : null); // no id: react-admin answered for a logged-out session
+            if (next?.id) {
+                const answer = await memberdesk.getOne('members', { id: next.id });
+                if (answer.data?.id) setMember(answer.data as unknown as Member);
+            }
+        } catch (error) {
+            notify(errorMessage(error), { type: 'error' });
+            setItem(null);
+        }
+    }, [memberdesk, notify]);
+
+    useEffect(() => {
+        if (!enabled) return;
+        void claim();
+        const giveBack = () => {
+            if (held.current) void memberdesk.release('members', held.current, { keepalive: true }).catch(() => undefined);
+            held.current = null;
+        };
+        window.addEventListener('pagehide', giveBack);
+        return () => {
+            window.removeEventListener('pagehide', giveBack);
+            giveBack();
+        };
+    }, [enabled, claim, memberdesk]);
+
+    const skip = useCallback(() => {
+        const id = held.current;
+        if (!id) return;
+        skipped.current.push(id);
+        held.current = null;
+        memberdesk
+            .release('members', id)
+            .catch(error => notify(errorMessage(error), { type: 'error' }))
+            .finally(() => void claim());
+    }, [claim, memberdesk, notify]);
+
+    const advance = useCallback(() => {
+        held.current = null; // a decision released the claim
+        void claim();
+    }, [claim]);
+
+    return { member, waiting: item === undefined ? null : item !== null, claimedUntil: item?.claimed_until ?? null, advance, skip };
+}
+
+/** Read-only browsing for roles that cannot claim (a viewer): the pending members, oldest first, by cursor. */
+function useBrowsedQueue(enabled: boolean): QueueState {
+    const memberdesk = useMemberdesk();
+    const notify = useNotify();
     const [queue, setQueue] = useState<string[] | null>(null);
     const [cursor, setCursor] = useState<string | null>(null);
     const [member, setMember] = useState<Member | null>(null);
-    const [asking, setAsking] = useState<'reject' | 'suspend' | null>(null);
-    const [done, setDone] = useState(0);
-    const seen = useRef(new Set<string>()); // decided or skipped in this visit
-    const busy = useRef(false);
 
     const loadMore = useCallback(
         async (from: string | null) => {
-            const page = await memberdesk.getList('reviews', {
-                pagination: { page: 1, perPage: PAGE },
-                meta: { cursor: from },
-            });
-            const ids = page.data.map(row => String(row.id)).filter(id => !seen.current.has(id));
+            const page = await memberdesk.getList('reviews', { pagination: { page: 1, perPage: PAGE }, meta: { cursor: from } });
             setCursor(page.meta?.nextCursor ?? null); // no meta after a refused call (react-admin logged out)
+            const ids = page.data.map(row => String(row.id));
             setQueue(current => [...(current ?? []), ...ids.filter(id => !(current ?? []).includes(id))]);
         },
         [memberdesk],
     );
-
     useEffect(() => {
-        loadMore(null).catch(error => notify(errorMessage(error), { type: 'error' }));
-    }, [loadMore, notify]);
+        if (enabled) loadMore(null).catch(error => notify(errorMessage(error), { type: 'error' }));
+    }, [enabled, loadMore, notify]);
 
     const currentId = queue?.[0] ?? null;
     useEffect(() => {
@@ -64,10 +126,25 @@ export default function ReviewQueue() {
         if (queue && queue.length < 3 && cursor) void loadMore(cursor);
     }, [currentId]); // on a new member only: the queue and cursor are read as they are then
 
-    const next = useCallback(() => {
-        if (currentId) seen.current.add(currentId);
-        setQueue(current => (current ?? []).slice(1));
-    }, [currentId]);
+    const skip = useCallback(() => setQueue(current => (current ?? []).slice(1)), []);
+    return { member, waiting: queue === null ? null : queue.length > 0, claimedUntil: null, advance: skip, skip };
+}
+
+/**
+ * The review queue: one member per screen, photos large. Keys: A approve, R reject (asks why), S suspend (asks
+ * why; only for an active member, as the API allows), N skip; each decision moves on to the next claimed member.
+ */
+export default function ReviewQueue() {
+    const memberdesk = useMemberdesk();
+    const notify = useNotify();
+    const canReview = useAllowed('reviews', 'review');
+    const claimed = useClaimedQueue(canReview);
+    const browsed = useBrowsedQueue(!canReview);
+    const { member, waiting, claimedUntil, advance, skip } = canReview ? claimed : browsed;
+    const [asking, setAsking] = useState<'reject' | 'suspend' | null>(null);
+    const [done, setDone] = useState(0);
+    const busy = useRef(false);
+    const canSuspend = member?.status === 'active';
 
     const decide = useCallback(
         async (action: Decision, why?: Why) => {
@@ -79,14 +156,16 @@ export default function ReviewQueue() {
                 notify(`${member.name}: ${action === 'approve' ? 'approved' : action === 'reject' ? 'rejected' : 'suspended'}`, {
                     type: 'success',
                 });
-                next();
+                advance();
             } catch (error) {
                 notify(errorMessage(error), { type: 'error' });
+                // Decided or claimed by someone else meanwhile: nothing left to do here.
+                if (error instanceof ApiError && (error.status === 404 || error.status === 409)) advance();
             } finally {
                 busy.current = false;
             }
         },
-        [member, memberdesk, next, notify],
+        [advance, member, memberdesk, notify],
     );
 
     // A layout effect: the listener that sees the member on screen is in place before the browser paints it, so a
@@ -97,17 +176,21 @@ export default function ReviewQueue() {
             const target = event.target as HTMLElement;
             if (target.closest('input, textarea, [contenteditable="true"], [role="dialog"]')) return;
             const key = event.key.toLowerCase();
-            if (key === 'n') next();
-            if (!canReview || !member) return;
+            if (!member) return;
+            if (key === 'n') skip();
+            if (!canReview) return;
             if (key === 'a') void decide('approve');
             if (key === 'r') setAsking('reject');
-            if (key === 's') setAsking('suspend');
+            if (key === 's') {
+                if (canSuspend) setAsking('suspend');
+                else notify(SUSPEND_HINT, { type: 'info' });
+            }
         }
         window.addEventListener('keydown', onKey);
         return () => window.removeEventListener('keydown', onKey);
-    }, [asking, canReview, decide, member, next]);
+    }, [asking, canReview, canSuspend, decide, member, notify, skip]);
 
-    if (queue === null) return <Loading />;
+    if (waiting === null) return <Loading />;
     const age = member ? new Date().getFullYear() - member.birth_year : null;
     return (
         <Box sx={{ p: 1 }}>
@@ -116,11 +199,13 @@ export default function ReviewQueue() {
                 Review queue
             </Typography>
             <Typography variant="body2" sx={{ mb: 2 }}>
-                {canReview ? 'Keys: A approve, R reject, S suspend, N skip.' : 'N: next member. Your role reads only.'} Decided in
-                this visit: {done}.
+                {canReview
+                    ? 'Each member is yours alone while on screen. Keys: A approve, R reject, S suspend, N skip.'
+                    : 'N: next member. Your role reads only.'}{' '}
+                Decided in this visit: {done}.
             </Typography>
-            {!currentId && <Alert severity="success">The queue is empty.</Alert>}
-            {currentId && !member && <Loading />}
+            {!waiting && <Alert severity="success">The queue is empty.</Alert>}
+            {waiting && !member && <Loading />}
             {member && (
                 <Card data-testid="review-member" data-member-id={member.id}>
                     <CardContent>
@@ -134,6 +219,7 @@ export default function ReviewQueue() {
                             {member.profile?.region && <Chip label={member.profile.region} />}
                             {member.profile?.job && <Chip label={member.profile.job} />}
                             <Chip label={`signed up ${new Date(member.created_at).toLocaleString()}`} />
+                            {claimedUntil && <Chip variant="outlined" label={`yours until ${new Date(claimedUntil).toLocaleTimeString()}`} />}
                         </Box>
                         {member.profile?.bio && <Typography sx={{ my: 1 }}>{member.profile.bio}</Typography>}
                         <Box component="ul" aria-label="Photos" sx={{ display: 'flex', gap: 2, overflowX: 'auto', p: 0, listStyle: 'none' }}>
@@ -148,7 +234,7 @@ export default function ReviewQueue() {
                             ))}
                             {(member.photos ?? []).length === 0 && <li>No photos.</li>}
                         </Box>
-                        <Box sx={{ display: 'flex', gap: 1, mt: 2 }}>
+                        <Box sx={{ display: 'flex', gap: 1, mt: 2, alignItems: 'center' }}>
                             {canReview && (
                                 <>
                                     <Button variant="contained" color="success" onClick={() => decide('approve')}>
@@ -157,13 +243,22 @@ export default function ReviewQueue() {
                                     <Button variant="contained" color="error" onClick={() => setAsking('reject')}>
                                         Reject (R)
                                     </Button>
-                                    <Button variant="outlined" onClick={() => setAsking('suspend')}>
-                                        Suspend (S)
-                                    </Button>
+                                    <Tooltip title={canSuspend ? '' : SUSPEND_HINT}>
+                                        <span>
+                                            <Button variant="outlined" disabled={!canSuspend} onClick={() => setAsking('suspend')}>
+                                                Suspend (S)
+                                            </Button>
+                                        </span>
+                                    </Tooltip>
                                 </>
                             )}
-                            <Button onClick={next}>Skip (N)</Button>
+                            <Button onClick={skip}>Skip (N)</Button>
                         </Box>
+                        {canReview && !canSuspend && (
+                            <Typography variant="body2" sx={{ mt: 1 }} data-testid="suspend-hint">
+                                {SUSPEND_HINT}
+                            </Typography>
+                        )}
                     </CardContent>
                 </Card>
             )}
