@@ -97,7 +97,6 @@ class TestDocumentQueue:
         await expect(console.page.get_by_test_id("bulk-result")).to_have_attribute("data-result", "ok")
         assert await browser_db.fetchval("SELECT status FROM user_documents WHERE id = $1", oldest) == "verified"
 
-
     async def test_an_identity_document_opens_on_request_and_the_access_is_logged(
         self, console: Console, browser_db: asyncpg.Connection, no_claims: None
     ) -> None:
@@ -121,6 +120,7 @@ class TestDocumentQueue:
         newest = await browser_db.fetchrow("SELECT doc_type, actor_type FROM access_log ORDER BY id DESC LIMIT 1")
         assert newest is not None
         assert (newest["doc_type"], newest["actor_type"]) == ("identity", "operator")
+
 
 class TestReports:
     async def test_resolve_a_report_and_see_the_grouped_view(
