@@ -64,8 +64,9 @@ def save(
     concurrency: int,
     revision: str,
     others_busy: list[float],
-) -> Path:
-    """Write this run's figures for the compared endpoints (those it measured)."""
+) -> Path | None:
+    """Write this run's figures for the compared endpoints (those it measured); a run that measured none of them
+    (BENCH_ONLY=bulk, say) leaves the saved figures of its size as they are."""
     measured: dict[str, dict[str, float]] = {}
     for label, name in ENDPOINTS:
         result = loads.get((name, "app", concurrency))
@@ -76,6 +77,8 @@ def save(
                 "p99_ms": result.p99_ms,
                 "errors": float(result.errors),
             }
+    if not measured:
+        return None
     figures = Figures(
         members=members,
         when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -1,0 +1,25 @@
+"""bench/growth.py: a run saves the figures of the reads it measured, and only those runs overwrite a size's file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench import growth
+from bench.dataset import SeedInfo
+from bench.loadgen import LoadResult
+
+SEED = SeedInfo(members=1_000_000, seeded_now=False, seconds=120.0, when=None)
+
+
+def _load(p50: float) -> LoadResult:
+    return LoadResult(requests=1000, seconds=10.0, p50_ms=p50, p99_ms=p50 * 3, non2xx=0, socket_errors=0, tool="wrk")
+
+
+def test_a_run_without_the_compared_reads_keeps_the_saved_figures(tmp_path: Path) -> None:
+    saved = growth.save(tmp_path, SEED.members, SEED, {("list", "app", 32): _load(90.0)}, 32, "abc", [])
+    assert saved is not None
+    assert json.loads(saved.read_text())["loads"]["list with total"]["p50_ms"] == 90.0
+    # BENCH_ONLY=bulk: none of the compared reads ran.
+    assert growth.save(tmp_path, SEED.members, SEED, {("bulk", "app", 1): _load(5.0)}, 32, "def", []) is None
+    assert json.loads(saved.read_text())["revision"] == "abc"
