@@ -23,6 +23,7 @@ import asyncpg
 import orjson
 
 from bench.chaos.load import COMMITTED, CREATE_PREFIX, Write
+from devtools.counters import kept_and_counted
 
 DECIDED = {"approve": ("active", "member.approved"), "reject": ("rejected", "member.rejected")}
 
@@ -262,45 +263,10 @@ async def _outbox(conn: asyncpg.Connection, since: datetime, deliveries: list[De
     return Check("outbox delivered", ok, detail)
 
 
-COUNTER_TRUTH = """
-    SELECT (u.created_at AT TIME ZONE 'UTC')::date AS day, u.status, u.gender, coalesce(s.plan, '') AS plan,
-           u.deleted_at IS NOT NULL AS deleted, count(*) AS n
-    FROM users u LEFT JOIN user_subscriptions s ON s.id = u.id AND s.status = 'active'
-    GROUP BY 1, 2, 3, 4, 5
-"""
-
-
 async def _counters(conn: asyncpg.Connection) -> Check:
-    truth = {tuple(r.values())[:5]: r["n"] for r in await conn.fetch(COUNTER_TRUTH)}
-    kept = {
-        tuple(r.values())[:5]: r["n"]
-        for r in await conn.fetch("SELECT day, status, gender, plan, deleted, n FROM member_counts WHERE n <> 0")
-    }
-    totals: Counter[tuple[object, ...]] = Counter()
-    for (_day, *bucket), n in truth.items():
-        totals[tuple(bucket)] += n
-    kept_totals = {
-        tuple(r.values())[:4]: r["n"]
-        for r in await conn.fetch("SELECT status, gender, plan, deleted, n FROM member_totals WHERE n <> 0")
-    }
-    hours = {r["hour"]: r["n"] for r in await conn.fetch("SELECT hour, n FROM signup_hours WHERE n <> 0")}
-    truth_hours = {
-        r["hour"]: r["n"]
-        for r in await conn.fetch(
-            "SELECT date_trunc('hour', created_at) AS hour, count(*) AS n FROM users"
-            " WHERE deleted_at IS NULL GROUP BY 1"
-        )
-    }
-    wrong = [
-        name
-        for name, a, b in (
-            ("member_counts", kept, truth),
-            ("member_totals", kept_totals, dict(totals)),
-            ("signup_hours", hours, truth_hours),
-        )
-        if a != b
-    ]
-    members = sum(truth.values())
+    figures = await kept_and_counted(conn)
+    wrong = [name for name, (kept, counted) in figures.items() if kept != counted]
+    members = sum(figures["member_counts"][1].values())
     detail = f"member_counts, member_totals, signup_hours against count(*) over {members:,} members" + (
         f": {', '.join(wrong)} differ" if wrong else ": equal"
     )

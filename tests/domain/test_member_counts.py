@@ -7,31 +7,16 @@ import asyncio
 import asyncpg
 import httpx
 
+from devtools.counters import kept_and_counted
 from tests.factories import create_member
-
-TRUTH = """
-    SELECT (u.created_at AT TIME ZONE 'UTC')::date AS day, u.status, u.gender, coalesce(s.plan, '') AS plan,
-           u.deleted_at IS NOT NULL AS deleted, count(*) AS n
-    FROM users u LEFT JOIN user_subscriptions s ON s.id = u.id AND s.status = 'active'
-    GROUP BY 1, 2, 3, 4, 5
-"""
 
 
 async def assert_counters_exact(db: asyncpg.Connection) -> None:
     """member_counts per day and member_totals over all days both match a count of the rows."""
-    truth = {tuple(r.values())[:5]: r["n"] for r in await db.fetch(TRUTH)}
-    kept = {
-        tuple(r.values())[:5]: r["n"]
-        for r in await db.fetch("SELECT day, status, gender, plan, deleted, n FROM member_counts WHERE n <> 0")
-    }
+    figures = await kept_and_counted(db)
+    kept, truth = figures["member_counts"]
     assert kept == truth
-    truth_totals: dict[tuple[object, ...], int] = {}
-    for (_day, *bucket), n in truth.items():
-        truth_totals[tuple(bucket)] = truth_totals.get(tuple(bucket), 0) + n
-    totals = {
-        tuple(r.values())[:4]: r["n"]
-        for r in await db.fetch("SELECT status, gender, plan, deleted, n FROM member_totals WHERE n <> 0")
-    }
+    totals, truth_totals = figures["member_totals"]
     assert totals == truth_totals
 
 
