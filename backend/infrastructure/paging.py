@@ -1,4 +1,4 @@
-"""Keyset paging over `(created_at, id)`, which the audit log and the outbox share (both are append-only logs)."""
+"""Keyset paging over `(created_at, id)`, shared by the append-only logs (audit log, outbox, access log)."""
 
 from __future__ import annotations
 

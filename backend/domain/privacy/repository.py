@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, func, select, text
 
 from backend.domain.member.models import User
 from backend.domain.privacy.models import AccessLog
 from backend.domain.sessions import AnySession, AsyncWriteSession, Row, fetch
+from backend.infrastructure.paging import by_created_at
 
 users = User.__table__  # type: ignore[attr-defined]
 access_log = AccessLog.__table__  # type: ignore[attr-defined]
@@ -222,51 +223,38 @@ class AccessQuery:
     after: tuple[datetime, int] | None
 
 
-def _access_where(query: AccessQuery) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    params: list[Any] = []
-
-    def p(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
-
+def _access_conditions(query: AccessQuery) -> list[ColumnElement[bool]]:
+    c = access_log.c
+    where: list[ColumnElement[bool]] = []
     if query.member_ids is not None:
-        where.append(f"member_id = ANY({p(query.member_ids)}::uuid[])")
+        where.append(c.member_id.in_(query.member_ids))
     if query.document_ids is not None:
-        where.append(f"document_id = ANY({p(query.document_ids)}::uuid[])")
+        where.append(c.document_id.in_(query.document_ids))
     if query.actor_ids is not None:
-        where.append(f"actor_id = ANY({p(query.actor_ids)}::uuid[])")
+        where.append(c.actor_id.in_(query.actor_ids))
     if query.created_from is not None:
-        where.append(f"created_at >= {p(query.created_from)}")
+        where.append(c.created_at >= query.created_from)
     if query.created_before is not None:
-        where.append(f"created_at < {p(query.created_before)}")
-    return where, params
+        where.append(c.created_at < query.created_before)
+    return where
 
 
-def _clause(where: list[str]) -> str:
-    return f" WHERE {' AND '.join(where)}" if where else ""
-
-
-_ACCESS_COLUMNS = "id, actor_type, actor_id, document_id, member_id, doc_type, request_id, created_at"
-
-
-async def list_access(session: AnySession, query: AccessQuery) -> list[Row]:
-    where, params = _access_where(query)
-    direction = "DESC" if query.descending else "ASC"
-    if query.after is not None:
-        params.extend(query.after)
-        where.append(f"(created_at, id) {'<' if query.descending else '>'} (${len(params) - 1}, ${len(params)})")
-    sql = (
-        f"SELECT {_ACCESS_COLUMNS} FROM access_log{_clause(where)}"
-        f" ORDER BY created_at {direction}, id {direction} LIMIT {int(query.limit)} OFFSET {int(query.offset)}"
+async def list_access(session: AnySession, query: AccessQuery) -> list[dict[str, Any]]:
+    """One page of the access log, in (created_at, id) order (an append-only log, paged as the audit log is)."""
+    stmt = by_created_at(
+        select(access_log).where(*_access_conditions(query)),
+        access_log,
+        descending=query.descending,
+        limit=query.limit,
+        offset=query.offset,
+        after=query.after,
     )
-    return list(await fetch(session, sql, *params))
+    return [dict(row) for row in (await session.execute(stmt)).mappings()]
 
 
 async def count_access(session: AnySession, query: AccessQuery) -> int:
-    where, params = _access_where(query)
-    rows = await fetch(session, f"SELECT count(*) AS n FROM access_log{_clause(where)}", *params)
-    return int(rows[0]["n"])
+    stmt = select(func.count()).select_from(access_log).where(*_access_conditions(query))
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def document_for_url(session: AsyncWriteSession, document_id: uuid.UUID) -> Row | None:
