@@ -17,6 +17,8 @@ from types import FrameType
 import asyncpg
 import httpx
 
+from devtools.services import ServiceUrls
+
 
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
@@ -24,6 +26,25 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def service_env(urls: ServiceUrls, environment: str, *, own_prefix: str) -> dict[str, str]:
+    """This process's environment for an app process or a command of the run: the caller's own database, S3, JWT
+    and webhook settings and its `own_prefix` knobs left out, the run's services in, dates in UTC."""
+    dropped = ("DATABASE_", "S3_", "JWT_", "WEBHOOK_", own_prefix)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(dropped) and key != "ENVIRONMENT"}
+    env.update(urls.as_env())
+    env.update({"ENVIRONMENT": environment, "ADMIN_TIMEZONE": "UTC"})
+    return env
+
+
+def stop_all(children: Sequence[Child]) -> None:
+    """Stop the children, the last started first; one that fails to stop is reported and the others still are."""
+    for child in reversed(children):
+        try:
+            child.stop()
+        except Exception as exc:
+            print(f"warning: stopping {child.name} failed: {exc!r}", flush=True)
 
 
 def log_tail(path: Path, lines: int = 30) -> str:

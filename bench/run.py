@@ -61,7 +61,16 @@ from bench.dataset import (
     prepare,
 )
 from bench.loadgen import Load, LoadGenerator, LoadResult, ensure_wrk
-from bench.procs import Child, free_port, lifetime_peak_mb, machine_busy, raise_on_sigterm, wait_idle
+from bench.procs import (
+    Child,
+    free_port,
+    lifetime_peak_mb,
+    machine_busy,
+    raise_on_sigterm,
+    service_env,
+    stop_all,
+    wait_idle,
+)
 from bench.report import Row, Target, render
 from devtools.services import DevServices, Ports, ServiceUrls
 
@@ -175,22 +184,12 @@ class Bench:
             urls = services.start()
             report = self._run_with(urls, wrk)
         finally:
-            for child in reversed(self.children):
-                try:
-                    child.stop()
-                except Exception as exc:
-                    print(f"warning: stopping {child.name} failed: {exc!r}", flush=True)
+            stop_all(self.children)
             services.stop()
         return report
 
     def _env(self, urls: ServiceUrls, environment: str) -> dict[str, str]:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("DATABASE_", "S3_", "BENCH_", "JWT_")) and key != "ENVIRONMENT"
-        }
-        env.update(urls.as_env())
-        env.update({"ENVIRONMENT": environment, "ADMIN_TIMEZONE": "UTC", "JWT_SECRET": self.jwt_secret})
+        env = service_env(urls, environment, own_prefix="BENCH_") | {"JWT_SECRET": self.jwt_secret}
         # The login load comes from one address: without this, all but a couple of its concurrent logins per process
         # would be refused at once (LOGIN_CHECKS_PER_CLIENT), and the figure would be the refusals' latency.
         env["LOGIN_CHECKS_PER_CLIENT"] = "100"

@@ -39,7 +39,7 @@ from bench.auth import BENCH_EMAIL, bench_password, create_operator, login
 from bench.chaos import faults, load, report, verify
 from bench.config import BENCH_DIR, PROJECT_ROOT
 from bench.dataset import asyncpg_dsn, memberdesk_command, prepare
-from bench.procs import Child, free_port, machine_busy, raise_on_sigterm
+from bench.procs import Child, free_port, machine_busy, raise_on_sigterm, service_env, stop_all
 from bench.run import _cpu_model, _git_revision
 from devtools.pgbouncer import PgBouncer
 from devtools.services import DevServices, Ports, ServiceUrls
@@ -133,24 +133,13 @@ class ChaosRun:
             bouncer.start()
             return self._run_with(services, urls, bouncer, busy)
         finally:
-            for child in reversed(self.children):
-                try:
-                    child.stop()
-                except Exception as exc:
-                    print(f"warning: stopping {child.name} failed: {exc!r}", flush=True)
+            stop_all(self.children)
             if bouncer is not None:
                 bouncer.stop()
             services.stop()
 
     def _env(self, urls: ServiceUrls, environment: str) -> dict[str, str]:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("DATABASE_", "S3_", "CHAOS_", "JWT_", "WEBHOOK_")) and key != "ENVIRONMENT"
-        }
-        env.update(urls.as_env())
-        env.update({"ENVIRONMENT": environment, "ADMIN_TIMEZONE": "UTC", "LOG_FORMAT": "json"})
-        return env
+        return service_env(urls, environment, own_prefix="CHAOS_") | {"LOG_FORMAT": "json"}
 
     def _run_with(self, services: DevServices, urls: ServiceUrls, bouncer: PgBouncer, busy: float) -> bool:
         config = self.config

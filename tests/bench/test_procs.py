@@ -1,0 +1,39 @@
+"""bench/procs.py: the environment the bench and make chaos give their app processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.procs import service_env
+from devtools.services import ServiceUrls
+
+URLS = ServiceUrls(
+    database_url="postgresql+asyncpg://run/primary",
+    replica_urls=["postgresql+asyncpg://run/replica"],
+    superuser_database_url="postgresql://run/primary",
+    superuser_replica_urls=["postgresql://run/replica"],
+    s3_endpoint_url="http://127.0.0.1:1",
+    s3_bucket="run",
+    s3_region="us-east-1",
+    s3_access_key_id="key",
+    s3_secret_access_key="secret",
+    jwt_secret="run-secret",
+)
+
+
+def test_the_callers_own_services_and_knobs_stay_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {
+        "DATABASE_URL": "postgresql://mine",
+        "WEBHOOK_URL": "http://mine",
+        "BENCH_ONLY": "list",
+        "ENVIRONMENT": "development",
+        "KEPT_SETTING": "1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    env = service_env(URLS, "production", own_prefix="BENCH_")
+    assert env["ENVIRONMENT"] == "production"
+    assert env["ADMIN_TIMEZONE"] == "UTC"
+    assert env["KEPT_SETTING"] == "1"
+    assert "BENCH_ONLY" not in env
+    assert "WEBHOOK_URL" not in env
+    assert env["DATABASE_URL"] != "postgresql://mine"
