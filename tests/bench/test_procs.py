@@ -9,9 +9,9 @@ from devtools.services import ServiceUrls
 
 URLS = ServiceUrls(
     database_url="postgresql+asyncpg://run/primary",
-    replica_urls=["postgresql+asyncpg://run/replica"],
+    replica_urls=("postgresql+asyncpg://run/replica",),
     superuser_database_url="postgresql://run/primary",
-    superuser_replica_urls=["postgresql://run/replica"],
+    superuser_replica_urls=("postgresql://run/replica",),
     s3_endpoint_url="http://127.0.0.1:1",
     s3_bucket="run",
     s3_region="us-east-1",
