@@ -47,7 +47,7 @@ def _hmac(key: bytes, message: str) -> bytes:
 
 @dataclass
 class SigV4Presigner:
-    """Presigned GET URLs for path-style S3 addressing with static credentials."""
+    """Presigned GET URLs for path-style S3 addressing, with static or temporary (session token) credentials."""
 
     endpoint_url: str
     bucket: str
@@ -81,13 +81,13 @@ class SigV4Presigner:
             moment = datetime.fromtimestamp(second, UTC)
             amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
             day = amz_date[:8]
+            # The canonical query is sorted by name: X-Amz-Security-Token comes before X-Amz-SignedHeaders.
+            token = "" if self.session_token is None else f"&X-Amz-Security-Token={quote(self.session_token, safe='~')}"
             query = (
                 f"X-Amz-Algorithm={_ALGORITHM}"
                 f"&X-Amz-Credential={quote(self.access_key_id, safe='~')}%2F{day}%2F{self.region}%2Fs3%2Faws4_request"
-                f"&X-Amz-Date={amz_date}&X-Amz-Expires={expires_in}&X-Amz-SignedHeaders=host"
+                f"&X-Amz-Date={amz_date}&X-Amz-Expires={expires_in}{token}&X-Amz-SignedHeaders=host"
             )
-            if self.session_token is not None:
-                query += f"&X-Amz-Security-Token={quote(self.session_token, safe='~')}"
             prefix = f"{_ALGORITHM}\n{amz_date}\n{day}/{self.region}/s3/aws4_request\n"
             self._second = (second, expires_in)
             self._cached = (day, prefix, query)
