@@ -288,7 +288,7 @@ class MemberWriteService:
         await self._record(rule, decision, user, before["status"], diff)
         # The member's UPDATE goes last (write sessions never autoflush): its triggers lock counter rows that every
         # decision shares, until the commit (docs/decisions.md, "A bulk decision").
-        await self._save(user, reload=False)  # answered from its own query, if at all
+        await repository.save_decision(self.session, user)  # answered from its own query, if at all
         return user
 
     async def _phone_blocks(self, user: User, decision: Decision) -> dict[str, Any]:
