@@ -167,11 +167,12 @@ def backoff_seconds(base: float, attempts: int) -> float:
 
 
 async def claim_due(
-    session: AsyncWriteSession, *, batch_size: int, lease_seconds: float, max_attempts: int
+    session: AsyncWriteSession, *, batch_size: int, lease_seconds: float, max_attempts: int, bury: bool = True
 ) -> tuple[list[ClaimedEvent], int]:
-    """Lease up to a batch of due events to the caller, and bury the ones whose last attempt never reported an
-    outcome; the events and how many were buried. Commit before delivering: the lease keeps others off them."""
-    buried = await repository.bury_abandoned(session, max_attempts=max_attempts)
+    """Lease up to a batch of due events to the caller, and (with `bury`) bury the ones whose last attempt never
+    reported an outcome; the events and how many were buried. Commit before delivering: the lease keeps others off
+    them. (Burying can wait: the claim never takes an event whose attempts are used up.)"""
+    buried = await repository.bury_abandoned(session, max_attempts=max_attempts) if bury else 0
     events = await repository.claim(
         session, batch_size=batch_size, lease_seconds=lease_seconds, max_attempts=max_attempts
     )
