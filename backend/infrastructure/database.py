@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import asyncpg
 import orjson
-from sqlalchemy import text
+from sqlalchemy import Insert, Result, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -269,6 +269,16 @@ _COMMIT_POSITION = (
     "SELECT CASE current_setting('synchronous_commit') WHEN 'off' THEN pg_current_wal_insert_lsn()"
     " ELSE pg_current_wal_flush_lsn() END::text"
 )
+
+
+async def insert_together(session: AsyncWriteSession, *statements: Insert) -> Result[Any]:
+    """Run INSERTs that depend on nothing of each other as one statement (the first ones as data-modifying CTEs of the
+    last: PostgreSQL runs each of them once, in the statement's snapshot): one round trip instead of one each. The
+    result is the last one's (its RETURNING, if it has one)."""
+    *first, last = statements
+    for number, statement in enumerate(first):
+        last = last.add_cte(statement.cte(f"insert_{number}"))
+    return await session.execute(last)
 
 
 async def commit_asynchronously(session: AsyncWriteSession) -> None:

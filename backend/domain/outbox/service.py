@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import Insert
 
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.errors import ConflictError, NotFoundError
@@ -49,6 +50,13 @@ async def enqueue(
     await repository.add(session, topic, payload, due_at=due_at)
     if due_at is None:
         session.info[OUTBOX_PENDING] = True
+
+
+def event(session: AsyncWriteSession, topic: str, payload: dict[str, Any]) -> Insert:
+    """`enqueue`'s statement for an event due now, for a caller that runs it in this session's transaction together
+    with its own writes (`insert_together`)."""
+    session.info[OUTBOX_PENDING] = True
+    return repository.event_insert(topic, payload)
 
 
 async def enqueue_object_deletion(
