@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -156,6 +157,18 @@ def start(dsn: str) -> Restore:
     return asyncio.run(_start(dsn))
 
 
-def put_back(dsn: str, restore: Restore) -> None:
-    """Undo what a load wrote (see the module's docstring)."""
-    asyncio.run(_restore(dsn, restore))
+def put_back(dsn: str, restore: Restore, *, attempts: int = 5) -> None:
+    """Undo what a load wrote (see the module's docstring).
+
+    Tried again after a deadlock: on a loaded machine a request its client gave up on may still be deciding a member
+    (its row, then the shared counter rows) while the put-back updates many members (counter rows, then the next
+    member's row). Such requests end within their statement timeout, so a later attempt finds the rows free."""
+    for attempt in range(1, attempts + 1):
+        try:
+            asyncio.run(_restore(dsn, restore))
+            return
+        except asyncpg.exceptions.DeadlockDetectedError:
+            if attempt == attempts:
+                raise
+            print(f"  (putting back what the load wrote hit a deadlock: attempt {attempt + 1})", flush=True)
+            time.sleep(2.0 * attempt)

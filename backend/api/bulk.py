@@ -139,7 +139,7 @@ class BulkRunner:
         failures: list[BaseException] = []
 
         async def work() -> None:
-            async with self.app.database.write_sessions() as session:
+            async with self.app.database.write_session() as session:
                 for index, item_id in todo:
                     if failures:
                         break
@@ -184,7 +184,7 @@ class BulkRunner:
         worker."""
         if not self._committed:
             return
-        async with self.app.database.write_sessions() as session:
+        async with self.app.database.write_session() as session:
             if self.request_state.idempotency_key is None:
                 await flush_commits(session)
             self.request_state.commit_lsn = await self.app.database.commit_position(session)

@@ -96,7 +96,7 @@ async def get_write_session(request: Request) -> AsyncIterator[AsyncWriteSession
     """
     app, state = app_state(request.app), request_state(request)
     key = _idempotency_key(request, state)
-    async with app.database.write_sessions() as session:
+    async with app.database.write_session() as session:
         try:
             if key is not None:
                 await _claim(request, state, session, key)

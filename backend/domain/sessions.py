@@ -7,6 +7,7 @@ from backend.infrastructure.database import (
     Row,
     copy_query,
     fetch,
+    insert_together,
 )
 
 # A repository that only reads accepts either; one that writes accepts only AsyncWriteSession.
@@ -20,4 +21,5 @@ __all__ = [
     "Row",
     "copy_query",
     "fetch",
+    "insert_together",
 ]

@@ -16,16 +16,17 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
 import orjson
-from sqlalchemy import text
+from sqlalchemy import Insert, Result, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from backend.infrastructure.observability import note_statement
 from backend.infrastructure.replication import LagBounds, ReplicaMonitor, lsn_to_int
@@ -270,6 +271,16 @@ _COMMIT_POSITION = (
 )
 
 
+async def insert_together(session: AsyncWriteSession, *statements: Insert) -> Result[Any]:
+    """Run INSERTs that depend on nothing of each other as one statement (the first ones as data-modifying CTEs of the
+    last: PostgreSQL runs each of them once, in the statement's snapshot): one round trip instead of one each. The
+    result is the last one's (its RETURNING, if it has one)."""
+    *first, last = statements
+    for number, statement in enumerate(first):
+        last = last.add_cte(statement.cte(f"insert_{number}"))
+    return await session.execute(last)
+
+
 async def commit_asynchronously(session: AsyncWriteSession) -> None:
     """Let the session's current transaction commit without waiting for its WAL to reach the disk (PostgreSQL's
     synchronous_commit off, for this transaction only). Visible at once; durable once a later synchronous commit
@@ -288,6 +299,23 @@ async def flush_commits(session: AsyncWriteSession) -> None:
         await session.execute(text("SELECT pg_current_xact_id()"))
 
 
+async def _fetch_value_outside_transaction(connection: AsyncConnection, sql: str) -> Any:
+    """One value of `sql` run by the driver on `connection` between its transactions (so autocommit: no BEGIN), counted
+    in the request's Server-Timing; a connection the statement left unusable is dropped from the pool."""
+    raw = await connection.get_raw_connection()
+    driver: asyncpg.Connection | None = raw.driver_connection
+    assert driver is not None
+    started = time.perf_counter()
+    try:
+        return await driver.fetchval(sql)
+    except BaseException as exc:
+        if not isinstance(exc, asyncpg.PostgresError) or is_unavailable(exc):
+            await connection.invalidate()
+        raise
+    finally:
+        note_statement(time.perf_counter() - started)
+
+
 class Database:
     """The primary's engine and the replicas' engines, built once for the app's life, and read routing."""
 
@@ -302,8 +330,11 @@ class Database:
         autocommit_reads: bool = False,
     ) -> None:
         """`replicas` and `primary_reader` are read engines (autocommit when `autocommit_reads`); without a
-        `primary_reader`, reads on the primary share its engine in READ ONLY transactions."""
+        `primary_reader`, reads on the primary share its engine in READ ONLY transactions. `autocommit_reads` also
+        says that a statement may run outside a transaction at all (not behind PgBouncer): the commit's position is
+        then read on the committing connection (`commit_position`)."""
         self.primary = primary
+        self._outside_transactions = autocommit_reads
         self.write_sessions: WriteSessionFactory = async_sessionmaker(
             bind=primary, class_=AsyncWriteSession, expire_on_commit=False, autoflush=False
         )
@@ -360,6 +391,13 @@ class Database:
                 return self._by_name[name]
         return self.primary_reads
 
+    @asynccontextmanager
+    async def write_session(self) -> AsyncIterator[AsyncWriteSession]:
+        """A write session on one primary connection, held until the session closes: its transactions (one or many)
+        all run on it, and what follows a commit (`commit_position`) too, without another checkout and pre-ping."""
+        async with self.primary.connect() as connection, self.write_sessions(bind=connection) as session:
+            yield session
+
     async def commit_position(self, session: AsyncWriteSession) -> int:
         """The primary's WAL position after the session's commit: replicas past it have the write.
 
@@ -367,11 +405,21 @@ class Database:
         default, or remote_*): the insert position could name WAL not yet flushed, hence not yet streamable,
         and keep the client on the primary for no reason. With synchronous_commit off, COMMIT returns before
         the flush, so only the insert position is sure to cover the commit record. The setting is read on the
-        connection this query gets, which is the server's, database's or role's: a transaction that turned
-        synchronous_commit off for itself alone (SET LOCAL) is not seen.
+        connection this query runs on, outside any transaction, so it is the server's, database's or role's (or
+        the connection's): a transaction that turned synchronous_commit off for itself alone (SET LOCAL) is not
+        seen.
+
+        A session of `write_session` asks on its own connection, after the COMMIT, in one round trip outside any
+        transaction (the position is global, so any connection would do; this one is at hand). Elsewhere (a session
+        bound to the engine, or behind PgBouncer, where a statement outside a transaction may not run on the same
+        server connection as its parse) it takes a connection and a read-only transaction of its own.
         """
-        value = (await session.execute(text(_COMMIT_POSITION))).scalar_one()
-        await session.rollback()
+        bind = session.bind
+        if self._outside_transactions and isinstance(bind, AsyncConnection) and not bind.in_transaction():
+            value = await _fetch_value_outside_transaction(bind, _COMMIT_POSITION)
+        else:
+            value = (await session.execute(text(_COMMIT_POSITION))).scalar_one()
+            await session.rollback()
         position = lsn_to_int(str(value))
         self.monitor.saw_primary_at(position)
         return position

@@ -22,8 +22,12 @@ Why it works this way:
   `GET /api/v1/admin/outbox?status=dead`, put back by `POST /api/v1/admin/outbox/{id}/retry`.
 - **Throughput.** A round claims up to OUTBOX_BATCH_SIZE events (200) and sends up to DEFAULT_CONCURRENCY (50) at
   once, on aiohttp; its outcomes commit without waiting for the disk. Figures: README, "Performance".
-- **Wake-ups.** `nudge()` after a commit that enqueued starts a round at once in this process; a sweep every
-  OUTBOX_SWEEP_INTERVAL_SECONDS catches the rest (other processes' events, retries coming due, expired leases).
+- **Wake-ups.** `nudge()` after a commit that enqueued starts a round in this process, at once when the last one
+  started ROUND_SPACING_SECONDS ago or more, else when it is that old: under a stream of commits a round takes
+  what a few dozen milliseconds committed, instead of a round (two transactions, eight round trips) per event,
+  whose CPU the requests that make the events need (docs/decisions.md, "The outbox's rounds"). A sweep every
+  OUTBOX_SWEEP_INTERVAL_SECONDS catches the rest (other processes' events, retries coming due, expired leases),
+  and buries the events whose last attempt never reported back; the rounds in between only claim.
 - **Never dies.** A delivery error is an outcome; a database error is logged and the loop backs off and tries
   again. Only `stop()` ends it.
 
@@ -54,6 +58,8 @@ DEFAULT_CONCURRENCY = 50
 # An attempt must end (and its outcome be recorded) before its lease does.
 DEADLINE_SHARE_OF_LEASE = 0.75
 OUTAGE_BACKOFF_CAP_SECONDS = 60.0
+# The least time from one round's start to the next one's when nudged (a full batch goes on at once).
+ROUND_SPACING_SECONDS = 0.05
 
 
 @dataclass
@@ -80,6 +86,7 @@ class OutboxWorker(BackgroundTask):
         *,
         lease_seconds: float | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        round_spacing: float = ROUND_SPACING_SECONDS,
     ) -> None:
         super().__init__()
         self.database = database
@@ -89,6 +96,7 @@ class OutboxWorker(BackgroundTask):
         self.backoff_base = settings.outbox_backoff_base_seconds
         self.sweep_interval = settings.outbox_sweep_interval_seconds
         self.lease_seconds = lease_seconds or max(MIN_LEASE_SECONDS, 4 * settings.webhook_timeout_seconds)
+        self.round_spacing = round_spacing
         self.stats = WorkerStats()
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         url = str(settings.webhook_url) if settings.webhook_url else None
@@ -105,19 +113,24 @@ class OutboxWorker(BackgroundTask):
         await super().stop()
         await self._webhooks.aclose()
 
-    async def run_once(self) -> int:
-        """One round: claim due events, deliver them, record the outcomes; the number claimed."""
+    async def run_once(self, *, sweep: bool = True) -> int:
+        """One round: claim due events (a sweep first buries abandoned ones), deliver them, record the outcomes; the
+        number claimed."""
         self.stats.rounds += 1
-        events = await self.claim()
+        events = await self.claim(sweep=sweep)
         if events:
             await self.record(await self.deliver(events))
         return len(events)
 
-    async def claim(self) -> list[ClaimedEvent]:
+    async def claim(self, *, sweep: bool = True) -> list[ClaimedEvent]:
         """Lease up to a batch of due events to this worker, in a committed transaction of its own."""
         async with self.database.write_sessions() as session, session.begin():
             events, buried = await service.claim_due(
-                session, batch_size=self.batch_size, lease_seconds=self.lease_seconds, max_attempts=self.max_attempts
+                session,
+                batch_size=self.batch_size,
+                lease_seconds=self.lease_seconds,
+                max_attempts=self.max_attempts,
+                bury=sweep,
             )
         if buried:
             self.stats.dead += buried
@@ -170,11 +183,15 @@ class OutboxWorker(BackgroundTask):
             await self._webhooks.send(topic=target.topic, delivery_id=target.delivery_id, body=target.body)
 
     async def run(self) -> None:
+        clock = asyncio.get_running_loop().time
         errors_in_a_row = 0
+        last_sweep = -float("inf")
         while True:
             self._wake.clear()
+            started = clock()
+            sweep = started - last_sweep >= self.sweep_interval
             try:
-                claimed = await self.run_once()
+                claimed = await self.run_once(sweep=sweep)
             except Exception as exc:  # a database outage: log, back off, carry on
                 errors_in_a_row += 1
                 self.stats.round_errors += 1
@@ -189,12 +206,16 @@ class OutboxWorker(BackgroundTask):
                 await asyncio.sleep(delay)
                 continue
             errors_in_a_row = 0
+            if sweep:
+                last_sweep = started
             if claimed < self.batch_size:  # a full batch means more may be due: go on at once
                 try:
                     async with asyncio.timeout(self.sweep_interval):
                         await self._wake.wait()
                 except TimeoutError:
-                    pass
+                    continue
+                # Nudged: what commits until the spacing is up goes in the same round.
+                await asyncio.sleep(max(0.0, started + self.round_spacing - clock()))
 
 
 def _described(outcome: Outcome) -> tuple[int, str, int, str | None]:

@@ -7,14 +7,17 @@ import csv
 import io
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from backend.domain.admin.schemas import OperatorRead
 from backend.domain.idempotency import service as idempotency_service
 from backend.domain.idempotency.service import ANSWER_LOST_AFTER_SECONDS
+from backend.domain.identity import Role
 from devtools.services import ServiceUrls
 from tests.conftest import wait_for_replica
 from tests.factories import create_member, unique_phone
@@ -322,6 +325,43 @@ class TestNotesAndQueue:
         listed = await moderator.get(f"{MEMBERS}/{member_id}/notes")
         assert [n["content"] for n in listed.json()] == ["second", "first"]
         assert listed.headers["X-Total-Count"] == "2"
+
+    async def test_a_note_is_answered_as_stored_with_its_audit_row_and_a_deleted_member_takes_none(
+        self, moderator: httpx.AsyncClient, db: asyncpg.Connection, operators: dict[Role, OperatorRead]
+    ) -> None:
+        member_id = await create_member(db)
+        created = await moderator.post(f"{MEMBERS}/{member_id}/notes", json={"content": "Called back"})
+        assert created.status_code == 201, created.text
+        note = created.json()
+        row = await db.fetchrow("SELECT * FROM member_notes WHERE id = $1", uuid.UUID(note["id"]))
+        assert row is not None
+        assert note == {
+            "id": str(row["id"]),
+            "user_id": str(member_id),
+            "author_id": str(operators[Role.moderator].id),
+            "kind": "note",
+            "content": "Called back",
+            "reason_code": None,
+            "created_at": note["created_at"],
+        }
+        assert datetime.fromisoformat(note["created_at"]) == row["created_at"]
+        [audit] = await db.fetch(
+            "SELECT actor_id, changes FROM audit_log WHERE action = 'member.note_added' AND entity_id = $1",
+            str(member_id),
+        )
+        assert audit["actor_id"] == operators[Role.moderator].id
+        assert json.loads(audit["changes"]) == {"note": {"before": None, "after": note["id"]}}
+
+        await db.execute("UPDATE users SET deleted_at = now() WHERE id = $1", member_id)
+        refused = await moderator.post(f"{MEMBERS}/{member_id}/notes", json={"content": "Too late"})
+        assert refused.status_code == 404
+        assert await db.fetchval("SELECT count(*) FROM member_notes WHERE user_id = $1", member_id) == 1
+        assert (
+            await db.fetchval(
+                "SELECT count(*) FROM audit_log WHERE action = 'member.note_added' AND entity_id = $1", str(member_id)
+            )
+            == 1
+        )
 
     async def test_notes_pages_keep_their_total_past_the_end_and_an_unknown_member_is_404(
         self, moderator: httpx.AsyncClient, db: asyncpg.Connection, services: ServiceUrls

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import make_url, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from backend.api.state import app_state
@@ -94,9 +94,10 @@ class TestStatementTimeout:
 
 
 class TestCommitPosition:
+    @pytest.mark.parametrize("held", [True, False], ids=["own-connection", "second-connection"])
     @pytest.mark.parametrize("synchronous_commit", ["on", "off"])
     async def test_the_position_covers_the_commit_whatever_synchronous_commit_says(
-        self, settings: Settings, db: asyncpg.Pool, synchronous_commit: str
+        self, settings: Settings, db: asyncpg.Pool, synchronous_commit: str, held: bool
     ) -> None:
         # As a DBA would set it: for the app's role, so that every new connection of the pool has it.
         role = make_url(str(settings.database_url)).username
@@ -104,7 +105,7 @@ class TestCommitPosition:
         database = Database.from_settings(settings)
         walwriter = await db.fetchval("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'")
         try:
-            async with database.write_sessions() as session:
+            async with database.write_session() if held else database.write_sessions() as session:
                 # With the WAL writer stopped, an asynchronous commit's record stays unflushed for a while.
                 try:
                     os.kill(walwriter, signal.SIGSTOP)
@@ -121,6 +122,28 @@ class TestCommitPosition:
             await db.execute(f'ALTER ROLE "{role}" RESET synchronous_commit')
             await database.dispose()
         # The commit record comes after everything the transaction wrote.
+        assert position > lsn_to_int(inside)
+
+    async def test_a_held_session_reads_it_on_its_own_connection_after_the_commit(self, settings: Settings) -> None:
+        """No second checkout (nor its pre-ping, BEGIN and ROLLBACK): one statement on the committing connection,
+        outside any transaction, so after the commit record."""
+        database = Database.from_settings(settings)
+        checkouts: list[object] = []
+        event.listen(database.primary.sync_engine.pool, "checkout", lambda *args: checkouts.append(args))
+        try:
+            async with database.write_session() as session:
+                backend = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+                await session.execute(text("SELECT pg_logical_emit_message(true, 'memberdesk-test', 'x')"))
+                inside = (await session.execute(text("SELECT pg_current_wal_insert_lsn()::text"))).scalar_one()
+                await session.commit()
+                position = await database.commit_position(session)
+                assert not session.in_transaction()
+                # The session goes on on the same connection.
+                assert (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one() == backend
+                await session.rollback()
+        finally:
+            await database.dispose()
+        assert len(checkouts) == 1
         assert position > lsn_to_int(inside)
 
 

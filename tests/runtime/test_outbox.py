@@ -292,6 +292,43 @@ class TestDelivery:
         assert any(name in record.getMessage() for record in caplog.records)
 
 
+class TestRounds:
+    async def test_a_stream_of_nudged_commits_is_delivered_in_rounds_of_several(self, env: Env) -> None:
+        """A round per nudge would be a round (two transactions) per event: the nudges that come within a round's
+        spacing of its start wait for it, and the next round takes everything committed meanwhile."""
+        worker = env.worker(outbox_sweep_interval_seconds=60.0)
+        names = [topic() for _ in range(30)]
+        async with running(worker):
+            await eventually(lambda: worker.stats.rounds >= 1, "the first round (nothing due)")
+            rounds_before = worker.stats.rounds
+            started = time.monotonic()
+            for name in names:  # one commit every 5 ms, each nudging, for 150 ms
+                await env.enqueue(name, {"member_id": name})
+                worker.nudge()
+                await asyncio.sleep(0.005)
+            await eventually(lambda: worker.stats.delivered == len(names), "every event delivered")
+            elapsed = time.monotonic() - started
+            rounds = worker.stats.rounds - rounds_before
+        assert len(env.receiver.deliveries()) == len(names)
+        # Not one round per event: at most one per spacing (and one to start with).
+        assert rounds < len(names) / 2
+        assert rounds <= elapsed / worker.round_spacing + 2
+
+    async def test_a_sweep_buries_an_abandoned_last_attempt_and_a_nudged_round_only_claims(self, env: Env) -> None:
+        name = topic()
+        await env.enqueue(name, {"member_id": "m-8"})
+        await env.conn.execute(  # its last attempt was claimed, and its lease ran out without an outcome
+            "UPDATE outbox SET attempts = 5, next_attempt_at = now() - interval '1 second' WHERE topic = $1", name
+        )
+        worker = env.worker()  # outbox_max_attempts 5
+        assert await worker.run_once(sweep=False) == 0
+        assert await env.status_is(name, "pending")
+        assert await worker.run_once(sweep=True) == 0
+        assert await env.status_is(name, "dead")
+        assert worker.stats.dead == 1
+        assert env.receiver.deliveries() == []
+
+
 class TestRetries:
     async def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(self, env: Env) -> None:
         base = 0.1

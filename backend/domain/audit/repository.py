@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, insert, select
+from sqlalchemy import ColumnElement, Insert, Select, func, insert, select
 
 from backend.domain.audit.models import AuditLog
 from backend.domain.sessions import AnySession, AsyncWriteSession
@@ -29,7 +29,7 @@ async def add(
 ) -> None:
     """Append one row, in the caller's transaction."""
     await session.execute(
-        insert(audit_log).values(
+        row_insert(
             actor_type=actor_type,
             actor_id=actor_id,
             action=action,
@@ -38,6 +38,28 @@ async def add(
             changes=changes,
             request_id=request_id,
         )
+    )
+
+
+def row_insert(
+    *,
+    actor_type: str,
+    actor_id: uuid.UUID | None,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    changes: dict[str, Any],
+    request_id: str | None,
+) -> Insert:
+    """The INSERT of one row, for a caller that runs it together with others (`insert_together`)."""
+    return insert(audit_log).values(
+        actor_type=actor_type,
+        actor_id=actor_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        changes=changes,
+        request_id=request_id,
     )
 
 

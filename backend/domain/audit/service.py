@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Insert
+
 from backend.domain.audit import repository
 from backend.domain.audit.repository import AuditQuery
 from backend.domain.audit.schemas import AuditFilters, AuditRead
@@ -47,9 +49,12 @@ class AuditTrail:
 
     async def record(self, action: str, entity_type: str, entity_id: object, diff: dict[str, Any]) -> None:
         """One audit row for a change about to be committed."""
+        await self.session.execute(self.row(action, entity_type, entity_id, diff))
+
+    def row(self, action: str, entity_type: str, entity_id: object, diff: dict[str, Any]) -> Insert:
+        """`record`'s statement, for a caller that runs it together with its own writes (`insert_together`)."""
         actor = self.context.actor
-        await repository.add(
-            self.session,
+        return repository.row_insert(
             actor_type=actor.kind.value,
             actor_id=actor.id,
             action=action,

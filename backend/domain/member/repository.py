@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Insert, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -25,23 +25,18 @@ from backend.domain.member.models import (
     UserProfile,
     UserSubscription,
 )
-from backend.domain.sessions import AnySession, AsyncWriteSession, fetch
+from backend.domain.sessions import AnySession, AsyncWriteSession, fetch, insert_together
 
 users = User.__table__  # type: ignore[attr-defined]
 phone_blocks = PhoneBlock.__table__  # type: ignore[attr-defined]
 member_notes = MemberNote.__table__  # type: ignore[attr-defined]
 
 
-async def get_member(
-    session: AnySession, member_id: uuid.UUID, *, include_deleted: bool = False, share_lock: bool = False
-) -> User | None:
-    """The user row, or None when there is none (or it is soft-deleted); with `share_lock` locked FOR SHARE until
-    the transaction ends (a note: an erasure, which locks the row for update, comes wholly before or after)."""
+async def get_member(session: AnySession, member_id: uuid.UUID, *, include_deleted: bool = False) -> User | None:
+    """The user row, or None when there is none (or it is soft-deleted)."""
     stmt = select(User).where(User.id == member_id)  # type: ignore[arg-type]
     if not include_deleted:
         stmt = stmt.where(User.deleted_at.is_(None))  # type: ignore[union-attr]
-    if share_lock:
-        stmt = stmt.with_for_update(read=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -195,6 +190,28 @@ async def save_member(
         await session.refresh(user)
 
 
+async def save_decision(session: AsyncWriteSession, user: User) -> None:
+    """Write a review decision's columns of the locked user row (status, suspension, claim) with the next version, in
+    one UPDATE compiled once (a Core statement: no unit of work to compute for one row on the hottest write path).
+
+    The object leaves the session first, so that the commit flushes nothing more of it; its version is moved on here
+    as on the server, and its server-set `updated_at` stays unloaded (a decision answers from its own query)."""
+    session.expunge(user)
+    await session.execute(
+        update(users)
+        .where(users.c.id == user.id)
+        .values(
+            status=user.status,
+            suspended_until=user.suspended_until,
+            claimed_by=user.claimed_by,
+            claimed_until=user.claimed_until,
+            version=users.c.version + 1,
+            updated_at=func.now(),
+        )
+    )
+    user.version += 1
+
+
 _RELATION_TABLES = {
     "profile": UserProfile.__table__,  # type: ignore[attr-defined]
     "lifestyle": UserLifestyle.__table__,  # type: ignore[attr-defined]
@@ -231,21 +248,37 @@ async def add_note(session: AsyncWriteSession, note: MemberNote, *, reload: bool
     return note
 
 
-async def insert_note(
-    session: AsyncWriteSession,
+async def insert_decision(session: AsyncWriteSession, note: Insert, audit_row: Insert, event: Insert) -> None:
+    """A decision's note, audit row and outbox event, written in one statement (one round trip instead of three)."""
+    await insert_together(session, note, audit_row, event)
+
+
+async def insert_note_audited(session: AsyncWriteSession, note: Insert, audit_row: Insert) -> dict[str, Any]:
+    """An operator's note and its audit row, written in one statement; the note's columns as stored."""
+    result = await insert_together(session, audit_row, note.returning(*member_notes.c))
+    return dict(result.mappings().one())
+
+
+def note_insert(
     *,
+    note_id: uuid.UUID,
     user_id: uuid.UUID,
     author_id: uuid.UUID | None,
     kind: NoteKind,
     content: str,
     reason_code: str | None,
-) -> None:
-    """Insert a note without loading it back: one statement (a decision answers from its own query)."""
-    await session.execute(
-        insert(member_notes).values(
-            id=uuid.uuid4(), user_id=user_id, author_id=author_id, kind=kind, content=content, reason_code=reason_code
-        )
+) -> Insert:
+    """The INSERT of one note, for a caller that runs it together with others (`insert_together`)."""
+    return insert(member_notes).values(
+        id=note_id, user_id=user_id, author_id=author_id, kind=kind, content=content, reason_code=reason_code
     )
+
+
+async def lock_live_member_shared(session: AsyncWriteSession, member_id: uuid.UUID) -> bool:
+    """Whether a live member has this id, its row then locked FOR SHARE until the transaction ends (an erasure, which
+    locks the row for update, comes wholly before or after), without loading it."""
+    stmt = select(users.c.id).where(users.c.id == member_id, users.c.deleted_at.is_(None)).with_for_update(read=True)
+    return (await session.execute(stmt)).first() is not None
 
 
 # A member's notes page and their number, from one statement (so one snapshot): no row when there is no such

@@ -39,6 +39,7 @@ from backend.domain.member.schemas import (
 )
 from backend.domain.member.service import detail_of
 from backend.domain.outbox.service import enqueue
+from backend.domain.outbox.service import event as outbox_event
 from backend.domain.reasons import LABELS, ReasonCode
 from backend.domain.sessions import AsyncWriteSession
 from backend.infrastructure.storage import Storage
@@ -224,7 +225,7 @@ class MemberWriteService:
             await repository.upsert_relation(self.session, relation, user.id, values)
             diff |= changes(_flat(relation, current), _flat(relation, {**current, **values}))
         if diff:
-            await self._save(user)
+            await self._save(user, reload=False)  # the answer is read afresh by `_detail`
             await self.audit.record("member.updated", "member", user.id, diff)
         return await self._detail(user)
 
@@ -288,7 +289,7 @@ class MemberWriteService:
         await self._record(rule, decision, user, before["status"], diff)
         # The member's UPDATE goes last (write sessions never autoflush): its triggers lock counter rows that every
         # decision shares, until the commit (docs/decisions.md, "A bulk decision").
-        await self._save(user, reload=False)  # answered from its own query, if at all
+        await repository.save_decision(self.session, user)  # answered from its own query, if at all
         return user
 
     async def _phone_blocks(self, user: User, decision: Decision) -> dict[str, Any]:
@@ -307,11 +308,11 @@ class MemberWriteService:
     async def _record(
         self, rule: ReviewRule, decision: Decision, user: User, previous: MemberStatus, diff: dict[str, Any]
     ) -> None:
-        """The decision's note (its text, else its code's label), audit row and outbox event."""
+        """The decision's note (its text, else its code's label), audit row and outbox event, in one statement."""
         code = decision.reason_code.value if decision.reason_code is not None else None
         label = LABELS[decision.reason_code] if decision.reason_code is not None else rule.note_kind.value
-        await repository.insert_note(
-            self.session,
+        note = repository.note_insert(
+            note_id=uuid.uuid4(),
             user_id=user.id,
             author_id=_operator_id(self.context),
             kind=rule.note_kind,
@@ -319,9 +320,9 @@ class MemberWriteService:
             reason_code=code,
         )
         diff |= changes({}, {"reason_code": code, "reason": decision.reason})
-        await self.audit.record(rule.audit_action, "member", user.id, diff)
+        audit_row = self.audit.row(rule.audit_action, "member", user.id, diff)
         actor = self.context.actor
-        await enqueue(
+        event = outbox_event(
             self.session,
             rule.outbox_topic,
             {
@@ -334,6 +335,7 @@ class MemberWriteService:
                 "actor": {"kind": actor.kind.value, "id": str(actor.id) if actor.id else None},
             },
         )
+        await repository.insert_decision(self.session, note, audit_row, event)
 
     async def lift_suspension(self, member_id: uuid.UUID, now: datetime) -> bool:
         """Housekeeping: a suspension whose `suspended_until` has passed ends (active again, a note, an audit row,
@@ -367,17 +369,22 @@ class MemberWriteService:
         return True
 
     async def add_note(self, member_id: uuid.UUID, data: NoteCreate) -> NoteRead:
-        """An operator's note about a live member."""
-        user = await repository.get_member(self.session, member_id, share_lock=True)
-        if user is None:
+        """An operator's note about a live member (the note and its audit row in one statement)."""
+        if not await repository.lock_live_member_shared(self.session, member_id):
             raise NotFoundError(f"No member with id {member_id}.")
-        note = await repository.add_note(
-            self.session, MemberNote(user_id=member_id, author_id=_operator_id(self.context), content=data.content)
+        note_id = uuid.uuid4()
+        note = repository.note_insert(
+            note_id=note_id,
+            user_id=member_id,
+            author_id=_operator_id(self.context),
+            kind=NoteKind.note,
+            content=data.content,
+            reason_code=None,
         )
-        await self.audit.record(
-            "member.note_added", "member", member_id, {"note": {"before": None, "after": str(note.id)}}
+        audit_row = self.audit.row(
+            "member.note_added", "member", member_id, {"note": {"before": None, "after": str(note_id)}}
         )
-        return NoteRead.model_validate(note)
+        return NoteRead.model_validate(await repository.insert_note_audited(self.session, note, audit_row))
 
 
 def _check_ranges(preference: dict[str, Any]) -> None:

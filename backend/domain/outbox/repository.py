@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnClause,
     ColumnElement,
+    Insert,
     Interval,
     Select,
     String,
@@ -38,10 +39,15 @@ async def add(
     session: AsyncWriteSession, topic: str, payload: dict[str, Any], *, due_at: datetime | None = None
 ) -> None:
     """Insert one pending event in the caller's transaction, due now or at `due_at`."""
+    await session.execute(event_insert(topic, payload, due_at=due_at))
+
+
+def event_insert(topic: str, payload: dict[str, Any], *, due_at: datetime | None = None) -> Insert:
+    """The INSERT of one pending event, for a caller that runs it together with others (`insert_together`)."""
     values: dict[str, Any] = {"topic": topic, "payload": payload}
     if due_at is not None:
         values["next_attempt_at"] = due_at
-    await session.execute(insert(outbox).values(**values))
+    return insert(outbox).values(**values)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import Insert
 
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.errors import ConflictError, NotFoundError
@@ -49,6 +50,13 @@ async def enqueue(
     await repository.add(session, topic, payload, due_at=due_at)
     if due_at is None:
         session.info[OUTBOX_PENDING] = True
+
+
+def event(session: AsyncWriteSession, topic: str, payload: dict[str, Any]) -> Insert:
+    """`enqueue`'s statement for an event due now, for a caller that runs it in this session's transaction together
+    with its own writes (`insert_together`)."""
+    session.info[OUTBOX_PENDING] = True
+    return repository.event_insert(topic, payload)
 
 
 async def enqueue_object_deletion(
@@ -167,11 +175,12 @@ def backoff_seconds(base: float, attempts: int) -> float:
 
 
 async def claim_due(
-    session: AsyncWriteSession, *, batch_size: int, lease_seconds: float, max_attempts: int
+    session: AsyncWriteSession, *, batch_size: int, lease_seconds: float, max_attempts: int, bury: bool = True
 ) -> tuple[list[ClaimedEvent], int]:
-    """Lease up to a batch of due events to the caller, and bury the ones whose last attempt never reported an
-    outcome; the events and how many were buried. Commit before delivering: the lease keeps others off them."""
-    buried = await repository.bury_abandoned(session, max_attempts=max_attempts)
+    """Lease up to a batch of due events to the caller, and (with `bury`) bury the ones whose last attempt never
+    reported an outcome; the events and how many were buried. Commit before delivering: the lease keeps others off
+    them. (Burying can wait: the claim never takes an event whose attempts are used up.)"""
+    buried = await repository.bury_abandoned(session, max_attempts=max_attempts) if bury else 0
     events = await repository.claim(
         session, batch_size=batch_size, lease_seconds=lease_seconds, max_attempts=max_attempts
     )
