@@ -273,6 +273,9 @@ class Bench:
             self._settle()
             self.results.browser = browser.measure_browser(app_url, BENCH_EMAIL, auth.password, primary_dsn)
             print(f"browser: login {self.results.browser.describe(self.results.browser.login_ms)}", flush=True)
+            changes = " ".join(f"{ms:.0f}" for ms in self.results.browser.filter_ms)
+            first = len(browser.STATUSES)
+            print(f"browser: filter changes in order, ms (the first {first} to a filter new to the page): {changes}")
         if config.wants("login") and auth.enabled:
             body = orjson.dumps({"email": BENCH_EMAIL, "password": auth.password})
             self._measure(

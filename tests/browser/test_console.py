@@ -91,6 +91,39 @@ class TestMembers:
         await console.readme_shot("members")
         assert await console.axe(project_root) == []
 
+    async def test_a_filter_click_asks_for_its_page_once(
+        self, console: Console, browser_db: asyncpg.Connection
+    ) -> None:
+        """The toggle asks for the new page at the click, under the list's own query key: the list, rendered with
+        the new filter a moment later, takes that answer instead of asking again (console/src/hooks.ts)."""
+        await console.login(Role.viewer)
+        await console.go("/members")
+        await member_names_on_page(console)
+        page = console.page
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/api/v1/admin/members?" in r.url else None)
+        for status in ("active", "rejected", "pending"):
+            await page.get_by_role("button", name=status, exact=True).click()
+            expected = [
+                row["name"]
+                for row in await browser_db.fetch(
+                    "SELECT name FROM users WHERE status = $1 AND deleted_at IS NULL"
+                    f" ORDER BY created_at DESC, id DESC LIMIT {PAGE}",
+                    status,
+                )
+            ]
+            assert expected
+            await expect(page.locator("table tbody tr td.column-name").first).to_have_text(expected[0])
+            await expect(page.locator("table tbody tr td.column-status")).to_have_text([status] * len(expected))
+            assert await member_names_on_page(console) == expected
+        # Requests are reported in the order they are sent: one sent after the last filter's rows came closes the
+        # record (a second request of that filter would have been sent before it, once the list had rendered).
+        async with page.expect_request(lambda r: "sort=name&" in r.url):
+            await page.get_by_role("button", name="Name").click()
+        asked_for = [(url.split("status=")[1].split("&")[0], url.split("sort=")[1].split("&")[0]) for url in asked]
+        sorted_by_date = ("-created_at",) * 3
+        assert asked_for == [*zip(("active", "rejected", "pending"), sorted_by_date, strict=True), ("pending", "name")]
+
     async def test_a_member_opens_in_tabs(
         self, console: Console, browser_db: asyncpg.Connection, project_root: Path
     ) -> None:

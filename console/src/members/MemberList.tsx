@@ -19,21 +19,22 @@ import {
     useNotify,
 } from 'react-admin';
 
-import { errorMessage, useAllowed, useMemberdesk } from '../hooks';
+import { errorMessage, LIST_FRESH_MS, useAllowed, useMemberdesk, useSetFiltersNow } from '../hooks';
 import { BulkDecisions } from '../queues/BulkDecisions';
 import { GENDERS, PLANS, STATUSES } from './choices';
 
 /** A filter value to switch on and off (react-admin's FilterListItem has an unlabelled remove button, which axe
  * flags as critical; this one is a single toggle button that says whether it is on). */
 function FilterToggle({ label, value }: { label: string; value: Record<string, unknown> }) {
-    const { filterValues, setFilters, displayedFilters } = useListContext();
+    const { filterValues } = useListContext();
+    const setFilters = useSetFiltersNow();
     const [key, wanted] = Object.entries(value)[0];
     const on = filterValues[key] === wanted;
     function toggle() {
         const next = { ...filterValues };
         if (on) delete next[key];
         else next[key] = wanted;
-        setFilters(next, displayedFilters);
+        setFilters(next);
     }
     return (
         <ListItem disablePadding>
@@ -135,6 +136,7 @@ export default function MemberList() {
             filters={searchFilters}
             sort={{ field: 'created_at', order: 'DESC' }}
             perPage={25}
+            queryOptions={{ staleTime: LIST_FRESH_MS }}
             pagination={<Pagination rowsPerPageOptions={[25, 50, 100]} />}
             actions={
                 <TopToolbar>
@@ -142,7 +144,7 @@ export default function MemberList() {
                 </TopToolbar>
             }
         >
-            <Datagrid rowClick="show" bulkActionButtons={canReview ? <MemberBulkActions /> : false}>
+            <Datagrid rowClick="show" optimized bulkActionButtons={canReview ? <MemberBulkActions /> : false}>
                 <FunctionField
                     label="Photo"
                     sortable={false}
