@@ -598,7 +598,7 @@ class Bench:
                 )
             )
         pair(f"list, deep keyset page of {PAGE}", "deep", c, note="app: with total")
-        pair(f"q search, first {PAGE}", "q", c, note="app: with total")
+        pair(f"q search, first {PAGE}", "q", c, note="app: with total, counted up to 10,000")
         pair("member detail", "detail", c, note="app: with presigned URLs")
         for name, label in (("photo queue", "first"), ("photo queue, deep", "deep keyset")):
             queue = r.get(name, "app", c)

@@ -23,3 +23,13 @@ def test_a_run_without_the_compared_reads_keeps_the_saved_figures(tmp_path: Path
     # BENCH_ONLY=bulk: none of the compared reads ran.
     assert growth.save(tmp_path, SEED.members, SEED, {("bulk", "app", 1): _load(5.0)}, 32, "def", []) is None
     assert json.loads(saved.read_text())["revision"] == "abc"
+
+
+def test_a_read_with_errors_meets_no_target(tmp_path: Path) -> None:
+    base = growth.save(tmp_path, 1_000_000, SEED, {("dashboard", "app", 32): _load(10.0)}, 32, "abc", [])
+    failing = LoadResult(requests=1000, seconds=10.0, p50_ms=5.0, p99_ms=9.0, non2xx=40, socket_errors=0, tool="wrk")
+    grown = growth.save(tmp_path, 5_000_000, SEED, {("dashboard", "app", 32): failing}, 32, "abc", [])
+    assert base is not None
+    assert grown is not None
+    _table, targets = growth.render(growth.Figures.read(base), growth.Figures.read(grown))
+    assert [(target.ok, target.figures) for target in targets] == [(False, "p50 0.50x, req/s 1.00x, 40 errors")]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import random
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -13,7 +15,9 @@ from PIL import Image
 from playwright.async_api import FilePayload, Response, expect
 
 from backend.domain.identity import Role
+from devtools.services import ServiceUrls
 from tests.browser.conftest import Console
+from tests.conftest import wait_for_replica
 
 PAGE = 25
 
@@ -123,6 +127,39 @@ class TestMembers:
         asked_for = [(url.split("status=")[1].split("&")[0], url.split("sort=")[1].split("&")[0]) for url in asked]
         sorted_by_date = ("-created_at",) * 3
         assert asked_for == [*zip(("active", "rejected", "pending"), sorted_by_date, strict=True), ("pending", "name")]
+
+    async def test_a_search_past_10000_matches_pages_on_its_estimate(
+        self, console: Console, browser_db: asyncpg.Connection, services: ServiceUrls
+    ) -> None:
+        # A search is counted up to 10,000 matches; past them the total is an estimate, and the console pages on it.
+        tag = "".join(random.choice("qxzvjw") for _ in range(8))
+        since = await browser_db.fetchval("SELECT clock_timestamp()")
+        await browser_db.execute(
+            "INSERT INTO users (phone, name, gender, birth_year, status)"
+            " SELECT '+8218' || lpad(n::text, 8, '0'), 'Searched ' || $1, 'female', 1990, 'active'"
+            " FROM generate_series(1, 10050) AS n",
+            tag.capitalize(),
+        )
+        await wait_for_replica(services)
+        try:
+            await console.login(Role.viewer)
+            await console.go("/members")
+            await member_names_on_page(console)
+            page = console.page
+            async with page.expect_response(lambda r: f"q={tag}" in r.url) as answered:
+                await page.get_by_placeholder("Name or phone").fill(tag)
+            estimate = int((await answered.value).headers["x-total-count"])
+            assert estimate > 10_000
+            await expect(page.get_by_text(re.compile(f"^1-{PAGE} of ({estimate}|{estimate:,})$"))).to_be_visible()
+            async with page.expect_response(lambda r: f"q={tag}" in r.url and f"offset={PAGE}" in r.url):
+                await page.get_by_role("button", name="Go to next page").click()
+            shown = re.compile(f"^{PAGE + 1}-{2 * PAGE} of ({estimate}|{estimate:,})$")
+            await expect(page.get_by_text(shown)).to_be_visible()
+            assert len(await member_names_on_page(console)) == PAGE
+        finally:
+            await browser_db.execute(
+                "DELETE FROM users WHERE created_at >= $1 AND name = 'Searched ' || $2", since, tag.capitalize()
+            )
 
     async def test_a_member_opens_in_tabs(
         self, console: Console, browser_db: asyncpg.Connection, project_root: Path

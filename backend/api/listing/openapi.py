@@ -47,12 +47,22 @@ def list_parameters(spec: ListSpec[Any]) -> list[dict[str, Any]]:
                 "name": "Prefer",
                 "in": "header",
                 "required": False,
-                "description": "count=exact (the default), count=estimated (the planner's estimate above 10,000 rows)"
-                " or count=none (no total); other preferences are ignored (RFC 7240)",
+                "description": _prefer_text(spec),
                 "schema": {"type": "string"},
             }
         )
     return parameters
+
+
+def _prefer_text(spec: ListSpec[Any]) -> str:
+    searched = " or ".join(f"`{name}`" for name in sorted(spec.estimated_with))
+    default = f"the default, except with {searched}" if searched else "the default"
+    estimated = "the default with " + searched + ": " if searched else ""
+    return (
+        f"count=exact ({default}), count=estimated ({estimated}rows counted exactly up to 10,000, past that the"
+        " planner's estimate, never below 10,001, with Preference-Applied: count=estimated) or count=none (no"
+        " total); other preferences are ignored (RFC 7240)"
+    )
 
 
 def _sort_parameter(spec: ListSpec[Any]) -> dict[str, Any]:

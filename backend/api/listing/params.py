@@ -66,7 +66,8 @@ class ListSpec(Generic[F]):
     `filters` is the model its filter parameters are validated into (`only` names the fields this list takes, when
     not all); `multi_value` the filters that take several values. A list without `paged` answers every matching
     row (the CSV export): paging parameters are a 400. Without `keyset` it pages by offset only, and without
-    `counted` its total is always exact (no Prefer: count=...).
+    `counted` its total is always exact (no Prefer: count=...). A filter in `estimated_with`, when given, makes
+    `count=estimated` the default (a search, whose exact total would count every match); Prefer still chooses.
     """
 
     resource: str  # the unit of Content-Range: `members 0-24/319`
@@ -80,6 +81,7 @@ class ListSpec(Generic[F]):
     paged: bool = True
     keyset: bool = True
     counted: bool = True
+    estimated_with: frozenset[str] = frozenset()
     filter_names: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -92,6 +94,8 @@ class ListSpec(Generic[F]):
         clash = names & RESERVED_PARAMS
         if clash:
             raise ValueError(f"filter names clash with list parameters: {', '.join(sorted(clash))}")
+        if not self.estimated_with <= names:
+            raise ValueError(f"not filters of this list: {', '.join(sorted(self.estimated_with - names))}")
         if not 1 <= self.default_limit <= self.max_limit:
             raise ValueError("default_limit must be between 1 and max_limit")
 
@@ -129,7 +133,7 @@ def parse_list_params(query: Sequence[tuple[str, str]], prefer_header: str | Non
         limit=limit,
         offset=offset,
         cursor=control.get("cursor"),
-        count=_parse_prefer_count(prefer_header) if spec.counted else "exact",
+        count=_parse_prefer_count(prefer_header, _default_count(filters, spec)) if spec.counted else "exact",
     )
 
 
@@ -190,13 +194,19 @@ def _parse_native_sort(raw: str) -> list[SortKey]:
     return keys
 
 
-def _parse_prefer_count(header: str | None) -> CountMode:
+def _default_count(filters: Mapping[str, tuple[str, ...]], spec: ListSpec[Any]) -> CountMode:
+    """`estimated` when a filter of `spec.estimated_with` is given (docs/decisions.md: "A search is counted up to
+    10,000"), else `exact`."""
+    return "estimated" if any(any(filters.get(name, ())) for name in spec.estimated_with) else "exact"
+
+
+def _parse_prefer_count(header: str | None, default: CountMode = "exact") -> CountMode:
     # RFC 7240: a server ignores preferences it does not understand, so a bad value means the default.
     for preference in (header or "").split(","):
         token, _, value = preference.split(";", 1)[0].partition("=")
         if token.strip().lower() == "count":
-            return _COUNT_MODES.get(value.strip().strip('"').lower(), "exact")
-    return "exact"
+            return _COUNT_MODES.get(value.strip().strip('"').lower(), default)
+    return default
 
 
 def typed_filters(params: ListParams, spec: ListSpec[F]) -> F:

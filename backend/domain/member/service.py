@@ -24,13 +24,14 @@ from backend.domain.member.schemas import (
 )
 from backend.domain.ordering import SortKey
 from backend.domain.schemas import SMALLINT_MAX, check_text
-from backend.domain.sessions import AsyncReadSession, ReadSessionFactory
+from backend.domain.sessions import ReadSessionFactory
 from backend.domain.timebounds import end_of, in_utc, start_of
 from backend.infrastructure.storage import Storage
 
 DEFAULT_ORDER = (SortKey("created_at", descending=True),)
 CountMode = Literal["exact", "estimated", "none"]
-# Under this many estimated rows an exact count is cheap, so `count=estimated` counts exactly (as PostgREST).
+# `count=estimated` (a search's default) counts exactly up to this many rows, and answers the planner's estimate
+# (never below EXACT_COUNT_BELOW + 1) only past it (docs/decisions.md: "A search is counted up to 10,000").
 EXACT_COUNT_BELOW = 10_000
 EXPORT_QUEUE_CHUNKS = 16
 MAX_CURSOR_TEXT = 1000  # longer than any sortable text column
@@ -153,10 +154,15 @@ class MemberService:
         The items are plain mappings in MemberRead's shape, straight from the rows: the list is the hottest
         read, and the rows' types are already the answer's (the schema still documents it in OpenAPI).
         """
+        # A total the counters do not hold (a search, above all) is counted up to EXACT_COUNT_BELOW rows with
+        # count=estimated; past that, the planner's estimate is the answer.
+        bounded = count == "estimated" and not list_repository.counters_answer(query)
         async with self.sessions() as session:
-            rows, total = await list_repository.list_members(session, query, with_total=count == "exact")
-            if count == "estimated":
-                total = await self._estimate(session, query)
+            rows, total = await list_repository.list_members(
+                session, query, with_total=count != "none", total_cap=EXACT_COUNT_BELOW + 1 if bounded else None
+            )
+            if bounded and total is not None and total > EXACT_COUNT_BELOW:
+                total = max(total, await list_repository.estimate_members(session, query))
         items = [dict(row) for row in rows]
         keys = [item.pop("photo_key") for item in items]
         urls = iter(await self.storage.presign_many([key for key in keys if key]))
@@ -168,13 +174,6 @@ class MemberService:
             last = rows[-1]
             next_cursor = [_cursor_json(last[o.field]) for o in query.order]
         return MemberPage(items=items, total=total, next_cursor=next_cursor)
-
-    async def _estimate(self, session: AsyncReadSession, query: MemberListQuery) -> int:
-        """The planner's estimate, or the exact count when the estimate is small enough to count cheaply."""
-        estimate = await list_repository.estimate_members(session, query)
-        if estimate >= EXACT_COUNT_BELOW:
-            return estimate
-        return await list_repository.count_members(session, query)
 
     async def get_member(self, member_id: uuid.UUID) -> MemberDetailRead:
         """The member with every relation and presigned URLs; NotFoundError when absent or deleted."""

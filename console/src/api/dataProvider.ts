@@ -97,11 +97,25 @@ function total(headers: Headers): number | undefined {
     return range && range !== '*' ? Number(range) : undefined;
 }
 
+/**
+ * An estimated total (`Preference-Applied: count=estimated`: a search past 10,000 matches) kept consistent with the
+ * rows seen: a full page leaves at least one more row to page to, a short one is the end (its total is then exact),
+ * and an empty page past the end brings the total down to it (react-admin then goes back to the last page).
+ */
+export function pagedTotal(count: number | undefined, headers: Headers, offset: number, rows: number, perPage: number) {
+    if (count === undefined || !/count=estimated/i.test(headers.get('Preference-Applied') ?? '')) return count;
+    if (rows === 0 && offset > 0) return Math.min(count, offset);
+    if (rows < perPage) return offset + rows;
+    return Math.max(count, offset + rows + 1);
+}
+
 export function createDataProvider(http: Http) {
     async function list(path: string, params: ListParams) {
-        const answer = await http.request<RaRecord[]>(path, { query: listQuery(params) });
+        const query = listQuery(params);
+        const answer = await http.request<RaRecord[]>(path, { query });
         const nextCursor = answer.headers.get('X-Next-Cursor');
-        const count = total(answer.headers);
+        const offset = Number(query.offset ?? 0);
+        const count = pagedTotal(total(answer.headers), answer.headers, offset, answer.json.length, Number(query.limit));
         const page = params.pagination?.page ?? 1;
         return {
             data: answer.json,

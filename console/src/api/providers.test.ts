@@ -61,6 +61,24 @@ describe('dataProvider', () => {
         expect(header(calls[0], 'Authorization')).toBe('Bearer first');
     });
 
+    it('keeps an estimated total consistent with the rows a search has shown', async () => {
+        const estimated = (total: number) => ({ 'X-Total-Count': String(total), 'Preference-Applied': 'count=estimated' });
+        const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ id: String(i) }));
+        const { data } = setup([
+            json(rows(25), 200, estimated(130_238)),
+            json(rows(25), 200, estimated(10_001)),
+            json(rows(7), 200, estimated(130_238)),
+            json([], 200, estimated(130_238)),
+            json(rows(25), 200, { 'X-Total-Count': '40' }),
+        ]);
+        const search = (page: number) => data.getList('members', { pagination: { page, perPage: 25 }, filter: { q: 'baek' } });
+        expect((await search(1)).total).toBe(130_238); // the estimate as it came
+        expect((await search(401)).total).toBe(10_026); // a full page past a low estimate: one more page to go
+        expect((await search(4798)).total).toBe(4797 * 25 + 7); // a short page is the end: exact
+        expect((await search(5210)).total).toBe(5209 * 25); // past the end: back to it
+        expect((await search(1)).total).toBe(40); // an exact total is left alone
+    });
+
     it('pages queues by cursor and says whether a page follows', async () => {
         const { data, calls } = setup([json([{ id: 'a' }], 200, { 'X-Next-Cursor': 'abc' })]);
         const result = await data.getList('reviews', { pagination: { page: 1, perPage: 20 }, meta: { cursor: 'xyz' } });

@@ -187,8 +187,35 @@ class TestPreferCount:
     def test_prefer_header_chooses_the_count(self, header: str | None, count: str) -> None:
         assert parse("", prefer=header).count == count
 
+    @pytest.mark.parametrize(
+        ("query", "header", "count"),
+        [
+            ("q=kim", None, "estimated"),
+            ('filter={"q": "kim"}', None, "estimated"),
+            ("q=kim", "count=planned", "estimated"),
+            ("q=kim", "count=exact", "exact"),
+            ("q=kim", "count=none", "none"),
+            ("status=active", None, "exact"),
+            ("q=", None, "exact"),
+        ],
+    )
+    def test_a_search_is_estimated_unless_prefer_says_otherwise(
+        self, query: str, header: str | None, count: str
+    ) -> None:
+        searched = replace(SPEC, estimated_with=frozenset({"q"}))
+        assert parse(query, prefer=header, spec=searched).count == count
+        assert parse(query, prefer=header).count == (count if header in ("count=exact", "count=none") else "exact")
+
+    def test_a_list_without_totals_ignores_the_search_default(self) -> None:
+        export = replace(SPEC, estimated_with=frozenset({"q"}), counted=False)
+        assert parse("q=kim", spec=export).count == "exact"
+
 
 class TestListSpec:
+    def test_estimated_with_names_its_own_filters(self) -> None:
+        with pytest.raises(ValueError, match="nickname"):
+            replace(SPEC, estimated_with=frozenset({"q", "nickname"}))
+
     def test_a_filter_named_like_a_list_parameter_is_a_programming_error(self) -> None:
         class Clashing(BaseModel):
             sort: str | None = None

@@ -57,6 +57,8 @@ MEMBER_LIST = ListSpec(
     multi_value=MULTI_VALUE_FILTERS,
     sort_fields=MEMBER_SORT_FIELDS,
     default_sort=DEFAULT_ORDER,
+    # A search's exact total counts every match (0.5 to 4 s for a common name part at 5M): counted up to 10,000.
+    estimated_with=frozenset({"q"}),
 )
 # The export takes the list's filters and sort, and answers every matching member: no paging, no total.
 MEMBER_EXPORT = replace(MEMBER_LIST, paged=False, counted=False)

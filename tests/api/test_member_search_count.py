@@ -1,0 +1,117 @@
+"""A search's total (docs/decisions.md, "A search is counted up to 10,000"): `q` lists are counted as
+`Prefer: count=estimated` by default, which counts exactly up to 10,000 matches and answers the planner's estimate
+(never below 10,001) past them; `Prefer: count=exact` still counts every match. Checked against SQL on members made
+here: 10,050 who share one name part, and 40 who share another."""
+
+from __future__ import annotations
+
+import random
+
+import asyncpg
+import httpx
+import pytest
+
+from backend.domain.member.service import EXACT_COUNT_BELOW
+from devtools.services import ServiceUrls
+from tests.conftest import wait_for_replica
+
+MEMBERS = "/api/v1/admin/members"
+MANY, FEW = EXACT_COUNT_BELOW + 50, 40
+
+pytestmark = pytest.mark.usefixtures("own_members")
+
+
+@pytest.fixture(scope="module")
+async def names(db: asyncpg.Pool, services: ServiceUrls, own_members: None) -> tuple[str, str]:
+    """Two name parts no seeded member has: MANY members named with the first, FEW with the second."""
+    tag = "".join(random.choice("qxzvjw") for _ in range(8))
+    many, few = f"{tag}many", f"{tag}few"
+    prefix = f"+8219{random.randrange(10**3):03d}"
+    for part, count, offset in ((many, MANY, 0), (few, FEW, MANY)):
+        await db.execute(
+            "INSERT INTO users (phone, name, gender, birth_year, status)"
+            " SELECT $1 || lpad((n + $4)::text, 5, '0'), 'Searched ' || $2, 'female', 1990, 'active'"
+            " FROM generate_series(1, $3) AS n",
+            prefix,
+            part.capitalize(),
+            count,
+            offset,
+        )
+    await db.execute("ANALYZE users")
+    await wait_for_replica(services)
+    return many, few
+
+
+async def matching(db: asyncpg.Pool, part: str) -> int:
+    return int(await db.fetchval("SELECT count(*) FROM users WHERE deleted_at IS NULL AND name ILIKE $1", f"%{part}%"))
+
+
+async def test_a_search_past_10000_matches_answers_an_estimate_and_says_so(
+    client: httpx.AsyncClient, db: asyncpg.Pool, names: tuple[str, str]
+) -> None:
+    many, _ = names
+    assert await matching(db, many) == MANY
+    response = await client.get(MEMBERS, params={"q": many, "limit": "10"})
+    assert response.status_code == 200, response.text
+    assert response.headers["Preference-Applied"] == "count=estimated"
+    estimate = int(response.headers["X-Total-Count"])
+    assert estimate >= EXACT_COUNT_BELOW + 1
+    assert response.headers["Content-Range"] == f"members 0-9/{estimate}"
+    assert len(response.json()) == 10
+    # Asked explicitly, the same answer.
+    explicit = await client.get(MEMBERS, params={"q": many, "limit": "10"}, headers={"Prefer": "count=estimated"})
+    assert int(explicit.headers["X-Total-Count"]) >= EXACT_COUNT_BELOW + 1
+
+
+async def test_a_search_under_10000_matches_is_counted_exactly(
+    client: httpx.AsyncClient, db: asyncpg.Pool, names: tuple[str, str]
+) -> None:
+    _, few = names
+    response = await client.get(MEMBERS, params={"q": few, "limit": "10"})
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Total-Count"] == str(await matching(db, few)) == str(FEW)
+    assert response.headers["Preference-Applied"] == "count=estimated"
+    # A page past the end counts on its own, and as exactly.
+    beyond = await client.get(MEMBERS, params={"q": few, "limit": "10", "offset": "100"})
+    assert beyond.json() == []
+    assert beyond.headers["Content-Range"] == f"members */{FEW}"
+
+
+async def test_prefer_count_exact_still_counts_every_match(
+    client: httpx.AsyncClient, db: asyncpg.Pool, names: tuple[str, str]
+) -> None:
+    many, _ = names
+    response = await client.get(MEMBERS, params={"q": many, "limit": "10"}, headers={"Prefer": "count=exact"})
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Total-Count"] == str(await matching(db, many))
+    assert "Preference-Applied" not in response.headers
+    none = await client.get(MEMBERS, params={"q": many}, headers={"Prefer": "count=none"})
+    assert "X-Total-Count" not in none.headers
+
+
+async def test_a_list_without_a_search_keeps_its_exact_total(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    response = await client.get(MEMBERS, params={"status": "active", "limit": "1"})
+    total = await db.fetchval("SELECT count(*) FROM users WHERE deleted_at IS NULL AND status = 'active'")
+    assert response.headers["X-Total-Count"] == str(total)
+    assert "Preference-Applied" not in response.headers
+    # count=estimated over filters the counters hold answers them exactly: as cheap as an estimate.
+    estimated = await client.get(
+        MEMBERS, params={"status": "active", "limit": "1"}, headers={"Prefer": "count=estimated"}
+    )
+    assert estimated.headers["X-Total-Count"] == str(total)
+
+
+async def test_the_review_queue_counts_a_search_the_same_way(
+    client: httpx.AsyncClient, db: asyncpg.Pool, services: ServiceUrls, names: tuple[str, str]
+) -> None:
+    _, few = names
+    await db.execute("UPDATE users SET status = 'pending' WHERE name ILIKE $1", f"%{few}%")
+    await wait_for_replica(services)
+    try:
+        response = await client.get("/api/v1/admin/reviews/pending", params={"q": few})
+        assert response.status_code == 200, response.text
+        assert response.headers["X-Total-Count"] == str(FEW)
+        assert response.headers["Preference-Applied"] == "count=estimated"
+    finally:
+        await db.execute("UPDATE users SET status = 'active' WHERE name ILIKE $1", f"%{few}%")
+        await wait_for_replica(services)
