@@ -3,8 +3,10 @@
 - login to the members list's first rows: a fresh browser context (nothing cached) opens `/console/#/members`,
   gets the login page, and the clock runs from the click on "Log in" to the list's first rows on screen (the
   dashboard is never shown on the way: react-admin goes back to the page asked for);
-- a filter change to new rows: on the list, a status filter clicked, until every row on screen has that status
-  (react-admin keeps the old rows until the new page has come), cycling through the statuses;
+- a filter change to new rows: on the list, a filter toggle clicked (status, gender, photos), until the rows on
+  screen are the page the API answered for it (react-admin keeps the old rows until the new page has come); every
+  click lands on a combination of filters the page has not asked for before, so no answer comes from the
+  console's cache;
 - member detail with photos: a member with photos opened on its photos tab (from the list, then from the
   previous member), until every photo is on screen (the presigned URLs fetched from S3; one that fails to load
   fails the figure);
@@ -39,7 +41,13 @@ INITIAL_JS_TARGET_BYTES = 350_000
 LOGINS = 5
 FILTER_CHANGES = 20
 DETAILS = 10
-STATUSES = ("pending", "active", "suspended", "rejected")
+FILTER_TOGGLES: tuple[tuple[str, str, str | bool], ...] = (
+    *(("status", status, status) for status in ("pending", "active", "rejected", "suspended")),
+    *(("gender", gender, gender) for gender in ("male", "female")),
+    ("has_photos", "Has photos", True),
+    ("has_photos", "No photos", False),
+)
+"""The console's filter toggles: (filter key, button label, value)."""
 
 
 @dataclass
@@ -106,15 +114,46 @@ async def _login_to_rows(browser: Browser, base: str, email: str, password: str)
     return (time.perf_counter() - started) * 1000, page
 
 
-async def _filter_change(page: Page, status: str) -> float:
+def _toggled(state: dict[str, str | bool], key: str, value: str | bool) -> dict[str, str | bool]:
+    after = dict(state)
+    if after.get(key) == value:
+        del after[key]
+    else:
+        after[key] = value
+    return after
+
+
+def filter_walk(changes: int) -> list[str]:
+    """Labels of toggles to click, in order, each landing on a combination of filters not yet asked for (a toggle
+    sets its value, or clears it when it is on, as console/src/members/MemberList.tsx's FilterToggle does)."""
+    state: dict[str, str | bool] = {}
+    seen = {frozenset(state.items())}
+    clicks: list[str] = []
+    while len(clicks) < changes:
+        fresh = [
+            (label, after)
+            for key, label, value in FILTER_TOGGLES
+            if frozenset((after := _toggled(state, key, value)).items()) not in seen
+        ]
+        if not fresh:
+            raise ValueError(f"no new combination of filters after {len(clicks)} clicks")
+        label, state = fresh[0]
+        seen.add(frozenset(state.items()))
+        clicks.append(label)
+    return clicks
+
+
+async def _filter_change(page: Page, label: str) -> float:
     started = time.perf_counter()
-    await page.get_by_role("button", name=status, exact=True).click()
+    async with page.expect_response(lambda r: "/api/v1/admin/members?" in r.url) as answered:
+        await page.get_by_role("button", name=label, exact=True).click()
+    names = [member["name"] for member in await (await answered.value).json()]
     await page.wait_for_function(
-        """status => {
-            const cells = [...document.querySelectorAll('table tbody tr td.column-status')];
-            return cells.length > 0 && cells.every(cell => cell.textContent.trim() === status);
+        """names => {
+            const cells = [...document.querySelectorAll('table tbody tr td.column-name')];
+            return cells.length === names.length && cells.every((cell, n) => cell.textContent.trim() === names[n]);
         }""",
-        arg=status,
+        arg=names,
         polling="raf",
         timeout=30_000,
     )
@@ -168,8 +207,8 @@ async def _measure(base: str, email: str, password: str, dsn: str) -> BrowserRes
                 elapsed, page = await _login_to_rows(browser, base, email, password)
                 result.login_ms.append(elapsed)
             assert page is not None
-            for n in range(FILTER_CHANGES):
-                result.filter_ms.append(await _filter_change(page, STATUSES[n % len(STATUSES)]))
+            for label in filter_walk(FILTER_CHANGES):
+                result.filter_ms.append(await _filter_change(page, label))
             # From one member's photos to the next (the list, once mounted, rewrites the address with its filters
             # and would race a hash set meanwhile).
             for member_id in members:

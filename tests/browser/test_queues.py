@@ -180,6 +180,7 @@ class TestMemberBulk:
         sent = bulk_requests(console.page, "/api/v1/admin/members/bulk")
         await console.go("/members")
         await console.page.get_by_role("button", name="pending").click()
+        await expect(console.page.get_by_role("button", name="pending")).to_have_attribute("aria-pressed", "true")
         await console.page.get_by_role("button", name="Signed up").click()  # oldest first
         await expect(console.page.locator("table tbody tr td.column-status").first).to_have_text("pending")
         shown = await browser_db.fetch(
