@@ -115,3 +115,28 @@ async def test_the_review_queue_counts_a_search_the_same_way(
     finally:
         await db.execute("UPDATE users SET status = 'active' WHERE name ILIKE $1", f"%{few}%")
         await wait_for_replica(services)
+
+
+async def test_has_photos_and_birth_years_are_counted_up_to_10000_too(
+    client: httpx.AsyncClient, db: asyncpg.Pool, names: tuple[str, str]
+) -> None:
+    # The counters hold no total for these either: without Prefer they are counted like a search.
+    born_1990 = {"birth_year_min": "1990", "birth_year_max": "1990", "limit": "5"}
+    without_photos = "NOT EXISTS (SELECT 1 FROM user_photos p WHERE p.user_id = u.id AND p.deleted_at IS NULL)"
+    many = await db.fetchval(
+        f"SELECT count(*) FROM users u WHERE deleted_at IS NULL AND birth_year = 1990 AND {without_photos}"
+    )
+    assert many > EXACT_COUNT_BELOW
+    past = await client.get(MEMBERS, params={**born_1990, "has_photos": "false"})
+    assert past.status_code == 200, past.text
+    assert past.headers["Preference-Applied"] == "count=estimated"
+    assert int(past.headers["X-Total-Count"]) > EXACT_COUNT_BELOW
+    few = await db.fetchval(
+        f"SELECT count(*) FROM users u WHERE deleted_at IS NULL AND birth_year = 1990 AND NOT ({without_photos})"
+    )
+    under = await client.get(MEMBERS, params={**born_1990, "has_photos": "true"})
+    assert under.headers["Preference-Applied"] == "count=estimated"
+    assert under.headers["X-Total-Count"] == str(few)
+    exact = await client.get(MEMBERS, params={**born_1990, "has_photos": "false"}, headers={"Prefer": "count=exact"})
+    assert exact.headers["X-Total-Count"] == str(many)
+    assert "Preference-Applied" not in exact.headers
