@@ -35,7 +35,8 @@ async def kept_and_counted(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str,
     totals: Counter[tuple[Any, ...]] = Counter()
     for (_day, *bucket), n in counted.items():
         totals[tuple(bucket)] += n
-    sql = "SELECT {columns}, n FROM {table} WHERE n <> 0"
+    # A bucket may be spread over slots (member_totals): its rows summed.
+    sql = "SELECT {columns}, sum(n) AS n FROM {table} GROUP BY {columns} HAVING sum(n) <> 0"
     return {
         "member_counts": (
             await _figures(conn, sql.format(columns="day, status, gender, plan, deleted", table="member_counts"), 5),

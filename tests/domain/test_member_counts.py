@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import asyncpg
 import httpx
@@ -42,7 +43,7 @@ async def test_counters_follow_every_change(db: asyncpg.Connection) -> None:
 async def test_totals_follow_every_change(db: asyncpg.Connection) -> None:
     async def total(status: str, gender: str, plan: str = "", deleted: bool = False) -> int:
         n = await db.fetchval(
-            "SELECT n FROM member_totals WHERE (status, gender, plan, deleted) = ($1, $2, $3, $4)",
+            "SELECT sum(n) FROM member_totals WHERE (status, gender, plan, deleted) = ($1, $2, $3, $4)",
             status,
             gender,
             plan,
@@ -91,9 +92,9 @@ async def test_rebuild_restores_both_counters(db: asyncpg.Pool) -> None:
             await conn.execute("UPDATE member_counts SET n = n + 3")
             await conn.execute("UPDATE member_totals SET n = n - 2")
             await conn.execute(
-                "INSERT INTO member_totals (status, gender, plan, deleted, n)"
-                " VALUES ('rejected', 'male', 'plus', true, 7)"
-                " ON CONFLICT (status, gender, plan, deleted) DO UPDATE SET n = member_totals.n + 7"
+                "INSERT INTO member_totals (status, gender, plan, deleted, slot, n)"
+                " VALUES ('rejected', 'male', 'plus', true, 3, 7)"
+                " ON CONFLICT (status, gender, plan, deleted, slot) DO UPDATE SET n = member_totals.n + 7"
             )
             await conn.execute("SELECT member_counts_rebuild()")
             await assert_counters_exact(conn)  # type: ignore[arg-type]
@@ -208,3 +209,32 @@ async def test_moderation_and_signup_counters_follow_changes(db: asyncpg.Connect
     await exact()
     await db.execute("DELETE FROM users WHERE id = $1", member)
     await exact()
+
+
+async def test_decisions_on_other_backends_do_not_wait_on_one_totals_row(db: asyncpg.Pool) -> None:
+    """member_totals spreads a bucket over slots, one per backend (migration 0016): two approvals of members in
+    the same bucket, uncommitted at once on two backends, each take a row of their own."""
+    a = await create_member(db, status="pending", gender="female")  # type: ignore[arg-type]
+    b = await create_member(db, status="pending", gender="female")  # type: ignore[arg-type]
+    # Different sign-up days: the day rows are not what is tested here.
+    await db.execute("UPDATE users SET created_at = now() - interval '300 days' WHERE id = $1", a)
+    await db.execute("UPDATE users SET created_at = now() - interval '301 days' WHERE id = $1", b)
+    async with contextlib.AsyncExitStack() as stack:
+        connections = [await stack.enter_async_context(db.acquire()) for _ in range(4)]
+        slots = [await conn.fetchval("SELECT pg_backend_pid() % 16") for conn in connections]
+        first = connections[0]
+        second = next(conn for conn, slot in zip(connections, slots, strict=True) if slot != slots[0])
+        holding = first.transaction()
+        await holding.start()
+        try:
+            await first.execute("UPDATE users SET status = 'active' WHERE id = $1", a)
+            async with asyncio.timeout(5):
+                await second.execute("UPDATE users SET status = 'active' WHERE id = $1", b)
+            await holding.commit()
+        except BaseException:
+            await holding.rollback()
+            raise
+    assert await db.fetchval("SELECT count(DISTINCT slot) FROM member_totals WHERE status = 'active'") >= 2
+    await assert_counters_exact(db)  # type: ignore[arg-type]
+    await db.execute("DELETE FROM users WHERE id = ANY($1::uuid[])", [a, b])
+    await assert_counters_exact(db)  # type: ignore[arg-type]

@@ -356,14 +356,16 @@ class MemberTotal(SQLModel, table=True):
     """Members per status, gender, active plan ('' for none) and deletion: member_counts without the day.
 
     Kept by the same triggers in the same transaction (migration 0006), so a total over all time is a sum over
-    a few dozen rows instead of one per sign-up day.
+    a few dozen rows instead of one per sign-up day. A bucket is spread over 16 slots, one per writing backend
+    (migration 0016): readers sum its rows.
     """
 
     __tablename__ = "member_totals"
-    __table_args__ = (PrimaryKeyConstraint("status", "gender", "plan", "deleted", name="pk_member_totals"),)
+    __table_args__ = (PrimaryKeyConstraint("status", "gender", "plan", "deleted", "slot", name="pk_member_totals"),)
 
     status: str = Field(sa_column=Column(String(16), nullable=False))
     gender: str = Field(sa_column=Column(String(8), nullable=False))
     plan: str = Field(sa_column=Column(String(16), nullable=False))
     deleted: bool = Field(sa_column=Column(Boolean, nullable=False))
+    slot: int = Field(sa_column=Column(SmallInteger, nullable=False))
     n: int = Field(sa_column=Column(BigInteger, nullable=False))
