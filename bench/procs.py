@@ -229,17 +229,30 @@ async def _active_queries(conn: asyncpg.Connection) -> int:
     return int(value or 0)
 
 
-async def wait_idle(dsns: Sequence[str], pids: Sequence[int], timeout: float = 180.0) -> float:
-    """Wait until no query runs on the servers (superuser DSNs) and the processes use < 5% CPU; seconds waited.
+async def _cancel_queries(conn: asyncpg.Connection) -> int:
+    value = await conn.fetchval(
+        "SELECT count(*) FILTER (WHERE pg_cancel_backend(pid)) FROM pg_stat_activity"
+        " WHERE backend_type = 'client backend' AND state <> 'idle' AND pid <> pg_backend_pid()"
+    )
+    return int(value or 0)
+
+
+async def wait_idle(dsns: Sequence[str], pids: Sequence[int], patience: float = 30.0) -> tuple[float, int]:
+    """Wait until no query runs on the servers (superuser DSNs) and the processes use < 5% CPU; the seconds waited
+    and how many queries were cancelled.
 
     A server keeps working on requests whose client has gone (wrk closes its connections at the end of a run):
-    the next measurement must not start on top of that backlog.
+    the next measurement must not start on top of that backlog. What still runs after `patience` seconds (the
+    baseline's exact counts at 5M take minutes each) is cancelled: its clients are gone.
     """
     started = time.monotonic()
+    cancelled = 0
     conns = [await asyncpg.connect(dsn) for dsn in dsns]
     try:
         quiet = 0
-        while quiet < 2 and time.monotonic() - started < timeout:
+        while quiet < 2 and time.monotonic() - started < 2 * patience:
+            if not cancelled and time.monotonic() - started > patience:
+                cancelled = sum([await _cancel_queries(conn) for conn in conns]) or -1
             before = sum(cpu_ticks(pid) for pid in pids)
             await asyncio.sleep(0.2)
             busy = sum(cpu_ticks(pid) for pid in pids) - before
@@ -248,7 +261,7 @@ async def wait_idle(dsns: Sequence[str], pids: Sequence[int], timeout: float = 1
     finally:
         for conn in conns:
             await conn.close()
-    return time.monotonic() - started
+    return time.monotonic() - started, max(cancelled, 0)
 
 
 def _cpu_times() -> tuple[int, int]:

@@ -368,8 +368,10 @@ class Bench:
     def _settle(self) -> None:
         """Let the servers finish what the last load left in flight before the next one starts."""
         pids = [child.pid for child in self.children if child.running()]
-        waited = asyncio.run(wait_idle(self.idle_dsns, pids))
-        if waited > 2:
+        waited, cancelled = asyncio.run(wait_idle(self.idle_dsns, pids))
+        if cancelled:
+            self._say(f"  (cancelled {cancelled} queries the previous load left running after {waited:.1f} s)")
+        elif waited > 2:
             self._say(f"  (waited {waited:.1f} s for the servers to finish the previous load's requests)")
 
     def _say(self, line: str) -> None:
