@@ -167,6 +167,7 @@ class Bench:
         self.py_spy = profile.find_py_spy() if os.environ.get("BENCH_PROFILE") else None
         self.profile_names = {p.strip() for p in os.environ.get("BENCH_PROFILE", "").split(",") if p.strip()}
         self.idle_dsns: list[str] = []
+        self.auth: Auth | None = None
         self.progress: Progress | None = None
         """The loads' progress while they run (their lines are printed through it, above its bar)."""
         self.webhook_secret = secrets.token_urlsafe(32)
@@ -245,7 +246,7 @@ class Bench:
         self.idle_dsns = [asyncpg_dsn(urls.superuser_database_url), *map(asyncpg_dsn, urls.superuser_replica_urls)]
         print(f"App on {app_url} ({workers} worker(s)), baseline on {baseline_url}", flush=True)
 
-        auth = Auth(app_url, app_env, self.root)
+        auth = self.auth = Auth(app_url, app_env, self.root)
         print(f"Authentication: {'bearer token for ' + BENCH_EMAIL if auth.enabled else 'none (no login route)'}")
         primary_dsn = asyncpg_dsn(urls.database_url)
         samples.dashboard_truth = asyncio.run(dashboard_truth(primary_dsn))
@@ -385,6 +386,9 @@ class Bench:
         self._settle()
         # Our servers are idle now: whatever keeps the CPUs busy is someone else's.
         self.others_busy.append(machine_busy())
+        if self.auth is not None and "Authorization" in load.headers:
+            # Loads are made before the first runs; a token taken then would expire on a long run (at 5M).
+            load = replace(load, headers={**load.headers, **self.auth.headers()})
         try:
             result = generator.run(load)
         except Exception as exc:
