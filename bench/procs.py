@@ -243,16 +243,17 @@ async def wait_idle(dsns: Sequence[str], pids: Sequence[int], patience: float = 
 
     A server keeps working on requests whose client has gone (wrk closes its connections at the end of a run):
     the next measurement must not start on top of that backlog. What still runs after `patience` seconds (the
-    baseline's exact counts at 5M take minutes each) is cancelled: its clients are gone.
+    baseline's exact counts at 5M take minutes each) is cancelled, and so is each query started after it (a
+    server still works through requests it had queued): their clients are gone.
     """
     started = time.monotonic()
     cancelled = 0
     conns = [await asyncpg.connect(dsn) for dsn in dsns]
     try:
         quiet = 0
-        while quiet < 2 and time.monotonic() - started < 2 * patience:
-            if not cancelled and time.monotonic() - started > patience:
-                cancelled = sum([await _cancel_queries(conn) for conn in conns]) or -1
+        while quiet < 2 and time.monotonic() - started < 3 * patience:
+            if time.monotonic() - started > patience:
+                cancelled += sum([await _cancel_queries(conn) for conn in conns])
             before = sum(cpu_ticks(pid) for pid in pids)
             await asyncio.sleep(0.2)
             busy = sum(cpu_ticks(pid) for pid in pids) - before
@@ -261,7 +262,7 @@ async def wait_idle(dsns: Sequence[str], pids: Sequence[int], patience: float = 
     finally:
         for conn in conns:
             await conn.close()
-    return time.monotonic() - started, max(cancelled, 0)
+    return time.monotonic() - started, cancelled
 
 
 def _cpu_times() -> tuple[int, int]:
