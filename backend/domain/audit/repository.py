@@ -16,29 +16,9 @@ from backend.infrastructure.paging import by_created_at
 audit_log = AuditLog.__table__  # type: ignore[attr-defined]
 
 
-async def add(
-    session: AsyncWriteSession,
-    *,
-    actor_type: str,
-    actor_id: uuid.UUID | None,
-    action: str,
-    entity_type: str,
-    entity_id: str,
-    changes: dict[str, Any],
-    request_id: str | None,
-) -> None:
-    """Append one row, in the caller's transaction."""
-    await session.execute(
-        row_insert(
-            actor_type=actor_type,
-            actor_id=actor_id,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            changes=changes,
-            request_id=request_id,
-        )
-    )
+async def add(session: AsyncWriteSession, row: Insert) -> None:
+    """Append one row (`row_insert`'s statement), in the caller's transaction."""
+    await session.execute(row)
 
 
 def row_insert(

@@ -49,7 +49,7 @@ class AuditTrail:
 
     async def record(self, action: str, entity_type: str, entity_id: object, diff: dict[str, Any]) -> None:
         """One audit row for a change about to be committed."""
-        await self.session.execute(self.row(action, entity_type, entity_id, diff))
+        await repository.add(self.session, self.row(action, entity_type, entity_id, diff))
 
     def row(self, action: str, entity_type: str, entity_id: object, diff: dict[str, Any]) -> Insert:
         """`record`'s statement, for a caller that runs it together with its own writes (`insert_together`)."""

@@ -178,6 +178,11 @@ def _order_by(order: Sequence[SortKey]) -> str:
     return ", ".join(f"{SORT_COLUMNS[o.field]} {'DESC' if o.descending else 'ASC'}" for o in order)
 
 
+# The filters whose totals the member counters do not hold (`counters_answer`; `id` names its rows, so counting them
+# is cheap): lists with them are counted up to 10,000 by default.
+UNCOUNTED_FILTERS = frozenset({"q", "has_photos", "birth_year_min", "birth_year_max"})
+
+
 def counters_answer(query: MemberListQuery) -> bool:
     """Whether the member counters hold this total: only status, gender, plan, deletion and sign-up time."""
     f = query.filters
@@ -242,13 +247,6 @@ def _page(query: MemberListQuery, p: _Params) -> str:
     return f"LIMIT {int(query.limit)} OFFSET {int(query.offset)}"
 
 
-async def count_members(session: AnySession, query: MemberListQuery) -> int:
-    """The exact number of members matching the filters (see `_total`)."""
-    p = _Params()
-    rows = await fetch(session, f"SELECT {_total(query, p)} AS n", *p.args)
-    return int(rows[0]["n"])
-
-
 def _capped_rows(query: MemberListQuery, p: _Params, cap: int) -> str:
     """The number of matching members, counted no further than `cap`: the scan stops at the cap's row.
 
@@ -263,10 +261,15 @@ def _capped_rows(query: MemberListQuery, p: _Params, cap: int) -> str:
     )
 
 
-async def count_members_up_to(session: AnySession, query: MemberListQuery, cap: int) -> int:
-    """The number of members matching the filters, or `cap` when there are at least that many."""
+def _counted(query: MemberListQuery, p: _Params, cap: int | None) -> str:
+    """The exact number of matching members (`_total`), or with `cap` counted no further (`_capped_rows`)."""
+    return _total(query, p) if cap is None else _capped_rows(query, p, cap)
+
+
+async def count_members(session: AnySession, query: MemberListQuery, cap: int | None = None) -> int:
+    """The number of members matching the filters: exact, or `cap` when there are at least that many."""
     p = _Params()
-    rows = await fetch(session, f"SELECT {_capped_rows(query, p, cap)} AS n", *p.args)
+    rows = await fetch(session, f"SELECT {_counted(query, p, cap)} AS n", *p.args)
     return int(rows[0]["n"])
 
 
@@ -275,15 +278,10 @@ async def list_members(
 ) -> tuple[Sequence[Row], int | None]:
     """One page of user rows, each with `photo_key` (its first photo's object key or None), and with
     `with_total` the number of matching members from the same statement and snapshot: exact, or with `total_cap`
-    counted no further than the cap (see `count_members_up_to`)."""
+    counted no further than the cap (see `count_members`)."""
     p = _Params()
     after = [_after(p, query.order, query.after)] if query.after is not None else []
-    if not with_total:
-        total = ""
-    elif total_cap is None:
-        total = f", {_total(query, p)} AS total"
-    else:
-        total = f", {_capped_rows(query, p, total_cap)} AS total"
+    total = f", {_counted(query, p, total_cap)} AS total" if with_total else ""
     sql = (
         f"SELECT {_USER_COLUMNS}, {_FIRST_PHOTO_KEY}{total} FROM users u{_where(query, p, after)}"
         f" ORDER BY {_order_by(query.order)} {_page(query, p)}"
@@ -293,10 +291,7 @@ async def list_members(
         return rows, None
     if rows:  # an uncorrelated subquery in the select list runs once
         return rows, int(rows[0]["total"])
-    # A page with no rows needs its total asked alone.
-    if total_cap is None:
-        return rows, await count_members(session, query)
-    return rows, await count_members_up_to(session, query, total_cap)
+    return rows, await count_members(session, query, total_cap)  # a page with no rows asks its total alone
 
 
 async def estimate_members(session: AnySession, query: MemberListQuery) -> int:

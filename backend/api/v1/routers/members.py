@@ -24,7 +24,7 @@ from backend.api.listing import NEWEST_FIRST, OLDEST_FIRST, ListSpec, NoFilters,
 from backend.domain.bulk import BulkAnswer
 from backend.domain.claims.service import check_force
 from backend.domain.errors import BadRequest
-from backend.domain.member.list_repository import MemberListQuery
+from backend.domain.member.list_repository import UNCOUNTED_FILTERS, MemberListQuery
 from backend.domain.member.models import MemberStatus
 from backend.domain.member.schemas import (
     MEMBER_SORT_FIELDS,
@@ -50,9 +50,6 @@ from backend.domain.sessions import AsyncWriteSession
 
 router = APIRouter(prefix="/members", tags=["members"])
 reviews_router = APIRouter(prefix="/reviews", tags=["reviews"])
-
-# The filters whose totals the member counters do not hold (list_repository.counters_answer; `id` names its rows).
-UNCOUNTED_FILTERS = frozenset({"q", "has_photos", "birth_year_min", "birth_year_max"})
 
 MEMBER_LIST = ListSpec(
     resource="members",
