@@ -270,6 +270,8 @@ class Bench:
             self._settle()
             self.results.bulk = bulk.measure_bulk(app_url, auth.headers(), asyncpg_dsn(urls.superuser_database_url))
             print(f"bulk: {self.results.bulk.detail}", flush=True)
+            if "bulk" in self.profile_names and self.py_spy and self.app is not None:
+                self._profile_bulk(app_url, auth, asyncpg_dsn(urls.superuser_database_url))
         if config.wants("browser") and auth.enabled:
             self._settle()
             self.results.browser = browser.measure_browser(app_url, BENCH_EMAIL, auth.password, primary_dsn)
@@ -540,6 +542,21 @@ class Bench:
             summary = profile.summarize(output)
             output.with_suffix(".summary.txt").write_text(summary + "\n")
             print(f"profile of app {scenario} c={load.concurrency}: {output}\n{summary}", flush=True)
+        else:
+            print(f"py-spy wrote no profile: {errors.decode(errors='replace')[-500:]}", flush=True)
+
+    def _profile_bulk(self, app_url: str, auth: Auth, dsn: str) -> None:
+        """The bulk once more (not measured), under py-spy."""
+        assert self.py_spy is not None
+        assert self.app is not None
+        output = self.config.results_dir / "profile-bulk.txt"
+        recorder = profile.start(self.py_spy, self.app.pid, bulk.RUNS * bulk.TARGET_SECONDS * 2, output)
+        bulk.measure_bulk(app_url, auth.headers(), dsn)
+        _, errors = recorder.communicate(timeout=60)
+        if output.exists():
+            summary = profile.summarize(output)
+            output.with_suffix(".summary.txt").write_text(summary + "\n")
+            print(f"profile of app bulk: {output}\n{summary}", flush=True)
         else:
             print(f"py-spy wrote no profile: {errors.decode(errors='replace')[-500:]}", flush=True)
 

@@ -7,7 +7,7 @@ from backend.infrastructure.database import (
     Row,
     copy_query,
     fetch,
-    insert_together,
+    write_together,
 )
 
 # A repository that only reads accepts either; one that writes accepts only AsyncWriteSession.
@@ -21,5 +21,5 @@ __all__ = [
     "Row",
     "copy_query",
     "fetch",
-    "insert_together",
+    "write_together",
 ]

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import asyncpg
 import orjson
-from sqlalchemy import Insert, Result, text
+from sqlalchemy import Insert, Result, Update, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -271,13 +271,13 @@ _COMMIT_POSITION = (
 )
 
 
-async def insert_together(session: AsyncWriteSession, *statements: Insert) -> Result[Any]:
-    """Run INSERTs that depend on nothing of each other as one statement (the first ones as data-modifying CTEs of the
-    last: PostgreSQL runs each of them once, in the statement's snapshot): one round trip instead of one each. The
-    result is the last one's (its RETURNING, if it has one)."""
+async def write_together(session: AsyncWriteSession, *statements: Insert | Update) -> Result[Any]:
+    """Run writes that depend on nothing of each other as one statement (INSERTs as data-modifying CTEs of the last,
+    an INSERT or an UPDATE: PostgreSQL runs each of them once, in the statement's snapshot, and their triggers at the
+    statement's end): one round trip instead of one each. The result is the last one's (its RETURNING, if any)."""
     *first, last = statements
     for number, statement in enumerate(first):
-        last = last.add_cte(statement.cte(f"insert_{number}"))
+        last = last.add_cte(statement.cte(f"write_{number}"))
     return await session.execute(last)
 
 

@@ -31,7 +31,7 @@ def row_insert(
     changes: dict[str, Any],
     request_id: str | None,
 ) -> Insert:
-    """The INSERT of one row, for a caller that runs it together with others (`insert_together`)."""
+    """The INSERT of one row, for a caller that runs it together with others (`write_together`)."""
     return insert(audit_log).values(
         actor_type=actor_type,
         actor_id=actor_id,

@@ -52,7 +52,7 @@ class AuditTrail:
         await repository.add(self.session, self.row(action, entity_type, entity_id, diff))
 
     def row(self, action: str, entity_type: str, entity_id: object, diff: dict[str, Any]) -> Insert:
-        """`record`'s statement, for a caller that runs it together with its own writes (`insert_together`)."""
+        """`record`'s statement, for a caller that runs it together with its own writes (`write_together`)."""
         actor = self.context.actor
         return repository.row_insert(
             actor_type=actor.kind.value,

@@ -25,7 +25,7 @@ from backend.domain.member.models import (
     UserProfile,
     UserSubscription,
 )
-from backend.domain.sessions import AnySession, AsyncWriteSession, fetch, insert_together
+from backend.domain.sessions import AnySession, AsyncWriteSession, fetch, write_together
 
 users = User.__table__  # type: ignore[attr-defined]
 phone_blocks = PhoneBlock.__table__  # type: ignore[attr-defined]
@@ -190,14 +190,15 @@ async def save_member(
         await session.refresh(user)
 
 
-async def save_decision(session: AsyncWriteSession, user: User) -> None:
-    """Write a review decision's columns of the locked user row (status, suspension, claim) with the next version, in
-    one UPDATE compiled once (a Core statement: no unit of work to compute for one row on the hottest write path).
+async def save_decision(session: AsyncWriteSession, user: User, note: Insert, audit_row: Insert, event: Insert) -> None:
+    """Write a review decision: the locked user row's decision columns (status, suspension, claim) with the next
+    version, and the decision's note, audit row and outbox event, in one statement (one round trip; a Core UPDATE:
+    no unit of work to compute for one row on the hottest write path).
 
     The object leaves the session first, so that the commit flushes nothing more of it; its version is moved on here
     as on the server, and its server-set `updated_at` stays unloaded (a decision answers from its own query)."""
     session.expunge(user)
-    await session.execute(
+    member = (
         update(users)
         .where(users.c.id == user.id)
         .values(
@@ -209,6 +210,7 @@ async def save_decision(session: AsyncWriteSession, user: User) -> None:
             updated_at=func.now(),
         )
     )
+    await write_together(session, note, audit_row, event, member)
     user.version += 1
 
 
@@ -248,14 +250,9 @@ async def add_note(session: AsyncWriteSession, note: MemberNote, *, reload: bool
     return note
 
 
-async def insert_decision(session: AsyncWriteSession, note: Insert, audit_row: Insert, event: Insert) -> None:
-    """A decision's note, audit row and outbox event, written in one statement (one round trip instead of three)."""
-    await insert_together(session, note, audit_row, event)
-
-
 async def insert_note_audited(session: AsyncWriteSession, note: Insert, audit_row: Insert) -> dict[str, Any]:
     """An operator's note and its audit row, written in one statement; the note's columns as stored."""
-    result = await insert_together(session, audit_row, note.returning(*member_notes.c))
+    result = await write_together(session, audit_row, note.returning(*member_notes.c))
     return dict(result.mappings().one())
 
 
@@ -268,7 +265,7 @@ def note_insert(
     content: str,
     reason_code: str | None,
 ) -> Insert:
-    """The INSERT of one note, for a caller that runs it together with others (`insert_together`)."""
+    """The INSERT of one note, for a caller that runs it together with others (`write_together`)."""
     return insert(member_notes).values(
         id=note_id, user_id=user_id, author_id=author_id, kind=kind, content=content, reason_code=reason_code
     )

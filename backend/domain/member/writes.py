@@ -17,6 +17,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from sqlalchemy import Insert
 from sqlalchemy.exc import IntegrityError
 
 from backend.domain.audit.service import AuditTrail, changes
@@ -286,10 +287,9 @@ class MemberWriteService:
         diff = changes(before, _user_state(user)) | await self._phone_blocks(user, decision)
         if forced:
             diff["claim_overridden"] = claims.overridden(released)
-        await self._record(rule, decision, user, before["status"], diff)
-        # The member's UPDATE goes last (write sessions never autoflush): its triggers lock counter rows that every
-        # decision shares, until the commit (docs/decisions.md, "A bulk decision").
-        await repository.save_decision(self.session, user)  # answered from its own query, if at all
+        # One statement, the transaction's last: the UPDATE's triggers lock counter rows that every decision shares,
+        # until the commit (docs/decisions.md, "A bulk decision"). Answered from its own query, if at all.
+        await repository.save_decision(self.session, user, *self._records(rule, decision, user, before["status"], diff))
         return user
 
     async def _phone_blocks(self, user: User, decision: Decision) -> dict[str, Any]:
@@ -305,10 +305,10 @@ class MemberWriteService:
             return {"phone_blocked": {"before": True, "after": False}}
         return {}
 
-    async def _record(
+    def _records(
         self, rule: ReviewRule, decision: Decision, user: User, previous: MemberStatus, diff: dict[str, Any]
-    ) -> None:
-        """The decision's note (its text, else its code's label), audit row and outbox event, in one statement."""
+    ) -> tuple[Insert, Insert, Insert]:
+        """The INSERTs of the decision's note (its text, else its code's label), audit row and outbox event."""
         code = decision.reason_code.value if decision.reason_code is not None else None
         label = LABELS[decision.reason_code] if decision.reason_code is not None else rule.note_kind.value
         note = repository.note_insert(
@@ -335,7 +335,7 @@ class MemberWriteService:
                 "actor": {"kind": actor.kind.value, "id": str(actor.id) if actor.id else None},
             },
         )
-        await repository.insert_decision(self.session, note, audit_row, event)
+        return note, audit_row, event
 
     async def lift_suspension(self, member_id: uuid.UUID, now: datetime) -> bool:
         """Housekeeping: a suspension whose `suspended_until` has passed ends (active again, a note, an audit row,

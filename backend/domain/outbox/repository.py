@@ -43,7 +43,7 @@ async def add(
 
 
 def event_insert(topic: str, payload: dict[str, Any], *, due_at: datetime | None = None) -> Insert:
-    """The INSERT of one pending event, for a caller that runs it together with others (`insert_together`)."""
+    """The INSERT of one pending event, for a caller that runs it together with others (`write_together`)."""
     values: dict[str, Any] = {"topic": topic, "payload": payload}
     if due_at is not None:
         values["next_attempt_at"] = due_at

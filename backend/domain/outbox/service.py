@@ -54,7 +54,7 @@ async def enqueue(
 
 def event(session: AsyncWriteSession, topic: str, payload: dict[str, Any]) -> Insert:
     """`enqueue`'s statement for an event due now, for a caller that runs it in this session's transaction together
-    with its own writes (`insert_together`)."""
+    with its own writes (`write_together`)."""
     session.info[OUTBOX_PENDING] = True
     return repository.event_insert(topic, payload)
 
