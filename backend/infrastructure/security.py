@@ -16,9 +16,11 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
-# argon2 (64 MiB and tens of milliseconds of CPU per hash) on a pool of its own that bounds both and keeps the
-# event loop free (docs/decisions.md: "argon2 on a pool of its own").
+# argon2id with OWASP's first recommended parameters (19 MiB, 2 passes, 1 lane): about 30 ms per hash on 2 cores
+# against argon2-cffi's default 64 MiB, 3 passes, 4 lanes at 155 ms, which was most of a console login. A hash made
+# with other parameters still verifies, and is replaced at the next login (`needs_rehash`; docs/decisions.md,
+# "argon2 on a pool of its own"). On a pool of its own that bounds memory and CPU and keeps the event loop free.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 HASHING_THREADS = 2
 _hashing = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="argon2")
 
@@ -36,12 +38,20 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
     return await asyncio.get_running_loop().run_in_executor(_hashing, _verify, password_hash, password)
 
 
+def needs_rehash(password_hash: str) -> bool:
+    """Whether a verified hash was made with other parameters than today's (it is replaced at login)."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return False
+
+
 @functools.cache
 def _dummy_hash() -> str:
     """Verified against when the email is unknown, so that both failures cost one argon2 verification.
 
     Made on the hashing pool when the app starts (`prepare_hashing`) rather than at import: a hash is tens of
-    milliseconds and 64 MiB, which every process and command paid when it imported this module.
+    milliseconds and 19 MiB, which every process and command paid when it imported this module.
     """
     return _hasher.hash(secrets.token_urlsafe(16))
 

@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import jwt
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -111,6 +112,30 @@ class TestLogin:
         assert (await anon.get(ME, headers=headers)).status_code == 401
         again = await anon.post(LOGIN, json={"email": operator["email"], "password": OPERATOR_PASSWORD})
         assert again.status_code == 401
+
+    async def test_a_hash_made_with_older_parameters_is_replaced_at_login_and_tokens_stay(
+        self, admin: httpx.AsyncClient, anon: httpx.AsyncClient, db: asyncpg.Connection
+    ) -> None:
+        operator = await new_operator(admin)
+        operator_id = uuid.UUID(operator["id"])
+        token = (await anon.post(LOGIN, json={"email": operator["email"], "password": OPERATOR_PASSWORD})).json()
+        older = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4).hash(OPERATOR_PASSWORD)
+        await db.execute("UPDATE admin_users SET password_hash = $1 WHERE id = $2", older, operator_id)
+        assert security.needs_rehash(older)
+
+        again = await anon.post(LOGIN, json={"email": operator["email"], "password": OPERATOR_PASSWORD})
+        assert again.status_code == 200, again.text
+        stored = await db.fetchval("SELECT password_hash FROM admin_users WHERE id = $1", operator_id)
+        assert stored != older
+        assert not security.needs_rehash(stored)
+        assert await security.verify_password(stored, OPERATOR_PASSWORD)
+        # The password did not change: the token issued before is still good.
+        me = await anon.get(ME, headers={"Authorization": f"Bearer {token['access_token']}"})
+        assert me.status_code == 200
+
+        wrong = await anon.post(LOGIN, json={"email": operator["email"], "password": "not it"})
+        assert wrong.status_code == 401
+        assert await db.fetchval("SELECT password_hash FROM admin_users WHERE id = $1", operator_id) == stored
 
 
 class TestClientAddress:

@@ -41,6 +41,15 @@ async def set_password(
     return version
 
 
+async def rehash_password(session: AsyncWriteSession, operator_id: uuid.UUID, *, was: str, password_hash: str) -> None:
+    """Replace the hash by one of the same password made with today's parameters, if it is still `was`; tokens stay
+    valid (the password did not change)."""
+    c = admin_users.c
+    await session.execute(
+        update(admin_users).where(c.id == operator_id, c.password_hash == was).values(password_hash=password_hash)
+    )
+
+
 @dataclass(frozen=True)
 class Identity:
     id: uuid.UUID

@@ -228,6 +228,11 @@ class LoginService:
             if throttled is not None:
                 return throttled
             valid = await security.verify_password(operator.password_hash if operator else None, credentials.password)
+            rehashed = (
+                await security.hash_password(credentials.password)
+                if valid and operator is not None and security.needs_rehash(operator.password_hash)
+                else None
+            )
 
         throttled = await self._throttled_under_lock(email, client, now)
         if throttled is not None:
@@ -241,6 +246,10 @@ class LoginService:
 
         async with _fail_closed("recorded"):
             await self._clear_failures(email, client, now)
+            if rehashed is not None:
+                await repository.rehash_password(
+                    self.session, operator.id, was=operator.password_hash, password_hash=rehashed
+                )
             actor = Actor(ActorKind.operator, operator.id, operator.role, operator.name)
             await self._audit(actor).record(
                 "auth.login", "admin_user", operator.id, {"client": {"before": None, "after": client.address}}
