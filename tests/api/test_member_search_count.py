@@ -140,3 +140,28 @@ async def test_has_photos_and_birth_years_are_counted_up_to_10000_too(
     exact = await client.get(MEMBERS, params={**born_1990, "has_photos": "false"}, headers={"Prefer": "count=exact"})
     assert exact.headers["X-Total-Count"] == str(many)
     assert "Preference-Applied" not in exact.headers
+
+
+async def test_a_search_with_has_photos_counts_the_photos_of_the_matches_only(
+    client: httpx.AsyncClient, db: asyncpg.Pool, services: ServiceUrls, names: tuple[str, str]
+) -> None:
+    # has_photos=true is applied to the members the search matched, outside their CTE (list_repository._capped_rows).
+    _, few = names
+    member = await db.fetchval("SELECT id FROM users WHERE name ILIKE $1 ORDER BY id LIMIT 1", f"%{few}%")
+    await db.execute(
+        "INSERT INTO user_photos (user_id, s3_key, content_type, display_order, status)"
+        " VALUES ($1, $2, 'image/jpeg', 0, 'pending')",
+        member,
+        f"photos/{member}/counted.jpg",
+    )
+    await wait_for_replica(services)
+    try:
+        with_photos = await client.get(MEMBERS, params={"q": few, "has_photos": "true"})
+        without = await client.get(MEMBERS, params={"q": few, "has_photos": "false"})
+        assert with_photos.status_code == without.status_code == 200
+        assert with_photos.headers["X-Total-Count"] == "1"
+        assert [row["id"] for row in with_photos.json()] == [str(member)]
+        assert without.headers["X-Total-Count"] == str(FEW - 1)
+    finally:
+        await db.execute("DELETE FROM user_photos WHERE user_id = $1", member)
+        await wait_for_replica(services)

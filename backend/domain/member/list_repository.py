@@ -118,8 +118,12 @@ def _status_and_gender(f: MemberFilters, alias: str) -> list[str]:
     return where
 
 
-def _where(query: MemberListQuery, p: _Params, extra: Sequence[str] = ()) -> str:
-    """` WHERE ...` over `users u` for the query's filters (and `extra` conditions), or an empty string."""
+_HAS_PHOTOS = "EXISTS (SELECT 1 FROM user_photos ph WHERE ph.user_id = {alias}.id AND ph.deleted_at IS NULL)"
+
+
+def _where(query: MemberListQuery, p: _Params, extra: Sequence[str] = (), *, photos: bool = True) -> str:
+    """` WHERE ...` over `users u` for the query's filters (and `extra` conditions), or an empty string; without
+    `photos`, leaving out `has_photos=true` (`_capped_rows` applies it itself)."""
     f = query.filters
     where: list[str] = []
     if not f.include_deleted:
@@ -147,8 +151,8 @@ def _where(query: MemberListQuery, p: _Params, extra: Sequence[str] = ()) -> str
             "EXISTS (SELECT 1 FROM user_subscriptions s WHERE s.id = u.id AND s.status = 'active'"
             f" AND {_one_of('s.plan', f.plan)})"
         )
-    if f.has_photos is not None:
-        has = "EXISTS (SELECT 1 FROM user_photos ph WHERE ph.user_id = u.id AND ph.deleted_at IS NULL)"
+    if f.has_photos is not None and (photos or not f.has_photos):
+        has = _HAS_PHOTOS.format(alias="u")
         where.append(has if f.has_photos else f"NOT {has}")
     if f.id is not None:
         where.append(f"u.id = ANY({p(f.id)}::uuid[])" if f.id else "false")
@@ -250,14 +254,21 @@ def _page(query: MemberListQuery, p: _Params) -> str:
 def _capped_rows(query: MemberListQuery, p: _Params, cap: int) -> str:
     """The number of matching members, counted no further than `cap`: the scan stops at the cap's row.
 
-    The matches are a MATERIALIZED CTE, which PostgreSQL plans for all its rows and runs only as far as the LIMIT
-    reads it. With the LIMIT in sight of the scan, a common name part at 5M members (130,000 estimated matches) was
-    planned as a sequential scan expected to stop early: it ran `ILIKE` over 400,000 rows, 136 to 296 ms, where
-    the trigram index's bitmap took 25 to 42 ms (docs/decisions.md, "A search is counted up to 10,000").
+    The members matching on their own columns are a MATERIALIZED CTE, which PostgreSQL plans for all its rows and
+    runs only as far as the LIMIT reads it. With the LIMIT in sight of the scan, a common name part at 5M members
+    (130,000 estimated matches) was planned as a sequential scan expected to stop early: it ran `ILIKE` over
+    400,000 rows, 136 to 296 ms, where the trigram index's bitmap took 25 to 42 ms (docs/decisions.md, "A search
+    is counted up to 10,000").
+
+    `has_photos=true` is applied outside the CTE, with the LIMIT in sight: inside, planned for all its rows, it was
+    a hash join over every photo (3.5M at 1M members: 0.7 to 1 s for "female, has photos"), where probing the photo
+    index for the members read takes 10,001 probes at most (30 to 250 ms). `has_photos=false` stays inside: its
+    matches are few, and a probe per member would read them all.
     """
+    photos = " WHERE " + _HAS_PHOTOS.format(alias="m") if query.filters.has_photos else ""
     return (
-        f"(WITH matching AS MATERIALIZED (SELECT 1 FROM users u{_where(query, p)})"
-        f" SELECT count(*) FROM (SELECT 1 FROM matching LIMIT {int(cap)}) capped)"
+        f"(WITH matching AS MATERIALIZED (SELECT u.id FROM users u{_where(query, p, photos=False)})"
+        f" SELECT count(*) FROM (SELECT 1 FROM matching m{photos} LIMIT {int(cap)}) capped)"
     )
 
 
