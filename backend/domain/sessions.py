@@ -3,6 +3,7 @@
 from backend.infrastructure.database import (
     AsyncReadSession,
     AsyncWriteSession,
+    NewRow,
     ReadSessionFactory,
     Row,
     copy_query,
@@ -17,6 +18,7 @@ __all__ = [
     "AnySession",
     "AsyncReadSession",
     "AsyncWriteSession",
+    "NewRow",
     "ReadSessionFactory",
     "Row",
     "copy_query",

@@ -7,21 +7,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Select, func, insert, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from backend.domain.audit.models import AuditLog
-from backend.domain.sessions import AnySession, AsyncWriteSession
+from backend.domain.sessions import AnySession, AsyncWriteSession, NewRow, write_together
 from backend.infrastructure.paging import by_created_at
 
 audit_log = AuditLog.__table__  # type: ignore[attr-defined]
 
 
-async def add(session: AsyncWriteSession, row: Insert) -> None:
-    """Append one row (`row_insert`'s statement), in the caller's transaction."""
-    await session.execute(row)
+async def add(session: AsyncWriteSession, row: NewRow) -> None:
+    """Append one row (`new_row`'s), in the caller's transaction."""
+    await write_together(session, row)
 
 
-def row_insert(
+def new_row(
     *,
     actor_type: str,
     actor_id: uuid.UUID | None,
@@ -30,16 +30,19 @@ def row_insert(
     entity_id: str,
     changes: dict[str, Any],
     request_id: str | None,
-) -> Insert:
-    """The INSERT of one row, for a caller that runs it together with others (`write_together`)."""
-    return insert(audit_log).values(
-        actor_type=actor_type,
-        actor_id=actor_id,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        changes=changes,
-        request_id=request_id,
+) -> NewRow:
+    """One row of the trail, for `add` or for a caller that writes it together with its own rows (`write_together`)."""
+    return NewRow(
+        audit_log,
+        {
+            "actor_type": actor_type,
+            "actor_id": actor_id,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "changes": changes,
+            "request_id": request_id,
+        },
     )
 
 

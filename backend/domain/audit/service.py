@@ -8,14 +8,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Insert
-
 from backend.domain.audit import repository
 from backend.domain.audit.repository import AuditQuery
 from backend.domain.audit.schemas import AuditFilters, AuditRead
 from backend.domain.identity import Actor, AuditContext, Role
 from backend.domain.ordering import created_id_position
-from backend.domain.sessions import AsyncReadSession, AsyncWriteSession
+from backend.domain.sessions import AsyncReadSession, AsyncWriteSession, NewRow
 from backend.domain.timebounds import end_of, start_of
 
 
@@ -51,10 +49,10 @@ class AuditTrail:
         """One audit row for a change about to be committed."""
         await repository.add(self.session, self.row(action, entity_type, entity_id, diff))
 
-    def row(self, action: str, entity_type: str, entity_id: object, diff: dict[str, Any]) -> Insert:
-        """`record`'s statement, for a caller that runs it together with its own writes (`write_together`)."""
+    def row(self, action: str, entity_type: str, entity_id: object, diff: dict[str, Any]) -> NewRow:
+        """`record`'s row, for a caller that writes it together with its own rows (`write_together`)."""
         actor = self.context.actor
-        return repository.row_insert(
+        return repository.new_row(
             actor_type=actor.kind.value,
             actor_id=actor.id,
             action=action,

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Insert, delete, func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -25,7 +25,7 @@ from backend.domain.member.models import (
     UserProfile,
     UserSubscription,
 )
-from backend.domain.sessions import AnySession, AsyncWriteSession, fetch, write_together
+from backend.domain.sessions import AnySession, AsyncWriteSession, NewRow, fetch, write_together
 
 users = User.__table__  # type: ignore[attr-defined]
 phone_blocks = PhoneBlock.__table__  # type: ignore[attr-defined]
@@ -190,27 +190,36 @@ async def save_member(
         await session.refresh(user)
 
 
-async def save_decision(session: AsyncWriteSession, user: User, note: Insert, audit_row: Insert, event: Insert) -> None:
+_DECISION = (
+    update(users)
+    .where(users.c.id == bindparam("member_id", type_=users.c.id.type))
+    .values(
+        status=bindparam("to_status", type_=users.c.status.type),
+        suspended_until=bindparam("to_suspended_until", type_=users.c.suspended_until.type),
+        claimed_by=bindparam("to_claimed_by", type_=users.c.claimed_by.type),
+        claimed_until=bindparam("to_claimed_until", type_=users.c.claimed_until.type),
+        version=users.c.version + 1,
+        updated_at=func.now(),
+    )
+)
+
+
+async def save_decision(session: AsyncWriteSession, user: User, note: NewRow, audit_row: NewRow, event: NewRow) -> None:
     """Write a review decision: the locked user row's decision columns (status, suspension, claim) with the next
-    version, and the decision's note, audit row and outbox event, in one statement (one round trip; a Core UPDATE:
-    no unit of work to compute for one row on the hottest write path).
+    version, and the decision's note, audit row and outbox event, in one statement built once (`write_together`:
+    one round trip, and no unit of work to compute for one row on the hottest write path).
 
     The object leaves the session first, so that the commit flushes nothing more of it; its version is moved on here
     as on the server, and its server-set `updated_at` stays unloaded (a decision answers from its own query)."""
     session.expunge(user)
-    member = (
-        update(users)
-        .where(users.c.id == user.id)
-        .values(
-            status=user.status,
-            suspended_until=user.suspended_until,
-            claimed_by=user.claimed_by,
-            claimed_until=user.claimed_until,
-            version=users.c.version + 1,
-            updated_at=func.now(),
-        )
-    )
-    await write_together(session, note, audit_row, event, member)
+    decided = {
+        "member_id": user.id,
+        "to_status": user.status,
+        "to_suspended_until": user.suspended_until,
+        "to_claimed_by": user.claimed_by,
+        "to_claimed_until": user.claimed_until,
+    }
+    await write_together(session, note, audit_row, event, then=_DECISION, params=decided)
     user.version += 1
 
 
@@ -250,13 +259,13 @@ async def add_note(session: AsyncWriteSession, note: MemberNote, *, reload: bool
     return note
 
 
-async def insert_note_audited(session: AsyncWriteSession, note: Insert, audit_row: Insert) -> dict[str, Any]:
+async def insert_note_audited(session: AsyncWriteSession, note: NewRow, audit_row: NewRow) -> dict[str, Any]:
     """An operator's note and its audit row, written in one statement; the note's columns as stored."""
-    result = await write_together(session, audit_row, note.returning(*member_notes.c))
+    result = await write_together(session, audit_row, note, returning=True)
     return dict(result.mappings().one())
 
 
-def note_insert(
+def note_row(
     *,
     note_id: uuid.UUID,
     user_id: uuid.UUID,
@@ -264,10 +273,18 @@ def note_insert(
     kind: NoteKind,
     content: str,
     reason_code: str | None,
-) -> Insert:
-    """The INSERT of one note, for a caller that runs it together with others (`write_together`)."""
-    return insert(member_notes).values(
-        id=note_id, user_id=user_id, author_id=author_id, kind=kind, content=content, reason_code=reason_code
+) -> NewRow:
+    """One note, for a caller that writes it together with other rows (`write_together`)."""
+    return NewRow(
+        member_notes,
+        {
+            "id": note_id,
+            "user_id": user_id,
+            "author_id": author_id,
+            "kind": kind,
+            "content": content,
+            "reason_code": reason_code,
+        },
     )
 
 

@@ -17,7 +17,6 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Insert
 from sqlalchemy.exc import IntegrityError
 
 from backend.domain.audit.service import AuditTrail, changes
@@ -42,7 +41,7 @@ from backend.domain.member.service import detail_of
 from backend.domain.outbox.service import enqueue
 from backend.domain.outbox.service import event as outbox_event
 from backend.domain.reasons import LABELS, ReasonCode
-from backend.domain.sessions import AsyncWriteSession
+from backend.domain.sessions import AsyncWriteSession, NewRow
 from backend.infrastructure.storage import Storage
 
 USER_FIELDS = ("phone", "name", "gender", "birth_year")
@@ -307,11 +306,11 @@ class MemberWriteService:
 
     def _records(
         self, rule: ReviewRule, decision: Decision, user: User, previous: MemberStatus, diff: dict[str, Any]
-    ) -> tuple[Insert, Insert, Insert]:
-        """The INSERTs of the decision's note (its text, else its code's label), audit row and outbox event."""
+    ) -> tuple[NewRow, NewRow, NewRow]:
+        """The rows of the decision's note (its text, else its code's label), audit row and outbox event."""
         code = decision.reason_code.value if decision.reason_code is not None else None
         label = LABELS[decision.reason_code] if decision.reason_code is not None else rule.note_kind.value
-        note = repository.note_insert(
+        note = repository.note_row(
             note_id=uuid.uuid4(),
             user_id=user.id,
             author_id=_operator_id(self.context),
@@ -373,7 +372,7 @@ class MemberWriteService:
         if not await repository.lock_live_member_shared(self.session, member_id):
             raise NotFoundError(f"No member with id {member_id}.")
         note_id = uuid.uuid4()
-        note = repository.note_insert(
+        note = repository.note_row(
             note_id=note_id,
             user_id=member_id,
             author_id=_operator_id(self.context),

@@ -10,13 +10,11 @@ from typing import Any
 from sqlalchemy import (
     ColumnClause,
     ColumnElement,
-    Insert,
     Interval,
     Select,
     String,
     delete,
     func,
-    insert,
     literal,
     literal_column,
     select,
@@ -24,7 +22,7 @@ from sqlalchemy import (
 )
 
 from backend.domain.outbox.models import OutboxEvent, OutboxStatus
-from backend.domain.sessions import AnySession, AsyncWriteSession
+from backend.domain.sessions import AnySession, AsyncWriteSession, NewRow, write_together
 from backend.infrastructure.paging import by_created_at
 
 outbox = OutboxEvent.__table__  # type: ignore[attr-defined]
@@ -39,15 +37,15 @@ async def add(
     session: AsyncWriteSession, topic: str, payload: dict[str, Any], *, due_at: datetime | None = None
 ) -> None:
     """Insert one pending event in the caller's transaction, due now or at `due_at`."""
-    await session.execute(event_insert(topic, payload, due_at=due_at))
+    await write_together(session, event_row(topic, payload, due_at=due_at))
 
 
-def event_insert(topic: str, payload: dict[str, Any], *, due_at: datetime | None = None) -> Insert:
-    """The INSERT of one pending event, for a caller that runs it together with others (`write_together`)."""
+def event_row(topic: str, payload: dict[str, Any], *, due_at: datetime | None = None) -> NewRow:
+    """One pending event, for `add` or for a caller that writes it together with its own rows (`write_together`)."""
     values: dict[str, Any] = {"topic": topic, "payload": payload}
     if due_at is not None:
         values["next_attempt_at"] = due_at
-    return insert(outbox).values(**values)
+    return NewRow(outbox, values)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Insert
 
 from backend.domain.audit.service import AuditTrail, changes
 from backend.domain.errors import ConflictError, NotFoundError
@@ -30,7 +29,7 @@ from backend.domain.outbox import repository
 from backend.domain.outbox.models import OutboxStatus
 from backend.domain.outbox.repository import ClaimedEvent, OutboxQuery
 from backend.domain.outbox.schemas import OutboxEventRead, OutboxFilters
-from backend.domain.sessions import AnySession, AsyncReadSession, AsyncWriteSession
+from backend.domain.sessions import AnySession, AsyncReadSession, AsyncWriteSession, NewRow
 
 # Set on a session that enqueued events, so the request can nudge the worker right after its commit.
 OUTBOX_PENDING = "outbox_pending"
@@ -52,11 +51,11 @@ async def enqueue(
         session.info[OUTBOX_PENDING] = True
 
 
-def event(session: AsyncWriteSession, topic: str, payload: dict[str, Any]) -> Insert:
-    """`enqueue`'s statement for an event due now, for a caller that runs it in this session's transaction together
-    with its own writes (`write_together`)."""
+def event(session: AsyncWriteSession, topic: str, payload: dict[str, Any]) -> NewRow:
+    """`enqueue`'s row for an event due now, for a caller that writes it in this session's transaction together
+    with its own rows (`write_together`)."""
     session.info[OUTBOX_PENDING] = True
-    return repository.event_insert(topic, payload)
+    return repository.event_row(topic, payload)
 
 
 async def enqueue_object_deletion(
