@@ -222,6 +222,8 @@ class UserPhoto(SQLModel, table=True):
         CheckConstraint("display_order >= 0", name="display_order"),
         # Not partial: ON DELETE CASCADE from users needs to find deleted photos too.
         Index("ix_user_photos_user_id_display_order", "user_id", "display_order"),
+        # "Has photos?" for a member, answered from the index alone (member lists' has_photos filter).
+        Index("ix_user_photos_live_user_id", "user_id", postgresql_where=text("deleted_at IS NULL")),
         Index("ix_user_photos_status", "status", postgresql_where=text("deleted_at IS NULL AND status = 'pending'")),
         Index(
             "ix_user_photos_uploading_created_at",
