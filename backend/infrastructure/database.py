@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import asyncpg
 import orjson
-from sqlalchemy import Insert, Result, Table, Update, bindparam, insert, text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy import Insert, Result, Table, Update, bindparam, event, insert, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -211,26 +211,64 @@ def _connect_args(settings: Settings, *, read_only: bool = False) -> dict[str, A
     return args
 
 
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A primary connection that waited longer than this in the pool is pinged before it is handed out
+(docs/decisions.md, "A pre-ping after an idle second")."""
+
+_RETURNED_AT = "memberdesk_returned_at"
+
+
 def create_engine(url: str, settings: Settings, *, read_only: bool = False, pre_ping: bool = True) -> AsyncEngine:
     """An asyncpg engine with the pool bounds and timeouts from settings.
 
     `read_only`: autocommit on read-only connections (see the module's docstring). Replicas go without a
-    pre-ping, the primary keeps it (docs/decisions.md: "No pre-ping on replicas").
+    pre-ping (docs/decisions.md: "No pre-ping on replicas"); with `pre_ping`, a connection is pinged when it
+    waited in the pool for PING_AFTER_IDLE_SECONDS or more (`_ping_after_idle`).
     """
     options: dict[str, Any] = {}
     if read_only:
         options["isolation_level"] = "READ COMMITTED" if settings.database_pgbouncer else "AUTOCOMMIT"
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_seconds,
-        pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args=_connect_args(settings, read_only=read_only),
         json_deserializer=orjson.loads,  # jsonb values (a detail's relations) decoded several times faster
         **options,
     )
+    if pre_ping:
+        _ping_after_idle(engine, PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+def _ping_after_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """SQLAlchemy's pre-ping, for connections that waited in the pool `idle_seconds` or more only.
+
+    A connection back from a request a moment ago is handed out as it is: a server that went away in that moment
+    failed that request's neighbours too, and the first error on it makes the pool drop every connection older than
+    the error (SQLAlchemy's invalidation on a disconnect). One that waited longer, where a restart, a proxy's idle
+    timeout or a network drop could have passed unseen, is pinged; when the ping fails the pool replaces the
+    connection (DisconnectionError: up to three new attempts) and the request never sees it."""
+    pool = engine.sync_engine.pool
+    dialect = engine.dialect
+
+    def returned(dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        at = record.info.get(_RETURNED_AT)
+        if at is not None and time.monotonic() - at < idle_seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"a pooled connection failed its ping: {exc}") from exc
+
+    event.listen(pool, "connect", returned)  # a new connection needs no ping
+    event.listen(pool, "checkin", returned)
+    event.listen(pool, "checkout", ping_if_idle)
 
 
 def create_probe_engine(url: str, settings: Settings) -> AsyncEngine:

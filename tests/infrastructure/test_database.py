@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import event, make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from backend.api.state import app_state
-from backend.infrastructure.database import Database, fetch, is_timed_out, is_unavailable
+from backend.infrastructure.database import PING_AFTER_IDLE_SECONDS, Database, fetch, is_timed_out, is_unavailable
 from backend.infrastructure.replication import lsn_to_int, parse_lsn
 from backend.infrastructure.settings import Settings
 from devtools.services import ServiceUrls
@@ -65,6 +66,59 @@ class TestReadSession:
             assert (await session.execute(text("SHOW transaction_read_only"))).scalar_one() == "off"
             assert (await session.execute(text("SELECT pg_is_in_recovery()"))).scalar_one() is False
             await session.rollback()
+
+
+class TestPingAfterIdle:
+    """The primary's pool pings a connection only after it waited PING_AFTER_IDLE_SECONDS (docs/decisions.md, "A
+    pre-ping after an idle second")."""
+
+    async def _backend_pid(self, database: Database) -> int:
+        async with database.write_session() as session:
+            pid: int = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            await session.rollback()
+        return pid
+
+    async def test_a_connection_back_a_moment_ago_is_handed_out_without_a_ping(
+        self, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        database = Database.from_settings(settings)
+        pings: list[object] = []
+        real = database.primary.dialect.do_ping
+
+        def counted(conn: Any) -> bool:
+            pings.append(conn)
+            return real(conn)
+
+        monkeypatch.setattr(database.primary.dialect, "do_ping", counted)
+        try:
+            first = await self._backend_pid(database)
+            assert await self._backend_pid(database) == first
+            assert pings == []
+            await asyncio.sleep(PING_AFTER_IDLE_SECONDS + 0.1)
+            assert await self._backend_pid(database) == first
+            assert len(pings) == 1
+        finally:
+            await database.dispose()
+
+    async def test_a_connection_lost_while_it_waited_is_replaced_before_use(
+        self, settings: Settings, db: asyncpg.Pool
+    ) -> None:
+        database = Database.from_settings(settings)
+        try:
+            lost = await self._backend_pid(database)
+            assert await db.fetchval("SELECT pg_terminate_backend($1)", lost)
+            await asyncio.sleep(PING_AFTER_IDLE_SECONDS + 0.1)
+            replaced = await self._backend_pid(database)  # no error: the ping found it dead
+            assert replaced != lost
+            # Back a moment ago, it is not pinged: its loss is the request's error (and the pool then drops it).
+            assert await db.fetchval("SELECT pg_terminate_backend($1)", replaced)
+            await asyncio.sleep(0.1)
+            with pytest.raises(DBAPIError) as failed:
+                await self._backend_pid(database)
+            assert is_unavailable(failed.value)
+            assert await self._backend_pid(database) not in (lost, replaced)
+        finally:
+            await database.dispose()
 
 
 class TestStatementTimeout:
