@@ -18,6 +18,7 @@ from backend.domain.admin.schemas import OperatorRead
 from backend.domain.idempotency import service as idempotency_service
 from backend.domain.idempotency.service import ANSWER_LOST_AFTER_SECONDS
 from backend.domain.identity import Role
+from backend.domain.member import repository as member_repository
 from devtools.services import ServiceUrls
 from tests.conftest import wait_for_replica
 from tests.factories import create_member, unique_phone
@@ -143,6 +144,30 @@ class TestEditMember:
         winner = next(r for r in responses if r.status_code == 200).json()["name"]
         assert await db.fetchval("SELECT name FROM users WHERE id = $1", member_id) == winner
         assert await db.fetchval("SELECT version FROM users WHERE id = $1", member_id) == 2
+
+    async def test_a_phone_taken_past_the_check_is_409_from_the_unique_index_and_writes_nothing(
+        self, admin: httpx.AsyncClient, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A writer that took the phone without its lock (straight SQL, say) is seen by the unique index of live
+        phones: the create's and the edit's one statement fail on it, and the answer is the same 409."""
+
+        async def nobody(*args: object) -> tuple[bool, None]:
+            return False, None
+
+        monkeypatch.setattr(member_repository, "phone_in_use", nobody)
+        phone = unique_phone()
+        await create_member(db, phone=phone)
+        name = f"Raced {uuid.uuid4().hex[:6]}"
+        created = await admin.post(MEMBERS, json=new_member_body(phone=phone, name=name))
+        assert created.status_code == 409, created.text
+        assert created.json()["field"] == "phone"
+        assert await db.fetchval("SELECT count(*) FROM users WHERE name = $1", name) == 0
+        member_id = await create_member(db)
+        edited = await admin.patch(f"{MEMBERS}/{member_id}", json={"phone": phone, "name": name})
+        assert edited.status_code == 409, edited.text
+        assert edited.json()["field"] == "phone"
+        assert await db.fetchval("SELECT name FROM users WHERE id = $1", member_id) != name
+        assert await db.fetchval("SELECT version FROM users WHERE id = $1", member_id) == 1
 
     async def test_phone_taken_by_another_live_member_is_409(
         self, admin: httpx.AsyncClient, db: asyncpg.Connection

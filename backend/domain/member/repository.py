@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import Update, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -104,12 +106,6 @@ async def lock_phone(session: AsyncWriteSession, phone_hash: str) -> None:
     )
 
 
-async def phone_blocked(session: AnySession, phone_hash: str) -> bool:
-    """Whether a ban blocks the phone with this keyed hash."""
-    stmt = select(phone_blocks.c.phone_hash).where(phone_blocks.c.phone_hash == phone_hash).limit(1)
-    return (await session.execute(stmt)).first() is not None
-
-
 async def block_phone(session: AsyncWriteSession, phone_hash: str, member_id: uuid.UUID, reason_code: str) -> None:
     """Block the phone for the ban of `member_id` (one row per phone and banned member)."""
     await session.execute(
@@ -159,18 +155,31 @@ async def lock_expired_suspension(session: AsyncWriteSession, member_id: uuid.UU
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def live_phone_owner(session: AnySession, phone: str) -> uuid.UUID | None:
-    """The live member using `phone`, if any."""
-    stmt = select(users.c.id).where(users.c.phone == phone, users.c.deleted_at.is_(None))
-    owner: uuid.UUID | None = (await session.execute(stmt)).scalar_one_or_none()
-    return owner
+async def phone_in_use(session: AnySession, phone_hash: str, phone: str) -> tuple[bool, uuid.UUID | None]:
+    """Whether a ban blocks the phone (by its keyed hash), and the live member using it if any: one round trip."""
+    blocked = select(phone_blocks.c.phone_hash).where(phone_blocks.c.phone_hash == phone_hash).exists()
+    owner = select(users.c.id).where(users.c.phone == phone, users.c.deleted_at.is_(None)).scalar_subquery()
+    row = (await session.execute(select(blocked.label("blocked"), owner.label("owner")))).one()
+    return bool(row.blocked), row.owner
 
 
-async def add_member(session: AsyncWriteSession, user: User) -> None:
-    """Insert the user row and load its server defaults."""
-    session.add(user)
-    await session.flush()
-    await session.refresh(user)
+PHONE_UNIQUE = "uq_users_phone_live"
+"""The unique index of live members' phones: a violation of it is a phone taken meanwhile."""
+
+
+async def add_member(session: AsyncWriteSession, rows: Sequence[NewRow]) -> None:
+    """Insert a new member's rows (its user row first, then its relations and audit row) in one statement."""
+    await write_together(session, *rows)
+
+
+def member_row(values: dict[str, Any]) -> NewRow:
+    """A new user row (its id given; the server sets the rest), for `add_member`."""
+    return NewRow(users, values)
+
+
+def relation_row(relation: str, member_id: uuid.UUID, values: dict[str, Any]) -> NewRow:
+    """A new member's one-per-member row of `relation` (profile, lifestyle, preference), for `add_member`."""
+    return NewRow(_RELATION_TABLES[relation], {"id": member_id, **values})
 
 
 async def save_member(
@@ -220,6 +229,31 @@ async def save_decision(session: AsyncWriteSession, user: User, note: NewRow, au
         "to_claimed_until": user.claimed_until,
     }
     await write_together(session, note, audit_row, event, then=_DECISION, params=decided)
+    user.version += 1
+
+
+@functools.cache
+def _edit(fields: tuple[str, ...]) -> Update:
+    """The UPDATE of an edit of these user columns (bound as `to_<column>`), with the next version: one per set of
+    columns an edit can name, built once."""
+    c = users.c
+    values: dict[Any, Any] = {c[field]: bindparam(f"to_{field}", type_=c[field].type) for field in fields}
+    return (
+        update(users)
+        .where(c.id == bindparam("member_id", type_=c.id.type))
+        .values({**values, c.version: c.version + 1, c.updated_at: func.now()})
+    )
+
+
+async def save_edit(session: AsyncWriteSession, user: User, fields: dict[str, Any], audit_row: NewRow) -> None:
+    """Write the given columns of the locked user row with the next version, and the edit's audit row, in one
+    statement (`write_together`). The object leaves the session first (the commit flushes nothing more of it), its
+    version moved on here as on the server; the server-set `updated_at` stays unloaded (an edit answers from its own
+    query)."""
+    session.expunge(user)
+    edit = _edit(tuple(sorted(fields)))
+    params = {"member_id": user.id, **{f"to_{field}": value for field, value in fields.items()}}
+    await write_together(session, audit_row, then=edit, params=params)
     user.version += 1
 
 

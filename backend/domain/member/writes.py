@@ -141,8 +141,8 @@ class MemberWriteService:
         self.storage = storage
         self.phone_key = phone_key
 
-    async def _detail(self, user: User) -> MemberDetailRead:
-        row = await repository.member_detail(self.session, user.id, include_deleted=True)
+    async def _detail(self, member_id: uuid.UUID) -> MemberDetailRead:
+        row = await repository.member_detail(self.session, member_id, include_deleted=True)
         assert row is not None  # the row is locked by this transaction
         return await detail_of(row, self.storage)
 
@@ -171,9 +171,9 @@ class MemberWriteService:
         sound whatever else frees the phone.)"""
         digest = phone_hash(self.phone_key, phone)
         await repository.lock_phone(self.session, digest)
-        if await repository.phone_blocked(self.session, digest):
+        blocked, owner = await repository.phone_in_use(self.session, digest, phone)
+        if blocked:
             raise _phone_blocked(phone)
-        owner = await repository.live_phone_owner(self.session, phone)
         if owner is not None and owner != member_id:
             raise _phone_taken(phone)
 
@@ -184,24 +184,28 @@ class MemberWriteService:
             raise _phone_taken(_phone_of(user)) from exc
 
     async def create(self, data: MemberCreate) -> MemberDetailRead:
-        """A member with profile (and lifestyle, preference) in one transaction; 409 for a phone in use or blocked."""
+        """A member with profile (and lifestyle, preference) in one transaction; 409 for a phone in use or blocked.
+
+        The user row, its relations and the audit row are one statement (`add_member`)."""
         await self._check_phone(data.phone, None)
-        user = User(
-            phone=data.phone, name=data.name, gender=data.gender, birth_year=data.birth_year, status=data.status
-        )
-        try:
-            await repository.add_member(self.session, user)
-        except IntegrityError as exc:
-            raise _phone_taken(data.phone) from exc
-        diff = changes(None, {field: getattr(user, field) for field in (*USER_FIELDS, "status")})
+        member_id = uuid.uuid4()
+        fields: dict[str, Any] = {field: getattr(data, field) for field in (*USER_FIELDS, "status")}
+        rows = [repository.member_row({"id": member_id, **fields})]
+        diff = changes(None, fields)
         for relation in RELATIONS:
             part = getattr(data, relation)
             if part is not None:
                 values = part.model_dump()
-                await repository.upsert_relation(self.session, relation, user.id, values)
+                rows.append(repository.relation_row(relation, member_id, values))
                 diff |= changes(None, _flat(relation, values))
-        await self.audit.record("member.created", "member", user.id, diff)
-        return await self._detail(user)
+        rows.append(self.audit.row("member.created", "member", member_id, diff))
+        try:
+            await repository.add_member(self.session, rows)
+        except IntegrityError as exc:
+            if repository.PHONE_UNIQUE not in str(exc.orig):
+                raise
+            raise _phone_taken(data.phone) from exc
+        return await self._detail(member_id)
 
     async def update(self, member_id: uuid.UUID, data: MemberUpdate, expected_version: int | None) -> MemberDetailRead:
         """Change the given fields; 412 when `expected_version` is stale; the version moves on every change."""
@@ -224,10 +228,15 @@ class MemberWriteService:
                 _check_ranges({**current, **values})
             await repository.upsert_relation(self.session, relation, user.id, values)
             diff |= changes(_flat(relation, current), _flat(relation, {**current, **values}))
-        if diff:
-            await self._save(user, reload=False)  # the answer is read afresh by `_detail`
-            await self.audit.record("member.updated", "member", user.id, diff)
-        return await self._detail(user)
+        if diff:  # the row and its audit row in one statement; the answer is read afresh by `_detail`
+            audit_row = self.audit.row("member.updated", "member", user.id, diff)
+            try:
+                await repository.save_edit(self.session, user, given, audit_row)
+            except IntegrityError as exc:  # a concurrent writer took the phone first
+                if repository.PHONE_UNIQUE not in str(exc.orig):
+                    raise
+                raise _phone_taken(_phone_of(user)) from exc
+        return await self._detail(user.id)
 
     async def replace(self, member_id: uuid.UUID, data: MemberReplace, if_match: int | None) -> MemberDetailRead:
         """react-admin's PUT: read-only fields echoed unchanged are accepted, changed ones refused."""
@@ -253,11 +262,11 @@ class MemberWriteService:
         before = _user_state(user)
         await self._save(user, deleted=False)
         await self.audit.record("member.restored", "member", user.id, changes(before, _user_state(user)))
-        return await self._detail(user)
+        return await self._detail(user.id)
 
     async def decide(self, member_id: uuid.UUID, decision: Decision, expected_version: int | None) -> MemberDetailRead:
         """A review decision on one member, answered with the member as it is now (see `apply`)."""
-        return await self._detail(await self.apply(member_id, decision, expected_version))
+        return await self._detail((await self.apply(member_id, decision, expected_version)).id)
 
     async def apply(self, member_id: uuid.UUID, decision: Decision, expected_version: int | None = None) -> User:
         """approve, reject, suspend, ban or unban: the status, a note, an audit row and an outbox event, in the
