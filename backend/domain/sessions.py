@@ -3,13 +3,12 @@
 from backend.infrastructure.database import (
     AsyncReadSession,
     AsyncWriteSession,
-    NewRow,
     ReadSessionFactory,
     Row,
     copy_query,
     fetch,
-    write_together,
 )
+from backend.infrastructure.together import NewRow, write_together
 
 # A repository that only reads accepts either; one that writes accepts only AsyncWriteSession.
 AnySession = AsyncReadSession | AsyncWriteSession

@@ -7,10 +7,11 @@ operators editing at once exactly one wins and the other gets 412.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -116,6 +117,18 @@ def _phone_taken(phone: str) -> ConflictError:
     return ConflictError(f"The phone {phone} is already used by a live member.", field="phone")
 
 
+@contextlib.contextmanager
+def _phone_unique(phone: str) -> Iterator[None]:
+    """A write refused by the unique index of live phones (a writer took the phone past the check, under no lock of
+    ours) answers as the check would: 409 naming `phone`. Any other integrity error goes on."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if repository.PHONE_UNIQUE not in str(exc.orig):
+            raise
+        raise _phone_taken(phone) from exc
+
+
 def _phone_blocked(phone: str) -> ConflictError:
     return ConflictError(
         f"The phone {phone} is blocked: a member who used it was banned.", field="phone", problem="blocked"
@@ -178,10 +191,8 @@ class MemberWriteService:
             raise _phone_taken(phone)
 
     async def _save(self, user: User, *, deleted: bool | None = None, reload: bool = True) -> None:
-        try:
+        with _phone_unique(_phone_of(user)):
             await repository.save_member(self.session, user, deleted=deleted, reload=reload)
-        except IntegrityError as exc:  # a concurrent writer took the phone first
-            raise _phone_taken(_phone_of(user)) from exc
 
     async def create(self, data: MemberCreate) -> MemberDetailRead:
         """A member with profile (and lifestyle, preference) in one transaction; 409 for a phone in use or blocked.
@@ -199,12 +210,8 @@ class MemberWriteService:
                 rows.append(repository.relation_row(relation, member_id, values))
                 diff |= changes(None, _flat(relation, values))
         rows.append(self.audit.row("member.created", "member", member_id, diff))
-        try:
+        with _phone_unique(data.phone):
             await repository.add_member(self.session, rows)
-        except IntegrityError as exc:
-            if repository.PHONE_UNIQUE not in str(exc.orig):
-                raise
-            raise _phone_taken(data.phone) from exc
         return await self._detail(member_id)
 
     async def update(self, member_id: uuid.UUID, data: MemberUpdate, expected_version: int | None) -> MemberDetailRead:
@@ -230,12 +237,8 @@ class MemberWriteService:
             diff |= changes(_flat(relation, current), _flat(relation, {**current, **values}))
         if diff:  # the row and its audit row in one statement; the answer is read afresh by `_detail`
             audit_row = self.audit.row("member.updated", "member", user.id, diff)
-            try:
+            with _phone_unique(_phone_of(user)):
                 await repository.save_edit(self.session, user, given, audit_row)
-            except IntegrityError as exc:  # a concurrent writer took the phone first
-                if repository.PHONE_UNIQUE not in str(exc.orig):
-                    raise
-                raise _phone_taken(_phone_of(user)) from exc
         return await self._detail(user.id)
 
     async def replace(self, member_id: uuid.UUID, data: MemberReplace, if_match: int | None) -> MemberDetailRead:
