@@ -14,14 +14,11 @@ from backend.infrastructure.database import AsyncWriteSession
 
 @dataclass(frozen=True, slots=True)
 class NewRow:
-    """One row to insert: its table and the values of its columns (the others take their defaults). `write_together`
-    runs rows in one statement; `insert` is the row's own INSERT."""
+    """One row to insert, for `write_together`: its table and the values of its columns (the others take their
+    defaults)."""
 
     table: Table
     values: Mapping[str, Any]
-
-    def insert(self) -> Insert:
-        return insert(self.table).values(dict(self.values))
 
 
 _TOGETHER: dict[tuple[Any, ...], Insert | Update] = {}
@@ -51,11 +48,11 @@ async def write_together(
     params: Mapping[str, Any] | None = None,
     returning: bool = False,
 ) -> Result[Any]:
-    """Insert rows that depend on nothing of each other, and run `then` (an UPDATE whose bind parameters `params`
-    gives; their names must not be columns of its table), as one statement: the INSERTs as data-modifying CTEs of the
-    last statement (the last INSERT, or `then`), which PostgreSQL runs once each, in the statement's snapshot, with
-    their triggers at the statement's end. One round trip instead of one each. With `returning`, the last row comes
-    back as stored.
+    """Insert rows, and run `then` (an UPDATE whose bind parameters `params` gives; their names must not be columns
+    of its table), as one statement: the INSERTs as data-modifying CTEs of the last statement (the last INSERT, or
+    `then`), which PostgreSQL runs once each, in the statement's snapshot. No row may need another's RETURNING; their
+    triggers, foreign key checks included, run at the statement's end, so a member and its profile may go together.
+    One round trip instead of one each. With `returning`, the last row comes back as stored.
 
     The statement is built once per shape and kept: a hot path (every decision) pays neither SQLAlchemy's
     construction of three INSERTs and an UPDATE nor their cache key (half a millisecond of CPU), only the values."""
