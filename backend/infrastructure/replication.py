@@ -140,9 +140,13 @@ class ReplicaMonitor:
         self._primary_read_started = 0.0
 
     async def probe(self, name: str, primary_at: int | None) -> ReplicaHealth:
-        """One replica's health now (down when it does not answer within the deadline)."""
+        """One replica's health now (down when it does not answer within the deadline).
+
+        Deadlines here are `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` can swallow a cancellation
+        that arrives as the awaited probe ends, and the replica checks' loop then outlived its stop."""
         try:
-            state = await asyncio.wait_for(replica_state(self.replicas[name]), self.bounds.probe_timeout)
+            async with asyncio.timeout(self.bounds.probe_timeout):
+                state = await replica_state(self.replicas[name])
         except Exception as exc:
             return ReplicaHealth(healthy=False, error=f"{type(exc).__name__}: {exc}"[:200] or type(exc).__name__)
         return judge(state, primary_at, self.bounds)
@@ -150,7 +154,8 @@ class ReplicaMonitor:
     async def check(self) -> None:
         """Probe every replica once, concurrently, and record what changed."""
         try:
-            primary_at: int | None = await asyncio.wait_for(primary_lsn(self.primary), self.bounds.probe_timeout)
+            async with asyncio.timeout(self.bounds.probe_timeout):
+                primary_at: int | None = await primary_lsn(self.primary)
             self.primary_healthy = True
             self.saw_primary_at(primary_at)
         except Exception:
@@ -208,7 +213,8 @@ class ReplicaMonitor:
 
     async def _read_primary_position(self) -> int | None:
         try:
-            position = await asyncio.wait_for(primary_lsn(self.primary), self.bounds.probe_timeout)
+            async with asyncio.timeout(self.bounds.probe_timeout):
+                position = await primary_lsn(self.primary)
         except Exception:
             return None
         self.saw_primary_at(position)

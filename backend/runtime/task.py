@@ -17,6 +17,7 @@ class BackgroundTask:
     """
 
     name: ClassVar[str]
+    STOP_RECANCEL_SECONDS: ClassVar[float] = 1.0
 
     def __init__(self) -> None:
         self._task: asyncio.Task[None] | None = None
@@ -32,11 +33,14 @@ class BackgroundTask:
             self._task = asyncio.create_task(self.run(), name=self.name)
 
     async def stop(self) -> None:
-        """Cancel the loop and wait until it has ended."""
+        """Cancel the loop and wait until it has ended; cancelled again every STOP_RECANCEL_SECONDS while it runs, so
+        that a cancellation swallowed on its way (Python 3.11's `asyncio.wait_for` can) cannot keep it alive, and an
+        app's shutdown waiting for it, for ever."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            await asyncio.wait([task])
+            while not task.done():
+                task.cancel()
+                await asyncio.wait([task], timeout=self.STOP_RECANCEL_SECONDS)
             if not task.cancelled() and task.exception() is not None:
                 logger.error("%s had stopped on an error", self.name, exc_info=task.exception())
 

@@ -16,7 +16,8 @@ CHECK_TIMEOUT_SECONDS = 2.0
 
 
 async def _bounded(awaitable: Awaitable[T]) -> T:
-    return await asyncio.wait_for(awaitable, CHECK_TIMEOUT_SECONDS)
+    async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):  # not wait_for: on 3.11 it can swallow a cancellation
+        return await awaitable
 
 
 def _reason(exc: BaseException) -> str:

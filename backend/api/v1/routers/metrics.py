@@ -52,7 +52,8 @@ async def metrics(request: Request, database: DatabaseDep) -> Response:
     try:
         target = await database.read_target()
         async with target.sessions() as session:
-            counts = await asyncio.wait_for(backlog(session), BACKLOG_TIMEOUT_SECONDS)
+            async with asyncio.timeout(BACKLOG_TIMEOUT_SECONDS):
+                counts = await backlog(session)
         for status, count in counts.items():
             registry.outbox_events.labels(status).set(count)
     except Exception:  # a scrape still answers with what it has
