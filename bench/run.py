@@ -531,32 +531,36 @@ class Bench:
         self.progress = None
 
     def _profile(self, generator: LoadGenerator, app: Child, load: Load, scenario: str) -> None:
-        assert self.py_spy is not None
         slug = "".join(ch if ch.isalnum() else "-" for ch in load.name)
-        output = self.config.results_dir / f"profile-{slug}-c{load.concurrency}.txt"
-        recorder = profile.start(self.py_spy, app.pid, self.config.duration, output)
         unmeasured = LoadGenerator(generator.wrk, generator.workdir, self.config.duration + 1, 0)
-        unmeasured.run(load)
-        _, errors = recorder.communicate(timeout=60)
-        if output.exists():
-            summary = profile.summarize(output)
-            output.with_suffix(".summary.txt").write_text(summary + "\n")
-            print(f"profile of app {scenario} c={load.concurrency}: {output}\n{summary}", flush=True)
-        else:
-            print(f"py-spy wrote no profile: {errors.decode(errors='replace')[-500:]}", flush=True)
+        self._profiled(
+            app.pid,
+            self.config.duration,
+            f"profile-{slug}-c{load.concurrency}.txt",
+            f"{scenario} c={load.concurrency}",
+            lambda: unmeasured.run(load),
+        )
 
     def _profile_bulk(self, app_url: str, auth: Auth, dsn: str) -> None:
         """The bulk once more (not measured), under py-spy."""
-        assert self.py_spy is not None
         assert self.app is not None
-        output = self.config.results_dir / "profile-bulk.txt"
-        recorder = profile.start(self.py_spy, self.app.pid, bulk.RUNS * bulk.TARGET_SECONDS * 2, output)
-        bulk.measure_bulk(app_url, auth.headers(), dsn)
+        seconds = bulk.RUNS * bulk.TARGET_SECONDS * 2
+        self._profiled(
+            self.app.pid, seconds, "profile-bulk.txt", "bulk", lambda: bulk.measure_bulk(app_url, auth.headers(), dsn)
+        )
+
+    def _profiled(self, pid: int, seconds: float, name: str, label: str, drive: Callable[[], object]) -> None:
+        """`drive()` under py-spy on `pid` for `seconds`: the collapsed stacks in results/`name`, and their summary
+        beside them and printed."""
+        assert self.py_spy is not None
+        output = self.config.results_dir / name
+        recorder = profile.start(self.py_spy, pid, seconds, output)
+        drive()
         _, errors = recorder.communicate(timeout=60)
         if output.exists():
             summary = profile.summarize(output)
             output.with_suffix(".summary.txt").write_text(summary + "\n")
-            print(f"profile of app bulk: {output}\n{summary}", flush=True)
+            print(f"profile of app {label}: {output}\n{summary}", flush=True)
         else:
             print(f"py-spy wrote no profile: {errors.decode(errors='replace')[-500:]}", flush=True)
 

@@ -102,6 +102,10 @@ def _timestamp(*, nullable: bool = False, default_now: bool = True) -> Column[da
     )
 
 
+PHONE_UNIQUE_INDEX = "uq_users_phone_live"
+"""The unique index of live members' phones: a write it refuses met a phone taken past the check."""
+
+
 class User(SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = (
@@ -111,7 +115,7 @@ class User(SQLModel, table=True):
         CheckConstraint("birth_year BETWEEN 1900 AND 2100", name="birth_year"),
         CheckConstraint("version >= 1", name="version"),
         # A phone is unique among live members; a soft-deleted one frees it.
-        Index("uq_users_phone_live", "phone", unique=True, postgresql_where=text("deleted_at IS NULL")),
+        Index(PHONE_UNIQUE_INDEX, "phone", unique=True, postgresql_where=text("deleted_at IS NULL")),
         # Keyset paging and the default order (newest first), per filter that lists commonly use.
         Index("ix_users_created_at_id", "created_at", "id"),
         Index("ix_users_status_created_at_id", "status", "created_at", "id"),

@@ -163,10 +163,6 @@ async def phone_in_use(session: AnySession, phone_hash: str, phone: str) -> tupl
     return bool(row.blocked), row.owner
 
 
-PHONE_UNIQUE = "uq_users_phone_live"
-"""The unique index of live members' phones: a violation of it is a phone taken meanwhile."""
-
-
 async def add_member(session: AsyncWriteSession, rows: Sequence[NewRow]) -> None:
     """Insert a new member's rows (its user row first, then its relations and audit row) in one statement."""
     await write_together(session, *rows)
@@ -199,45 +195,12 @@ async def save_member(
         await session.refresh(user)
 
 
-_DECISION = (
-    update(users)
-    .where(users.c.id == bindparam("member_id", type_=users.c.id.type))
-    .values(
-        status=bindparam("to_status", type_=users.c.status.type),
-        suspended_until=bindparam("to_suspended_until", type_=users.c.suspended_until.type),
-        claimed_by=bindparam("to_claimed_by", type_=users.c.claimed_by.type),
-        claimed_until=bindparam("to_claimed_until", type_=users.c.claimed_until.type),
-        version=users.c.version + 1,
-        updated_at=func.now(),
-    )
-)
-
-
-async def save_decision(session: AsyncWriteSession, user: User, note: NewRow, audit_row: NewRow, event: NewRow) -> None:
-    """Write a review decision: the locked user row's decision columns (status, suspension, claim) with the next
-    version, and the decision's note, audit row and outbox event, in one statement built once (`write_together`:
-    one round trip, and no unit of work to compute for one row on the hottest write path).
-
-    The object leaves the session first, so that the commit flushes nothing more of it; its version is moved on here
-    as on the server, and its server-set `updated_at` stays unloaded (a decision answers from its own query)."""
-    session.expunge(user)
-    decided = {
-        "member_id": user.id,
-        "to_status": user.status,
-        "to_suspended_until": user.suspended_until,
-        "to_claimed_by": user.claimed_by,
-        "to_claimed_until": user.claimed_until,
-    }
-    await write_together(session, note, audit_row, event, then=_DECISION, params=decided)
-    user.version += 1
-
-
 @functools.cache
-def _edit(fields: tuple[str, ...]) -> Update:
-    """The UPDATE of an edit of these user columns (bound as `to_<column>`), with the next version: one per set of
-    columns an edit can name, built once."""
+def _member_update(columns: tuple[str, ...]) -> Update:
+    """The UPDATE of these columns of one user row (bound as `to_<column>`, the row as `member_id`) with the next
+    version: one per set of columns a write names (a decision's four, an edit's given fields), built once."""
     c = users.c
-    values: dict[Any, Any] = {c[field]: bindparam(f"to_{field}", type_=c[field].type) for field in fields}
+    values: dict[Any, Any] = {c[column]: bindparam(f"to_{column}", type_=c[column].type) for column in columns}
     return (
         update(users)
         .where(c.id == bindparam("member_id", type_=c.id.type))
@@ -245,15 +208,16 @@ def _edit(fields: tuple[str, ...]) -> Update:
     )
 
 
-async def save_edit(session: AsyncWriteSession, user: User, fields: dict[str, Any], audit_row: NewRow) -> None:
-    """Write the given columns of the locked user row with the next version, and the edit's audit row, in one
-    statement (`write_together`). The object leaves the session first (the commit flushes nothing more of it), its
-    version moved on here as on the server; the server-set `updated_at` stays unloaded (an edit answers from its own
-    query)."""
+async def save_columns(session: AsyncWriteSession, user: User, columns: dict[str, Any], *rows: NewRow) -> None:
+    """Write these columns of the locked user row with the next version, and `rows` (a decision's note, audit row and
+    event; an edit's audit row), in one statement built once (`write_together`: one round trip, and no unit of work
+    to compute for one row on the hottest write paths).
+
+    The object leaves the session first, so that the commit flushes nothing more of it; its version is moved on here
+    as on the server, and its server-set `updated_at` stays unloaded (a write answers from its own query)."""
     session.expunge(user)
-    edit = _edit(tuple(sorted(fields)))
-    params = {"member_id": user.id, **{f"to_{field}": value for field, value in fields.items()}}
-    await write_together(session, audit_row, then=edit, params=params)
+    params = {"member_id": user.id, **{f"to_{column}": value for column, value in columns.items()}}
+    await write_together(session, *rows, then=_member_update(tuple(sorted(columns))), params=params)
     user.version += 1
 
 

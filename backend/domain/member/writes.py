@@ -25,7 +25,7 @@ from backend.domain.claims import service as claims
 from backend.domain.errors import ConflictError, NotFoundError, PreconditionFailed, UnprocessableEntity
 from backend.domain.identity import AuditContext
 from backend.domain.member import repository
-from backend.domain.member.models import MemberNote, MemberStatus, NoteKind, User
+from backend.domain.member.models import PHONE_UNIQUE_INDEX, MemberNote, MemberStatus, NoteKind, User
 from backend.domain.member.schemas import (
     COMPUTED,
     PREFERENCE_RANGES,
@@ -46,6 +46,7 @@ from backend.domain.sessions import AsyncWriteSession, NewRow
 from backend.infrastructure.storage import Storage
 
 USER_FIELDS = ("phone", "name", "gender", "birth_year")
+DECISION_COLUMNS = ("status", "suspended_until", "claimed_by", "claimed_until")  # what a review decision writes
 RELATIONS = ("profile", "lifestyle", "preference")
 
 
@@ -124,7 +125,7 @@ def _phone_unique(phone: str) -> Iterator[None]:
     try:
         yield
     except IntegrityError as exc:
-        if repository.PHONE_UNIQUE not in str(exc.orig):
+        if PHONE_UNIQUE_INDEX not in str(exc.orig):
             raise
         raise _phone_taken(phone) from exc
 
@@ -238,7 +239,7 @@ class MemberWriteService:
         if diff:  # the row and its audit row in one statement; the answer is read afresh by `_detail`
             audit_row = self.audit.row("member.updated", "member", user.id, diff)
             with _phone_unique(_phone_of(user)):
-                await repository.save_edit(self.session, user, given, audit_row)
+                await repository.save_columns(self.session, user, given, audit_row)
         return await self._detail(user.id)
 
     async def replace(self, member_id: uuid.UUID, data: MemberReplace, if_match: int | None) -> MemberDetailRead:
@@ -300,7 +301,10 @@ class MemberWriteService:
             diff["claim_overridden"] = claims.overridden(released)
         # One statement, the transaction's last: the UPDATE's triggers lock counter rows that every decision shares,
         # until the commit (docs/decisions.md, "A bulk decision"). Answered from its own query, if at all.
-        await repository.save_decision(self.session, user, *self._records(rule, decision, user, before["status"], diff))
+        decided = {column: getattr(user, column) for column in DECISION_COLUMNS}
+        await repository.save_columns(
+            self.session, user, decided, *self._records(rule, decision, user, before["status"], diff)
+        )
         return user
 
     async def _phone_blocks(self, user: User, decision: Decision) -> dict[str, Any]:
