@@ -271,8 +271,10 @@ RequireAdmin = Annotated[Actor, Depends(require(Role.admin))]
 RequireReporter = Annotated[Actor, Depends(require(Role.reporter))]
 
 
-async def get_audit_context(request: Request, actor: CurrentAdmin) -> AuditContext:
-    return AuditContext(actor, request_state(request).request_id)
+async def get_audit_context(request: Request, background: BackgroundTasks) -> AuditContext:
+    """Who is writing: the actor the router's guard authenticated (reused, not looked up again), and the request."""
+    state = request_state(request)
+    return AuditContext(state.actor or await authenticate(request, background), state.request_id)
 
 
 AuditContextDep = Annotated[AuditContext, Depends(get_audit_context)]
@@ -326,10 +328,12 @@ async def get_refresh_service(request: Request, session: WriteSession) -> Refres
     return _refresh_service(app_state(request.app).settings, session, request_state(request).request_id)
 
 
-async def get_member_writer(
-    session: WriteSession, context: AuditContextDep, storage: StorageDep, settings: SettingsDep
-) -> MemberWriteService:
-    return MemberWriteService(session, context, storage, settings.phone_block_key())
+async def get_member_writer(request: Request, background: BackgroundTasks, session: WriteSession) -> MemberWriteService:
+    # The context, storage and settings from the request and the app's state, not from a dependency each: every
+    # write of a member solves this one, and each dependency solved costs microseconds (see the read services).
+    app = app_state(request.app)
+    context = await get_audit_context(request, background)
+    return MemberWriteService(session, context, app.storage, app.settings.phone_block_key())
 
 
 async def get_member_writers(

@@ -8,7 +8,7 @@ from backend.infrastructure.database import (
     copy_query,
     fetch,
 )
-from backend.infrastructure.together import NewRow, write_together
+from backend.infrastructure.together import NewRow, write_together, write_where
 
 # A repository that only reads accepts either; one that writes accepts only AsyncWriteSession.
 AnySession = AsyncReadSession | AsyncWriteSession
@@ -23,4 +23,5 @@ __all__ = [
     "copy_query",
     "fetch",
     "write_together",
+    "write_where",
 ]

@@ -1,5 +1,6 @@
 """Several writes in one statement: new rows (`NewRow`) as data-modifying CTEs of the last INSERT or of an UPDATE,
-built once per shape and run with the values (`write_together`)."""
+built once per shape and run with the values (`write_together`), or written only where a query finds its row
+(`write_where`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, Result, Table, Update, bindparam, insert
+from sqlalchemy import CTE, Insert, Result, Select, Table, Update, bindparam, insert, select
 
 from backend.infrastructure.database import AsyncWriteSession
 
@@ -21,19 +22,32 @@ class NewRow:
     values: Mapping[str, Any]
 
 
-_TOGETHER: dict[tuple[Any, ...], Insert | Update] = {}
-"""`write_together`'s statements by shape: a few, each named by the code that runs it (tables, columns, `then`)."""
+Statement = Insert | Update | Select[Any]
+
+_TOGETHER: dict[tuple[Any, ...], Statement] = {}
+"""The statements of `write_together` and `write_where` by shape: a few, each named by the code that runs it
+(tables, columns, `then`, the guard)."""
 
 
-def _together(rows: Sequence[NewRow], then: Update | None, returning: bool) -> Insert | Update:
+def _shape(rows: Sequence[NewRow]) -> tuple[tuple[Table, tuple[str, ...]], ...]:
+    return tuple((row.table, tuple(row.values)) for row in rows)
+
+
+def _values(rows: Sequence[NewRow]) -> dict[str, Any]:
+    """The bind parameters of the rows' values: `w{n}_{column}`."""
+    return {f"w{n}_{key}": value for n, row in enumerate(rows) for key, value in row.values.items()}
+
+
+def _bound(row: NewRow, n: int, key: str) -> Any:
+    return bindparam(f"w{n}_{key}", type_=row.table.c[key].type)
+
+
+def _together(rows: Sequence[NewRow], then: Update | Select[Any] | None, returning: bool) -> Statement:
     """The statement of `write_together` for rows of this shape, with a bind parameter `w{n}_{column}` per value."""
-    inserts = [
-        insert(row.table).values({key: bindparam(f"w{n}_{key}", type_=row.table.c[key].type) for key in row.values})
-        for n, row in enumerate(rows)
-    ]
+    inserts = [insert(row.table).values({key: _bound(row, n, key) for key in row.values}) for n, row in enumerate(rows)]
     if then is None:
         *inserts, last = inserts
-        statement: Insert | Update = last.returning(*last.table.c) if returning else last
+        statement: Statement = last.returning(*last.table.c) if returning else last
     else:
         statement = then
     for n, each in enumerate(inserts):
@@ -44,21 +58,56 @@ def _together(rows: Sequence[NewRow], then: Update | None, returning: bool) -> I
 async def write_together(
     session: AsyncWriteSession,
     *rows: NewRow,
-    then: Update | None = None,
+    then: Update | Select[Any] | None = None,
     params: Mapping[str, Any] | None = None,
     returning: bool = False,
 ) -> Result[Any]:
-    """Insert rows, and run `then` (an UPDATE whose bind parameters `params` gives; their names must not be columns
-    of its table), as one statement: the INSERTs as data-modifying CTEs of the last statement (the last INSERT, or
-    `then`), which PostgreSQL runs once each, in the statement's snapshot. No row may need another's RETURNING; their
-    triggers, foreign key checks included, run at the statement's end, so a member and its profile may go together.
-    One round trip instead of one each. With `returning`, the last row comes back as stored.
+    """Insert rows, and run `then` (an UPDATE, or a SELECT from an UPDATE's RETURNING, whose bind parameters `params`
+    gives; their names must not be columns of its table), as one statement: the INSERTs as data-modifying CTEs of the
+    last statement (the last INSERT, or `then`), which PostgreSQL runs once each, in the statement's snapshot. No row
+    may need another's RETURNING; their triggers, foreign key checks included, run at the statement's end, so a member
+    and its profile may go together. One round trip instead of one each. With `returning`, the last row comes back as
+    stored.
 
     The statement is built once per shape and kept: a hot path (every decision) pays neither SQLAlchemy's
     construction of three INSERTs and an UPDATE nor their cache key (half a millisecond of CPU), only the values."""
-    shape = (then, returning, tuple((row.table, tuple(row.values)) for row in rows))
+    shape = (then, returning, _shape(rows))
     statement = _TOGETHER.get(shape)
     if statement is None:
         statement = _TOGETHER.setdefault(shape, _together(rows, then, returning))
-    values = {f"w{n}_{key}": value for n, row in enumerate(rows) for key, value in row.values.items()}
-    return await session.execute(statement, {**values, **(params or {})})
+    return await session.execute(statement, {**_values(rows), **(params or {})})
+
+
+def _where(guard: Select[Any], rows: Sequence[NewRow]) -> Select[Any]:
+    """The statement of `write_where`: the first row an INSERT ... SELECT from the guard, each other one from the
+    first's RETURNING, so that each is written only when the first was; the first comes back."""
+    source: CTE = guard.cte("guard")
+    written: list[CTE] = []
+    for n, row in enumerate(rows):
+        # asyncpg's dialect casts each parameter to its column's type ($1::UUID), as an INSERT ... SELECT needs.
+        values = select(*(_bound(row, n, key).label(key) for key in row.values))
+        write = insert(row.table).from_select(list(row.values), values.select_from(source))
+        if n == 0:
+            write = write.returning(*row.table.c)
+        written.append(write.cte(f"write_{n}"))
+        source = written[0]
+    first = written[0]
+    statement = select(*first.c)
+    for each in written[1:]:
+        statement = statement.add_cte(each)
+    return statement
+
+
+async def write_where(
+    session: AsyncWriteSession, guard: Select[Any], *rows: NewRow, params: Mapping[str, Any] | None = None
+) -> Result[Any]:
+    """Insert rows only where `guard` (a query whose bind parameters `params` gives) finds its row (one at most), as
+    one statement:
+    the first row once if it finds one (a lock it takes, FOR SHARE say, held to the transaction's end), the others
+    once with it. The first row comes back as stored, or nothing when the guard found nothing and nothing was
+    written. One round trip for a check and its writes; built once per shape, as `write_together`'s."""
+    shape = ("where", guard, _shape(rows))
+    statement = _TOGETHER.get(shape)
+    if statement is None:
+        statement = _TOGETHER.setdefault(shape, _where(guard, rows))
+    return await session.execute(statement, {**_values(rows), **(params or {})})

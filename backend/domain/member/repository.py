@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Update, bindparam, delete, func, select, text, update
+from sqlalchemy import Select, Update, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -27,7 +27,7 @@ from backend.domain.member.models import (
     UserProfile,
     UserSubscription,
 )
-from backend.domain.sessions import AnySession, AsyncWriteSession, NewRow, fetch, write_together
+from backend.domain.sessions import AnySession, AsyncWriteSession, NewRow, Row, fetch, write_together, write_where
 
 users = User.__table__  # type: ignore[attr-defined]
 phone_blocks = PhoneBlock.__table__  # type: ignore[attr-defined]
@@ -208,17 +208,30 @@ def _member_update(columns: tuple[str, ...]) -> Update:
     )
 
 
-async def save_columns(session: AsyncWriteSession, user: User, columns: dict[str, Any], *rows: NewRow) -> None:
+@functools.cache
+def _member_update_detail(columns: tuple[str, ...]) -> Select[Any]:
+    """`_member_update`, answered with the member's detail read from the row it wrote."""
+    written = _member_update(columns).returning(*users.c).cte("u")
+    return select(text(_DETAIL_COLUMNS)).select_from(written)
+
+
+async def save_columns(
+    session: AsyncWriteSession, user: User, columns: dict[str, Any], *rows: NewRow, detail: bool = False
+) -> dict[str, Any] | None:
     """Write these columns of the locked user row with the next version, and `rows` (a decision's note, audit row and
     event; an edit's audit row), in one statement built once (`write_together`: one round trip, and no unit of work
-    to compute for one row on the hottest write paths).
+    to compute for one row on the hottest write paths). With `detail`, the same statement answers with the member's
+    detail as `member_detail` reads it, from the row written and the relations as this transaction sees them.
 
     The object leaves the session first, so that the commit flushes nothing more of it; its version is moved on here
     as on the server, and its server-set `updated_at` stays unloaded (a write answers from its own query)."""
     session.expunge(user)
     params = {"member_id": user.id, **{f"to_{column}": value for column, value in columns.items()}}
-    await write_together(session, *rows, then=_member_update(tuple(sorted(columns))), params=params)
+    names = tuple(sorted(columns))
+    then = _member_update_detail(names) if detail else _member_update(names)
+    result = await write_together(session, *rows, then=then, params=params)
     user.version += 1
+    return _detail_row(result.mappings().one()) if detail else None
 
 
 _RELATION_TABLES = {
@@ -257,10 +270,22 @@ async def add_note(session: AsyncWriteSession, note: MemberNote, *, reload: bool
     return note
 
 
-async def insert_note_audited(session: AsyncWriteSession, note: NewRow, audit_row: NewRow) -> dict[str, Any]:
-    """An operator's note and its audit row, written in one statement; the note's columns as stored."""
-    result = await write_together(session, audit_row, note, returning=True)
-    return dict(result.mappings().one())
+_LIVE_MEMBER_SHARED = (
+    select(users.c.id)
+    .where(users.c.id == bindparam("member_id", type_=users.c.id.type), users.c.deleted_at.is_(None))
+    .with_for_update(read=True)
+)
+
+
+async def add_note_audited(
+    session: AsyncWriteSession, member_id: uuid.UUID, note: NewRow, audit_row: NewRow
+) -> dict[str, Any] | None:
+    """An operator's note about a live member and its audit row, in one statement that locks the member's row FOR
+    SHARE until the transaction ends (an erasure, which locks it for update, comes wholly before or after): the note's
+    columns as stored, or None, and nothing written, when no live member has this id."""
+    result = await write_where(session, _LIVE_MEMBER_SHARED, note, audit_row, params={"member_id": member_id})
+    row = result.mappings().first()
+    return dict(row) if row is not None else None
 
 
 def note_row(
@@ -284,13 +309,6 @@ def note_row(
             "reason_code": reason_code,
         },
     )
-
-
-async def lock_live_member_shared(session: AsyncWriteSession, member_id: uuid.UUID) -> bool:
-    """Whether a live member has this id, its row then locked FOR SHARE until the transaction ends (an erasure, which
-    locks the row for update, comes wholly before or after), without loading it."""
-    stmt = select(users.c.id).where(users.c.id == member_id, users.c.deleted_at.is_(None)).with_for_update(read=True)
-    return (await session.execute(stmt)).first() is not None
 
 
 # A member's notes page and their number, from one statement (so one snapshot): no row when there is no such
@@ -324,24 +342,24 @@ _REPORT_COUNTS = (
 )
 
 # The whole detail in one round trip: the user row, each one-per-member relation as a JSON object, photos
-# and documents as JSON arrays in their order (docs/decisions.md: "A member's detail in one statement").
-_DETAIL = f"""
-    SELECT u.id, u.phone, u.name, u.gender, u.birth_year, u.status, u.suspended_until, u.created_at, u.updated_at,
-           u.deleted_at, u.version,
-           (SELECT to_jsonb(p) - 'id' FROM user_profiles p WHERE p.id = u.id) AS profile,
-           (SELECT to_jsonb(l) - 'id' FROM user_lifestyles l WHERE l.id = u.id) AS lifestyle,
-           (SELECT to_jsonb(r) - 'id' FROM user_preferences r WHERE r.id = u.id) AS preference,
-           (SELECT to_jsonb(s) - 'id' FROM user_subscriptions s WHERE s.id = u.id) AS subscription,
-           COALESCE((SELECT jsonb_agg(to_jsonb(ph) ORDER BY {photo_order("ph")}) FROM user_photos ph
-                     WHERE ph.user_id = u.id AND {shown_photos("ph")}),
-                    '[]'::jsonb) AS photos,
-           COALESCE((SELECT jsonb_agg(to_jsonb(d) ORDER BY d.created_at, d.id) FROM user_documents d
-                     WHERE d.user_id = u.id AND {shown_documents("d")}),
-                    '[]'::jsonb) AS documents,
-           {_REPORT_COUNTS}
-    FROM users u
-    WHERE u.id = $1 AND (u.deleted_at IS NULL OR $2)
+# and documents as JSON arrays in their order (docs/decisions.md: "A member's detail in one statement"). The
+# columns read the user row as `u`: the table, or the row an UPDATE returns (`save_columns` with `detail`).
+_DETAIL_COLUMNS = f"""
+    u.id, u.phone, u.name, u.gender, u.birth_year, u.status, u.suspended_until, u.created_at, u.updated_at,
+    u.deleted_at, u.version,
+    (SELECT to_jsonb(p) - 'id' FROM user_profiles p WHERE p.id = u.id) AS profile,
+    (SELECT to_jsonb(l) - 'id' FROM user_lifestyles l WHERE l.id = u.id) AS lifestyle,
+    (SELECT to_jsonb(r) - 'id' FROM user_preferences r WHERE r.id = u.id) AS preference,
+    (SELECT to_jsonb(s) - 'id' FROM user_subscriptions s WHERE s.id = u.id) AS subscription,
+    COALESCE((SELECT jsonb_agg(to_jsonb(ph) ORDER BY {photo_order("ph")}) FROM user_photos ph
+              WHERE ph.user_id = u.id AND {shown_photos("ph")}),
+             '[]'::jsonb) AS photos,
+    COALESCE((SELECT jsonb_agg(to_jsonb(d) ORDER BY d.created_at, d.id) FROM user_documents d
+              WHERE d.user_id = u.id AND {shown_documents("d")}),
+             '[]'::jsonb) AS documents,
+    {_REPORT_COUNTS}
 """
+_DETAIL = f"SELECT {_DETAIL_COLUMNS} FROM users u WHERE u.id = $1 AND (u.deleted_at IS NULL OR $2)"
 _JSON_COLUMNS = ("profile", "lifestyle", "preference", "subscription", "photos", "documents")
 
 
@@ -350,9 +368,11 @@ async def member_detail(
 ) -> dict[str, Any] | None:
     """The member with every relation in one statement, or None (relations as plain JSON values)."""
     rows = await fetch(session, _DETAIL, member_id, include_deleted)
-    if not rows:
-        return None
-    row = dict(rows[0])
+    return _detail_row(rows[0]) if rows else None
+
+
+def _detail_row(found: Row) -> dict[str, Any]:
+    row = dict(found)
     for name in _JSON_COLUMNS:
         if isinstance(row[name], str | bytes):
             row[name] = orjson.loads(row[name])

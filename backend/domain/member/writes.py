@@ -236,11 +236,13 @@ class MemberWriteService:
                 _check_ranges({**current, **values})
             await repository.upsert_relation(self.session, relation, user.id, values)
             diff |= changes(_flat(relation, current), _flat(relation, {**current, **values}))
-        if diff:  # the row and its audit row in one statement; the answer is read afresh by `_detail`
-            audit_row = self.audit.row("member.updated", "member", user.id, diff)
-            with _phone_unique(_phone_of(user)):
-                await repository.save_columns(self.session, user, given, audit_row)
-        return await self._detail(user.id)
+        if not diff:
+            return await self._detail(user.id)
+        audit_row = self.audit.row("member.updated", "member", user.id, diff)
+        with _phone_unique(_phone_of(user)):  # the row, its audit row and the answer's read in one statement
+            row = await repository.save_columns(self.session, user, given, audit_row, detail=True)
+        assert row is not None
+        return await detail_of(row, self.storage)
 
     async def replace(self, member_id: uuid.UUID, data: MemberReplace, if_match: int | None) -> MemberDetailRead:
         """react-admin's PUT: read-only fields echoed unchanged are accepted, changed ones refused."""
@@ -269,15 +271,23 @@ class MemberWriteService:
         return await self._detail(user.id)
 
     async def decide(self, member_id: uuid.UUID, decision: Decision, expected_version: int | None) -> MemberDetailRead:
-        """A review decision on one member, answered with the member as it is now (see `apply`)."""
-        return await self._detail((await self.apply(member_id, decision, expected_version)).id)
+        """A review decision on one member (see `apply`), answered with the member as it is now, read by the
+        decision's own statement."""
+        row = await self._apply(member_id, decision, expected_version, detail=True)
+        assert row is not None
+        return await detail_of(row, self.storage)
 
-    async def apply(self, member_id: uuid.UUID, decision: Decision, expected_version: int | None = None) -> User:
+    async def apply(self, member_id: uuid.UUID, decision: Decision, expected_version: int | None = None) -> None:
         """approve, reject, suspend, ban or unban: the status, a note, an audit row and an outbox event, in the
         caller's transaction; a ban blocks the member's phone and an unban lifts the blocks its bans made.
 
         The member's row is locked first, then its claim checked (so a claim taken meanwhile is seen): 409 naming
         the holder unless an admin forces it (recorded in the audit row); any decision releases the claim."""
+        await self._apply(member_id, decision, expected_version, detail=False)
+
+    async def _apply(
+        self, member_id: uuid.UUID, decision: Decision, expected_version: int | None, *, detail: bool
+    ) -> dict[str, Any] | None:
         rule = REVIEW_RULES[decision.action]
         claims.check_force(self.context.actor, decision.force)
         if rule.reason_code_required and decision.reason_code is None:
@@ -300,12 +310,10 @@ class MemberWriteService:
         if forced:
             diff["claim_overridden"] = claims.overridden(released)
         # One statement, the transaction's last: the UPDATE's triggers lock counter rows that every decision shares,
-        # until the commit (docs/decisions.md, "A bulk decision"). Answered from its own query, if at all.
+        # until the commit (docs/decisions.md, "A bulk decision"). With `detail`, it reads the answer too.
         decided = {column: getattr(user, column) for column in DECISION_COLUMNS}
-        await repository.save_columns(
-            self.session, user, decided, *self._records(rule, decision, user, before["status"], diff)
-        )
-        return user
+        records = self._records(rule, decision, user, before["status"], diff)
+        return await repository.save_columns(self.session, user, decided, *records, detail=detail)
 
     async def _phone_blocks(self, user: User, decision: Decision) -> dict[str, Any]:
         """A ban blocks the member's phone (under the phone's lock, as every check of it); an unban lifts the
@@ -384,9 +392,7 @@ class MemberWriteService:
         return True
 
     async def add_note(self, member_id: uuid.UUID, data: NoteCreate) -> NoteRead:
-        """An operator's note about a live member (the note and its audit row in one statement)."""
-        if not await repository.lock_live_member_shared(self.session, member_id):
-            raise NotFoundError(f"No member with id {member_id}.")
+        """An operator's note about a live member (the check, the note and its audit row in one statement)."""
         note_id = uuid.uuid4()
         note = repository.note_row(
             note_id=note_id,
@@ -399,7 +405,10 @@ class MemberWriteService:
         audit_row = self.audit.row(
             "member.note_added", "member", member_id, {"note": {"before": None, "after": str(note_id)}}
         )
-        return NoteRead.model_validate(await repository.insert_note_audited(self.session, note, audit_row))
+        stored = await repository.add_note_audited(self.session, member_id, note, audit_row)
+        if stored is None:
+            raise NotFoundError(f"No member with id {member_id}.")
+        return NoteRead.model_validate(stored)
 
 
 def _check_ranges(preference: dict[str, Any]) -> None:
