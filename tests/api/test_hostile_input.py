@@ -710,3 +710,7 @@ async def test_cors_allows_configured_origins_and_exposes_list_headers(
         )
         exposed = {h.strip() for h in listed.headers["access-control-expose-headers"].split(",")}
         assert {"X-Total-Count", "Content-Range", "Link"} <= exposed
+    # Without CORS_ORIGINS (the default: the console is served from the API's origin) no origin is allowed.
+    same_origin_only = await admin.get("/api/v1/admin/members", headers={"Origin": "https://admin.example"})
+    assert same_origin_only.status_code == 200
+    assert "access-control-allow-origin" not in same_origin_only.headers
