@@ -209,6 +209,10 @@ def raise_on_sigterm() -> None:
     signal.signal(signal.SIGHUP, handler)
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+"""`cpu_ticks` per second."""
+
+
 def cpu_ticks(pid: int) -> int:
     """User + system CPU ticks of the process tree under `pid`."""
     total = 0
@@ -219,6 +223,24 @@ def cpu_ticks(pid: int) -> int:
             continue
         total += int(fields[11]) + int(fields[12])
     return total
+
+
+def postgres_servers() -> list[int]:
+    """The PostgreSQL servers running on this machine: their postmasters, below which are their backends (for
+    `cpu_ticks`). The bench's own while it runs, as nothing else may run beside it."""
+    servers = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[-1].split()[1])
+            parent_comm = Path(f"/proc/{parent}/comm").read_text().strip() if parent > 0 else ""
+        except (OSError, ValueError, IndexError):
+            continue
+        if comm == "postgres" and parent_comm != "postgres":
+            servers.append(int(entry.name))
+    return servers
 
 
 async def _active_queries(conn: asyncpg.Connection) -> int:

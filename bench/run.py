@@ -62,10 +62,13 @@ from bench.dataset import (
 )
 from bench.loadgen import Load, LoadGenerator, LoadResult, ensure_wrk
 from bench.procs import (
+    CLOCK_TICKS,
     Child,
+    cpu_ticks,
     free_port,
     lifetime_peak_mb,
     machine_busy,
+    postgres_servers,
     raise_on_sigterm,
     service_env,
     stop_all,
@@ -85,6 +88,19 @@ LOADER_LABELS = {
 }
 
 
+@dataclass(frozen=True)
+class CpuPerRequest:
+    """CPU time per request of a load: the server's processes (the app's workers, or the baseline's) and PostgreSQL's
+    (every backend of the primary and the replica), over the whole load (warm-up included) divided by the requests
+    it served at the measured rate. Where the two servers' ratio comes from: the app's own work, or the database's."""
+
+    server_ms: float
+    postgres_ms: float
+
+    def __str__(self) -> str:
+        return f"CPU per request: server {self.server_ms:.2f} ms, PostgreSQL {self.postgres_ms:.2f} ms"
+
+
 @dataclass
 class Results:
     """Everything measured, by (scenario, server, concurrency)."""
@@ -96,6 +112,7 @@ class Results:
     outbox: delivery.OutboxResult | None = None
     browser: browser.BrowserResult | None = None
     lifetime_rss_mb: float | None = None
+    cpu: dict[tuple[str, str, int], CpuPerRequest] = field(default_factory=dict)
 
     def get(self, scenario: str, server: str, concurrency: int) -> LoadResult | None:
         return self.loads.get((scenario, server, concurrency))
@@ -173,6 +190,7 @@ class Bench:
         self.webhook_secret = secrets.token_urlsafe(32)
         self.receiver_url = ""
         self.app: Child | None = None
+        self.baseline: Child | None = None
         self.others_busy: list[float] = []
 
     # ------------------------------------------------------------------------------------------------ the run
@@ -236,7 +254,7 @@ class Bench:
             self.root / "logs" / "baseline.log",
             PROJECT_ROOT,
         )
-        self.app = app
+        self.app, self.baseline = app, baseline
         for child in (receiver, app, baseline):
             self.children.append(child)
             child.start()
@@ -391,12 +409,25 @@ class Bench:
         if self.auth is not None and "Authorization" in load.headers:
             # Loads are made before the first runs; a token taken then would expire on a long run (at 5M).
             load = replace(load, headers={**load.headers, **self.auth.headers()})
+        server = self.app if load.server == "app" else self.baseline
+        server_pid = server.pid if server is not None and server.running() else None
+        databases = postgres_servers()
+        ticks = (cpu_ticks(server_pid) if server_pid else 0, sum(map(cpu_ticks, databases)))
+        started = time.monotonic()
         try:
             result = generator.run(load)
         except Exception as exc:
             self._say(f"{load.server:8} {load.name:22} c={load.concurrency:<3} FAILED: {exc!r}")
             return None
-        self.results.loads[(load.name, load.server, load.concurrency)] = result
+        key = (load.name, load.server, load.concurrency)
+        self.results.loads[key] = result
+        served = result.rps * (time.monotonic() - started)
+        if server_pid and served > 0:
+            per_request = 1000 / CLOCK_TICKS / served
+            self.results.cpu[key] = CpuPerRequest(
+                (cpu_ticks(server_pid) - ticks[0]) * per_request,
+                (sum(map(cpu_ticks, databases)) - ticks[1]) * per_request,
+            )
         timing = (
             f"p50 {result.p50_ms:8.1f} ms  p99 {result.p99_ms:8.1f} ms" if result.has_latency else "latency > window"
         )
@@ -404,6 +435,8 @@ class Bench:
             f"{load.server:8} {load.name:22} c={load.concurrency:<3} {result.rps:9.1f} req/s  {timing}  "
             f"errors {result.errors}"
         )
+        if key in self.results.cpu:
+            line += f"  ({self.results.cpu[key]})"
         self._say(line)
         return result
 
@@ -592,13 +625,20 @@ class Bench:
         c = self.config.concurrency
         rows: list[Row] = []
 
-        def pair(label: str, scenario: str, conc: int, base_scenario: str | None = None, note: str = "") -> None:
+        def pair(
+            label: str, scenario: str, conc: int, base_scenario: str | None = None, note: str = "", cpu: bool = False
+        ) -> None:
             base = r.get(base_scenario or scenario, "baseline", conc)
             app = r.get(scenario, "app", conc)
+
+            def noted(server: str, text: str) -> str:
+                share = r.cpu.get((base_scenario or scenario if server == "baseline" else scenario, server, conc))
+                return "; ".join(part for part in (text, str(share) if cpu and share else "") if part)
+
             if app is not None:
-                rows.append(Row(label, "app", conc, app, self._ratio(app, base), note))
+                rows.append(Row(label, "app", conc, app, self._ratio(app, base), noted("app", note)))
             if base is not None:
-                rows.append(Row(label, "baseline", conc, base))
+                rows.append(Row(label, "baseline", conc, base, note=noted("baseline", "")))
 
         pair(f"list {LIST_FILTER['status']}+{LIST_FILTER['gender']}, first {PAGE}", "list", c, note="app: with total")
         no_count = r.get("list, no count", "app", c)
@@ -675,7 +715,7 @@ class Bench:
             rate = f"{bulk.SIZE / r.bulk.median:,.0f} members/s"
             rows.append(Row(f"bulk approve of {bulk.SIZE} members", "app", 1, None, note=r.bulk.detail, rate=rate))
         for scenario in writes.SCENARIOS:
-            pair(f"write: {writes.LABELS[scenario]}", f"write {scenario}", c, note="each request once")
+            pair(f"write: {writes.LABELS[scenario]}", f"write {scenario}", c, note="each request once", cpu=True)
         if r.outbox is not None:
             rate, latency = delivery.describe(r.outbox)
             t = r.outbox.throughput

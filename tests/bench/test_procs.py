@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 
-from bench.procs import service_env
+from bench.procs import cpu_ticks, descendants, postgres_servers, service_env
 from devtools.services import ServiceUrls
 
 URLS = ServiceUrls(
@@ -37,3 +38,13 @@ def test_the_callers_own_services_and_knobs_stay_out(monkeypatch: pytest.MonkeyP
     assert "BENCH_ONLY" not in env
     assert "WEBHOOK_URL" not in env
     assert env["DATABASE_URL"] != "postgresql://mine"
+
+
+async def test_postgresql_servers_are_found_with_their_backends_and_their_cpu(db: asyncpg.Connection) -> None:
+    """The write loads' CPU per request counts PostgreSQL's backends through their postmasters."""
+    backend = await db.fetchval("SELECT pg_backend_pid()")  # a connection of the pool stays open below
+    servers = [server for server in postgres_servers() if backend in descendants(server)]
+    assert len(servers) == 1
+    before = cpu_ticks(servers[0])
+    await db.fetchval("SELECT count(*) FROM generate_series(1, 5000000)")  # a few hundred ms of one backend's CPU
+    assert cpu_ticks(servers[0]) - before >= 5  # ticks of 10 ms
