@@ -7,6 +7,7 @@ from backend.infrastructure.database import (
     Row,
     copy_query,
     fetch,
+    violated_constraint,
 )
 from backend.infrastructure.together import NewRow, write_together, write_where
 
@@ -22,6 +23,7 @@ __all__ = [
     "Row",
     "copy_query",
     "fetch",
+    "violated_constraint",
     "write_together",
     "write_where",
 ]

@@ -16,7 +16,7 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -56,18 +56,26 @@ _UNAVAILABLE_SQLSTATES = ("08", "57P")
 _QUERY_CANCELED = "57014"  # statement_timeout, or a cancel request
 
 
-def is_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` means a database server is out of reach (as opposed to a bad statement).
-
-    The driver's error may sit under SQLAlchemy's wrapper and its adapter, so the whole cause chain is read.
-    """
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what it wraps: the driver's error may sit under SQLAlchemy's wrapper and its adapter."""
     seen: BaseException | None = exc
     for _ in range(6):
         if seen is None:
-            break
-        sqlstate = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+            return
+        yield seen
+        seen = getattr(seen, "orig", None) or seen.__cause__
+
+
+def _sqlstate(error: BaseException) -> object:
+    return getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means a database server is out of reach (as opposed to a bad statement)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    for seen in _causes(exc):
+        sqlstate = _sqlstate(seen)
         if sqlstate == _QUERY_CANCELED:
             # A statement that ran too long (asyncpg files it under operator intervention, like a shutdown):
             # the server answered, so it stays in rotation and its pool's connections stay valid.
@@ -76,20 +84,20 @@ def is_unavailable(exc: BaseException) -> bool:
             return True
         if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
             return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
     return False
 
 
 def is_timed_out(exc: BaseException) -> bool:
     """Whether `exc` is a statement PostgreSQL cancelled (DATABASE_STATEMENT_TIMEOUT_MS, or a cancel request)."""
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            break
-        if (getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)) == _QUERY_CANCELED:
-            return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
-    return False
+    return any(_sqlstate(seen) == _QUERY_CANCELED for seen in _causes(exc))
+
+
+def violated_constraint(exc: BaseException) -> str | None:
+    """The name of the constraint or unique index whose violation `exc` reports, as PostgreSQL names it."""
+    for seen in _causes(exc):
+        if isinstance(seen, asyncpg.PostgresError):
+            return getattr(seen, "constraint_name", None)
+    return None
 
 
 class AsyncWriteSession(AsyncSession):

@@ -12,10 +12,17 @@ import asyncpg
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, make_url, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from backend.api.state import app_state
-from backend.infrastructure.database import PING_AFTER_IDLE_SECONDS, Database, fetch, is_timed_out, is_unavailable
+from backend.infrastructure.database import (
+    PING_AFTER_IDLE_SECONDS,
+    Database,
+    fetch,
+    is_timed_out,
+    is_unavailable,
+    violated_constraint,
+)
 from backend.infrastructure.replication import lsn_to_int, parse_lsn
 from backend.infrastructure.settings import Settings
 from devtools.services import ServiceUrls
@@ -145,6 +152,40 @@ class TestStatementTimeout:
                 assert not is_unavailable(error)
         finally:
             await database.dispose()
+
+
+async def test_a_violated_constraint_is_named_through_sqlalchemy_and_straight_from_the_driver(
+    app: FastAPI, services: ServiceUrls
+) -> None:
+    """What a write refused by a unique index maps to a 409 by: the index's name as PostgreSQL reports it."""
+    database = app_state(app).database
+    duplicate = "SELECT * FROM (VALUES (1), (1)) AS v(n)"
+    create = "CREATE TEMPORARY TABLE unique_names (n int CONSTRAINT uq_unique_names_n UNIQUE)"
+    errors: list[BaseException] = []
+    async with database.write_sessions() as session, session.begin():
+        await session.execute(text(create))
+        with pytest.raises(IntegrityError) as through_sqlalchemy:
+            await session.execute(text(f"INSERT INTO unique_names {duplicate}"))
+        errors.append(through_sqlalchemy.value)
+        await session.rollback()
+    driver = await asyncpg.connect(asyncpg_dsn(services.database_url))
+    try:
+        transaction = driver.transaction()  # rolled back: the table goes with it
+        await transaction.start()
+        await driver.execute(create)
+        with pytest.raises(asyncpg.UniqueViolationError) as from_the_driver:
+            await driver.execute(f"INSERT INTO unique_names {duplicate}")
+        errors.append(from_the_driver.value)
+        await transaction.rollback()
+    finally:
+        await driver.close()
+    for error in errors:
+        assert violated_constraint(error) == "uq_unique_names_n"
+    async with database.write_sessions() as session, session.begin():
+        with pytest.raises(DBAPIError) as other:
+            await session.execute(text("SELECT 1 / 0"))
+        await session.rollback()
+    assert violated_constraint(other.value) is None
 
 
 class TestCommitPosition:

@@ -42,7 +42,7 @@ from backend.domain.member.service import detail_of
 from backend.domain.outbox.service import enqueue
 from backend.domain.outbox.service import event as outbox_event
 from backend.domain.reasons import LABELS, ReasonCode
-from backend.domain.sessions import AsyncWriteSession, NewRow
+from backend.domain.sessions import AsyncWriteSession, NewRow, violated_constraint
 from backend.infrastructure.storage import Storage
 
 USER_FIELDS = ("phone", "name", "gender", "birth_year")
@@ -125,7 +125,7 @@ def _phone_unique(phone: str) -> Iterator[None]:
     try:
         yield
     except IntegrityError as exc:
-        if PHONE_UNIQUE_INDEX not in str(exc.orig):
+        if violated_constraint(exc) != PHONE_UNIQUE_INDEX:
             raise
         raise _phone_taken(phone) from exc
 
