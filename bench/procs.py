@@ -131,8 +131,8 @@ class Child:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def descendants(pid: int) -> list[int]:
-    """`pid` and every process below it (uvicorn's workers), from /proc."""
+def descendants(*roots: int) -> list[int]:
+    """The `roots` and every process below them (uvicorn's workers, PostgreSQL's backends), from one read of /proc."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -144,7 +144,7 @@ def descendants(pid: int) -> list[int]:
         # The command name is in parentheses and may contain spaces: the fields after the last ")" are safe.
         fields = stat.rsplit(")", 1)[-1].split()
         children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
+    found, todo = [], list(roots)
     while todo:
         current = todo.pop()
         found.append(current)
@@ -213,10 +213,10 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 """`cpu_ticks` per second."""
 
 
-def cpu_ticks(pid: int) -> int:
-    """User + system CPU ticks of the process tree under `pid`."""
+def cpu_ticks(*roots: int) -> int:
+    """User + system CPU ticks of the process trees under `roots`."""
     total = 0
-    for member in descendants(pid):
+    for member in descendants(*roots):
         try:
             fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[-1].split()
         except OSError:
@@ -276,9 +276,9 @@ async def wait_idle(dsns: Sequence[str], pids: Sequence[int], patience: float = 
         while quiet < 2 and time.monotonic() - started < 3 * patience:
             if time.monotonic() - started > patience:
                 cancelled += sum([await _cancel_queries(conn) for conn in conns])
-            before = sum(cpu_ticks(pid) for pid in pids)
+            before = cpu_ticks(*pids)
             await asyncio.sleep(0.2)
-            busy = sum(cpu_ticks(pid) for pid in pids) - before
+            busy = cpu_ticks(*pids) - before
             active = sum([await _active_queries(conn) for conn in conns])
             quiet = quiet + 1 if active == 0 and busy <= 1 else 0
     finally:

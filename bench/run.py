@@ -412,7 +412,7 @@ class Bench:
         server = self.app if load.server == "app" else self.baseline
         server_pid = server.pid if server is not None and server.running() else None
         databases = postgres_servers()
-        ticks = (cpu_ticks(server_pid) if server_pid else 0, sum(map(cpu_ticks, databases)))
+        ticks = (cpu_ticks(server_pid) if server_pid else 0, cpu_ticks(*databases))
         started = time.monotonic()
         try:
             result = generator.run(load)
@@ -426,7 +426,7 @@ class Bench:
             per_request = 1000 / CLOCK_TICKS / served
             self.results.cpu[key] = CpuPerRequest(
                 (cpu_ticks(server_pid) - ticks[0]) * per_request,
-                (sum(map(cpu_ticks, databases)) - ticks[1]) * per_request,
+                (cpu_ticks(*databases) - ticks[1]) * per_request,
             )
         timing = (
             f"p50 {result.p50_ms:8.1f} ms  p99 {result.p99_ms:8.1f} ms" if result.has_latency else "latency > window"
@@ -628,17 +628,18 @@ class Bench:
         def pair(
             label: str, scenario: str, conc: int, base_scenario: str | None = None, note: str = "", cpu: bool = False
         ) -> None:
-            base = r.get(base_scenario or scenario, "baseline", conc)
-            app = r.get(scenario, "app", conc)
+            base_key = (base_scenario or scenario, "baseline", conc)
+            app_key = (scenario, "app", conc)
+            base, app = r.loads.get(base_key), r.loads.get(app_key)
 
-            def noted(server: str, text: str) -> str:
-                share = r.cpu.get((base_scenario or scenario if server == "baseline" else scenario, server, conc))
-                return "; ".join(part for part in (text, str(share) if cpu and share else "") if part)
+            def noted(key: tuple[str, str, int], text: str) -> str:
+                share = r.cpu.get(key) if cpu else None
+                return "; ".join(part for part in (text, str(share) if share else "") if part)
 
             if app is not None:
-                rows.append(Row(label, "app", conc, app, self._ratio(app, base), noted("app", note)))
+                rows.append(Row(label, "app", conc, app, self._ratio(app, base), noted(app_key, note)))
             if base is not None:
-                rows.append(Row(label, "baseline", conc, base, note=noted("baseline", "")))
+                rows.append(Row(label, "baseline", conc, base, note=noted(base_key, "")))
 
         pair(f"list {LIST_FILTER['status']}+{LIST_FILTER['gender']}, first {PAGE}", "list", c, note="app: with total")
         no_count = r.get("list, no count", "app", c)

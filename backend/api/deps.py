@@ -225,6 +225,12 @@ def forget_identities(request: Request) -> None:
 CurrentAdmin = Annotated[Actor, Depends(authenticate)]
 
 
+async def request_actor(request: Request, background: BackgroundTasks) -> Actor:
+    """The caller: the actor the router's guard authenticated for this request (reused, not looked up again), or
+    authenticated now."""
+    return request_state(request).actor or await authenticate(request, background)
+
+
 def require(role: Role) -> Callable[[Request, BackgroundTasks], Awaitable[Actor]]:
     """A dependency that lets through actors of `role` or above, and answers 403 to the others.
 
@@ -234,7 +240,7 @@ def require(role: Role) -> Callable[[Request, BackgroundTasks], Awaitable[Actor]
     """
 
     async def check(request: Request, background: BackgroundTasks) -> Actor:
-        actor = request_state(request).actor or await authenticate(request, background)
+        actor = await request_actor(request, background)
         if not actor.can(role):
             raise PermissionDenied(f"This needs the {role.value} role; you are {actor.role or 'nobody'}.")
         return actor
@@ -272,9 +278,8 @@ RequireReporter = Annotated[Actor, Depends(require(Role.reporter))]
 
 
 async def get_audit_context(request: Request, background: BackgroundTasks) -> AuditContext:
-    """Who is writing: the actor the router's guard authenticated (reused, not looked up again), and the request."""
-    state = request_state(request)
-    return AuditContext(state.actor or await authenticate(request, background), state.request_id)
+    """Who is writing (`request_actor`), and in which request."""
+    return AuditContext(await request_actor(request, background), request_state(request).request_id)
 
 
 AuditContextDep = Annotated[AuditContext, Depends(get_audit_context)]
@@ -287,9 +292,7 @@ async def get_admin_service(session: WriteSession, context: AuditContextDep) -> 
 async def get_audit_service(
     request: Request, background: BackgroundTasks, session: ReadSession, settings: SettingsDep
 ) -> AuditService:
-    # The router's guard has authenticated the caller already: its actor is reused, not looked up again.
-    actor = request_state(request).actor or await authenticate(request, background)
-    return AuditService(session, settings.tz, actor)
+    return AuditService(session, settings.tz, await request_actor(request, background))
 
 
 async def get_client_address(request: Request) -> ClientAddress:
@@ -328,20 +331,23 @@ async def get_refresh_service(request: Request, session: WriteSession) -> Refres
     return _refresh_service(app_state(request.app).settings, session, request_state(request).request_id)
 
 
-async def get_member_writer(request: Request, background: BackgroundTasks, session: WriteSession) -> MemberWriteService:
-    # The context, storage and settings from the request and the app's state, not from a dependency each: every
-    # write of a member solves this one, and each dependency solved costs microseconds (see the read services).
+async def get_member_writers(
+    request: Request, background: BackgroundTasks
+) -> Callable[[AsyncWriteSession], MemberWriteService]:
+    """Member writers on sessions a route opens itself (a bulk decision: a transaction per member).
+
+    The context, storage and settings from the request and the app's state, not from a dependency each: every
+    write of a member solves this (through `get_member_writer`), and each dependency solved costs microseconds
+    (see the read services)."""
     app = app_state(request.app)
     context = await get_audit_context(request, background)
-    return MemberWriteService(session, context, app.storage, app.settings.phone_block_key())
+    phone_key = app.settings.phone_block_key()
+    return lambda session: MemberWriteService(session, context, app.storage, phone_key)
 
 
-async def get_member_writers(
-    context: AuditContextDep, storage: StorageDep, settings: SettingsDep
-) -> Callable[[AsyncWriteSession], MemberWriteService]:
-    """Member writers on sessions a route opens itself (a bulk decision: a transaction per member)."""
-    phone_key = settings.phone_block_key()
-    return lambda session: MemberWriteService(session, context, storage, phone_key)
+async def get_member_writer(request: Request, background: BackgroundTasks, session: WriteSession) -> MemberWriteService:
+    """The member writer in the request's transaction."""
+    return (await get_member_writers(request, background))(session)
 
 
 async def get_report_service(session: WriteSession, context: AuditContextDep) -> ReportService:

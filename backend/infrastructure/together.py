@@ -4,7 +4,7 @@ built once per shape and run with the values (`write_together`), or written only
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +15,8 @@ from backend.infrastructure.database import AsyncWriteSession
 
 @dataclass(frozen=True, slots=True)
 class NewRow:
-    """One row to insert, for `write_together`: its table and the values of its columns (the others take their
-    defaults)."""
+    """One row to insert, for `write_together` or `write_where`: its table and the values of its columns (the others
+    take their defaults)."""
 
     table: Table
     values: Mapping[str, Any]
@@ -27,6 +27,12 @@ Statement = Insert | Update | Select[Any]
 _TOGETHER: dict[tuple[Any, ...], Statement] = {}
 """The statements of `write_together` and `write_where` by shape: a few, each named by the code that runs it
 (tables, columns, `then`, the guard)."""
+
+
+def _built(shape: tuple[Any, ...], build: Callable[[], Statement]) -> Statement:
+    """The statement of this shape, built the first time it is asked for."""
+    statement = _TOGETHER.get(shape)
+    return statement if statement is not None else _TOGETHER.setdefault(shape, build())
 
 
 def _shape(rows: Sequence[NewRow]) -> tuple[tuple[Table, tuple[str, ...]], ...]:
@@ -71,43 +77,35 @@ async def write_together(
 
     The statement is built once per shape and kept: a hot path (every decision) pays neither SQLAlchemy's
     construction of three INSERTs and an UPDATE nor their cache key (half a millisecond of CPU), only the values."""
-    shape = (then, returning, _shape(rows))
-    statement = _TOGETHER.get(shape)
-    if statement is None:
-        statement = _TOGETHER.setdefault(shape, _together(rows, then, returning))
+    statement = _built((then, returning, _shape(rows)), lambda: _together(rows, then, returning))
     return await session.execute(statement, {**_values(rows), **(params or {})})
 
 
 def _where(guard: Select[Any], rows: Sequence[NewRow]) -> Select[Any]:
     """The statement of `write_where`: the first row an INSERT ... SELECT from the guard, each other one from the
     first's RETURNING, so that each is written only when the first was; the first comes back."""
-    source: CTE = guard.cte("guard")
-    written: list[CTE] = []
-    for n, row in enumerate(rows):
-        # asyncpg's dialect casts each parameter to its column's type ($1::UUID), as an INSERT ... SELECT needs.
-        values = select(*(_bound(row, n, key).label(key) for key in row.values))
-        write = insert(row.table).from_select(list(row.values), values.select_from(source))
-        if n == 0:
-            write = write.returning(*row.table.c)
-        written.append(write.cte(f"write_{n}"))
-        source = written[0]
-    first = written[0]
+    first_row, *other_rows = rows
+    first = _insert_from(first_row, 0, guard.cte("guard"), returning=True)
     statement = select(*first.c)
-    for each in written[1:]:
-        statement = statement.add_cte(each)
+    for n, row in enumerate(other_rows, start=1):
+        statement = statement.add_cte(_insert_from(row, n, first))
     return statement
+
+
+def _insert_from(row: NewRow, n: int, source: CTE, *, returning: bool = False) -> CTE:
+    """INSERT ... SELECT of the row's values, once per row of `source`, as a CTE."""
+    # asyncpg's dialect casts each parameter to its column's type ($1::UUID), as an INSERT ... SELECT needs.
+    values = select(*(_bound(row, n, key).label(key) for key in row.values)).select_from(source)
+    write = insert(row.table).from_select(list(row.values), values)
+    return (write.returning(*row.table.c) if returning else write).cte(f"write_{n}")
 
 
 async def write_where(
     session: AsyncWriteSession, guard: Select[Any], *rows: NewRow, params: Mapping[str, Any] | None = None
 ) -> Result[Any]:
     """Insert rows only where `guard` (a query whose bind parameters `params` gives) finds its row (one at most), as
-    one statement:
-    the first row once if it finds one (a lock it takes, FOR SHARE say, held to the transaction's end), the others
-    once with it. The first row comes back as stored, or nothing when the guard found nothing and nothing was
-    written. One round trip for a check and its writes; built once per shape, as `write_together`'s."""
-    shape = ("where", guard, _shape(rows))
-    statement = _TOGETHER.get(shape)
-    if statement is None:
-        statement = _TOGETHER.setdefault(shape, _where(guard, rows))
+    one statement: the first row once if it finds one (a lock it takes, FOR SHARE say, held to the transaction's
+    end), the others once with it. The first row comes back as stored, or nothing when the guard found nothing and
+    nothing was written. One round trip for a check and its writes; built once per shape, as `write_together`'s."""
+    statement = _built(("where", guard, _shape(rows)), lambda: _where(guard, rows))
     return await session.execute(statement, {**_values(rows), **(params or {})})

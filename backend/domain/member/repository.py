@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, Update, bindparam, delete, func, select, text, update
+from sqlalchemy import Result, Select, Update, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -219,23 +219,37 @@ def _member_update_detail(columns: tuple[str, ...]) -> Select[Any]:
     return select(text(_DETAIL_COLUMNS)).select_from(written)
 
 
-async def save_columns(
-    session: AsyncWriteSession, user: User, columns: dict[str, Any], *rows: NewRow, detail: bool = False
-) -> dict[str, Any] | None:
+async def save_columns(session: AsyncWriteSession, user: User, columns: dict[str, Any], *rows: NewRow) -> None:
     """Write these columns of the locked user row with the next version, and `rows` (a decision's note, audit row and
     event; an edit's audit row), in one statement built once (`write_together`: one round trip, and no unit of work
-    to compute for one row on the hottest write paths). With `detail`, the same statement answers with the member's
-    detail as `member_detail` reads it, from the row written and the relations as this transaction sees them.
+    to compute for one row on the hottest write paths).
 
     The object leaves the session first, so that the commit flushes nothing more of it; its version is moved on here
     as on the server, and its server-set `updated_at` stays unloaded (a write answers from its own query)."""
+    await _save_columns(session, user, columns, rows, _member_update)
+
+
+async def save_columns_read(
+    session: AsyncWriteSession, user: User, columns: dict[str, Any], *rows: NewRow
+) -> dict[str, Any]:
+    """`save_columns`, and the member's detail as `member_detail` reads it, from the same statement: the row written
+    and the relations as this transaction sees them."""
+    result = await _save_columns(session, user, columns, rows, _member_update_detail)
+    return _detail_row(result.mappings().one())
+
+
+async def _save_columns(
+    session: AsyncWriteSession,
+    user: User,
+    columns: dict[str, Any],
+    rows: Sequence[NewRow],
+    statement: Callable[[tuple[str, ...]], Update | Select[Any]],
+) -> Result[Any]:
     session.expunge(user)
     params = {"member_id": user.id, **{f"to_{column}": value for column, value in columns.items()}}
-    names = tuple(sorted(columns))
-    then = _member_update_detail(names) if detail else _member_update(names)
-    result = await write_together(session, *rows, then=then, params=params)
+    result = await write_together(session, *rows, then=statement(tuple(sorted(columns))), params=params)
     user.version += 1
-    return _detail_row(result.mappings().one()) if detail else None
+    return result
 
 
 _RELATION_TABLES = {
@@ -347,7 +361,7 @@ _REPORT_COUNTS = (
 
 # The whole detail in one round trip: the user row, each one-per-member relation as a JSON object, photos
 # and documents as JSON arrays in their order (docs/decisions.md: "A member's detail in one statement"). The
-# columns read the user row as `u`: the table, or the row an UPDATE returns (`save_columns` with `detail`).
+# columns read the user row as `u`: the table, or the row an UPDATE returns (`save_columns_read`).
 _DETAIL_COLUMNS = f"""
     u.id, u.phone, u.name, u.gender, u.birth_year, u.status, u.suspended_until, u.created_at, u.updated_at,
     u.deleted_at, u.version,

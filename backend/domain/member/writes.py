@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 
@@ -102,6 +102,14 @@ class Decision:
     reason: str | None = None
     until: datetime | None = None  # a suspension's end (suspend only)
     force: bool = False  # an admin deciding past someone else's claim
+
+
+class _Decided(NamedTuple):
+    """A decision checked and ready to write, in one statement: the user row's columns and the decision's rows."""
+
+    user: User
+    columns: dict[str, Any]
+    records: tuple[NewRow, NewRow, NewRow]  # note, audit row, outbox event
 
 
 def _user_state(user: User) -> dict[str, Any]:
@@ -240,8 +248,7 @@ class MemberWriteService:
             return await self._detail(user.id)
         audit_row = self.audit.row("member.updated", "member", user.id, diff)
         with _phone_unique(_phone_of(user)):  # the row, its audit row and the answer's read in one statement
-            row = await repository.save_columns(self.session, user, given, audit_row, detail=True)
-        assert row is not None
+            row = await repository.save_columns_read(self.session, user, given, audit_row)
         return await detail_of(row, self.storage)
 
     async def replace(self, member_id: uuid.UUID, data: MemberReplace, if_match: int | None) -> MemberDetailRead:
@@ -273,8 +280,8 @@ class MemberWriteService:
     async def decide(self, member_id: uuid.UUID, decision: Decision, expected_version: int | None) -> MemberDetailRead:
         """A review decision on one member (see `apply`), answered with the member as it is now, read by the
         decision's own statement."""
-        row = await self._apply(member_id, decision, expected_version, detail=True)
-        assert row is not None
+        decided = await self._decided(member_id, decision, expected_version)
+        row = await repository.save_columns_read(self.session, decided.user, decided.columns, *decided.records)
         return await detail_of(row, self.storage)
 
     async def apply(self, member_id: uuid.UUID, decision: Decision, expected_version: int | None = None) -> None:
@@ -283,11 +290,12 @@ class MemberWriteService:
 
         The member's row is locked first, then its claim checked (so a claim taken meanwhile is seen): 409 naming
         the holder unless an admin forces it (recorded in the audit row); any decision releases the claim."""
-        await self._apply(member_id, decision, expected_version, detail=False)
+        decided = await self._decided(member_id, decision, expected_version)
+        await repository.save_columns(self.session, decided.user, decided.columns, *decided.records)
 
-    async def _apply(
-        self, member_id: uuid.UUID, decision: Decision, expected_version: int | None, *, detail: bool
-    ) -> dict[str, Any] | None:
+    async def _decided(self, member_id: uuid.UUID, decision: Decision, expected_version: int | None) -> _Decided:
+        """The decision checked under the member's lock (and a ban's or unban's phone blocks written): what is left
+        to write."""
         rule = REVIEW_RULES[decision.action]
         claims.check_force(self.context.actor, decision.force)
         if rule.reason_code_required and decision.reason_code is None:
@@ -310,10 +318,9 @@ class MemberWriteService:
         if forced:
             diff["claim_overridden"] = claims.overridden(released)
         # One statement, the transaction's last: the UPDATE's triggers lock counter rows that every decision shares,
-        # until the commit (docs/decisions.md, "A bulk decision"). With `detail`, it reads the answer too.
-        decided = {column: getattr(user, column) for column in DECISION_COLUMNS}
-        records = self._records(rule, decision, user, before["status"], diff)
-        return await repository.save_columns(self.session, user, decided, *records, detail=detail)
+        # until the commit (docs/decisions.md, "A bulk decision"). `decide` reads its answer in it too.
+        columns = {column: getattr(user, column) for column in DECISION_COLUMNS}
+        return _Decided(user, columns, self._records(rule, decision, user, before["status"], diff))
 
     async def _phone_blocks(self, user: User, decision: Decision) -> dict[str, Any]:
         """A ban blocks the member's phone (under the phone's lock, as every check of it); an unban lifts the
