@@ -307,3 +307,31 @@ async def test_the_queue_statements_use_the_status_order_index(services: Service
             assert '"Node Type": "Sort"' not in plan
     finally:
         await conn.close()
+
+
+async def test_a_deep_page_keeps_one_generic_plan(services: ServiceUrls, db: asyncpg.Pool) -> None:
+    """The deep page's statement, prepared once and run with positions, is not planned anew on each run: after
+    PostgreSQL's five custom plans it runs the generic one (pg_prepared_statements counts them)."""
+    oldest = await db.fetch(
+        "SELECT created_at, id FROM user_photos WHERE status = 'pending' ORDER BY created_at, id LIMIT 8"
+    )
+    assert len(oldest) == 8, "the seed has pending photos"
+    query = QueueQuery(
+        filters=PhotoQueueFilters(status=[PhotoStatus.pending]),
+        descending=False,
+        limit=25,
+        after=(oldest[0]["created_at"], oldest[0]["id"]),
+    )
+    sql, _ = page_statement(PHOTO_QUEUE, query, with_total=True)
+    conn = await asyncpg.connect(asyncpg_dsn(services.database_url))
+    try:
+        statement = await conn.prepare(sql)
+        for row in oldest:
+            await statement.fetch(row["created_at"], row["id"])
+        plans = await conn.fetchrow(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1", sql
+        )
+    finally:
+        await conn.close()
+    assert plans is not None
+    assert plans["generic_plans"] >= 3, dict(plans)

@@ -147,6 +147,18 @@ def _select(queue: Queue, extra: str) -> str:
     )
 
 
+def _position(p: _Params, stamp: datetime, row_id: uuid.UUID) -> str:
+    """A cursor's position, `(created_at, id)`, as values the planner cannot see (each an InitPlan's).
+
+    Every position gets the same plan (the status index walked from the position, LIMIT the page), but with the
+    values in sight PostgreSQL estimates the rows after the position, finds its custom plan cheaper than the generic
+    one (541 against 579 for a page 40,000 rows into the pending queue at 1M members) and plans every deep page anew,
+    0.25 ms each. Out of sight, both plans cost the same and the prepared statement keeps its generic one after its
+    fifth run.
+    """
+    return f"((SELECT {p(stamp)}::timestamptz), (SELECT {p(row_id)}::uuid))"
+
+
 def _page_sql(queue: Queue, query: QueueQuery, p: _Params, *, with_total: bool) -> str:
     """The page's statement; with `with_total` each row carries the exact total (an uncorrelated subquery: run
     once, in the page's snapshot)."""
@@ -155,7 +167,7 @@ def _page_sql(queue: Queue, query: QueueQuery, p: _Params, *, with_total: bool) 
     common = _where(filters, p)
     if query.after is not None:
         stamp, row_id = query.after
-        common.append(f"(i.created_at, i.id) {'<' if query.descending else '>'} ({p(stamp)}, {p(row_id)})")
+        common.append(f"(i.created_at, i.id) {'<' if query.descending else '>'} {_position(p, stamp, row_id)}")
     total = f", {_total(queue, filters, p)} AS total" if with_total else ""
     page = f"LIMIT {int(query.limit)} OFFSET {int(query.offset)}"
     statuses = _statuses(queue, filters)
