@@ -17,11 +17,11 @@
 
 Settings (environment): BENCH_DURATION (10 s), BENCH_WARMUP (2 s), BENCH_CONCURRENCY (32), BENCH_WORKERS (2),
 BENCH_MEMBERS (1000000), BENCH_ROOT (.devdata/bench), BENCH_ONLY (comma-separated scenario names: list, deep,
-q, detail, dashboard, loader, claims, queue, export, writes, outbox, bulk, browser, login), BENCH_WRITES (20000
-distinct requests prepared per write load), BENCH_PROFILE (scenario names to profile with py-spy afterwards,
-`writes` included). The queue scenario (issue 13) measures the photo queue's first page and deep cursor pages
-against the app's own member list page (measured with it when BENCH_ONLY leaves the list out). The browser
-scenario (issue 14, bench/browser.py) drives the console in Chromium.
+q, detail, dashboard, loader, claims, queue, export, writes or one of them as "write note", outbox, bulk, browser,
+login), BENCH_WRITES (20000 distinct requests prepared per write load), BENCH_PROFILE (scenario names to
+profile with py-spy afterwards, `writes` included). The queue scenario (issue 13) measures the photo queue's first
+page and deep cursor pages against the app's own member list page (measured with it when BENCH_ONLY leaves the list
+out). The browser scenario (issue 14, bench/browser.py) drives the console in Chromium.
 """
 
 from __future__ import annotations
@@ -277,7 +277,7 @@ class Bench:
             self._claims(generator, app_url, auth, asyncpg_dsn(urls.superuser_database_url))
         if config.wants("export"):
             self._exports(app, app_url, baseline_url, auth)
-        if config.wants("writes") and auth.enabled:
+        if any(self._wants_write(scenario) for scenario in writes.SCENARIOS) and auth.enabled:
             self._writes(generator, app_url, baseline_url, auth, primary_dsn)
         if config.wants("outbox") and auth.enabled:
             self._settle()
@@ -339,10 +339,14 @@ class Bench:
         print(f"check claims: {check.ok} ({check.detail})", flush=True)
         self.results.checks["claims"] = check
 
+    def _wants_write(self, scenario: str) -> bool:
+        """Every write with BENCH_ONLY=writes; one with its load's name (BENCH_ONLY="write note,write patch")."""
+        return self.config.wants("writes") or self.config.wants(f"write {scenario}")
+
     def _writes(self, generator: LoadGenerator, app_url: str, baseline_url: str, auth: Auth, dsn: str) -> None:
         """Each write on the baseline, then on the app, from the same state: what a load wrote is put back."""
         json_headers = {"Content-Type": "application/json"}
-        for scenario in writes.SCENARIOS:
+        for scenario in filter(self._wants_write, writes.SCENARIOS):
             for server, url, headers in (
                 ("baseline", baseline_url, json_headers),
                 ("app", app_url, {**auth.headers(), **json_headers}),
