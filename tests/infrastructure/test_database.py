@@ -19,6 +19,7 @@ from backend.infrastructure.database import (
     PING_AFTER_IDLE_SECONDS,
     Database,
     fetch,
+    fetch_in_transaction,
     is_timed_out,
     is_unavailable,
     violated_constraint,
@@ -186,6 +187,47 @@ async def test_a_violated_constraint_is_named_through_sqlalchemy_and_straight_fr
             await session.execute(text("SELECT 1 / 0"))
         await session.rollback()
     assert violated_constraint(other.value) is None
+
+
+class TestFetchInTransaction:
+    """Statements run below SQLAlchemy's execution, in the session's transaction: its commit and rollback end them."""
+
+    _MARK = "INSERT INTO fetch_marks (key) VALUES ($1) RETURNING key"
+
+    async def test_the_session_commits_and_rolls_back_what_ran(
+        self, app: FastAPI, db: asyncpg.Pool, settings: Settings
+    ) -> None:
+        database = app_state(app).database
+        role = make_url(str(settings.database_url)).username
+        await db.execute("CREATE TABLE fetch_marks (key text PRIMARY KEY)")
+        await db.execute(f'GRANT ALL ON fetch_marks TO "{role}"')
+        kept, dropped, second = "kept", "dropped", "second"
+        try:
+            async with database.write_session() as session:
+                rows = await fetch_in_transaction(session, self._MARK, [dropped])
+                assert [row["key"] for row in rows] == [dropped]
+                await session.rollback()
+                # The next transaction of the same session: begun anew, and committed by the session.
+                await fetch_in_transaction(session, self._MARK, [kept])
+                await session.commit()
+                await fetch_in_transaction(session, self._MARK, [second])
+                await session.commit()
+            stored = await db.fetch("SELECT key FROM fetch_marks ORDER BY key")
+            assert [row["key"] for row in stored] == [kept, second]
+        finally:
+            await db.execute("DROP TABLE fetch_marks")
+
+    async def test_errors_are_sqlalchemy_s_and_the_connection_stays_usable(self, app: FastAPI) -> None:
+        database = app_state(app).database
+        async with database.write_session() as session:
+            await fetch_in_transaction(session, "CREATE TEMPORARY TABLE once (n int CONSTRAINT uq_once_n UNIQUE)", [])
+            with pytest.raises(IntegrityError) as refused:
+                await fetch_in_transaction(session, "INSERT INTO once VALUES (1), (1)", [])
+            assert violated_constraint(refused.value) == "uq_once_n"
+            assert not refused.value.connection_invalidated
+            await session.rollback()
+            assert [row["n"] for row in await fetch_in_transaction(session, "SELECT 1 AS n", [])] == [1]
+            await session.rollback()
 
 
 class TestCommitPosition:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Result, Select, Update, bindparam, delete, func, select, text, update
+from sqlalchemy import Select, Update, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -234,8 +234,8 @@ async def save_columns_read(
 ) -> dict[str, Any]:
     """`save_columns`, and the member's detail as `member_detail` reads it, from the same statement: the row written
     and the relations as this transaction sees them."""
-    result = await _save_columns(session, user, columns, rows, _member_update_detail)
-    return _detail_row(result.mappings().one())
+    (row,) = await _save_columns(session, user, columns, rows, _member_update_detail)
+    return _detail_row(row)
 
 
 async def _save_columns(
@@ -244,7 +244,7 @@ async def _save_columns(
     columns: dict[str, Any],
     rows: Sequence[NewRow],
     statement: Callable[[tuple[str, ...]], Update | Select[Any]],
-) -> Result[Any]:
+) -> list[Row]:
     session.expunge(user)
     params = {"member_id": user.id, **{f"to_{column}": value for column, value in columns.items()}}
     result = await write_together(session, *rows, then=statement(tuple(sorted(columns))), params=params)
@@ -301,9 +301,8 @@ async def add_note_audited(
     """An operator's note about a live member and its audit row, in one statement that locks the member's row FOR
     SHARE until the transaction ends (an erasure, which locks it for update, comes wholly before or after): the note's
     columns as stored, or None, and nothing written, when no live member has this id."""
-    result = await write_where(session, _LIVE_MEMBER_SHARED, note, audit_row, params={"member_id": member_id})
-    row = result.mappings().first()
-    return dict(row) if row is not None else None
+    rows = await write_where(session, _LIVE_MEMBER_SHARED, note, audit_row, params={"member_id": member_id})
+    return dict(rows[0]) if rows else None
 
 
 def note_row(
