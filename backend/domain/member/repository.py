@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Select, Update, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from backend.domain.member.list_repository import photo_order, shown_documents, shown_photos
 from backend.domain.member.models import (
@@ -92,14 +93,26 @@ async def list_documents(session: AnySession, member_id: uuid.UUID) -> list[User
 # Writes ------------------------------------------------------------------------------------------------------
 
 
-_LOCK_MEMBER = select(User).where(users.c.id == bindparam("member_id", type_=users.c.id.type)).with_for_update()
-"""Built once: every write on a member starts with it, and building it (and its cache key) anew cost more CPU than
-running it."""
+_LOCK_MEMBER = f"SELECT {', '.join(users.c.keys())} FROM users WHERE id = $1 FOR UPDATE"
 
 
 async def lock_member(session: AsyncWriteSession, member_id: uuid.UUID) -> User | None:
-    """The user row, locked until the transaction ends (deleted ones too)."""
-    return (await session.execute(_LOCK_MEMBER, {"member_id": member_id})).scalar_one_or_none()
+    """The user row, locked until the transaction ends (deleted ones too), as the session's object for it.
+
+    Read by the driver in the session's transaction and made the session's persistent object as if the ORM had loaded
+    it (`make_transient_to_detached`, then added): every write on a member starts here, and the ORM's load of one row
+    cost more CPU than the statement (docs/decisions.md, "Writes below SQLAlchemy's execution")."""
+    rows = await fetch(session, _LOCK_MEMBER, member_id)
+    if not rows:
+        return None
+    user = session.sync_session.identity_map.get(identity_key(User, member_id))
+    if user is not None:  # already the session's (a second write on the member in one transaction): refreshed
+        await session.refresh(user)
+        return user
+    user = User(**dict(rows[0]))
+    make_transient_to_detached(user)
+    session.add(user)
+    return user
 
 
 async def lock_phone(session: AsyncWriteSession, phone_hash: str) -> None:
