@@ -13,10 +13,10 @@ from fastapi.responses import StreamingResponse
 
 from backend.api.bulk import BulkRunnerDep
 from backend.api.deps import (
+    AdminWriter,
     MemberServiceDep,
-    MemberWriterDep,
     MemberWritersDep,
-    RequireAdmin,
+    ModeratorWriter,
     RequireModerator,
     get_member_service,
 )
@@ -44,7 +44,7 @@ from backend.domain.member.schemas import (
     SuspensionReason,
 )
 from backend.domain.member.service import DEFAULT_ORDER, MemberService
-from backend.domain.member.writes import Decision, ReviewAction
+from backend.domain.member.writes import Decision, MemberWriteService, ReviewAction
 from backend.domain.schemas import INTEGER_MAX
 from backend.domain.sessions import AsyncWriteSession
 
@@ -165,7 +165,7 @@ async def export_members(listing: MemberExport) -> StreamingResponse:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=MemberDetailRead, summary="Create a member")
-async def create_member(data: MemberCreate, _: RequireAdmin, writer: MemberWriterDep) -> Response:
+async def create_member(data: MemberCreate, writer: AdminWriter) -> Response:
     """A member with profile (and lifestyle, preference) in one transaction; 409 when the phone is in use."""
     member = await writer.create(data)
     return _json(member, status.HTTP_201_CREATED, Location=f"/api/v1/admin/members/{member.id}")
@@ -195,7 +195,7 @@ async def get_member(member_id: uuid.UUID, service: MemberServiceDep) -> Respons
 
 @router.patch("/{member_id}", response_model=MemberDetailRead, summary="Edit a member")
 async def update_member(
-    member_id: uuid.UUID, data: MemberUpdate, _: RequireAdmin, writer: MemberWriterDep, if_match: IfMatch = None
+    member_id: uuid.UUID, data: MemberUpdate, writer: AdminWriter, if_match: IfMatch = None
 ) -> Response:
     """Change the given fields; with If-Match, 412 when someone else changed the member first."""
     return _json(await writer.update(member_id, data, expected_version(if_match)))
@@ -203,7 +203,7 @@ async def update_member(
 
 @router.put("/{member_id}", response_model=MemberDetailRead, summary="Replace a member (react-admin update)")
 async def replace_member(
-    member_id: uuid.UUID, data: MemberReplace, _: RequireAdmin, writer: MemberWriterDep, if_match: IfMatch = None
+    member_id: uuid.UUID, data: MemberReplace, writer: AdminWriter, if_match: IfMatch = None
 ) -> Response:
     """The record as GET returned it, edited; `version` in the body works as If-Match."""
     if data.id is not None and data.id != member_id:
@@ -212,15 +212,13 @@ async def replace_member(
 
 
 @router.delete("/{member_id}", response_model=MemberFields, summary="Soft-delete a member")
-async def delete_member(
-    member_id: uuid.UUID, _: RequireAdmin, writer: MemberWriterDep, if_match: IfMatch = None
-) -> Response:
+async def delete_member(member_id: uuid.UUID, writer: AdminWriter, if_match: IfMatch = None) -> Response:
     """Hide the member and free its phone; the record is returned; restore undoes it."""
     return _json(await writer.delete(member_id, expected_version(if_match)))
 
 
 @router.post("/{member_id}/restore", response_model=MemberDetailRead, summary="Undo a soft delete")
-async def restore_member(member_id: uuid.UUID, _: RequireAdmin, writer: MemberWriterDep) -> Response:
+async def restore_member(member_id: uuid.UUID, writer: AdminWriter) -> Response:
     """Bring the member back; 409 when a live member took its phone meanwhile."""
     return _json(await writer.restore(member_id))
 
@@ -235,14 +233,14 @@ def _decision(action: ReviewAction, data: DecisionBody) -> Decision:
 
 
 async def _decide(
-    action: ReviewAction, member_id: uuid.UUID, data: DecisionBody, writer: MemberWriterDep, if_match: str | None
+    action: ReviewAction, member_id: uuid.UUID, data: DecisionBody, writer: MemberWriteService, if_match: str | None
 ) -> Response:
     return _json(await writer.decide(member_id, _decision(action, data), expected_version(if_match)))
 
 
 @router.post("/{member_id}/approve", response_model=MemberDetailRead, summary="Approve a member")
 async def approve_member(
-    member_id: uuid.UUID, data: ReviewDecision, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
+    member_id: uuid.UUID, data: ReviewDecision, writer: ModeratorWriter, if_match: IfMatch = None
 ) -> Response:
     """pending or suspended -> active, with a note, an audit row and a member.approved event."""
     return await _decide(ReviewAction.approve, member_id, data, writer, if_match)
@@ -250,7 +248,7 @@ async def approve_member(
 
 @router.post("/{member_id}/reject", response_model=MemberDetailRead, summary="Reject a member")
 async def reject_member(
-    member_id: uuid.UUID, data: ReviewReason, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
+    member_id: uuid.UUID, data: ReviewReason, writer: ModeratorWriter, if_match: IfMatch = None
 ) -> Response:
     """pending -> rejected; a reason code is required (and free text for `other`)."""
     return await _decide(ReviewAction.reject, member_id, data, writer, if_match)
@@ -258,7 +256,7 @@ async def reject_member(
 
 @router.post("/{member_id}/suspend", response_model=MemberDetailRead, summary="Suspend a member")
 async def suspend_member(
-    member_id: uuid.UUID, data: SuspensionReason, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
+    member_id: uuid.UUID, data: SuspensionReason, writer: ModeratorWriter, if_match: IfMatch = None
 ) -> Response:
     """active -> suspended, until lifted or, with `until`, until then (housekeeping lifts it); a reason code is
     required."""
@@ -267,7 +265,7 @@ async def suspend_member(
 
 @router.post("/{member_id}/ban", response_model=MemberDetailRead, summary="Ban a member")
 async def ban_member(
-    member_id: uuid.UUID, data: ReviewReason, _: RequireModerator, writer: MemberWriterDep, if_match: IfMatch = None
+    member_id: uuid.UUID, data: ReviewReason, writer: ModeratorWriter, if_match: IfMatch = None
 ) -> Response:
     """Any status but banned -> banned, and the member's phone blocked: no member can be created, restored or
     given that phone while the ban stands. A reason code is required."""
@@ -276,7 +274,7 @@ async def ban_member(
 
 @router.post("/{member_id}/unban", response_model=MemberDetailRead, summary="Lift a ban")
 async def unban_member(
-    member_id: uuid.UUID, data: ReviewDecision, _: RequireAdmin, writer: MemberWriterDep, if_match: IfMatch = None
+    member_id: uuid.UUID, data: ReviewDecision, writer: AdminWriter, if_match: IfMatch = None
 ) -> Response:
     """banned -> active, and the blocks of the member's bans lifted (admin)."""
     return await _decide(ReviewAction.unban, member_id, data, writer, if_match)
@@ -290,7 +288,7 @@ async def list_notes(member_id: uuid.UUID, listing: NoteListing) -> Response:
 
 
 @router.post("/{member_id}/notes", status_code=status.HTTP_201_CREATED, summary="Write a note")
-async def add_note(member_id: uuid.UUID, data: NoteCreate, _: RequireModerator, writer: MemberWriterDep) -> NoteRead:
+async def add_note(member_id: uuid.UUID, data: NoteCreate, writer: ModeratorWriter) -> NoteRead:
     """A note about the member, by the calling operator."""
     return await writer.add_note(member_id, data)
 
