@@ -1,14 +1,7 @@
 """Session types as the domain sees them."""
 
-from backend.infrastructure.database import (
-    AsyncReadSession,
-    AsyncWriteSession,
-    ReadSessionFactory,
-    Row,
-    copy_query,
-    fetch,
-    violated_constraint,
-)
+from backend.infrastructure.database import AsyncReadSession, AsyncWriteSession, ReadSessionFactory, violated_constraint
+from backend.infrastructure.driver import Row, copy_query, fetch
 from backend.infrastructure.together import NewRow, write_together, write_where
 
 # A repository that only reads accepts either; one that writes accepts only AsyncWriteSession.

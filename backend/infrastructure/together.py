@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import CTE, Insert, Select, Table, Update, bindparam, insert, select
 from sqlalchemy.engine import Dialect
 
-from backend.infrastructure.database import AsyncWriteSession, Row, fetch_in_transaction
+from backend.infrastructure.database import AsyncWriteSession
+from backend.infrastructure.driver import Row, fetch_in_transaction
 
 
 @dataclass(frozen=True, slots=True)

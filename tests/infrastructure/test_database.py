@@ -18,12 +18,11 @@ from backend.api.state import app_state
 from backend.infrastructure.database import (
     PING_AFTER_IDLE_SECONDS,
     Database,
-    fetch,
-    fetch_in_transaction,
     is_timed_out,
     is_unavailable,
     violated_constraint,
 )
+from backend.infrastructure.driver import fetch, fetch_in_transaction
 from backend.infrastructure.replication import lsn_to_int, parse_lsn
 from backend.infrastructure.settings import Settings
 from devtools.services import ServiceUrls

@@ -1,0 +1,137 @@
+"""Statements run by the driver on a session's connection, below SQLAlchemy's statement execution: the hot reads in
+autocommit (`fetch`), statements in the session's transaction (`fetch_in_transaction`), and COPY (`copy_query`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+import asyncpg
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from backend.infrastructure.database import is_unavailable
+from backend.infrastructure.observability import note_statement
+
+
+async def copy_query(
+    session: AsyncSession, sql: str, *args: Any, output: Callable[[bytes], Awaitable[None]], **options: Any
+) -> None:
+    """`COPY (sql) TO STDOUT` run by the driver on the session's connection (SQLAlchemy has no construct for COPY),
+    each chunk handed to `output`; asyncpg quotes `args` into the statement (COPY takes no bind parameters).
+
+    When `output` fails (or the task is cancelled), asyncpg sends the server a cancel request and waits, at the
+    connection's next use, for its acknowledgement, which never comes if the copy had ended already (a failure
+    on the last chunk): such a connection is closed and dropped from the pool, so that nothing waits on it.
+    """
+    connection = await session.connection()
+    driver: asyncpg.Connection | None = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+
+    async def write(data: bytes | bytearray) -> None:
+        await output(bytes(data))
+
+    try:
+        await driver.copy_from_query(sql, *args, output=write, **options)
+    except BaseException as exc:
+        if not isinstance(exc, asyncpg.PostgresError):
+            driver.terminate()
+            await connection.invalidate()
+        raise
+
+
+class Row(Protocol):
+    """A result row by column name: an asyncpg Record or a SQLAlchemy RowMapping (`dict(row)` works on both)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+    def keys(self) -> Iterable[str]: ...
+
+
+async def fetch(session: AsyncSession, sql: str, *args: Any) -> Sequence[Row]:
+    """The rows of one statement with asyncpg's `$n` parameters, as mappings of column name to value.
+
+    On an autocommit read session the driver runs it directly (the hot path, no SQLAlchemy statement to
+    build or result to wrap); the statement is counted in the request's Server-Timing like the others, and
+    a connection found dead is dropped from the pool. Anywhere else (a write transaction, reads behind
+    PgBouncer) it runs in the session's transaction (`fetch_in_transaction`).
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    if raw.dbapi_connection is None or not raw.dbapi_connection.autocommit:
+        return await fetch_in_transaction(session, sql, args)
+    driver: asyncpg.Connection | None = raw.driver_connection
+    assert driver is not None
+    started = time.perf_counter()
+    try:
+        rows: list[Row] = await driver.fetch(sql, *args)  # type: ignore[assignment]  # Record has no stub mapping
+        return rows
+    except BaseException as exc:
+        # A statement error leaves the connection usable; anything else (the server gone, the request
+        # cancelled mid-protocol) may not, so the pool must not hand it out again.
+        if is_unavailable(exc):
+            # As SQLAlchemy does on a disconnect: every connection opened before now is replaced at its next
+            # checkout (the server went away, so they are dead too), without a round trip each.
+            connection.sync_engine.pool._invalidate(raw, exc if isinstance(exc, Exception) else None, _checkin=False)
+        if not isinstance(exc, asyncpg.PostgresError) or is_unavailable(exc):
+            await connection.invalidate()
+        raise
+    finally:
+        note_statement(time.perf_counter() - started)
+
+
+_IN_TRANSACTION = "memberdesk_in_transaction"
+
+
+async def _in_transaction(session: AsyncSession) -> tuple[AsyncConnection, Any]:
+    """The session's connection and its DBAPI adapter, with the session's transaction begun on it: what runs on the
+    adapter is in that transaction, and the session's commit or rollback ends it. Kept in the session's info for
+    that transaction only (the next one begins anew)."""
+    transaction = session.sync_session.get_transaction()
+    kept = session.info.get(_IN_TRANSACTION)
+    if kept is not None and transaction is not None and kept[0] is transaction:
+        return kept[1], kept[2]
+    connection = await session.connection()
+    adapter = (await connection.get_raw_connection()).dbapi_connection
+    session.info[_IN_TRANSACTION] = (session.sync_session.get_transaction(), connection, adapter)
+    return connection, adapter
+
+
+async def fetch_in_transaction(session: AsyncSession, sql: str, args: Sequence[Any]) -> list[Row]:
+    """The rows of one statement (asyncpg's `$n` parameters, values as the driver takes them), run in the session's
+    transaction by SQLAlchemy's asyncpg adapter, below SQLAlchemy's statement execution: no execution context,
+    cursor wrapper or result object, a third of a write's CPU in SQLAlchemy (docs/decisions.md, "Writes below
+    SQLAlchemy's execution"). The adapter begins the transaction if nothing has run in it yet, and prepares the
+    statement once per connection.
+
+    An error is raised as SQLAlchemy would raise it (an IntegrityError, say, wrapping the driver's), and a connection
+    that the error may have left unusable is dropped from the pool, as `fetch` does. Counted in the request's
+    Server-Timing.
+    """
+    connection, adapter = await _in_transaction(session)
+    cursor = adapter.cursor()
+    started = time.perf_counter()
+    try:
+        await cursor._prepare_and_execute(sql, args)  # the adapter's execute, without its await_
+        rows: list[Row] = cursor.fetchall()
+        return rows
+    except BaseException as exc:
+        dialect = connection.dialect
+        from_driver = isinstance(exc, dialect.loaded_dbapi.Error)
+        unusable = not from_driver or is_unavailable(exc)
+        if unusable:
+            await connection.invalidate()
+        if not from_driver:
+            raise  # a cancellation, say: as SQLAlchemy lets it through
+        raise DBAPIError.instance(
+            sql,
+            list(args),
+            exc,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=connection.sync_engine.hide_parameters,
+            connection_invalidated=unusable,
+            dialect=dialect,
+        ) from exc
+    finally:
+        note_statement(time.perf_counter() - started)
