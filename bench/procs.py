@@ -214,14 +214,18 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_ticks(*roots: int) -> int:
-    """User + system CPU ticks of the process trees under `roots`."""
+    """User + system CPU ticks of the process trees under `roots`, those of their members that exited included.
+
+    A process that exits and is waited for adds its ticks to its parent's cutime and cstime: summed with the living
+    members' own, the total only grows (PostgreSQL's backends and autovacuum workers come and go under a load; their
+    ticks once vanished with them, and a load's CPU per request came out negative)."""
     total = 0
     for member in descendants(*roots):
         try:
             fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[-1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
+        total += sum(int(tick) for tick in fields[11:15])  # utime, stime, cutime, cstime
     return total
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import asyncpg
 import pytest
 
@@ -48,3 +52,10 @@ async def test_postgresql_servers_are_found_with_their_backends_and_their_cpu(db
     before = cpu_ticks(servers[0])
     await db.fetchval("SELECT count(*) FROM generate_series(1, 5000000)")  # a few hundred ms of one backend's CPU
     assert cpu_ticks(servers[0]) - before >= 5  # ticks of 10 ms
+
+
+def test_the_ticks_of_a_tree_keep_those_of_its_members_that_exited() -> None:
+    """A child that burns CPU and exits leaves its ticks in its parent's: the tree's total does not fall."""
+    before = cpu_ticks(os.getpid())
+    subprocess.run([sys.executable, "-c", "sum(range(30_000_000))"], check=True)  # a few hundred ms of CPU
+    assert cpu_ticks(os.getpid()) - before >= 10  # ticks of 10 ms, the child's among them
