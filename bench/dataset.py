@@ -152,7 +152,7 @@ async def vacuum_analyze(superuser_dsn: str) -> float:
     return time.perf_counter() - started
 
 
-COUNTER_TABLES = ("member_counts", "member_totals", "queue_counts", "signup_hours")
+COUNTER_TABLES = ("member_counts", "member_totals", "moderation_counts", "queue_counts", "signup_hours")
 """The trigger-kept counters: a few thousand rows, each updated by every write that moves a member or an item."""
 
 

@@ -57,10 +57,9 @@ async def fetch(session: AsyncSession, sql: str, *args: Any) -> Sequence[Row]:
     a connection found dead is dropped from the pool. Anywhere else (a write transaction, reads behind
     PgBouncer) it runs in the session's transaction (`fetch_in_transaction`).
     """
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
+    connection, raw = await _connection_of(session)
     if raw.dbapi_connection is None or not raw.dbapi_connection.autocommit:
-        return await fetch_in_transaction(session, sql, args)
+        return await _in_transaction(connection, raw, sql, args)
     driver: asyncpg.Connection | None = raw.driver_connection
     assert driver is not None
     started = time.perf_counter()
@@ -68,34 +67,10 @@ async def fetch(session: AsyncSession, sql: str, *args: Any) -> Sequence[Row]:
         rows: list[Row] = await driver.fetch(sql, *args)  # type: ignore[assignment]  # Record has no stub mapping
         return rows
     except BaseException as exc:
-        # A statement error leaves the connection usable; anything else (the server gone, the request
-        # cancelled mid-protocol) may not, so the pool must not hand it out again.
-        if is_unavailable(exc):
-            # As SQLAlchemy does on a disconnect: every connection opened before now is replaced at its next
-            # checkout (the server went away, so they are dead too), without a round trip each.
-            connection.sync_engine.pool._invalidate(raw, exc if isinstance(exc, Exception) else None, _checkin=False)
-        if not isinstance(exc, asyncpg.PostgresError) or is_unavailable(exc):
-            await connection.invalidate()
+        await _drop_if_broken(connection, raw, exc, answered=isinstance(exc, asyncpg.PostgresError))
         raise
     finally:
         note_statement(time.perf_counter() - started)
-
-
-_IN_TRANSACTION = "memberdesk_in_transaction"
-
-
-async def _in_transaction(session: AsyncSession) -> tuple[AsyncConnection, Any]:
-    """The session's connection and its DBAPI adapter, with the session's transaction begun on it: what runs on the
-    adapter is in that transaction, and the session's commit or rollback ends it. Kept in the session's info for
-    that transaction only (the next one begins anew)."""
-    transaction = session.sync_session.get_transaction()
-    kept = session.info.get(_IN_TRANSACTION)
-    if kept is not None and transaction is not None and kept[0] is transaction:
-        return kept[1], kept[2]
-    connection = await session.connection()
-    adapter = (await connection.get_raw_connection()).dbapi_connection
-    session.info[_IN_TRANSACTION] = (session.sync_session.get_transaction(), connection, adapter)
-    return connection, adapter
 
 
 async def fetch_in_transaction(session: AsyncSession, sql: str, args: Sequence[Any]) -> list[Row]:
@@ -109,8 +84,30 @@ async def fetch_in_transaction(session: AsyncSession, sql: str, args: Sequence[A
     that the error may have left unusable is dropped from the pool, as `fetch` does. Counted in the request's
     Server-Timing.
     """
-    connection, adapter = await _in_transaction(session)
-    cursor = adapter.cursor()
+    connection, raw = await _connection_of(session)
+    return await _in_transaction(connection, raw, sql, args)
+
+
+_CONNECTION = "memberdesk_connection"
+
+
+async def _connection_of(session: AsyncSession) -> tuple[AsyncConnection, Any]:
+    """The session's connection and its pooled DBAPI connection, with the session's transaction begun on it: what
+    runs on it is in that transaction, and the session's commit or rollback ends it. Kept in the session's info for
+    that transaction only (the next one begins anew), so that a write's statements ask SQLAlchemy for it once."""
+    transaction = session.sync_session.get_transaction()
+    kept = session.info.get(_CONNECTION)
+    if kept is not None and transaction is not None and kept[0] is transaction:
+        return kept[1], kept[2]
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    session.info[_CONNECTION] = (session.sync_session.get_transaction(), connection, raw)
+    return connection, raw
+
+
+async def _in_transaction(connection: AsyncConnection, raw: Any, sql: str, args: Sequence[Any]) -> list[Row]:
+    """`fetch_in_transaction` on the connection at hand."""
+    cursor = raw.dbapi_connection.cursor()
     started = time.perf_counter()
     try:
         await cursor._prepare_and_execute(sql, args)  # the adapter's execute, without its await_
@@ -119,9 +116,7 @@ async def fetch_in_transaction(session: AsyncSession, sql: str, args: Sequence[A
     except BaseException as exc:
         dialect = connection.dialect
         from_driver = isinstance(exc, dialect.loaded_dbapi.Error)
-        unusable = not from_driver or is_unavailable(exc)
-        if unusable:
-            await connection.invalidate()
+        dropped = await _drop_if_broken(connection, raw, exc, answered=from_driver)
         if not from_driver:
             raise  # a cancellation, say: as SQLAlchemy lets it through
         raise DBAPIError.instance(
@@ -130,8 +125,22 @@ async def fetch_in_transaction(session: AsyncSession, sql: str, args: Sequence[A
             exc,
             dialect.loaded_dbapi.Error,
             hide_parameters=connection.sync_engine.hide_parameters,
-            connection_invalidated=unusable,
+            connection_invalidated=dropped,
             dialect=dialect,
         ) from exc
     finally:
         note_statement(time.perf_counter() - started)
+
+
+async def _drop_if_broken(connection: AsyncConnection, raw: Any, exc: BaseException, *, answered: bool) -> bool:
+    """After a statement failed: whether its connection was dropped from the pool. An error the server answered
+    leaves the connection usable; anything else (the server gone, the request cancelled mid-protocol) may not, so
+    the pool must not hand it out again. With the server gone, as SQLAlchemy does on a disconnect, every connection
+    opened before now is replaced at its next checkout (they are dead too), without a round trip each."""
+    unavailable = is_unavailable(exc)
+    if unavailable:
+        connection.sync_engine.pool._invalidate(raw, exc if isinstance(exc, Exception) else None, _checkin=False)
+    if unavailable or not answered:
+        await connection.invalidate()
+        return True
+    return False

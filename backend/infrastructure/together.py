@@ -63,14 +63,19 @@ _TOGETHER: dict[tuple[Any, ...], _Compiled] = {}
 
 
 async def _run(
-    session: AsyncWriteSession, shape: tuple[Any, ...], build: Callable[[], Statement], params: Mapping[str, Any]
+    session: AsyncWriteSession,
+    shape: tuple[Any, ...],
+    build: Callable[[], Statement],
+    rows: Sequence[NewRow],
+    params: Mapping[str, Any] | None,
 ) -> list[Row]:
-    """The statement of this shape (built and compiled the first time it is asked for) run with `params`."""
+    """The statement of this shape (built and compiled the first time it is asked for) run with the rows' values and
+    `params`."""
     compiled = _TOGETHER.get(shape)
     if compiled is None:
         assert session.bind is not None
         compiled = _TOGETHER.setdefault(shape, _compiled(build(), session.bind.dialect))
-    return await fetch_in_transaction(session, compiled.sql, compiled.arguments(params))
+    return await fetch_in_transaction(session, compiled.sql, compiled.arguments({**_values(rows), **(params or {})}))
 
 
 def _shape(rows: Sequence[NewRow]) -> tuple[tuple[Table, tuple[str, ...]], ...]:
@@ -116,12 +121,7 @@ async def write_together(
     The statement is built and compiled once per shape and kept, and runs below SQLAlchemy's execution
     (`fetch_in_transaction`): a hot path (every decision) pays neither SQLAlchemy's construction of three INSERTs and an
     UPDATE, nor their cache key, nor its execution of them, only the values."""
-    return await _run(
-        session,
-        (then, returning, _shape(rows)),
-        lambda: _together(rows, then, returning),
-        {**_values(rows), **(params or {})},
-    )
+    return await _run(session, (then, returning, _shape(rows)), lambda: _together(rows, then, returning), rows, params)
 
 
 def _where(guard: Select[Any], rows: Sequence[NewRow]) -> Select[Any]:
@@ -150,6 +150,4 @@ async def write_where(
     one statement: the first row once if it finds one (a lock it takes, FOR SHARE say, held to the transaction's
     end), the others once with it. The first row comes back as stored, or nothing when the guard found nothing and
     nothing was written. One round trip for a check and its writes; built once per shape, as `write_together`'s."""
-    return await _run(
-        session, ("where", guard, _shape(rows)), lambda: _where(guard, rows), {**_values(rows), **(params or {})}
-    )
+    return await _run(session, ("where", guard, _shape(rows)), lambda: _where(guard, rows), rows, params)
