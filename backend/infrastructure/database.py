@@ -132,8 +132,9 @@ def _unique_statement_name() -> str:
 def _connect_args(settings: Settings, *, read_only: bool = False) -> dict[str, Any]:
     args: dict[str, Any] = {
         "timeout": settings.database_connect_timeout_seconds,
-        # No JIT: short statements with a high estimate paid for a compile (docs/decisions.md: "JIT off").
-        "server_settings": {"application_name": "memberdesk", "jit": "off"},
+        # No JIT: short statements with a high estimate paid for a compile; no parallel workers: a request's
+        # statement shares the server's CPUs with the other requests' (docs/decisions.md: "JIT off").
+        "server_settings": {"application_name": "memberdesk", "jit": "off", "max_parallel_workers_per_gather": "0"},
     }
     if read_only:
         args["server_settings"]["default_transaction_read_only"] = "on"
@@ -149,6 +150,7 @@ def _connect_args(settings: Settings, *, read_only: bool = False) -> dict[str, A
         args["server_settings"].pop("statement_timeout", None)
         args["server_settings"].pop("default_transaction_read_only", None)
         args["server_settings"].pop("jit", None)
+        args["server_settings"].pop("max_parallel_workers_per_gather", None)
     return args
 
 

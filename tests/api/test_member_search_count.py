@@ -5,14 +5,20 @@ here: 10,050 who share one name part, and 40 who share another."""
 
 from __future__ import annotations
 
+import json
 import random
+from collections.abc import Iterator
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from backend.domain.member.service import EXACT_COUNT_BELOW
+from backend.domain.member import list_repository
+from backend.domain.member.schemas import MemberFilters
+from backend.domain.member.service import EXACT_COUNT_BELOW, total_order
 from devtools.services import ServiceUrls
+from tests.api.test_members import fetch_all
 from tests.conftest import wait_for_replica
 
 MEMBERS = "/api/v1/admin/members"
@@ -165,3 +171,52 @@ async def test_a_search_with_has_photos_counts_the_photos_of_the_matches_only(
     finally:
         await db.execute("DELETE FROM user_photos WHERE user_id = $1", member)
         await wait_for_replica(services)
+
+
+@pytest.mark.parametrize(("sort", "order"), [(None, "created_at DESC, id DESC"), ("name", "name ASC, id ASC")])
+async def test_a_search_under_the_cap_pages_through_its_matches_in_order(
+    client: httpx.AsyncClient, db: asyncpg.Pool, names: tuple[str, str], sort: str | None, order: str
+) -> None:
+    # Under the cap the page is sorted from the count's matches (list_repository._capped_page); cursors and
+    # offsets page through them as through the table.
+    _, few = names
+    params: list[tuple[str, str | int | float | bool | None]] = [("q", few), ("limit", "15")]
+    if sort:
+        params.append(("sort", sort))
+    rows = await db.fetch(
+        f"SELECT id FROM users WHERE deleted_at IS NULL AND name ILIKE $1 ORDER BY {order}", f"%{few}%"
+    )
+    expected = [str(row["id"]) for row in rows]
+    assert len(expected) == FEW
+    assert [row["id"] for row in await fetch_all(client, params)] == expected
+    second = await client.get(MEMBERS, params=[*params, ("offset", "15")])
+    assert [row["id"] for row in second.json()] == expected[15:30]
+    assert second.headers["X-Total-Count"] == str(FEW)
+
+
+def _executed(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if plan.get("Actual Loops", 0) > 0:
+        yield plan
+        for child in plan.get("Plans", []):
+            yield from _executed(child)
+
+
+@pytest.mark.parametrize(("which", "scans"), [(0, 2), (1, 1)])
+async def test_a_search_reads_its_matches_once_under_the_cap_and_walks_its_page_at_it(
+    db: asyncpg.Pool, names: tuple[str, str], which: int, scans: int
+) -> None:
+    # Under the cap, one scan of the matches serves the count and the page; at it, the page has a scan of its own.
+    term = names[which]
+    query = list_repository.MemberListQuery(
+        filters=MemberFilters(q=term), created_from=None, created_before=None, order=total_order(()), limit=10
+    )
+    p = list_repository._Params()
+    sql = list_repository._capped_page(query, p, EXACT_COUNT_BELOW + 1)
+    plan = json.loads(await db.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *p.args))[0]["Plan"]
+    searching = [
+        node
+        for node in _executed(plan)
+        if node.get("Relation Name") == "users"
+        and any("~~*" in str(node.get(key, "")) for key in ("Filter", "Index Cond", "Recheck Cond"))
+    ]
+    assert len(searching) == scans, searching

@@ -48,6 +48,13 @@ class TestReadSession:
         async with target.sessions() as session:
             assert (await session.execute(text("SELECT pg_is_in_recovery()"))).scalar_one() is True
 
+    async def test_statements_run_without_jit_or_parallel_workers(self, app: FastAPI) -> None:
+        database = app_state(app).database
+        for sessions in ((await database.read_target()).sessions, database.write_sessions):
+            async with sessions() as session:
+                assert (await session.execute(text("SHOW jit"))).scalar_one() == "off"
+                assert (await session.execute(text("SHOW max_parallel_workers_per_gather"))).scalar_one() == "0"
+
     async def test_a_write_through_a_read_session_fails(self, app: FastAPI) -> None:
         database = app_state(app).database
         async with database.primary_reads.sessions() as session:

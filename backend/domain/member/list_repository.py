@@ -272,6 +272,36 @@ def _capped_rows(query: MemberListQuery, p: _Params, cap: int) -> str:
     )
 
 
+def _capped_page(query: MemberListQuery, p: _Params, cap: int) -> str:
+    """A page with its total counted no further than `cap` (`_capped_rows`), from one scan of the matches when
+    they are fewer than the cap.
+
+    The capped count reads every match below the cap, with the values the list is ordered by; when it stops short
+    of the cap those are all the matches, and the page is sorted from them: a full name's few thousand matches at
+    5M were read twice, by the count's trigram bitmap and again by the page's (or at 1M by a walk down the sign-up
+    order that read 60,000 rows for 50). Only at the cap, where the matches are common, does the page walk the
+    list's order itself, and stops after a page's worth. Both branches are gated on the count, so one runs.
+    """
+    columns = ", ".join(dict.fromkeys(["u.id", *(SORT_COLUMNS[o.field] for o in query.order)]))
+    photos = " WHERE " + _HAS_PHOTOS.format(alias="m") if query.filters.has_photos else ""
+    order = _order_by(query.order)
+
+    def after() -> list[str]:
+        return [_after(p, query.order, query.after)] if query.after is not None else []
+
+    few = " AND ".join([*after(), f"(SELECT n FROM counted) < {int(cap)}"])
+    many = _where(query, p, [*after(), f"(SELECT n FROM counted) >= {int(cap)}"])
+    return (
+        f"WITH matching AS MATERIALIZED (SELECT {columns} FROM users u{_where(query, p, photos=False)}),"
+        f" capped AS MATERIALIZED (SELECT * FROM matching m{photos} LIMIT {int(cap)}),"
+        " counted AS (SELECT count(*) AS n FROM capped),"
+        f" page AS ((SELECT u.id FROM capped u WHERE {few} ORDER BY {order} {_page(query, p)})"
+        f" UNION ALL (SELECT u.id FROM users u{many} ORDER BY {order} {_page(query, p)}))"
+        f" SELECT {_USER_COLUMNS}, {_FIRST_PHOTO_KEY}, (SELECT n FROM counted) AS total"
+        f" FROM users u WHERE u.id IN (SELECT id FROM page) ORDER BY {order}"
+    )
+
+
 def _counted(query: MemberListQuery, p: _Params, cap: int | None) -> str:
     """The exact number of matching members (`_total`), or with `cap` counted no further (`_capped_rows`)."""
     return _total(query, p) if cap is None else _capped_rows(query, p, cap)
@@ -291,12 +321,15 @@ async def list_members(
     `with_total` the number of matching members from the same statement and snapshot: exact, or with `total_cap`
     counted no further than the cap (see `count_members`)."""
     p = _Params()
-    after = [_after(p, query.order, query.after)] if query.after is not None else []
-    total = f", {_counted(query, p, total_cap)} AS total" if with_total else ""
-    sql = (
-        f"SELECT {_USER_COLUMNS}, {_FIRST_PHOTO_KEY}{total} FROM users u{_where(query, p, after)}"
-        f" ORDER BY {_order_by(query.order)} {_page(query, p)}"
-    )
+    if with_total and total_cap is not None:
+        sql = _capped_page(query, p, total_cap)
+    else:
+        after = [_after(p, query.order, query.after)] if query.after is not None else []
+        total = f", {_total(query, p)} AS total" if with_total else ""
+        sql = (
+            f"SELECT {_USER_COLUMNS}, {_FIRST_PHOTO_KEY}{total} FROM users u{_where(query, p, after)}"
+            f" ORDER BY {_order_by(query.order)} {_page(query, p)}"
+        )
     rows = await fetch(session, sql, *p.args)
     if not with_total:
         return rows, None
