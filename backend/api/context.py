@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.state import RequestState, scope_state
 from backend.domain.errors import DomainError
-from backend.infrastructure.database import is_timed_out, is_unavailable
+from backend.infrastructure.database_errors import is_timed_out, is_unavailable
 from backend.infrastructure.observability import Metrics, begin_request
 from backend.infrastructure.replication import int_to_lsn
 from backend.infrastructure.settings import Settings

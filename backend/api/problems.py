@@ -19,7 +19,7 @@ from backend.api.context import RETRY_MARKER
 from backend.api.state import app_state, scope_state
 from backend.domain.errors import DomainError
 from backend.domain.idempotency.service import Replay
-from backend.infrastructure.database import UNAVAILABLE_ERRORS, is_timed_out, is_unavailable
+from backend.infrastructure.database_errors import UNAVAILABLE_ERRORS, is_timed_out, is_unavailable
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """Session types as the domain sees them."""
 
-from backend.infrastructure.database import AsyncReadSession, AsyncWriteSession, ReadSessionFactory, violated_constraint
+from backend.infrastructure.database import AsyncReadSession, AsyncWriteSession, ReadSessionFactory
+from backend.infrastructure.database_errors import violated_constraint
 from backend.infrastructure.driver import Row, copy_query, fetch
 from backend.infrastructure.together import NewRow, write_together, write_where
 

@@ -16,88 +16,22 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Collection, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import orjson
 from sqlalchemy import event, text
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from backend.infrastructure.observability import note_statement
+from backend.infrastructure.database_errors import is_unavailable
+from backend.infrastructure.driver import fetch_outside_transaction
 from backend.infrastructure.replication import LagBounds, ReplicaMonitor, lsn_to_int
 from backend.infrastructure.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-# A server that cannot be reached, refuses connections while starting or stopping, or drops a connection:
-# the dependency failed, not the request. asyncpg raises some of these unwrapped at connect time.
-UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
-    OSError,
-    TimeoutError,
-    PoolTimeout,
-    InterfaceError,
-    OperationalError,
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InterfaceError,
-    # A pooled connection whose server went away while it was idle can be caught between the server's last
-    # error and the socket's close: the driver then refuses to use it ("another operation is in progress").
-    asyncpg.exceptions.InternalClientError,
-)
-
-
-# SQLSTATE classes of a server out of reach: connection exceptions, and shutdown / "cannot connect now".
-_UNAVAILABLE_SQLSTATES = ("08", "57P")
-_QUERY_CANCELED = "57014"  # statement_timeout, or a cancel request
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """`exc` and what it wraps: the driver's error may sit under SQLAlchemy's wrapper and its adapter."""
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            return
-        yield seen
-        seen = getattr(seen, "orig", None) or seen.__cause__
-
-
-def _sqlstate(error: BaseException) -> object:
-    return getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-
-
-def is_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` means a database server is out of reach (as opposed to a bad statement)."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    for seen in _causes(exc):
-        sqlstate = _sqlstate(seen)
-        if sqlstate == _QUERY_CANCELED:
-            # A statement that ran too long (asyncpg files it under operator intervention, like a shutdown):
-            # the server answered, so it stays in rotation and its pool's connections stay valid.
-            return False
-        if isinstance(seen, UNAVAILABLE_ERRORS):
-            return True
-        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
-            return True
-    return False
-
-
-def is_timed_out(exc: BaseException) -> bool:
-    """Whether `exc` is a statement PostgreSQL cancelled (DATABASE_STATEMENT_TIMEOUT_MS, or a cancel request)."""
-    return any(_sqlstate(seen) == _QUERY_CANCELED for seen in _causes(exc))
-
-
-def violated_constraint(exc: BaseException) -> str | None:
-    """The name of the constraint or unique index whose violation `exc` reports, as PostgreSQL names it."""
-    for seen in _causes(exc):
-        if isinstance(seen, asyncpg.PostgresError):
-            return getattr(seen, "constraint_name", None)
-    return None
 
 
 class AsyncWriteSession(AsyncSession):
@@ -248,7 +182,7 @@ DEFAULT_BOUNDS = LagBounds(max_bytes=16 * 1024 * 1024, max_seconds=30.0, probe_t
 
 _COMMIT_POSITION = (
     "SELECT CASE current_setting('synchronous_commit') WHEN 'off' THEN pg_current_wal_insert_lsn()"
-    " ELSE pg_current_wal_flush_lsn() END::text"
+    " ELSE pg_current_wal_flush_lsn() END::text AS position"
 )
 
 
@@ -268,23 +202,6 @@ async def flush_commits(session: AsyncWriteSession) -> None:
     """
     async with session.begin():
         await session.execute(text("SELECT pg_current_xact_id()"))
-
-
-async def _fetch_value_outside_transaction(connection: AsyncConnection, sql: str) -> Any:
-    """One value of `sql` run by the driver on `connection` between its transactions (so autocommit: no BEGIN), counted
-    in the request's Server-Timing; a connection the statement left unusable is dropped from the pool."""
-    raw = await connection.get_raw_connection()
-    driver: asyncpg.Connection | None = raw.driver_connection
-    assert driver is not None
-    started = time.perf_counter()
-    try:
-        return await driver.fetchval(sql)
-    except BaseException as exc:
-        if not isinstance(exc, asyncpg.PostgresError) or is_unavailable(exc):
-            await connection.invalidate()
-        raise
-    finally:
-        note_statement(time.perf_counter() - started)
 
 
 class Database:
@@ -387,7 +304,7 @@ class Database:
         """
         bind = session.bind
         if self._outside_transactions and isinstance(bind, AsyncConnection) and not bind.in_transaction():
-            value = await _fetch_value_outside_transaction(bind, _COMMIT_POSITION)
+            value = (await fetch_outside_transaction(bind, _COMMIT_POSITION))[0]["position"]
         else:
             value = (await session.execute(text(_COMMIT_POSITION))).scalar_one()
             await session.rollback()

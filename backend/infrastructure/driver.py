@@ -1,5 +1,7 @@
 """Statements run by the driver on a session's connection, below SQLAlchemy's statement execution: the hot reads in
-autocommit (`fetch`), statements in the session's transaction (`fetch_in_transaction`), and COPY (`copy_query`)."""
+autocommit (`fetch`), statements in the session's transaction (`fetch_in_transaction`) or between a connection's
+transactions (`fetch_outside_transaction`), and COPY (`copy_query`). One rule for all of them drops a connection a
+failed statement may have left unusable (`_drop_if_broken`)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from backend.infrastructure.database import is_unavailable
+from backend.infrastructure.database_errors import is_unavailable
 from backend.infrastructure.observability import note_statement
 
 
@@ -60,6 +62,16 @@ async def fetch(session: AsyncSession, sql: str, *args: Any) -> Sequence[Row]:
     connection, raw = await _connection_of(session)
     if raw.dbapi_connection is None or not raw.dbapi_connection.autocommit:
         return await _in_transaction(connection, raw, sql, args)
+    return await _outside(connection, raw, sql, args)
+
+
+async def fetch_outside_transaction(connection: AsyncConnection, sql: str, *args: Any) -> Sequence[Row]:
+    """The rows of one statement run by the driver on `connection` between its transactions (so in autocommit: no
+    BEGIN), as `fetch` runs a read: counted in the request's Server-Timing, the connection dropped if found dead."""
+    return await _outside(connection, await connection.get_raw_connection(), sql, args)
+
+
+async def _outside(connection: AsyncConnection, raw: Any, sql: str, args: Sequence[Any]) -> Sequence[Row]:
     driver: asyncpg.Connection | None = raw.driver_connection
     assert driver is not None
     started = time.perf_counter()

@@ -15,13 +15,8 @@ from sqlalchemy import event, make_url, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from backend.api.state import app_state
-from backend.infrastructure.database import (
-    PING_AFTER_IDLE_SECONDS,
-    Database,
-    is_timed_out,
-    is_unavailable,
-    violated_constraint,
-)
+from backend.infrastructure.database import PING_AFTER_IDLE_SECONDS, Database
+from backend.infrastructure.database_errors import is_timed_out, is_unavailable, violated_constraint
 from backend.infrastructure.driver import fetch, fetch_in_transaction
 from backend.infrastructure.replication import lsn_to_int, parse_lsn
 from backend.infrastructure.settings import Settings

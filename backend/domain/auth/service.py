@@ -30,7 +30,8 @@ from backend.domain.identity import Actor, ActorKind, AuditContext, Role
 from backend.domain.refresh.service import IssuedRefresh, RefreshService
 from backend.domain.sessions import AnySession, AsyncWriteSession, ReadSessionFactory
 from backend.infrastructure import security
-from backend.infrastructure.database import Database, ReadTarget, is_unavailable
+from backend.infrastructure.database import Database, ReadTarget
+from backend.infrastructure.database_errors import is_unavailable
 
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=5)
 LOGIN_RETRY_AFTER_SECONDS = 2  # after the throttle could not be checked or recorded
