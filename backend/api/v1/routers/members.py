@@ -287,10 +287,11 @@ async def list_notes(member_id: uuid.UUID, listing: NoteListing) -> Response:
     return listing.respond(notes, total=total)
 
 
-@router.post("/{member_id}/notes", status_code=status.HTTP_201_CREATED, summary="Write a note")
-async def add_note(member_id: uuid.UUID, data: NoteCreate, writer: ModeratorWriter) -> NoteRead:
+@router.post("/{member_id}/notes", status_code=status.HTTP_201_CREATED, response_model=NoteRead, summary="Write a note")
+async def add_note(member_id: uuid.UUID, data: NoteCreate, writer: ModeratorWriter) -> Response:
     """A note about the member, by the calling operator."""
-    return await writer.add_note(member_id, data)
+    note = await writer.add_note(member_id, data)  # serialised here: FastAPI would validate the model again first
+    return Response(note.model_dump_json(), status_code=status.HTTP_201_CREATED, media_type="application/json")
 
 
 @reviews_router.get("/pending", response_model=list[MemberRead], summary="The review queue")
