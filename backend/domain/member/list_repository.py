@@ -265,10 +265,16 @@ def _capped_rows(query: MemberListQuery, p: _Params, cap: int) -> str:
     index for the members read takes 10,001 probes at most (30 to 250 ms). `has_photos=false` stays inside: its
     matches are few, and a probe per member would read them all.
     """
+    return f"(WITH {_capped_matches(query, p, cap, 'u.id')} SELECT count(*) FROM capped)"
+
+
+def _capped_matches(query: MemberListQuery, p: _Params, cap: int, columns: str) -> str:
+    """The CTEs `matching` (the members matching on their own columns, `columns` of each) and `capped` (the first
+    `cap` of them that pass `has_photos=true`), as `_capped_rows` explains them."""
     photos = " WHERE " + _HAS_PHOTOS.format(alias="m") if query.filters.has_photos else ""
     return (
-        f"(WITH matching AS MATERIALIZED (SELECT u.id FROM users u{_where(query, p, photos=False)})"
-        f" SELECT count(*) FROM (SELECT 1 FROM matching m{photos} LIMIT {int(cap)}) capped)"
+        f"matching AS MATERIALIZED (SELECT {columns} FROM users u{_where(query, p, photos=False)}),"
+        f" capped AS MATERIALIZED (SELECT * FROM matching m{photos} LIMIT {int(cap)})"
     )
 
 
@@ -283,7 +289,6 @@ def _capped_page(query: MemberListQuery, p: _Params, cap: int) -> str:
     list's order itself, and stops after a page's worth. Both branches are gated on the count, so one runs.
     """
     columns = ", ".join(dict.fromkeys(["u.id", *(SORT_COLUMNS[o.field] for o in query.order)]))
-    photos = " WHERE " + _HAS_PHOTOS.format(alias="m") if query.filters.has_photos else ""
     order = _order_by(query.order)
 
     def after() -> list[str]:
@@ -292,9 +297,7 @@ def _capped_page(query: MemberListQuery, p: _Params, cap: int) -> str:
     few = " AND ".join([*after(), f"(SELECT n FROM counted) < {int(cap)}"])
     many = _where(query, p, [*after(), f"(SELECT n FROM counted) >= {int(cap)}"])
     return (
-        f"WITH matching AS MATERIALIZED (SELECT {columns} FROM users u{_where(query, p, photos=False)}),"
-        f" capped AS MATERIALIZED (SELECT * FROM matching m{photos} LIMIT {int(cap)}),"
-        " counted AS (SELECT count(*) AS n FROM capped),"
+        f"WITH {_capped_matches(query, p, cap, columns)}, counted AS (SELECT count(*) AS n FROM capped),"
         f" page AS ((SELECT u.id FROM capped u WHERE {few} ORDER BY {order} {_page(query, p)})"
         f" UNION ALL (SELECT u.id FROM users u{many} ORDER BY {order} {_page(query, p)}))"
         f" SELECT {_USER_COLUMNS}, {_FIRST_PHOTO_KEY}, (SELECT n FROM counted) AS total"
