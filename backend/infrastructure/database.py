@@ -64,27 +64,24 @@ def _unique_statement_name() -> str:
 
 
 def _connect_args(settings: Settings, *, read_only: bool = False) -> dict[str, Any]:
-    args: dict[str, Any] = {
-        "timeout": settings.database_connect_timeout_seconds,
-        # No JIT: short statements with a high estimate paid for a compile; no parallel workers: a request's
-        # statement shares the server's CPUs with the other requests' (docs/decisions.md: "JIT off").
-        "server_settings": {"application_name": "memberdesk", "jit": "off", "max_parallel_workers_per_gather": "0"},
-    }
-    if read_only:
-        args["server_settings"]["default_transaction_read_only"] = "on"
-    if settings.database_statement_timeout_ms:
-        args["server_settings"]["statement_timeout"] = str(settings.database_statement_timeout_ms)
+    server_settings = {"application_name": "memberdesk"}
+    args: dict[str, Any] = {"timeout": settings.database_connect_timeout_seconds, "server_settings": server_settings}
     if settings.database_pgbouncer:
         # PgBouncer in transaction mode hands each transaction a different server connection, so neither
         # asyncpg's nor SQLAlchemy's prepared statement cache may be used, and names must never collide.
         args["statement_cache_size"] = 0
         args["prepared_statement_cache_size"] = 0
         args["prepared_statement_name_func"] = _unique_statement_name
-        # PgBouncer rejects unknown startup parameters; read-only-ness comes from BEGIN READ ONLY instead.
-        args["server_settings"].pop("statement_timeout", None)
-        args["server_settings"].pop("default_transaction_read_only", None)
-        args["server_settings"].pop("jit", None)
-        args["server_settings"].pop("max_parallel_workers_per_gather", None)
+        # PgBouncer rejects other startup parameters: read-only-ness comes from BEGIN READ ONLY instead, and the
+        # rest is the role's to set (README, "PgBouncer").
+        return args
+    # No JIT: short statements with a high estimate paid for a compile; no parallel workers: a request's statement
+    # shares the server's CPUs with the other requests' (docs/decisions.md: "JIT off").
+    server_settings |= {"jit": "off", "max_parallel_workers_per_gather": "0"}
+    if read_only:
+        server_settings["default_transaction_read_only"] = "on"
+    if settings.database_statement_timeout_ms:
+        server_settings["statement_timeout"] = str(settings.database_statement_timeout_ms)
     return args
 
 

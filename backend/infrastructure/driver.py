@@ -27,8 +27,8 @@ async def copy_query(
     connection's next use, for its acknowledgement, which never comes if the copy had ended already (a failure
     on the last chunk): such a connection is closed and dropped from the pool, so that nothing waits on it.
     """
-    connection = await session.connection()
-    driver: asyncpg.Connection | None = (await connection.get_raw_connection()).driver_connection
+    connection, raw = await _connection_of(session)
+    driver: asyncpg.Connection | None = raw.driver_connection
     assert driver is not None
 
     async def write(data: bytes | bytearray) -> None:
@@ -37,9 +37,10 @@ async def copy_query(
     try:
         await driver.copy_from_query(sql, *args, output=write, **options)
     except BaseException as exc:
-        if not isinstance(exc, asyncpg.PostgresError):
-            driver.terminate()
-            await connection.invalidate()
+        answered = isinstance(exc, asyncpg.PostgresError)
+        if not answered:
+            driver.terminate()  # closed at once: a graceful close would wait for the cancel's acknowledgement
+        await _drop_if_broken(connection, raw, exc, answered=answered)
         raise
 
 

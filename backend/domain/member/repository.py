@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import Select, Update, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_dict, manager_of_class
+from sqlalchemy.orm.attributes import instance_dict, manager_of_class, set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from backend.domain.member.list_repository import photo_order, shown_documents, shown_photos
@@ -110,8 +110,9 @@ async def lock_member(session: AsyncWriteSession, member_id: uuid.UUID) -> User 
     if not rows:
         return None
     user = session.sync_session.identity_map.get(identity_key(User, member_id))
-    if user is not None:  # already the session's (a second write on the member in one transaction): refreshed
-        await session.refresh(user)
+    if user is not None:  # already the session's (a second write on the member in one transaction): as locked now
+        for key, value in dict(rows[0]).items():
+            set_committed_value(user, key, value)
         return user
     user = _USER_CLASS.new_instance()
     instance_dict(user).update(rows[0])
