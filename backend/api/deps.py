@@ -27,7 +27,7 @@ from backend.domain.idempotency import service as idempotency
 from backend.domain.identity import Actor, AuditContext, Role
 from backend.domain.member.loader import LoaderKind
 from backend.domain.member.service import MemberService
-from backend.domain.member.writes import MemberWriteService
+from backend.domain.member.writes import MemberWriteService, NoteWriter
 from backend.domain.outbox.service import OUTBOX_PENDING
 from backend.domain.queue.service import QueueService
 from backend.domain.refresh.service import RefreshService, SessionPolicy
@@ -372,6 +372,29 @@ def member_writer(role: Role) -> Callable[[Request, BackgroundTasks], AsyncItera
     return writer
 
 
+_require_moderator = require(Role.moderator)
+
+
+async def note_writer(request: Request, background: BackgroundTasks) -> AsyncIterator[NoteWriter]:
+    """A moderator's note writer. The note is one statement, so it is written alone (`Database.one_statement`: one
+    round trip where a transaction takes three, and no ORM session), its position read after it as a commit's; in the
+    request's transaction instead when the request claims an Idempotency-Key (the claim and the note commit
+    together), and behind PgBouncer. The role comes first, as `member_writer`'s."""
+    await _require_moderator(request, background)
+    app, state = app_state(request.app), request_state(request)
+    context = await get_audit_context(request, background)
+    if _idempotency_key(request, state) is not None or not app.database.writes_statements_alone:
+        async with _write_transaction(request) as session:
+            yield NoteWriter(session, context)
+        return
+    async with app.database.one_statement() as statement:
+        yield NoteWriter(statement, context)
+        state.commit_lsn = await app.database.position_after_commit(statement)
+
+
+note_writer.minimum_role = Role.moderator  # type: ignore[attr-defined]  # as require's
+
+
 async def get_report_service(session: WriteSession, context: AuditContextDep) -> ReportService:
     return ReportService(session, context)
 
@@ -388,6 +411,7 @@ ReportServiceDep = Annotated[ReportService, Depends(get_report_service)]
 ReviewServiceDep = Annotated[ReviewService, Depends(get_review_service)]
 ModeratorWriter = Annotated[MemberWriteService, Depends(member_writer(Role.moderator), scope="function")]
 AdminWriter = Annotated[MemberWriteService, Depends(member_writer(Role.admin), scope="function")]
+NoteWriterDep = Annotated[NoteWriter, Depends(note_writer, scope="function")]
 AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
 LoginServiceDep = Annotated[LoginService, Depends(get_login_service)]
 RefreshServiceDep = Annotated[RefreshService, Depends(get_refresh_service)]

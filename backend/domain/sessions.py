@@ -2,8 +2,8 @@
 
 from backend.infrastructure.database import AsyncReadSession, AsyncWriteSession, ReadSessionFactory
 from backend.infrastructure.database_errors import violated_constraint
-from backend.infrastructure.driver import Row, copy_query, fetch
-from backend.infrastructure.together import NewRow, write_together, write_where
+from backend.infrastructure.driver import OneStatement, Row, copy_query, fetch
+from backend.infrastructure.together import NewRow, WriteTarget, write_together, write_where
 
 # A repository that only reads accepts either; one that writes accepts only AsyncWriteSession.
 AnySession = AsyncReadSession | AsyncWriteSession
@@ -13,8 +13,10 @@ __all__ = [
     "AsyncReadSession",
     "AsyncWriteSession",
     "NewRow",
+    "OneStatement",
     "ReadSessionFactory",
     "Row",
+    "WriteTarget",
     "copy_query",
     "fetch",
     "violated_constraint",

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from backend.infrastructure.database_errors import is_unavailable
-from backend.infrastructure.driver import fetch_outside_transaction
+from backend.infrastructure.driver import OneStatement, fetch_outside_transaction
 from backend.infrastructure.replication import LagBounds, ReplicaMonitor, lsn_to_int
 from backend.infrastructure.settings import Settings
 
@@ -283,8 +283,22 @@ class Database:
         async with self.primary.connect() as connection, self.write_sessions(bind=connection) as session:
             yield session
 
-    async def commit_position(self, session: AsyncWriteSession) -> int:
-        """The primary's WAL position after the session's commit: replicas past it have the write.
+    @property
+    def writes_statements_alone(self) -> bool:
+        """Whether a write of one statement may run alone (`one_statement`): not behind PgBouncer."""
+        return self._outside_transactions
+
+    @asynccontextmanager
+    async def one_statement(self) -> AsyncIterator[OneStatement]:
+        """A write of one statement, alone, on a primary connection held until it closes (the commit's position is
+        read on it after). Only where `writes_statements_alone`."""
+        assert self._outside_transactions, "behind PgBouncer a statement runs in a session's transaction"
+        async with self.primary.connect() as connection:
+            yield OneStatement(connection, await connection.get_raw_connection())
+
+    async def commit_position(self, written: AsyncWriteSession | OneStatement) -> int:
+        """The primary's WAL position after the session's commit (or the one statement's): replicas past it have the
+        write.
 
         The flush position when COMMIT waited for its record to be flushed (synchronous_commit on, PostgreSQL's
         default, or remote_*): the insert position could name WAL not yet flushed, hence not yet streamable,
@@ -294,28 +308,30 @@ class Database:
         the connection's): a transaction that turned synchronous_commit off for itself alone (SET LOCAL) is not
         seen.
 
-        A session of `write_session` asks on its own connection, after the COMMIT, in one round trip outside any
-        transaction (the position is global, so any connection would do; this one is at hand). Elsewhere (a session
-        bound to the engine, or behind PgBouncer, where a statement outside a transaction may not run on the same
-        server connection as its parse) it takes a connection and a read-only transaction of its own.
+        A session of `write_session`, or a `one_statement`, asks on its own connection, after the commit, in one
+        round trip outside any transaction (the position is global, so any connection would do; this one is at
+        hand). Elsewhere (a session bound to the engine, or behind PgBouncer, where a statement outside a
+        transaction may not run on the same server connection as its parse) it takes a connection and a read-only
+        transaction of its own.
         """
-        bind = session.bind
+        bind = written.bind
         if self._outside_transactions and isinstance(bind, AsyncConnection) and not bind.in_transaction():
             value = (await fetch_outside_transaction(bind, _COMMIT_POSITION))[0]["position"]
         else:
-            value = (await session.execute(text(_COMMIT_POSITION))).scalar_one()
-            await session.rollback()
+            assert isinstance(written, AsyncWriteSession)  # a OneStatement is only made where the above holds
+            value = (await written.execute(text(_COMMIT_POSITION))).scalar_one()
+            await written.rollback()
         position = lsn_to_int(str(value))
         self.monitor.saw_primary_at(position)
         return position
 
-    async def position_after_commit(self, session: AsyncWriteSession) -> int | None:
-        """`commit_position`, or None when the server went out of reach right after the COMMIT (a PgBouncer restart,
+    async def position_after_commit(self, written: AsyncWriteSession | OneStatement) -> int | None:
+        """`commit_position`, or None when the server went out of reach right after the commit (a PgBouncer restart,
         `make chaos` found): the write is committed, so its request must not be answered as failed. The answer then
         carries no position, and the client's next read may come from a replica that has not replayed the write yet
         (a made-up position would not help: one the primary never reached is ignored)."""
         try:
-            return await self.commit_position(session)
+            return await self.commit_position(written)
         except Exception as exc:
             if not is_unavailable(exc):
                 raise

@@ -1,7 +1,8 @@
 """Statements run by the driver on a session's connection, below SQLAlchemy's statement execution: the hot reads in
 autocommit (`fetch`), statements in the session's transaction (`fetch_in_transaction`) or between a connection's
-transactions (`fetch_outside_transaction`), and COPY (`copy_query`). One rule for all of them drops a connection a
-failed statement may have left unusable (`_drop_if_broken`)."""
+transactions (`fetch_outside_transaction`), a write that is one statement alone (`OneStatement`), and COPY
+(`copy_query`). One rule for all of them drops a connection a failed statement may have left unusable
+(`_drop_if_broken`)."""
 
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ async def fetch_outside_transaction(connection: AsyncConnection, sql: str, *args
     return await _outside(connection, await connection.get_raw_connection(), sql, args)
 
 
-async def _outside(connection: AsyncConnection, raw: Any, sql: str, args: Sequence[Any]) -> Sequence[Row]:
+async def _outside(connection: AsyncConnection, raw: Any, sql: str, args: Sequence[Any]) -> list[Row]:
     driver: asyncpg.Connection | None = raw.driver_connection
     assert driver is not None
     started = time.perf_counter()
@@ -127,22 +128,75 @@ async def _in_transaction(connection: AsyncConnection, raw: Any, sql: str, args:
         rows: list[Row] = cursor.fetchall()
         return rows
     except BaseException as exc:
-        dialect = connection.dialect
-        from_driver = isinstance(exc, dialect.loaded_dbapi.Error)
+        from_driver = isinstance(exc, connection.dialect.loaded_dbapi.Error)
         dropped = await _drop_if_broken(connection, raw, exc, answered=from_driver)
         if not from_driver:
             raise  # a cancellation, say: as SQLAlchemy lets it through
-        raise DBAPIError.instance(
-            sql,
-            list(args),
-            exc,
-            dialect.loaded_dbapi.Error,
-            hide_parameters=connection.sync_engine.hide_parameters,
-            connection_invalidated=dropped,
-            dialect=dialect,
-        ) from exc
+        raise _as_sqlalchemy_raises(connection, exc, sql, args, invalidated=dropped) from exc
     finally:
         note_statement(time.perf_counter() - started)
+
+
+class OneStatement:
+    """A write that is one statement, run alone on a primary connection held for the request: PostgreSQL makes it a
+    transaction of its own, committed when it returns, so it takes one round trip where a session's transaction
+    takes three (`BEGIN`, the statement, `COMMIT`), and no ORM session is made for it (docs/decisions.md, "A write
+    of one statement, alone"). Atomic because it is one statement: a second one would not be atomic with the
+    first, so it is refused (RuntimeError), not run.
+
+    Only on a connection where a statement may run outside a transaction (not behind PgBouncer, where the parse
+    and the execution of a statement outside a transaction may reach different server connections). It runs as
+    `fetch` runs a read (counted in the request's Server-Timing, the connection dropped if it may be broken), and
+    fails as `fetch_in_transaction` does (an IntegrityError with the constraint's name, say)."""
+
+    def __init__(self, connection: AsyncConnection, raw: Any) -> None:
+        self.bind = connection
+        self._raw = raw
+        self._ran = False
+
+    async def fetch(self, sql: str, args: Sequence[Any]) -> list[Row]:
+        """The rows of the write's statement (asyncpg's `$n` parameters), committed when this returns."""
+        if self._ran:
+            raise RuntimeError("a write of one statement ran a second one, which would not be atomic with the first")
+        self._ran = True
+        try:
+            return await _outside(self.bind, self._raw, sql, args)
+        except Exception as exc:
+            error = _as_sqlalchemy_raises(
+                self.bind, _as_adapter_raises(self._raw, exc), sql, args, invalidated=self.bind.invalidated
+            )
+            if error is exc:
+                raise
+            raise error from exc
+
+
+def _as_adapter_raises(raw: Any, exc: Exception) -> Exception:
+    """A driver's error as SQLAlchemy's asyncpg adapter raises it (in its DBAPI error classes); anything else as it
+    is."""
+    try:
+        raw.dbapi_connection._handle_exception(exc)  # raises the translation, or the error itself
+    except Exception as translated:
+        return translated
+    return exc  # pragma: no cover  # _handle_exception always raises
+
+
+def _as_sqlalchemy_raises(
+    connection: AsyncConnection, exc: BaseException, sql: str, args: Sequence[Any], *, invalidated: bool
+) -> BaseException:
+    """An adapter's error as SQLAlchemy's execution raises it (an IntegrityError wrapping it, say); anything else as
+    it is."""
+    dialect = connection.dialect
+    if not isinstance(exc, dialect.loaded_dbapi.Error):
+        return exc
+    return DBAPIError.instance(
+        sql,
+        list(args),
+        exc,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=connection.sync_engine.hide_parameters,
+        connection_invalidated=invalidated,
+        dialect=dialect,
+    )
 
 
 async def _drop_if_broken(connection: AsyncConnection, raw: Any, exc: BaseException, *, answered: bool) -> bool:

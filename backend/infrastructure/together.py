@@ -1,6 +1,6 @@
 """Several writes in one statement: new rows (`NewRow`) as data-modifying CTEs of the last INSERT or of an UPDATE,
 built once per shape and run with the values (`write_together`), or written only where a query finds its row
-(`write_where`)."""
+(`write_where`); in a session's transaction, or alone (`OneStatement`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from sqlalchemy import CTE, Insert, Select, Table, Update, bindparam, insert, se
 from sqlalchemy.engine import Dialect
 
 from backend.infrastructure.database import AsyncWriteSession
-from backend.infrastructure.driver import Row, fetch_in_transaction
+from backend.infrastructure.driver import OneStatement, Row, fetch_in_transaction
+
+WriteTarget = AsyncWriteSession | OneStatement
+"""Where a write of one statement runs: a session's transaction, or on its own (`OneStatement`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,7 @@ _TOGETHER: dict[tuple[Any, ...], _Compiled] = {}
 
 
 async def _run(
-    session: AsyncWriteSession,
+    session: WriteTarget,
     shape: tuple[Any, ...],
     build: Callable[[], Statement],
     rows: Sequence[NewRow],
@@ -75,7 +78,10 @@ async def _run(
     if compiled is None:
         assert session.bind is not None
         compiled = _TOGETHER.setdefault(shape, _compiled(build(), session.bind.dialect))
-    return await fetch_in_transaction(session, compiled.sql, compiled.arguments({**_values(rows), **(params or {})}))
+    arguments = compiled.arguments({**_values(rows), **(params or {})})
+    if isinstance(session, OneStatement):
+        return await session.fetch(compiled.sql, arguments)
+    return await fetch_in_transaction(session, compiled.sql, arguments)
 
 
 def _shape(rows: Sequence[NewRow]) -> tuple[tuple[Table, tuple[str, ...]], ...]:
@@ -105,7 +111,7 @@ def _together(rows: Sequence[NewRow], then: Update | Select[Any] | None, returni
 
 
 async def write_together(
-    session: AsyncWriteSession,
+    session: WriteTarget,
     *rows: NewRow,
     then: Update | Select[Any] | None = None,
     params: Mapping[str, Any] | None = None,
@@ -144,10 +150,11 @@ def _insert_from(row: NewRow, n: int, source: CTE, *, returning: bool = False) -
 
 
 async def write_where(
-    session: AsyncWriteSession, guard: Select[Any], *rows: NewRow, params: Mapping[str, Any] | None = None
+    session: WriteTarget, guard: Select[Any], *rows: NewRow, params: Mapping[str, Any] | None = None
 ) -> list[Row]:
     """Insert rows only where `guard` (a query whose bind parameters `params` gives) finds its row (one at most), as
-    one statement: the first row once if it finds one (a lock it takes, FOR SHARE say, held to the transaction's
-    end), the others once with it. The first row comes back as stored, or nothing when the guard found nothing and
-    nothing was written. One round trip for a check and its writes; built once per shape, as `write_together`'s."""
+        one statement: the first row once if it finds one (a lock it takes, FOR SHARE say, held to the transaction's
+        end), the others once with it. The first row comes back as stored, or nothing when the guard found nothing and
+        nothing was written. One round trip for a check and its writes; built once per shape, as `write_together`'s.
+    On a `OneStatement` the lock ends with the statement, which is all the write needs."""
     return await _run(session, ("where", guard, _shape(rows)), lambda: _where(guard, rows), rows, params)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -48,6 +49,21 @@ async def eventually(check: object, timeout: float = 30.0) -> None:
     async with asyncio.timeout(timeout):
         while not await check():  # type: ignore[operator]
             await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def lagging_member(
+    db: asyncpg.Connection, services: ServiceUrls, replica_admin: asyncpg.Connection
+) -> AsyncIterator[uuid.UUID]:
+    """A member on the replica too, whose replay is then paused for the test (resumed, and caught up, after it)."""
+    member_id = await create_member(db)
+    await wait_for_replica(services)
+    await replica_admin.execute("SELECT pg_wal_replay_pause()")
+    try:
+        yield member_id
+    finally:
+        await replica_admin.execute("SELECT pg_wal_replay_resume()")
+        await wait_for_replica(services)
 
 
 class TestReadYourWrites:
@@ -96,6 +112,26 @@ class TestReadYourWrites:
                 return response.headers[READ_FROM] == "replica0" and response.json()["status"] == "active"
 
             await eventually(writer_back_on_the_replica)
+
+    async def test_a_note_written_alone_carries_its_position(
+        self, routed: FastAPI, tokens: dict[Role, str], lagging_member: uuid.UUID
+    ) -> None:
+        """A note is one statement, written without a transaction of its own (not behind PgBouncer): its answer
+        still carries the position after it, so its writer reads it while the replica lags."""
+        member_id = lagging_member
+        async with (
+            api_client(routed, bearer(tokens, Role.moderator)) as writer,
+            api_client(routed, bearer(tokens, Role.viewer)) as other,
+        ):
+            written = await writer.post(f"{MEMBERS}/{member_id}/notes", json={"content": "Called back"})
+            assert written.status_code == 201
+            assert "memberdesk_lsn=" in written.headers["set-cookie"]
+            mine = await writer.get(f"{MEMBERS}/{member_id}/notes")
+            assert mine.headers[READ_FROM] == "primary"
+            assert [note["content"] for note in mine.json()] == ["Called back"]
+            stale = await other.get(f"{MEMBERS}/{member_id}/notes")
+            assert stale.headers[READ_FROM] == "replica0"
+            assert stale.json() == []
 
     @pytest.mark.parametrize("position", ["not/a/position", "-1/0", "FFFFFFFF/FFFFFFFF", "FFFFFFFF/0"])
     async def test_a_malformed_or_made_up_position_is_ignored(

@@ -1,4 +1,5 @@
-"""Several writes in one statement: `write_where` writes only where its guard finds a row, and holds its lock."""
+"""Several writes in one statement: `write_where` writes only where its guard finds a row, and holds its lock; a write
+of one statement alone (`OneStatement`) is committed when it returns, and refuses a second statement."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ import asyncio
 import uuid
 
 import asyncpg
+import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 
 from backend.api.state import app_state
 from backend.domain.audit import repository as audit_repository
 from backend.domain.member import repository
 from backend.domain.member.models import NoteKind
-from backend.infrastructure.together import NewRow
+from backend.infrastructure.database import Database
+from backend.infrastructure.database_errors import violated_constraint
+from backend.infrastructure.together import NewRow, write_together
 from devtools.services import ServiceUrls
 from tests.conftest import asyncpg_dsn
 from tests.factories import create_member
@@ -63,8 +68,19 @@ async def test_rows_are_written_with_the_first_returned_only_where_the_guard_fin
     assert await _written(db, unknown) == (0, 0)
 
 
+async def _note(database: Database, member_id: uuid.UUID, marker: str, *, alone: bool) -> dict[str, object] | None:
+    """A note and its audit row, written alone or in a session's transaction."""
+    rows = _note_and_audit(member_id, marker)
+    if alone:
+        async with database.one_statement() as statement:
+            return await repository.add_note_audited(statement, member_id, *rows)
+    async with database.write_sessions() as session, session.begin():
+        return await repository.add_note_audited(session, member_id, *rows)
+
+
+@pytest.mark.parametrize("alone", [False, True], ids=["in a transaction", "alone"])
 async def test_the_guard_waits_for_a_change_under_way_and_checks_its_row_again(
-    app: FastAPI, db: asyncpg.Connection, services: ServiceUrls
+    app: FastAPI, db: asyncpg.Connection, services: ServiceUrls, alone: bool
 ) -> None:
     """The note's guard locks the member FOR SHARE: a note racing a deletion (or an erasure) under way waits for its
     commit, then finds no live member and writes nothing. Read in the statement's snapshot alone, the member would
@@ -78,15 +94,48 @@ async def test_the_guard_waits_for_a_change_under_way_and_checks_its_row_again(
         await deletion.start()
         await deleting.execute("UPDATE users SET deleted_at = now() WHERE id = $1", member_id)
 
-        async def note() -> dict[str, object] | None:
-            async with database.write_sessions() as session, session.begin():
-                return await repository.add_note_audited(session, member_id, *_note_and_audit(member_id, marker))
-
-        racing = asyncio.create_task(note())
+        racing = asyncio.create_task(_note(database, member_id, marker, alone=alone))
         await asyncio.sleep(0.3)
         assert not racing.done()  # waiting for the deletion's lock
         await deletion.commit()
         assert await asyncio.wait_for(racing, 5) is None
     finally:
         await deleting.close()
+    assert await _written(db, marker) == (0, 0)
+
+
+async def test_a_write_alone_is_committed_when_its_statement_returns_and_refuses_a_second(
+    app: FastAPI, db: asyncpg.Connection
+) -> None:
+    """No BEGIN and no COMMIT: the rows are there for every other connection as soon as the statement returns, and a
+    second statement, which would not be atomic with the first, is refused without running."""
+    database = app_state(app).database
+    member_id = await create_member(db)
+    first, second = (f"alone {uuid.uuid4()}" for _ in range(2))
+    async with database.one_statement() as statement:
+        stored = await repository.add_note_audited(statement, member_id, *_note_and_audit(member_id, first))
+        assert stored is not None
+        assert stored["content"] == first
+        assert await _written(db, first) == (1, 1)  # committed before the write is closed
+        with pytest.raises(RuntimeError, match="second"):
+            await repository.add_note_audited(statement, member_id, *_note_and_audit(member_id, second))
+        position = await database.commit_position(statement)
+    assert await _written(db, second) == (0, 0)
+    assert position >= 0
+    assert await database.monitor.reached_by_primary(position)
+
+
+async def test_a_write_alone_that_fails_raises_as_sqlalchemy_does_and_writes_nothing(
+    app: FastAPI, db: asyncpg.Connection
+) -> None:
+    """A statement the server refuses comes up as SQLAlchemy's error of its kind, with the constraint's name, as one run
+    in a session's transaction does; none of its rows is written, and the connection answers the position after."""
+    database = app_state(app).database
+    marker = f"alone {uuid.uuid4()}"
+    nobody = uuid.uuid4()
+    async with database.one_statement() as statement:
+        with pytest.raises(IntegrityError) as refused:
+            await write_together(statement, *reversed(_note_and_audit(nobody, marker)))
+        assert await database.commit_position(statement) >= 0
+    assert violated_constraint(refused.value) == "fk_member_notes_user_id_users"
     assert await _written(db, marker) == (0, 0)

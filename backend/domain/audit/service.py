@@ -51,16 +51,21 @@ class AuditTrail:
 
     def row(self, action: str, entity_type: str, entity_id: object, diff: dict[str, Any]) -> NewRow:
         """`record`'s row, for a caller that writes it together with its own rows (`write_together`)."""
-        actor = self.context.actor
-        return repository.new_row(
-            actor_type=actor.kind.value,
-            actor_id=actor.id,
-            action=action,
-            entity_type=entity_type,
-            entity_id=str(entity_id),
-            changes=diff,
-            request_id=self.context.request_id,
-        )
+        return audit_row(self.context, action, entity_type, entity_id, diff)
+
+
+def audit_row(context: AuditContext, action: str, entity_type: str, entity_id: object, diff: dict[str, Any]) -> NewRow:
+    """An audit row of `context`'s actor and request, to be written with the change it records."""
+    actor = context.actor
+    return repository.new_row(
+        actor_type=actor.kind.value,
+        actor_id=actor.id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        changes=diff,
+        request_id=context.request_id,
+    )
 
 
 # Operator, API key and authentication events name operators' emails, roles and client addresses: only admins

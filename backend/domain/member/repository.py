@@ -29,7 +29,16 @@ from backend.domain.member.models import (
     UserProfile,
     UserSubscription,
 )
-from backend.domain.sessions import AnySession, AsyncWriteSession, NewRow, Row, fetch, write_together, write_where
+from backend.domain.sessions import (
+    AnySession,
+    AsyncWriteSession,
+    NewRow,
+    Row,
+    WriteTarget,
+    fetch,
+    write_together,
+    write_where,
+)
 
 users = User.__table__  # type: ignore[attr-defined]
 phone_blocks = PhoneBlock.__table__  # type: ignore[attr-defined]
@@ -315,11 +324,12 @@ _LIVE_MEMBER_SHARED = (
 
 
 async def add_note_audited(
-    session: AsyncWriteSession, member_id: uuid.UUID, note: NewRow, audit_row: NewRow
+    session: WriteTarget, member_id: uuid.UUID, note: NewRow, audit_row: NewRow
 ) -> dict[str, Any] | None:
     """An operator's note about a live member and its audit row, in one statement that locks the member's row FOR
-    SHARE until the transaction ends (an erasure, which locks it for update, comes wholly before or after): the note's
-    columns as stored, or None, and nothing written, when no live member has this id."""
+    SHARE until the transaction ends (an erasure, which locks it for update, comes wholly before or after), so that it
+    may run alone (`OneStatement`): the note's columns as stored, or None, and nothing written, when no live member
+    has this id."""
     rows = await write_where(session, _LIVE_MEMBER_SHARED, note, audit_row, params={"member_id": member_id})
     return dict(rows[0]) if rows else None
 

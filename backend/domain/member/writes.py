@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 
-from backend.domain.audit.service import AuditTrail, changes
+from backend.domain.audit.service import AuditTrail, audit_row, changes
 from backend.domain.claims import service as claims
 from backend.domain.errors import ConflictError, NotFoundError, PreconditionFailed, UnprocessableEntity
 from backend.domain.identity import AuditContext
@@ -42,7 +42,7 @@ from backend.domain.member.service import detail_of
 from backend.domain.outbox.service import enqueue
 from backend.domain.outbox.service import event as outbox_event
 from backend.domain.reasons import LABELS, ReasonCode
-from backend.domain.sessions import AsyncWriteSession, NewRow, violated_constraint
+from backend.domain.sessions import AsyncWriteSession, NewRow, WriteTarget, violated_constraint
 from backend.infrastructure.storage import Storage
 
 USER_FIELDS = ("phone", "name", "gender", "birth_year")
@@ -398,8 +398,18 @@ class MemberWriteService:
         )
         return True
 
+
+class NoteWriter:
+    """Operators' notes about members. A note is one statement (the check, the note and its audit row), so it may be
+    written alone (`OneStatement`: no BEGIN or COMMIT), or in a session's transaction with an Idempotency-Key's
+    claim."""
+
+    def __init__(self, target: WriteTarget, context: AuditContext) -> None:
+        self.target = target
+        self.context = context
+
     async def add_note(self, member_id: uuid.UUID, data: NoteCreate) -> NoteRead:
-        """An operator's note about a live member (the check, the note and its audit row in one statement)."""
+        """An operator's note about a live member; 404, and nothing written, when there is none."""
         note_id = uuid.uuid4()
         note = repository.note_row(
             note_id=note_id,
@@ -409,10 +419,9 @@ class MemberWriteService:
             content=data.content,
             reason_code=None,
         )
-        audit_row = self.audit.row(
-            "member.note_added", "member", member_id, {"note": {"before": None, "after": str(note_id)}}
-        )
-        stored = await repository.add_note_audited(self.session, member_id, note, audit_row)
+        diff = {"note": {"before": None, "after": str(note_id)}}
+        audit = audit_row(self.context, "member.note_added", "member", member_id, diff)
+        stored = await repository.add_note_audited(self.target, member_id, note, audit)
         if stored is None:
             raise NotFoundError(f"No member with id {member_id}.")
         return NoteRead.model_validate(stored)

@@ -17,6 +17,7 @@ from backend.api.deps import (
     MemberServiceDep,
     MemberWritersDep,
     ModeratorWriter,
+    NoteWriterDep,
     RequireModerator,
     get_member_service,
 )
@@ -288,7 +289,7 @@ async def list_notes(member_id: uuid.UUID, listing: NoteListing) -> Response:
 
 
 @router.post("/{member_id}/notes", status_code=status.HTTP_201_CREATED, response_model=NoteRead, summary="Write a note")
-async def add_note(member_id: uuid.UUID, data: NoteCreate, writer: ModeratorWriter) -> Response:
+async def add_note(member_id: uuid.UUID, data: NoteCreate, writer: NoteWriterDep) -> Response:
     """A note about the member, by the calling operator."""
     note = await writer.add_note(member_id, data)  # serialised here: FastAPI would validate the model again first
     return Response(note.model_dump_json(), status_code=status.HTTP_201_CREATED, media_type="application/json")
