@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import random
 import struct
+import subprocess
+import sys
 import uuid
 import zlib
 from datetime import datetime
@@ -81,3 +83,14 @@ async def remove_members_created_since(db: asyncpg.Connection, since: datetime) 
     await db.execute("DELETE FROM phone_blocks WHERE member_id = ANY($1)", ids)
     await db.execute("DELETE FROM outbox WHERE payload->>'member_id' = ANY($1)", [str(i) for i in ids])
     await db.execute("DELETE FROM users WHERE id = ANY($1)", ids)
+
+
+def exited_process_identity() -> str:
+    """The identity (backend/infrastructure/liveness.py) of a process of this machine that has since exited."""
+    child = subprocess.run(
+        [sys.executable, "-c", "from backend.infrastructure.liveness import this_process; print(this_process())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return child.stdout.strip()

@@ -15,7 +15,8 @@ from backend.infrastructure.database import AsyncWriteSession
 from backend.infrastructure.driver import OneStatement, Row, fetch_in_transaction
 
 WriteTarget = AsyncWriteSession | OneStatement
-"""Where a write of one statement runs: a session's transaction, or on its own (`OneStatement`)."""
+"""Where `write_together` and `write_where` run their statement: in a session's transaction, or alone
+(`OneStatement`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from backend.domain.identity import Role
 from backend.domain.member import repository as member_repository
 from devtools.services import ServiceUrls
 from tests.conftest import wait_for_replica
-from tests.factories import create_member, unique_phone
+from tests.factories import create_member, exited_process_identity, unique_phone
 
 MEMBERS = "/api/v1/admin/members"
 
@@ -480,17 +480,7 @@ class TestIdempotency:
     ) -> None:
         """`make chaos` found it: a worker killed between the commit and storing the answer left the key committed
         without one, and every retry was told "retry shortly" (409, Retry-After) for as long as the key lived."""
-        member_id = await create_member(db, status="pending")
-        key = {"Idempotency-Key": str(uuid.uuid4())}
-        path = f"{MEMBERS}/{member_id}/approve"
-
-        async def dies_before_storing(*args: object, **kwargs: object) -> None:
-            raise ConnectionResetError("the process died between the commit and storing the answer")
-
-        monkeypatch.setattr(idempotency_service, "save_response", dies_before_storing)
-        first = await moderator.post(path, json={}, headers=key)
-        monkeypatch.undo()
-        assert first.status_code == 200  # the answer itself got out; a client that lost it retries
+        member_id, path, key = await _approved_without_its_answer_stored(moderator, db, monkeypatch)
         assert "could not store the answer" in caplog.text
 
         soon = await moderator.post(path, json={}, headers=key)
@@ -514,6 +504,27 @@ class TestIdempotency:
 
 
 class TestExport:
+    async def test_a_retry_is_told_the_answer_was_lost_at_once_when_the_claiming_process_is_gone(
+        self, moderator: httpx.AsyncClient, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The key names the process that claimed it: when that process has ended (killed between its commit and
+        storing the answer), a retry learns at once that the answer is lost, instead of after 30 s."""
+        member_id, path, key = await _approved_without_its_answer_stored(moderator, db, monkeypatch)
+        alive = await moderator.post(path, json={}, headers=key)
+        assert alive.status_code == 409  # its claimer (this process) still runs and may store the answer
+        assert alive.headers["Retry-After"] == "1"
+
+        await db.execute(
+            "UPDATE idempotency_keys SET claimed_by = $2 WHERE key = $1",
+            key["Idempotency-Key"],
+            exited_process_identity(),
+        )
+        gone = await moderator.post(path, json={}, headers=key)
+        assert gone.status_code == 409
+        assert "Retry-After" not in gone.headers
+        assert gone.json()["problem"] == "answer_lost"
+        assert await db.fetchval("SELECT count(*) FROM member_notes WHERE user_id = $1", member_id) == 1
+
     async def test_export_streams_every_matching_member_as_csv(
         self, client: httpx.AsyncClient, db: asyncpg.Connection, services: ServiceUrls
     ) -> None:
@@ -536,3 +547,22 @@ class TestExport:
         [row] = list(csv.DictReader(io.StringIO(response.text)))
         assert row["name"].startswith("'=HYPERLINK")
         assert row["phone"].startswith("'+")
+
+
+async def _approved_without_its_answer_stored(
+    moderator: httpx.AsyncClient, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> tuple[uuid.UUID, str, dict[str, str]]:
+    """An approval with an Idempotency-Key whose process "died" between its commit and storing its answer: the
+    member, the approval's path and the key's header."""
+    member_id = await create_member(db, status="pending")
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    path = f"{MEMBERS}/{member_id}/approve"
+
+    async def dies_before_storing(*args: object, **kwargs: object) -> None:
+        raise ConnectionResetError("the process died between the commit and storing the answer")
+
+    monkeypatch.setattr(idempotency_service, "save_response", dies_before_storing)
+    first = await moderator.post(path, json={}, headers=key)
+    monkeypatch.undo()
+    assert first.status_code == 200  # the answer itself got out; a client that lost it retries
+    return member_id, path, key

@@ -24,6 +24,8 @@ class IdempotencyKey(SQLModel, table=True):
     method: str = Field(sa_column=Column(String(8), nullable=False))
     path: str = Field(sa_column=Column(String(512), nullable=False))
     fingerprint: str = Field(sa_column=Column(String(64), nullable=False))  # sha256 of method, path and body
+    # The process that claimed the key (backend/infrastructure/liveness.py), so that a retry can tell when it died.
+    claimed_by: str | None = Field(default=None, sa_column=Column(String(128)))
     response_status: int | None = Field(default=None, sa_column=Column(Integer))
     # Stored response headers, a list of [name, value] pairs; free-form JSON.
     response_headers: list[list[str]] | None = Field(default=None, sa_column=Column(JSONB))

@@ -25,10 +25,19 @@ class StoredKey:
     response_body: bytes | None
     age_seconds: float
     """How long ago the transaction that claimed the key began."""
+    claimed_by: str | None
+    """The process that claimed it (`liveness.this_process`), if known."""
 
 
 async def claim(
-    session: AsyncWriteSession, *, owner: str, key: str, method: str, path: str, fingerprint: str
+    session: AsyncWriteSession,
+    *,
+    owner: str,
+    key: str,
+    method: str,
+    path: str,
+    fingerprint: str,
+    claimed_by: str | None,
 ) -> StoredKey | None:
     """Insert the key in this transaction, or return the one already committed.
 
@@ -37,7 +46,7 @@ async def claim(
     """
     inserted = await session.execute(
         insert(keys)
-        .values(owner=owner, key=key, method=method, path=path, fingerprint=fingerprint)
+        .values(owner=owner, key=key, method=method, path=path, fingerprint=fingerprint, claimed_by=claimed_by)
         .on_conflict_do_nothing(index_elements=["owner", "key"])
         .returning(keys.c.key)
     )
@@ -51,11 +60,12 @@ async def claim(
                 keys.c.response_headers,
                 keys.c.response_body,
                 func.extract("epoch", func.now() - keys.c.created_at),
+                keys.c.claimed_by,
             ).where(keys.c.owner == owner, keys.c.key == key)
         )
     ).one()
-    fingerprint, status, headers, body, age = row
-    return StoredKey(fingerprint, status, headers, body, float(age))
+    fingerprint, status, headers, body, age, claimer = row
+    return StoredKey(fingerprint, status, headers, body, float(age), claimer)
 
 
 async def save_response(

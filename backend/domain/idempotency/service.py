@@ -3,9 +3,10 @@
 The key is claimed inside the request's own transaction, so a key is committed exactly when the write is:
 a failed request leaves no key and may be retried. The answer is stored right after the commit, before it
 is sent; a retry that arrives in between is told to try again shortly (409, Retry-After: 1). A process that
-dies in between (kill -9, `make chaos`) leaves a committed key without an answer: once the key is
-ANSWER_LOST_AFTER_SECONDS old, a retry is told that the request was carried out and its answer lost (409,
-`"problem": "answer_lost"`, no Retry-After), instead of to try again for as long as the key lives.
+dies in between (kill -9, `make chaos`) leaves a committed key without an answer: a retry is told that the request
+was carried out and its answer lost (409, `"problem": "answer_lost"`, no Retry-After), instead of to try again for
+as long as the key lives, as soon as the process that claimed the key is surely gone (the key names it; a process
+on the same machine can tell), or else once the key is ANSWER_LOST_AFTER_SECONDS old.
 
 Secrets are never stored: an answer whose schema declares fields `shown_once` (an API key, a token) is kept
 with those fields null and a `secret_withheld` note, so a retry gets the record and learns that the secret
@@ -26,6 +27,7 @@ from backend.domain.errors import ConflictError, DomainError, UnprocessableEntit
 from backend.domain.idempotency import repository
 from backend.domain.identity import Actor
 from backend.domain.sessions import AsyncWriteSession
+from backend.infrastructure import liveness
 
 HEADER = "Idempotency-Key"
 ANSWER_LOST_AFTER_SECONDS = 30.0
@@ -64,7 +66,13 @@ async def claim(
         raise UnprocessableEntity(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.", header=HEADER)
     print_ = fingerprint(method, path, body)
     stored = await repository.claim(
-        session, owner=owner_of(actor), key=key, method=method, path=path, fingerprint=print_
+        session,
+        owner=owner_of(actor),
+        key=key,
+        method=method,
+        path=path,
+        fingerprint=print_,
+        claimed_by=liveness.this_process(),
     )
     if stored is None:
         return
@@ -73,7 +81,8 @@ async def claim(
             f"This {HEADER} was used with another request; use a new key for a new request.", header=HEADER
         )
     if stored.response_status is None or stored.response_body is None:
-        if stored.age_seconds >= ANSWER_LOST_AFTER_SECONDS:
+        claimer_gone = stored.claimed_by is not None and liveness.surely_gone(stored.claimed_by)
+        if claimer_gone or stored.age_seconds >= ANSWER_LOST_AFTER_SECONDS:
             raise ConflictError(
                 f"The first request with this {HEADER} was carried out, but it ended before its answer was stored:"
                 " it will not be carried out again. Read the resource to see the result.",
