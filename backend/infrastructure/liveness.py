@@ -40,11 +40,16 @@ def _started(pid: int) -> str | None:
 
 def this_process() -> str | None:
     """This process's identity, or None where it could not be checked by another process."""
+    return _identity(os.getpid())  # by PID: a forked worker is a process of its own
+
+
+@lru_cache(maxsize=4)
+def _identity(pid: int) -> str | None:
     where = _where()
-    started = _started(os.getpid())
+    started = _started(pid)
     if where is None or started is None:
         return None
-    return f"{where} {os.getpid()} {started}"
+    return f"{where} {pid} {started}"
 
 
 def surely_gone(identity: str) -> bool:
