@@ -85,10 +85,14 @@ async def remove_members_created_since(db: asyncpg.Connection, since: datetime) 
     await db.execute("DELETE FROM users WHERE id = ANY($1)", ids)
 
 
+PRINT_PROCESS_IDENTITY = "from backend.infrastructure.liveness import this_process; print(this_process())"
+"""Python code that prints its process's identity (backend/infrastructure/liveness.py)."""
+
+
 def exited_process_identity() -> str:
     """The identity (backend/infrastructure/liveness.py) of a process of this machine that has since exited."""
     child = subprocess.run(
-        [sys.executable, "-c", "from backend.infrastructure.liveness import this_process; print(this_process())"],
+        [sys.executable, "-c", PRINT_PROCESS_IDENTITY],
         capture_output=True,
         text=True,
         check=True,

@@ -28,14 +28,16 @@ def _where() -> str | None:
 
 
 def _started(pid: int) -> str | None:
-    """When the process `pid` started (clock ticks since boot), or None when there is no such process."""
+    """When the process `pid` started (clock ticks since boot), or None when no such process runs (none, or one
+    that has ended and waits for its parent to collect it: a killed worker until its supervisor notices)."""
     try:
         stat = (_PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
     # The command name (2nd field) is in parentheses and may hold spaces: the fields after the last ")" start at
-    # the 3rd; the start time is the 22nd.
-    return stat.rpartition(")")[2].split()[19]
+    # the 3rd, the state; the start time is the 22nd.
+    fields = stat.rpartition(")")[2].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 def this_process() -> str | None:
