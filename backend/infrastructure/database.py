@@ -315,10 +315,11 @@ class Database:
         transaction of its own.
         """
         bind = written.bind
-        if self._outside_transactions and isinstance(bind, AsyncConnection) and not bind.in_transaction():
+        if isinstance(written, OneStatement):
+            value = (await written.read_after(_COMMIT_POSITION))[0]["position"]
+        elif self._outside_transactions and isinstance(bind, AsyncConnection) and not bind.in_transaction():
             value = (await fetch_outside_transaction(bind, _COMMIT_POSITION))[0]["position"]
         else:
-            assert isinstance(written, AsyncWriteSession)  # a OneStatement is only made where the above holds
             value = (await written.execute(text(_COMMIT_POSITION))).scalar_one()
             await written.rollback()
         position = lsn_to_int(str(value))

@@ -169,6 +169,11 @@ class OneStatement:
                 raise
             raise error from exc
 
+    async def read_after(self, sql: str, *args: Any) -> list[Row]:
+        """A read on the write's connection once its statement has run, outside any transaction (the commit's
+        position): not a second write, so not refused."""
+        return await _outside(self.bind, self._raw, sql, args)
+
 
 def _as_adapter_raises(raw: Any, exc: Exception) -> Exception:
     """A driver's error as SQLAlchemy's asyncpg adapter raises it (in its DBAPI error classes); anything else as it
