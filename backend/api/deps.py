@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
@@ -33,6 +33,7 @@ from backend.domain.queue.service import QueueService
 from backend.domain.refresh.service import RefreshService, SessionPolicy
 from backend.domain.report.service import ReportService
 from backend.domain.review.service import ReviewService
+from backend.domain.sessions import OneStatement, WriteTarget
 from backend.infrastructure import security
 from backend.infrastructure.database import AsyncReadSession, AsyncWriteSession, Database, ReadTarget
 from backend.infrastructure.replication import parse_lsn
@@ -129,15 +130,28 @@ async def _claim(request: Request, state: RequestState, session: AsyncWriteSessi
     await idempotency.claim(session, actor=state.actor, key=key, method="POST", path=request.url.path, body=body)
 
 
-async def _after_commit(app: AppState, state: RequestState, session: AsyncWriteSession, key: str | None) -> None:
+@asynccontextmanager
+async def _write_alone(request: Request) -> AsyncIterator[OneStatement]:
+    """A write of one statement on its own (`Database.one_statement`: no transaction around it), then what its commit
+    makes true, as after `_write_transaction`'s. It claims no Idempotency-Key: a claim would be a second statement."""
+    app, state = app_state(request.app), request_state(request)
+    async with app.database.one_statement() as statement:
+        yield statement
+        await _after_commit(app, state, statement, None)
+
+
+async def _after_commit(
+    app: AppState, state: RequestState, written: AsyncWriteSession | OneStatement, key: str | None
+) -> None:
     """What a commit makes true, passed on: the identity cache is cleared when operators or keys changed, the
     commit's position goes out with the answer (read-your-writes), the claimed key has its answer stored
-    (api/idempotency.py), and events put in the outbox are handed to the worker."""
+    (api/idempotency.py), and events put in the outbox are handed to the worker (a write alone puts none there:
+    the outbox's `enqueue` takes a session)."""
     if state.identities_changed:
         app.identity_cache.clear()
-    state.commit_lsn = await app.database.position_after_commit(session)
+    state.commit_lsn = await app.database.position_after_commit(written)
     state.idempotency_key = key
-    if session.info.get(OUTBOX_PENDING):
+    if isinstance(written, AsyncWriteSession) and written.info.get(OUTBOX_PENDING):
         app.outbox_worker.nudge()
 
 
@@ -381,15 +395,12 @@ async def note_writer(request: Request, background: BackgroundTasks) -> AsyncIte
     request's transaction instead when the request claims an Idempotency-Key (the claim and the note commit
     together), and behind PgBouncer. The role comes first, as `member_writer`'s."""
     await _require_moderator(request, background)
-    app, state = app_state(request.app), request_state(request)
+    keyed = _idempotency_key(request, request_state(request)) is not None
+    alone = not keyed and app_state(request.app).database.writes_statements_alone
     context = await get_audit_context(request, background)
-    if _idempotency_key(request, state) is not None or not app.database.writes_statements_alone:
-        async with _write_transaction(request) as session:
-            yield NoteWriter(session, context)
-        return
-    async with app.database.one_statement() as statement:
-        yield NoteWriter(statement, context)
-        state.commit_lsn = await app.database.position_after_commit(statement)
+    writing: AbstractAsyncContextManager[WriteTarget] = _write_alone(request) if alone else _write_transaction(request)
+    async with writing as target:
+        yield NoteWriter(target, context)
 
 
 note_writer.minimum_role = Role.moderator  # type: ignore[attr-defined]  # as require's

@@ -67,7 +67,7 @@ _TOGETHER: dict[tuple[Any, ...], _Compiled] = {}
 
 
 async def _run(
-    session: WriteTarget,
+    target: WriteTarget,
     shape: tuple[Any, ...],
     build: Callable[[], Statement],
     rows: Sequence[NewRow],
@@ -77,12 +77,12 @@ async def _run(
     `params`."""
     compiled = _TOGETHER.get(shape)
     if compiled is None:
-        assert session.bind is not None
-        compiled = _TOGETHER.setdefault(shape, _compiled(build(), session.bind.dialect))
+        assert target.bind is not None
+        compiled = _TOGETHER.setdefault(shape, _compiled(build(), target.bind.dialect))
     arguments = compiled.arguments({**_values(rows), **(params or {})})
-    if isinstance(session, OneStatement):
-        return await session.fetch(compiled.sql, arguments)
-    return await fetch_in_transaction(session, compiled.sql, arguments)
+    if isinstance(target, OneStatement):
+        return await target.fetch(compiled.sql, arguments)
+    return await fetch_in_transaction(target, compiled.sql, arguments)
 
 
 def _shape(rows: Sequence[NewRow]) -> tuple[tuple[Table, tuple[str, ...]], ...]:
