@@ -29,9 +29,9 @@ def free_port() -> int:
 
 
 def service_env(urls: ServiceUrls, environment: str, *, own_prefix: str) -> dict[str, str]:
-    """This process's environment for an app process or a command of the run: the caller's own database, S3, JWT
-    and webhook settings and its `own_prefix` knobs left out, the run's services in, dates in UTC."""
-    dropped = ("DATABASE_", "S3_", "JWT_", "WEBHOOK_", own_prefix)
+    """This process's environment for an app process or a command of the run: the caller's own database, S3, JWT,
+    phone-block and webhook settings and its `own_prefix` knobs left out, the run's services in, dates in UTC."""
+    dropped = ("DATABASE_", "S3_", "JWT_", "PHONE_BLOCK_", "WEBHOOK_", own_prefix)
     env = {key: value for key, value in os.environ.items() if not key.startswith(dropped) and key != "ENVIRONMENT"}
     env.update(urls.as_env())
     env.update({"ENVIRONMENT": environment, "ADMIN_TIMEZONE": "UTC"})

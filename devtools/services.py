@@ -105,11 +105,13 @@ class ServiceUrls:
     s3_access_key_id: str
     s3_secret_access_key: str
     jwt_secret: str  # the API's token secret, random per data root (there is no default in the source)
+    phone_block_secret: str  # the key of banned phones' hashes, random per data root and kept with it
 
     def as_env(self) -> dict[str, str]:
         """The application's settings as environment variables (see `Settings`)."""
         return {
             "JWT_SECRET": self.jwt_secret,
+            "PHONE_BLOCK_SECRET": self.phone_block_secret,
             "DATABASE_URL": self.database_url,
             "DATABASE_REPLICA_URLS": ",".join(self.replica_urls),
             "S3_ENDPOINT_URL": self.s3_endpoint_url,
@@ -196,7 +198,7 @@ class Ports:
             raise RuntimeError("could not find a free port pair (p, p + 10000) on 127.0.0.1 for the weed admin server")
 
 
-def _new_jwt_secret() -> str:
+def _new_secret() -> str:
     return secrets.token_urlsafe(48)  # 384 random bits
 
 
@@ -209,7 +211,10 @@ class _State:
     s3_secret_access_key: str
     primary_ready: bool = False
     replica_ready: bool = False
-    jwt_secret: str = ""  # empty in a root made before the secret was generated: made on the next start
+    # Empty in a root made before the secret was generated: made on the next start. A root made before its own
+    # phone-block secret had its blocks keyed from JWT_SECRET; they are lifted once (development data only).
+    jwt_secret: str = ""
+    phone_block_secret: str = ""
 
     @classmethod
     def generate(cls) -> _State:
@@ -219,7 +224,8 @@ class _State:
             app_password=secrets.token_hex(24),
             s3_access_key_id="MD" + secrets.token_hex(9).upper(),
             s3_secret_access_key=secrets.token_hex(20),
-            jwt_secret=_new_jwt_secret(),
+            jwt_secret=_new_secret(),
+            phone_block_secret=_new_secret(),
         )
 
 
@@ -575,8 +581,9 @@ class DevServices:
                 ) from exc
             if stat.S_IMODE(self._state_file.stat().st_mode) != 0o600:
                 os.chmod(self._state_file, 0o600)
-            if not state.jwt_secret:
-                state.jwt_secret = _new_jwt_secret()
+            if not state.jwt_secret or not state.phone_block_secret:
+                state.jwt_secret = state.jwt_secret or _new_secret()
+                state.phone_block_secret = state.phone_block_secret or _new_secret()
                 self._save_state(state)
         elif (self._primary_dir / "PG_VERSION").exists():
             raise RuntimeError(
@@ -614,6 +621,7 @@ class DevServices:
             s3_access_key_id=state.s3_access_key_id,
             s3_secret_access_key=state.s3_secret_access_key,
             jwt_secret=state.jwt_secret,
+            phone_block_secret=state.phone_block_secret,
         )
 
     # --------------------------------------------------------------------------------------- subprocesses

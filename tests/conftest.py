@@ -134,6 +134,7 @@ def settings(services: ServiceUrls, primary_url: str) -> Settings:
         s3_secret_access_key=services.s3_secret_access_key,
         admin_timezone="Asia/Seoul",
         jwt_secret="test-secret-" + "x" * 32,
+        phone_block_secret=services.phone_block_secret,
         database_pool_size=5,
         housekeeping_interval_seconds=0,  # the tests run passes themselves
     )

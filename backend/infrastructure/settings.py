@@ -96,8 +96,9 @@ class Settings(BaseSettings):
     console_dir: Path | None = None
     # Signs list cursors (HMAC-SHA256), so that a client cannot make one up; unset, a key derived from JWT_SECRET.
     cursor_secret: SecretStr | None = None
-    # Keys the hashes of banned members' phones (phone_blocks); derived from JWT_SECRET when unset. Changing it
-    # unblocks every phone: set it explicitly where JWT_SECRET may be rotated.
+    # Keys the hashes of banned members' phones (phone_blocks). Changing it unblocks every phone, so it is a secret of
+    # its own outside development, where it must be set: derived from JWT_SECRET, rotating that one (as after a leak)
+    # would have lifted every block unnoticed. Development derives it from JWT_SECRET when unset.
     phone_block_secret: SecretStr | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
@@ -196,6 +197,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _own_phone_block_secret(self) -> Settings:
+        if self.phone_block_secret is None and self.environment is not Environment.development:
+            raise ValueError(
+                "PHONE_BLOCK_SECRET must be set outside development: it keys the hashes of banned phones, and a key"
+                " derived from JWT_SECRET would change with it and lift every block (32 or more random bytes; keep it)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _signed_webhooks_in_production(self) -> Settings:
         # Unsigned, a receiver cannot tell our notifications from anyone's POST; development only warns.
         if self.environment is Environment.production and self.webhook_url is not None and self.webhook_secret is None:
@@ -241,7 +251,7 @@ class Settings(BaseSettings):
         return derived_key(self.token_secret(), "list cursors")
 
     def phone_block_key(self) -> bytes:
-        """The key blocked phones are hashed with: PHONE_BLOCK_SECRET, or one derived from JWT_SECRET."""
+        """The key blocked phones are hashed with: PHONE_BLOCK_SECRET, or in development one derived from JWT_SECRET."""
         if self.phone_block_secret is not None:
             return self.phone_block_secret.get_secret_value().encode()
         return derived_key(self.token_secret(), "phone blocks")

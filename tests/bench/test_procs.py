@@ -23,6 +23,7 @@ URLS = ServiceUrls(
     s3_access_key_id="key",
     s3_secret_access_key="secret",
     jwt_secret="run-secret",
+    phone_block_secret="run-phone-block-secret",
 )
 
 
@@ -30,6 +31,7 @@ def test_the_callers_own_services_and_knobs_stay_out(monkeypatch: pytest.MonkeyP
     for key, value in {
         "DATABASE_URL": "postgresql://mine",
         "WEBHOOK_URL": "http://mine",
+        "PHONE_BLOCK_SECRET": "mine-" + "x" * 32,
         "BENCH_ONLY": "list",
         "ENVIRONMENT": "development",
         "KEPT_SETTING": "1",
@@ -41,6 +43,7 @@ def test_the_callers_own_services_and_knobs_stay_out(monkeypatch: pytest.MonkeyP
     assert env["KEPT_SETTING"] == "1"
     assert "BENCH_ONLY" not in env
     assert "WEBHOOK_URL" not in env
+    assert env["PHONE_BLOCK_SECRET"] == URLS.phone_block_secret  # the run's root keeps its blocks' key
     assert env["DATABASE_URL"] != "postgresql://mine"
 
 

@@ -135,6 +135,7 @@ def test_env_names_the_settings(urls: ServiceUrls) -> None:
     assert env["S3_BUCKET"] == "memberdesk"
     assert set(env) == {
         "JWT_SECRET",
+        "PHONE_BLOCK_SECRET",
         "DATABASE_URL",
         "DATABASE_REPLICA_URLS",
         "S3_ENDPOINT_URL",
@@ -145,14 +146,21 @@ def test_env_names_the_settings(urls: ServiceUrls) -> None:
     }
 
 
-def test_each_data_root_has_a_random_jwt_secret_that_settings_accept(urls: ServiceUrls, services: ServiceUrls) -> None:
+def test_each_data_root_has_random_secrets_that_settings_accept(urls: ServiceUrls, services: ServiceUrls) -> None:
     assert urls.jwt_secret != services.jwt_secret  # this module's root and the test session's
+    assert urls.phone_block_secret != services.phone_block_secret
+    assert urls.phone_block_secret != urls.jwt_secret
     assert len(urls.jwt_secret.encode()) >= MIN_JWT_SECRET_BYTES
-    settings = Settings(_env_file=None, environment="production", jwt_secret=urls.jwt_secret)
+    environment = {"JWT_SECRET": urls.jwt_secret, "PHONE_BLOCK_SECRET": urls.phone_block_secret}
+    assert urls.as_env().items() >= environment.items()
+    settings = Settings(
+        _env_file=None, environment="production", jwt_secret=urls.jwt_secret, phone_block_secret=urls.phone_block_secret
+    )
     assert settings.token_secret() == urls.jwt_secret
+    assert settings.phone_block_key() == urls.phone_block_secret.encode()
 
 
-def test_a_root_made_before_the_jwt_secret_gets_one_kept_from_then_on(tmp_path: Path) -> None:
+def test_a_root_made_before_its_secrets_gets_them_kept_from_then_on(tmp_path: Path) -> None:
     older = {
         "version": 1,
         "postgres_password": "p" * 48,
@@ -164,10 +172,13 @@ def test_a_root_made_before_the_jwt_secret_gets_one_kept_from_then_on(tmp_path: 
         "replica_ready": True,
     }
     (tmp_path / "devservices.json").write_text(json.dumps(older))
-    made = DevServices(tmp_path, Ports.free())._load_state().jwt_secret
-    assert len(made.encode()) >= MIN_JWT_SECRET_BYTES
-    assert json.loads((tmp_path / "devservices.json").read_text())["jwt_secret"] == made
-    assert DevServices(tmp_path, Ports.free())._load_state().jwt_secret == made
+    made = DevServices(tmp_path, Ports.free())._load_state()
+    assert len(made.jwt_secret.encode()) >= MIN_JWT_SECRET_BYTES
+    assert len(made.phone_block_secret.encode()) >= MIN_JWT_SECRET_BYTES
+    kept = json.loads((tmp_path / "devservices.json").read_text())
+    assert (kept["jwt_secret"], kept["phone_block_secret"]) == (made.jwt_secret, made.phone_block_secret)
+    again = DevServices(tmp_path, Ports.free())._load_state()
+    assert (again.jwt_secret, again.phone_block_secret) == (made.jwt_secret, made.phone_block_secret)
 
 
 def test_replica_is_in_recovery_and_primary_is_not(urls: ServiceUrls) -> None:

@@ -107,12 +107,14 @@ def test_a_short_or_published_secret_is_refused_in_every_environment(
 def test_production_starts_with_a_long_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("JWT_SECRET", "s" * 32)
+    monkeypatch.setenv("PHONE_BLOCK_SECRET", "p" * 32)
     assert load_settings().token_secret() == "s" * 32
 
 
 def test_production_refuses_unsigned_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("JWT_SECRET", "s" * 32)
+    monkeypatch.setenv("PHONE_BLOCK_SECRET", "p" * 32)
     monkeypatch.setenv("WEBHOOK_URL", "https://hooks.example/memberdesk")
     monkeypatch.delenv("WEBHOOK_SECRET", raising=False)
     with pytest.raises(SystemExit, match="WEBHOOK_SECRET"):
@@ -142,3 +144,28 @@ class TestCursorKey:
         monkeypatch.setenv("CURSOR_SECRET", "short")
         with pytest.raises(SystemExit, match="CURSOR_SECRET"):
             load_settings()
+
+
+class TestPhoneBlockKey:
+    @pytest.mark.parametrize("environment", ["test", "production"])
+    def test_outside_development_it_must_be_set(self, monkeypatch: pytest.MonkeyPatch, environment: str) -> None:
+        monkeypatch.setenv("ENVIRONMENT", environment)
+        monkeypatch.setenv("JWT_SECRET", "j" * 40)
+        monkeypatch.delenv("PHONE_BLOCK_SECRET", raising=False)
+        with pytest.raises(SystemExit, match="PHONE_BLOCK_SECRET must be set outside development"):
+            load_settings()
+        monkeypatch.setenv("PHONE_BLOCK_SECRET", "short")
+        with pytest.raises(SystemExit, match="PHONE_BLOCK_SECRET must be at least 32 bytes"):
+            load_settings()
+        monkeypatch.setenv("PHONE_BLOCK_SECRET", "p" * 40)
+        assert load_settings().phone_block_key() == b"p" * 40
+
+    def test_a_set_one_stays_when_the_jwt_secret_is_rotated(self) -> None:
+        before = Settings(_env_file=None, environment="production", jwt_secret="a" * 40, phone_block_secret="p" * 40)
+        after = Settings(_env_file=None, environment="production", jwt_secret="b" * 40, phone_block_secret="p" * 40)
+        assert before.phone_block_key() == after.phone_block_key() == b"p" * 40
+
+    def test_development_derives_one_of_its_own_from_the_jwt_secret(self) -> None:
+        one = Settings(_env_file=None, environment="development", jwt_secret="a" * 40)
+        assert one.phone_block_key() == Settings(_env_file=None, jwt_secret="a" * 40).phone_block_key()
+        assert one.phone_block_key() not in {b"a" * 40, one.cursor_key}

@@ -73,6 +73,7 @@ def app_document() -> tuple[FastAPI, dict[str, Any]]:
         _env_file=None,
         environment="test",
         jwt_secret="openapi-" + "x" * 32,
+        phone_block_secret="openapi-phone-blocks-" + "x" * 32,
         database_url="postgresql+asyncpg://memberdesk:unused@127.0.0.1:1/memberdesk",
     )
     app = create_app(settings)
