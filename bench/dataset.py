@@ -127,6 +127,10 @@ async def count_users(dsn: str) -> int:
         await conn.close()
 
 
+INDEX_ONLY_TABLES = (*SEEDED_TABLES, "member_name_terms")
+"""The member tables and the name terms (a search's index-only scans need their pages all-visible)."""
+
+
 async def vacuum_analyze(superuser_dsn: str) -> float:
     """VACUUM ANALYZE every table (hint bits, visibility map, statistics), then a CHECKPOINT.
 
@@ -139,7 +143,7 @@ async def vacuum_analyze(superuser_dsn: str) -> float:
         sizes = await conn.fetch(
             "SELECT relname, pg_table_size(oid) / 1000000 AS mb FROM pg_class"
             " WHERE relname = ANY($1) AND relkind = 'r'",
-            list(SEEDED_TABLES),
+            list(INDEX_ONLY_TABLES),
         )
         with Progress("VACUUM ANALYZE", sum(row["mb"] for row in sizes), unit="MB", stream=sys.stdout) as progress:
             for row in sizes:
@@ -173,13 +177,14 @@ async def vacuum_counters(superuser_dsn: str) -> float:
 
 
 async def all_visible_share(dsn: str) -> float:
-    """The lowest share of all-visible pages among the member tables (index-only scans need them)."""
+    """The lowest share of all-visible pages among the member tables and the name terms (index-only scans need
+    them)."""
     conn = await asyncpg.connect(dsn)
     try:
         share = await conn.fetchval(
             "SELECT min(relallvisible::float8 / greatest(relpages, 1)) FROM pg_class WHERE relkind = 'r' "
-            "AND relname IN ('users', 'user_profiles', 'user_lifestyles', 'user_preferences', 'user_subscriptions', "
-            "'user_photos', 'user_documents') AND relpages > 0"
+            "AND relname = ANY($1) AND relpages > 0",
+            list(INDEX_ONLY_TABLES),
         )
     finally:
         await conn.close()

@@ -100,9 +100,11 @@ _SUBSCRIPTION_SHARE: Final = 0.30
 _DOCUMENT_SHARE: Final = 0.20
 _ADULT_AGE: Final = 19
 
-# The counter triggers that fire on inserts; the seed turns them off and rebuilds the counters once instead.
+# The triggers that fire on inserts to keep counters and name terms; the seed turns them off, rebuilds the counters
+# once and adds its members' name terms in one statement instead.
 _COUNTER_TRIGGERS: Final = (
-    "ALTER TABLE users {action} TRIGGER member_counts_insert, {action} TRIGGER signup_hours_insert;"
+    "ALTER TABLE users {action} TRIGGER member_counts_insert, {action} TRIGGER signup_hours_insert,"
+    " {action} TRIGGER name_terms_insert;"
     " ALTER TABLE user_subscriptions {action} TRIGGER member_counts_plan;"
     " ALTER TABLE user_photos {action} TRIGGER moderation_counts_photos, {action} TRIGGER queue_counts_insert;"
     " ALTER TABLE user_documents {action} TRIGGER moderation_counts_documents, {action} TRIGGER queue_counts_insert"
@@ -508,7 +510,7 @@ async def _defer_indexes(conn: asyncpg.Connection) -> _Deferred:
     sorted build per index and one join per foreign key after the load cost a fraction of it. It is all DDL in
     the seed's transaction: a failed seed puts everything back.
     """
-    tables = list(SEEDED_TABLES)
+    tables = [*SEEDED_TABLES, "member_name_terms"]
     keys = await conn.fetch(
         """
         SELECT conrelid::regclass::text AS "table", conname AS name, pg_get_constraintdef(oid) AS definition
@@ -569,6 +571,21 @@ async def _restore_indexes(conn: asyncpg.Connection, deferred: _Deferred, progre
             stage.advance()
     if stage is not None:
         stage.close()
+
+
+async def _add_name_terms(conn: asyncpg.Connection, phone_base: int, members: int) -> None:
+    """The name terms (migration 0019) of this seed's live members: those with its block of phones."""
+    if members == 0:
+        return
+    first, last = (f"{_PHONE_PREFIX}{n:0{_PHONE_DIGITS}d}" for n in (phone_base, phone_base + members - 1))
+    await conn.execute(
+        "INSERT INTO member_name_terms (term, created_at, member_id)"
+        " SELECT term, u.created_at, u.id FROM users u, unnest(name_terms(u.name)) term"
+        " WHERE u.deleted_at IS NULL AND u.phone BETWEEN $1 AND $2 AND u.phone ~ $3",
+        first,
+        last,
+        _PHONE_PATTERN,
+    )
 
 
 async def _next_phone_base(conn: asyncpg.Connection) -> int:
@@ -680,6 +697,9 @@ async def seed_members(
                     document_objects += len(uploads) - photos_uploaded
             if progress is not None:
                 progress.advance(size)
+        if progress is not None:
+            progress.note("name terms")
+        await _add_name_terms(conn, phone_base, members)
         if deferred is not None:
             await _restore_indexes(conn, deferred, progress)
         # Planner statistics before the counters' rebuild joins the tables (its plans were made for the empty
@@ -687,7 +707,7 @@ async def seed_members(
         # counts this transaction's own rows, and its statistics commit with them.
         if progress is not None:
             progress.note("ANALYZE")
-        await conn.execute(f"ANALYZE {', '.join(SEEDED_TABLES)}")
+        await conn.execute(f"ANALYZE {', '.join(SEEDED_TABLES)}, member_name_terms")
         if progress is not None:
             progress.note("rebuilding the counters")
         await conn.execute(

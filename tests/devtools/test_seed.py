@@ -34,6 +34,13 @@ async def test_seed_report_matches_the_rows(seeded: SeedReport, seeded_at: datet
     assert seeded.photo_objects == seeded.photos
 
 
+async def test_every_live_seeded_member_has_the_terms_of_its_name(db: asyncpg.Connection) -> None:
+    # The seed adds them in one statement with the insert trigger off; the deleted members have none.
+    assert await db.fetchval("SELECT count(*) FROM users WHERE deleted_at IS NOT NULL") > 0
+    assert await db.fetchval("SELECT count(*) FROM member_name_terms") > 0
+    assert await db.fetchval(_TERMS_DISAGREE) == 0
+
+
 async def test_seed_covers_every_status_gender_and_plan(db: asyncpg.Connection) -> None:
     statuses = await pairs(db, "SELECT status, count(*) FROM users GROUP BY status")
     assert set(statuses) == {"pending", "active", "rejected", "suspended"}
@@ -120,7 +127,17 @@ async def test_photo_and_document_objects_are_real_jpegs_and_pdfs(
     assert b"/Type /Page" in document_body
 
 
-_SEEDED_TABLES = list(SEEDED_TABLES)
+_SEEDED_TABLES = [*SEEDED_TABLES, "member_name_terms"]
+# Members whose name terms (migration 0019) are not exactly the suffixes of 3 or more characters of their name when
+# live, or none when deleted, and terms of no member: 0 whenever the triggers and the seed did their work.
+_TERMS_DISAGREE = """
+    WITH kept AS (
+        SELECT member_id, created_at, array_agg(term::text ORDER BY length(term) DESC) AS terms
+        FROM member_name_terms GROUP BY 1, 2)
+    SELECT count(*) FROM users u FULL JOIN kept k ON k.member_id = u.id AND k.created_at = u.created_at
+    WHERE u.id IS NULL
+        OR coalesce(k.terms, '{}') <> CASE WHEN u.deleted_at IS NULL THEN name_terms(u.name) ELSE '{}' END
+"""
 _SCHEMA = """
     SELECT 'index' AS kind, indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS definition
     FROM pg_index WHERE indrelid = ANY($1::regclass[])
@@ -142,6 +159,7 @@ async def test_a_seed_that_doubles_the_members_builds_the_same_indexes_and_keys_
     try:
         before = await conn.fetch(_SCHEMA, _SEEDED_TABLES)
         assert any(row["kind"] == "index" and row["name"] == "ix_users_name_trgm" for row in before)
+        assert any(row["kind"] == "constraint" and row["name"] == "pk_member_name_terms" for row in before), before
         outer = conn.transaction()
         await outer.start()
         try:
@@ -155,6 +173,7 @@ async def test_a_seed_that_doubles_the_members_builds_the_same_indexes_and_keys_
                 async with conn.transaction():
                     await conn.execute("INSERT INTO user_lifestyles (id) VALUES ($1)", uuid.uuid4())
             assert await conn.fetchval("SELECT count(*) FROM users") == 2 * present
+            assert await conn.fetchval(_TERMS_DISAGREE) == 0
         finally:
             await outer.rollback()
     finally:

@@ -121,6 +121,13 @@ def _status_and_gender(f: MemberFilters, alias: str) -> list[str]:
 _HAS_PHOTOS = "EXISTS (SELECT 1 FROM user_photos ph WHERE ph.user_id = {alias}.id AND ph.deleted_at IS NULL)"
 
 
+def _phone_digits(needle: str) -> str | None:
+    """The digits of a search text that reads as (part of) a phone number, which then matches phones too."""
+    digits = "".join(ch for ch in needle if ch.isdigit())
+    phone_like = needle.replace(" ", "").replace("-", "")
+    return digits if digits and phone_like.lstrip("+").isdigit() else None
+
+
 def _where(query: MemberListQuery, p: _Params, extra: Sequence[str] = (), *, photos: bool = True) -> str:
     """` WHERE ...` over `users u` for the query's filters (and `extra` conditions), or an empty string; without
     `photos`, leaving out `has_photos=true` (`_capped_rows` applies it itself)."""
@@ -131,10 +138,9 @@ def _where(query: MemberListQuery, p: _Params, extra: Sequence[str] = (), *, pho
     where.extend(_status_and_gender(f, "u"))
     if f.q:
         needle = f.q.strip()
-        digits = "".join(ch for ch in needle if ch.isdigit())
+        digits = _phone_digits(needle)
         name_match = f"u.name ILIKE {p(f'%{_escape_like(needle)}%')} ESCAPE '\\'"
-        phone_like = needle.replace(" ", "").replace("-", "")
-        if digits and phone_like.lstrip("+").isdigit():
+        if digits is not None:
             where.append(f"({name_match} OR u.phone LIKE {p(f'%{digits}%')})")
         else:
             where.append(name_match)
@@ -268,9 +274,55 @@ def _capped_rows(query: MemberListQuery, p: _Params, cap: int) -> str:
     return f"(WITH {_capped_matches(query, p, cap, 'u.id')} SELECT count(*) FROM capped)"
 
 
+# A name search reads the name terms (migration 0019) when nothing but the text narrows it, the order is the sign-up
+# order, and the text is long enough to have terms (suffixes of 3 characters or more).
+_TERM_CHARS = 3
+_TERM_ORDER_FIELDS = frozenset({"created_at", "id"})
+
+
+def _name_terms_needle(query: MemberListQuery) -> str | None:
+    """The text to look up in the name terms, or None when this search cannot be answered from them alone."""
+    f = query.filters
+    if not f.q or query.created_from is not None or query.created_before is not None:
+        return None
+    needle = f.q.strip()
+    if len(needle) < _TERM_CHARS or _phone_digits(needle) is not None:
+        return None
+    if any(o.field not in _TERM_ORDER_FIELDS for o in query.order):
+        return None
+    narrowed = f.status or f.gender or f.plan or f.id is not None or f.has_photos is not None or f.include_deleted
+    if narrowed or f.birth_year_min is not None or f.birth_year_max is not None:
+        return None
+    return needle
+
+
+def _term_matches(needle: str, p: _Params, cap: int) -> str:
+    """The CTEs `matching` and `capped` of `_capped_matches` from the name terms: the members whose name contains
+    `needle`, with their sign-up time and id.
+
+    A member has one term per suffix, and a text that occurs twice in a name begins two of them: the first `cap`
+    terms of the range are read (an index-only scan that stops there), and only when they hold fewer than `cap`
+    members is the whole range read to count them all.
+    """
+    term = f'(lower({p(needle)}) COLLATE "C")'
+    terms = f"SELECT t.member_id AS id, t.created_at FROM member_name_terms t WHERE t.term ^@ {term}"
+    refill = f"((SELECT count(*) FROM hits) = {int(cap)} AND (SELECT count(*) FROM firsts) < {int(cap)})"
+    return (
+        f"hits AS MATERIALIZED ({terms} LIMIT {int(cap)}),"
+        " firsts AS MATERIALIZED (SELECT DISTINCT id, created_at FROM hits),"
+        f" matching AS MATERIALIZED (SELECT * FROM firsts WHERE NOT {refill}"
+        f" UNION ALL SELECT DISTINCT * FROM ({terms}) every WHERE {refill}),"
+        f" capped AS MATERIALIZED (SELECT * FROM matching LIMIT {int(cap)})"
+    )
+
+
 def _capped_matches(query: MemberListQuery, p: _Params, cap: int, columns: str) -> str:
     """The CTEs `matching` (the members matching on their own columns, `columns` of each) and `capped` (the first
-    `cap` of them that pass `has_photos=true`), as `_capped_rows` explains them."""
+    `cap` of them that pass `has_photos=true`), as `_capped_rows` explains them; a search by name alone reads the
+    name terms (`_term_matches`), which hold every column the sign-up order needs."""
+    needle = _name_terms_needle(query)
+    if needle is not None:
+        return _term_matches(needle, p, cap)
     photos = " WHERE " + _HAS_PHOTOS.format(alias="m") if query.filters.has_photos else ""
     return (
         f"matching AS MATERIALIZED (SELECT {columns} FROM users u{_where(query, p, photos=False)}),"

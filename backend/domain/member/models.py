@@ -340,6 +340,22 @@ class PhoneBlock(SQLModel, table=True):
     created_at: datetime | None = Field(default=None, sa_column=_timestamp())
 
 
+class MemberNameTerm(SQLModel, table=True):
+    """A suffix of a live member's lower-cased name (3 characters or more), with the member's place in the list.
+
+    A name contains a text exactly when the text begins one of its suffixes: the search by name reads a range of
+    this key, only its matches, in the list's order within each suffix (migration 0019). Kept by triggers on users
+    in the writing transaction; a soft-deleted member has none.
+    """
+
+    __tablename__ = "member_name_terms"
+    __table_args__ = (PrimaryKeyConstraint("term", "created_at", "member_id", name="pk_member_name_terms"),)
+
+    term: str = Field(sa_column=Column(Text(collation="C"), nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    member_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+
+
 class MemberCount(SQLModel, table=True):
     """Members per sign-up day (UTC), status, gender, active plan ('' for none) and deletion.
 
