@@ -127,8 +127,8 @@ async def count_users(dsn: str) -> int:
         await conn.close()
 
 
-INDEX_ONLY_TABLES = (*SEEDED_TABLES, "member_name_terms")
-"""The member tables and the name terms (a search's index-only scans need their pages all-visible)."""
+INDEX_ONLY_TABLES = (*SEEDED_TABLES, "member_name_terms", "member_phone_terms")
+"""The member tables and the search terms (a search's index-only scans need their pages all-visible)."""
 
 
 async def vacuum_analyze(superuser_dsn: str) -> float:
@@ -177,7 +177,7 @@ async def vacuum_counters(superuser_dsn: str) -> float:
 
 
 async def all_visible_share(dsn: str) -> float:
-    """The lowest share of all-visible pages among the member tables and the name terms (index-only scans need
+    """The lowest share of all-visible pages among the member tables and the search terms (index-only scans need
     them)."""
     conn = await asyncpg.connect(dsn)
     try:

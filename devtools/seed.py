@@ -100,14 +100,25 @@ _SUBSCRIPTION_SHARE: Final = 0.30
 _DOCUMENT_SHARE: Final = 0.20
 _ADULT_AGE: Final = 19
 
-# The triggers that fire on inserts to keep counters and name terms; the seed turns them off, rebuilds the counters
-# once and adds its members' name terms in one statement instead.
+# The triggers that fire on inserts to keep counters and search terms; the seed turns them off, rebuilds the counters
+# once and adds its members' terms in one statement per table instead.
 _COUNTER_TRIGGERS: Final = (
     "ALTER TABLE users {action} TRIGGER member_counts_insert, {action} TRIGGER signup_hours_insert,"
-    " {action} TRIGGER name_terms_insert;"
+    " {action} TRIGGER name_terms_insert, {action} TRIGGER phone_terms_insert;"
     " ALTER TABLE user_subscriptions {action} TRIGGER member_counts_plan;"
     " ALTER TABLE user_photos {action} TRIGGER moderation_counts_photos, {action} TRIGGER queue_counts_insert;"
     " ALTER TABLE user_documents {action} TRIGGER moderation_counts_documents, {action} TRIGGER queue_counts_insert"
+)
+# The members' search terms (migrations 0019, 0020), and how the seed adds its live members' (those whose phones are
+# in the block from $1 to $2, of the seed's pattern $3).
+_TERM_TABLES: Final = ("member_name_terms", "member_phone_terms")
+_TERM_INSERTS: Final = (
+    "INSERT INTO member_name_terms (term, created_at, member_id) SELECT term, u.created_at, u.id"
+    " FROM users u, unnest(name_terms(u.name)) term"
+    " WHERE u.deleted_at IS NULL AND u.phone BETWEEN $1 AND $2 AND u.phone ~ $3",
+    "INSERT INTO member_phone_terms (term, created_at, member_id) SELECT term, u.created_at, u.id"
+    " FROM users u, unnest(phone_terms(u.phone)) term"
+    " WHERE u.deleted_at IS NULL AND u.phone BETWEEN $1 AND $2 AND u.phone ~ $3",
 )
 _SEED_LOCK_KEY: Final = 0x6D656D6265727364  # "membersd": serialises concurrent seeds (phone block allocation)
 SEEDED_TABLES: Final = (
@@ -510,7 +521,7 @@ async def _defer_indexes(conn: asyncpg.Connection) -> _Deferred:
     sorted build per index and one join per foreign key after the load cost a fraction of it. It is all DDL in
     the seed's transaction: a failed seed puts everything back.
     """
-    tables = [*SEEDED_TABLES, "member_name_terms"]
+    tables = [*SEEDED_TABLES, *_TERM_TABLES]
     keys = await conn.fetch(
         """
         SELECT conrelid::regclass::text AS "table", conname AS name, pg_get_constraintdef(oid) AS definition
@@ -573,19 +584,14 @@ async def _restore_indexes(conn: asyncpg.Connection, deferred: _Deferred, progre
         stage.close()
 
 
-async def _add_name_terms(conn: asyncpg.Connection, phone_base: int, members: int) -> None:
-    """The name terms (migration 0019) of this seed's live members: those with its block of phones."""
+async def _add_terms(conn: asyncpg.Connection, phone_base: int, members: int) -> None:
+    """The name and phone terms (migrations 0019, 0020) of this seed's live members: those with its block of
+    phones."""
     if members == 0:
         return
     first, last = (f"{_PHONE_PREFIX}{n:0{_PHONE_DIGITS}d}" for n in (phone_base, phone_base + members - 1))
-    await conn.execute(
-        "INSERT INTO member_name_terms (term, created_at, member_id)"
-        " SELECT term, u.created_at, u.id FROM users u, unnest(name_terms(u.name)) term"
-        " WHERE u.deleted_at IS NULL AND u.phone BETWEEN $1 AND $2 AND u.phone ~ $3",
-        first,
-        last,
-        _PHONE_PATTERN,
-    )
+    for statement in _TERM_INSERTS:
+        await conn.execute(statement, first, last, _PHONE_PATTERN)
 
 
 async def _next_phone_base(conn: asyncpg.Connection) -> int:
@@ -698,8 +704,8 @@ async def seed_members(
             if progress is not None:
                 progress.advance(size)
         if progress is not None:
-            progress.note("name terms")
-        await _add_name_terms(conn, phone_base, members)
+            progress.note("search terms")
+        await _add_terms(conn, phone_base, members)
         if deferred is not None:
             await _restore_indexes(conn, deferred, progress)
         # Planner statistics before the counters' rebuild joins the tables (its plans were made for the empty
@@ -707,7 +713,7 @@ async def seed_members(
         # counts this transaction's own rows, and its statistics commit with them.
         if progress is not None:
             progress.note("ANALYZE")
-        await conn.execute(f"ANALYZE {', '.join(SEEDED_TABLES)}, member_name_terms")
+        await conn.execute(f"ANALYZE {', '.join([*SEEDED_TABLES, *_TERM_TABLES])}")
         if progress is not None:
             progress.note("rebuilding the counters")
         await conn.execute(

@@ -38,7 +38,8 @@ async def test_every_live_seeded_member_has_the_terms_of_its_name(db: asyncpg.Co
     # The seed adds them in one statement with the insert trigger off; the deleted members have none.
     assert await db.fetchval("SELECT count(*) FROM users WHERE deleted_at IS NOT NULL") > 0
     assert await db.fetchval("SELECT count(*) FROM member_name_terms") > 0
-    assert await db.fetchval(_TERMS_DISAGREE) == 0
+    assert await db.fetchval("SELECT count(*) FROM member_phone_terms") > 0
+    assert await _terms_disagree(db) == [0, 0]
 
 
 async def test_seed_covers_every_status_gender_and_plan(db: asyncpg.Connection) -> None:
@@ -127,17 +128,30 @@ async def test_photo_and_document_objects_are_real_jpegs_and_pdfs(
     assert b"/Type /Page" in document_body
 
 
-_SEEDED_TABLES = [*SEEDED_TABLES, "member_name_terms"]
-# Members whose name terms (migration 0019) are not exactly the suffixes of 3 or more characters of their name when
-# live, or none when deleted, and terms of no member: 0 whenever the triggers and the seed did their work.
+_SEEDED_TABLES = [*SEEDED_TABLES, "member_name_terms", "member_phone_terms"]
+# Members whose search terms (migrations 0019, 0020) are not exactly those of their name or phone (suffixes of 3 or
+# more characters) when live, or none when deleted, and terms of no member: 0 when the triggers and the seed work.
 _TERMS_DISAGREE = """
     WITH kept AS (
         SELECT member_id, created_at, array_agg(term::text ORDER BY length(term) DESC) AS terms
-        FROM member_name_terms GROUP BY 1, 2)
+        FROM {table} GROUP BY 1, 2)
     SELECT count(*) FROM users u FULL JOIN kept k ON k.member_id = u.id AND k.created_at = u.created_at
     WHERE u.id IS NULL
-        OR coalesce(k.terms, '{}') <> CASE WHEN u.deleted_at IS NULL THEN name_terms(u.name) ELSE '{}' END
+        OR coalesce(k.terms, '{{}}') <> CASE WHEN u.deleted_at IS NULL THEN {function}(u.{column}) ELSE '{{}}' END
 """
+TERMS_DISAGREE = [
+    _TERMS_DISAGREE.format(table=table, function=function, column=column)
+    for table, function, column in (
+        ("member_name_terms", "name_terms", "name"),
+        ("member_phone_terms", "phone_terms", "phone"),
+    )
+]
+
+
+async def _terms_disagree(db: asyncpg.Connection) -> list[int]:
+    return [await db.fetchval(check) for check in TERMS_DISAGREE]
+
+
 _SCHEMA = """
     SELECT 'index' AS kind, indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS definition
     FROM pg_index WHERE indrelid = ANY($1::regclass[])
@@ -159,7 +173,8 @@ async def test_a_seed_that_doubles_the_members_builds_the_same_indexes_and_keys_
     try:
         before = await conn.fetch(_SCHEMA, _SEEDED_TABLES)
         assert any(row["kind"] == "index" and row["name"] == "ix_users_name_trgm" for row in before)
-        assert any(row["kind"] == "constraint" and row["name"] == "pk_member_name_terms" for row in before), before
+        for key in ("pk_member_name_terms", "pk_member_phone_terms"):
+            assert any(row["kind"] == "constraint" and row["name"] == key for row in before), before
         outer = conn.transaction()
         await outer.start()
         try:
@@ -173,7 +188,7 @@ async def test_a_seed_that_doubles_the_members_builds_the_same_indexes_and_keys_
                 async with conn.transaction():
                     await conn.execute("INSERT INTO user_lifestyles (id) VALUES ($1)", uuid.uuid4())
             assert await conn.fetchval("SELECT count(*) FROM users") == 2 * present
-            assert await conn.fetchval(_TERMS_DISAGREE) == 0
+            assert await _terms_disagree(conn) == [0, 0]
         finally:
             await outer.rollback()
     finally:

@@ -274,59 +274,102 @@ def _capped_rows(query: MemberListQuery, p: _Params, cap: int) -> str:
     return f"(WITH {_capped_matches(query, p, cap, 'u.id')} SELECT count(*) FROM capped)"
 
 
-# A name search reads the name terms (migration 0019) when nothing but the text narrows it, the order is the sign-up
+# A search reads the terms (migrations 0019 and 0020) when nothing but its text narrows it, the list is in sign-up
 # order, and the text is long enough to have terms (suffixes of 3 characters or more).
 _TERM_CHARS = 3
-_TERM_ORDER_FIELDS = frozenset({"created_at", "id"})
+# At the cap, the page takes the first rows of each distinct term the text begins, when it begins this few: a text
+# common enough to begin more is common enough for a walk down the list to find its page soon.
+_PAGE_TERMS = 64
 
 
-def _name_terms_needle(query: MemberListQuery) -> str | None:
-    """The text to look up in the name terms, or None when this search cannot be answered from them alone."""
+_TERM_ORDER_FIELDS = ("created_at", "id")
+
+
+@dataclass(frozen=True)
+class _TermSearch:
+    """A search the terms answer alone: its text for the name terms, and its digits for the phone terms or None."""
+
+    text: str
+    digits: str | None
+
+    def terms(self, p: _Params) -> tuple[str, str | None]:
+        """The name terms' and the phone terms' SQL values: lower-cased by PostgreSQL (as ILIKE does, and as the
+        terms were), in the terms' collation."""
+        name = f'(lower({p(self.text)}) COLLATE "C")'
+        return name, None if self.digits is None else f'({p(self.digits)} COLLATE "C")'
+
+
+def _term_search(query: MemberListQuery) -> _TermSearch | None:
+    """The search the terms answer alone, or None: only its text narrows it, the list is in sign-up order, and the
+    text (and its digits) are long enough to have terms."""
     f = query.filters
     if not f.q or query.created_from is not None or query.created_before is not None:
         return None
-    needle = f.q.strip()
-    if len(needle) < _TERM_CHARS or _phone_digits(needle) is not None:
-        return None
-    if any(o.field not in _TERM_ORDER_FIELDS for o in query.order):
+    if (
+        tuple(o.field for o in query.order) != _TERM_ORDER_FIELDS
+        or query.order[0].descending != query.order[1].descending
+    ):
         return None
     narrowed = f.status or f.gender or f.plan or f.id is not None or f.has_photos is not None or f.include_deleted
     if narrowed or f.birth_year_min is not None or f.birth_year_max is not None:
         return None
-    return needle
+    needle = f.q.strip()
+    digits = _phone_digits(needle)
+    if len(needle) < _TERM_CHARS or (digits is not None and len(digits) < _TERM_CHARS):
+        return None
+    return _TermSearch(needle, digits)
 
 
-def _term_matches(needle: str, p: _Params, cap: int) -> str:
-    """The CTEs `matching` and `capped` of `_capped_matches` from the name terms: the members whose name contains
-    `needle`, with their sign-up time and id.
+def _term_rows(name: str, digits: str | None) -> str:
+    """The term rows of a search's matches (`id`, `created_at`; a member once per term it matches), from the name
+    terms `name` begins, then the phone terms `digits` begins."""
+    sources = [("member_name_terms", name)] + ([("member_phone_terms", digits)] if digits is not None else [])
+    return " UNION ALL ".join(
+        f"SELECT t.member_id AS id, t.created_at FROM {table} t WHERE t.term ^@ {term}" for table, term in sources
+    )
+
+
+def _term_matches(name: str, digits: str | None, cap: int) -> str:
+    """The CTEs `matching` and `capped` of `_capped_matches` from the terms: the members whose name (or phone, for
+    digits) contains the search's text, with their sign-up time and id.
 
     A member has one term per suffix, and a text that occurs twice in a name begins two of them: the first `cap`
-    terms of the range are read (an index-only scan that stops there), and only when they hold fewer than `cap`
-    members is the whole range read to count them all.
+    term rows are read (index-only scans that stop there), and only when they hold fewer than `cap` members are all
+    of them read to count the members.
     """
-    term = f'(lower({p(needle)}) COLLATE "C")'
-    terms = f"SELECT t.member_id AS id, t.created_at FROM member_name_terms t WHERE t.term ^@ {term}"
+    rows = _term_rows(name, digits)
     refill = f"((SELECT count(*) FROM hits) = {int(cap)} AND (SELECT count(*) FROM firsts) < {int(cap)})"
     return (
-        f"hits AS MATERIALIZED ({terms} LIMIT {int(cap)}),"
+        f"hits AS MATERIALIZED ({rows} LIMIT {int(cap)}),"
         " firsts AS MATERIALIZED (SELECT DISTINCT id, created_at FROM hits),"
         f" matching AS MATERIALIZED (SELECT * FROM firsts WHERE NOT {refill}"
-        f" UNION ALL SELECT DISTINCT * FROM ({terms}) every WHERE {refill}),"
+        f" UNION ALL SELECT DISTINCT * FROM ({rows}) every WHERE {refill}),"
         f" capped AS MATERIALIZED (SELECT * FROM matching LIMIT {int(cap)})"
     )
 
 
 def _capped_matches(query: MemberListQuery, p: _Params, cap: int, columns: str) -> str:
     """The CTEs `matching` (the members matching on their own columns, `columns` of each) and `capped` (the first
-    `cap` of them that pass `has_photos=true`), as `_capped_rows` explains them; a search by name alone reads the
-    name terms (`_term_matches`), which hold every column the sign-up order needs."""
-    needle = _name_terms_needle(query)
-    if needle is not None:
-        return _term_matches(needle, p, cap)
+    `cap` of them that pass `has_photos=true`), as `_capped_rows` explains them; a search by its text alone reads
+    the terms (`_term_matches`), which hold every column the sign-up order needs."""
+    search = _term_search(query)
+    if search is not None:
+        return _term_matches(*search.terms(p), cap)
     photos = " WHERE " + _HAS_PHOTOS.format(alias="m") if query.filters.has_photos else ""
     return (
         f"matching AS MATERIALIZED (SELECT {columns} FROM users u{_where(query, p, photos=False)}),"
         f" capped AS MATERIALIZED (SELECT * FROM matching m{photos} LIMIT {int(cap)})"
+    )
+
+
+def _term_values(term: str) -> str:
+    """The CTE `term_values`: the distinct name terms `term` begins, one index probe each, no more than
+    `_PAGE_TERMS` + 1 of them (PostgreSQL has no skip scan; this is its recursive form)."""
+    first = f"SELECT t.term FROM member_name_terms t WHERE t.term ^@ {term}"
+    return (
+        f"term_values(term, n) AS ((SELECT ({first} ORDER BY t.term LIMIT 1), 1)"
+        f" UNION ALL (SELECT ({first} AND t.term > v.term ORDER BY t.term LIMIT 1), v.n + 1 FROM term_values v"
+        f" WHERE v.term IS NOT NULL AND v.n <= {_PAGE_TERMS}))"
     )
 
 
@@ -337,8 +380,10 @@ def _capped_page(query: MemberListQuery, p: _Params, cap: int) -> str:
     The capped count reads every match below the cap, with the values the list is ordered by; when it stops short
     of the cap those are all the matches, and the page is sorted from them: a full name's few thousand matches at
     5M were read twice, by the count's trigram bitmap and again by the page's (or at 1M by a walk down the sign-up
-    order that read 60,000 rows for 50). Only at the cap, where the matches are common, does the page walk the
-    list's order itself, and stops after a page's worth. Both branches are gated on the count, so one runs.
+    order that read 60,000 rows for 50). At the cap, the page walks the list's order itself, and stops after a
+    page's worth; a search the name terms answer takes the page's first rows of each distinct term instead when
+    there are few (`_term_values`): a text just past the cap is rare, and the walk read 25,000 rows at 5M for its 50.
+    The branches are gated on the count (and the terms), so one runs.
     """
     columns = ", ".join(dict.fromkeys(["u.id", *(SORT_COLUMNS[o.field] for o in query.order)]))
     order = _order_by(query.order)
@@ -347,11 +392,34 @@ def _capped_page(query: MemberListQuery, p: _Params, cap: int) -> str:
         return [_after(p, query.order, query.after)] if query.after is not None else []
 
     few = " AND ".join([*after(), f"(SELECT n FROM counted) < {int(cap)}"])
-    many = _where(query, p, [*after(), f"(SELECT n FROM counted) >= {int(cap)}"])
+    at_cap = f"(SELECT n FROM counted) >= {int(cap)}"
+    search = _term_search(query)
+    if search is None or search.digits is not None:
+        ctes = f"WITH {_capped_matches(query, p, cap, columns)}"
+        walk = _where(query, p, [*after(), at_cap])
+        at_cap_pages = f"(SELECT u.id FROM users u{walk} ORDER BY {order} {_page(query, p)})"
+    else:
+        name, _ = search.terms(p)
+        ctes = f"WITH RECURSIVE {_term_matches(name, None, cap)}, {_term_values(name)}"
+        few_values = f"(SELECT count(*) FROM term_values WHERE term IS NOT NULL) <= {_PAGE_TERMS}"
+        walk = _where(query, p, [*after(), at_cap, f"NOT {few_values}"])
+        firsts = (
+            f"SELECT u.id, u.created_at FROM (SELECT t.member_id AS id, t.created_at FROM member_name_terms t"
+            f" WHERE t.term = v.term) u{' WHERE ' + ' AND '.join(after()) if query.after is not None else ''}"
+            f" ORDER BY {order} LIMIT {p(query.limit + query.offset)}"
+        )
+        tops = (
+            f"SELECT DISTINCT l.id, l.created_at FROM term_values v CROSS JOIN LATERAL ({firsts}) l"
+            " WHERE v.term IS NOT NULL"
+        )
+        at_cap_pages = (
+            f"(SELECT u.id FROM ({tops}) u WHERE {at_cap} AND {few_values} ORDER BY {order} {_page(query, p)})"
+            f" UNION ALL (SELECT u.id FROM users u{walk} ORDER BY {order} {_page(query, p)})"
+        )
     return (
-        f"WITH {_capped_matches(query, p, cap, columns)}, counted AS (SELECT count(*) AS n FROM capped),"
+        f"{ctes}, counted AS (SELECT count(*) AS n FROM capped),"
         f" page AS ((SELECT u.id FROM capped u WHERE {few} ORDER BY {order} {_page(query, p)})"
-        f" UNION ALL (SELECT u.id FROM users u{many} ORDER BY {order} {_page(query, p)}))"
+        f" UNION ALL {at_cap_pages})"
         f" SELECT {_USER_COLUMNS}, {_FIRST_PHOTO_KEY}, (SELECT n FROM counted) AS total"
         f" FROM users u WHERE u.id IN (SELECT id FROM page) ORDER BY {order}"
     )

@@ -356,6 +356,18 @@ class MemberNameTerm(SQLModel, table=True):
     member_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
 
 
+class MemberPhoneTerm(SQLModel, table=True):
+    """A suffix of a live member's phone digits (3 digits or more), with the member's place in the list: the
+    phone's counterpart of MemberNameTerm, for a search by digits (migration 0020)."""
+
+    __tablename__ = "member_phone_terms"
+    __table_args__ = (PrimaryKeyConstraint("term", "created_at", "member_id", name="pk_member_phone_terms"),)
+
+    term: str = Field(sa_column=Column(Text(collation="C"), nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    member_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+
+
 class MemberCount(SQLModel, table=True):
     """Members per sign-up day (UTC), status, gender, active plan ('' for none) and deletion.
 

@@ -1,10 +1,14 @@
-"""A search by name alone reads the name terms (migration 0019; docs/decisions.md, "Name terms"): it must find
-exactly what `name ILIKE '%text%'` finds, and the terms must follow every write of a name or a deletion."""
+"""A search by its text alone reads the search terms (migrations 0019, 0020; docs/decisions.md, "Search terms"): it
+must find exactly what `name ILIKE '%text%'` (or `phone LIKE '%digits%'`) finds, and the terms must follow every
+write of a name, a phone or a deletion."""
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
+from dataclasses import replace
+from typing import Any
 
 import asyncpg
 import httpx
@@ -13,6 +17,7 @@ import pytest
 from backend.domain.member import list_repository
 from backend.domain.member.schemas import MemberFilters
 from backend.domain.member.service import total_order
+from backend.domain.ordering import SortKey
 from devtools.services import ServiceUrls
 from tests.api.test_members import MEMBERS, fetch_all
 from tests.conftest import asyncpg_dsn, wait_for_replica
@@ -74,7 +79,7 @@ async def test_a_name_search_finds_what_ilike_finds(
 ) -> None:
     expected = await _like(db, needle)
     params: list[tuple[str, str | int | float | bool | None]] = [("q", needle), ("limit", "2")]
-    assert list_repository._name_terms_needle(_query(needle)) == needle.strip()  # the terms answer it
+    assert list_repository._term_search(_query(needle)) is not None  # the terms answer it
     assert [row["id"] for row in await fetch_all(client, params)] == expected
     counted = await client.get(MEMBERS, params={"q": needle})
     assert counted.headers["X-Total-Count"] == str(len(expected))
@@ -94,22 +99,32 @@ async def test_the_terms_answer_a_tag_search_at_all(db: asyncpg.Connection, name
     assert await _like(db, f"{TAG}zz") == []
 
 
-def _query(needle: str, **filters: object) -> list_repository.MemberListQuery:
+def _query(needle: str, order: tuple[SortKey, ...] = (), **filters: object) -> list_repository.MemberListQuery:
     return list_repository.MemberListQuery(
         filters=MemberFilters.model_validate({"q": needle, **filters}),
         created_from=None,
         created_before=None,
-        order=total_order(()),
+        order=total_order(order),
         limit=10,
     )
 
 
 @pytest.mark.parametrize(
+    ("needle", "order"),
+    [
+        ("ab", ()),  # shorter than a term
+        ("1-2", ()),  # phone digits, two of them
+        (TAG, (SortKey("name", False),)),  # the terms hold the sign-up order only
+        (TAG, (SortKey("created_at", False), SortKey("id", True))),
+    ],
+)
+def test_a_search_in_another_order_or_too_short_reads_users(needle: str, order: tuple[SortKey, ...]) -> None:
+    assert list_repository._term_search(_query(needle, order)) is None
+
+
+@pytest.mark.parametrize(
     ("needle", "filters"),
     [
-        ("ab", {}),  # shorter than a term
-        ("0101234", {}),  # phone digits: names or phones
-        ("+82 10-1234", {}),
         (TAG, {"status": ["active"]}),
         (TAG, {"gender": ["female"]}),
         (TAG, {"include_deleted": True}),
@@ -119,7 +134,7 @@ def _query(needle: str, **filters: object) -> list_repository.MemberListQuery:
     ],
 )
 def test_a_search_narrowed_by_more_than_its_text_reads_users(needle: str, filters: dict[str, object]) -> None:
-    assert list_repository._name_terms_needle(_query(needle, **filters)) is None
+    assert list_repository._term_search(_query(needle, (), **filters)) is None
 
 
 async def test_a_search_narrowed_by_more_than_its_text_still_finds_what_ilike_finds(
@@ -202,3 +217,73 @@ async def test_a_text_that_occurs_thrice_in_names_counts_each_member_once(
         assert [row["id"] for row in rows] == [row["id"] for row in newest_first]
     else:  # at it the page walks the list
         assert [row["id"] for row in rows] == [row["id"] for row in newest_first][: len(rows)]
+
+
+async def _matching_digits(db: asyncpg.Connection, needle: str, digits: str) -> list[str]:
+    rows = await db.fetch(
+        "SELECT id FROM users WHERE deleted_at IS NULL AND (name ILIKE $1 ESCAPE '\\' OR phone LIKE $2)"
+        " ORDER BY created_at DESC, id DESC",
+        f"%{list_repository._escape_like(needle)}%",
+        f"%{digits}%",
+    )
+    return [str(row["id"]) for row in rows]
+
+
+async def test_a_search_by_digits_finds_names_and_phones_and_follows_their_changes(
+    client: httpx.AsyncClient, db: asyncpg.Connection, services: ServiceUrls
+) -> None:
+    block = f"{random.randrange(10**6):06d}"
+    phones = [await create_member(db, phone=f"+8218{block}{i:02d}", status="active") for i in range(4)]
+    named = await create_member(db, name=f"Agent {block}", status="active")
+    spaced = f"{block[:3]} {block[3:]}"  # typed as an operator would: digits with a space
+    assert list_repository._term_search(_query(spaced)) is not None
+    await wait_for_replica(services)
+    found = [row["id"] for row in await fetch_all(client, [("q", spaced), ("limit", "2")])]
+    assert found == await _matching_digits(db, spaced, block)
+    assert set(found) >= {str(member) for member in phones}  # the phones, though no name holds the digits
+    assert str(named) not in found  # "Agent 123456" does not hold "123 456"
+    assert [row["id"] for row in await fetch_all(client, [("q", block)])] == await _matching_digits(db, block, block)
+    assert str(named) in [row["id"] for row in await fetch_all(client, [("q", block)])]
+    # A new phone moves the terms; an erased phone (null) leaves none.
+    await db.execute("UPDATE users SET phone = $2 WHERE id = $1", phones[0], f"+8217{block}99")
+    await db.execute("UPDATE users SET phone = NULL WHERE id = $1", phones[1])
+    await wait_for_replica(services)
+    after = [row["id"] for row in await fetch_all(client, [("q", f"{block}0")])]
+    assert after == [str(phones[3]), str(phones[2])]
+    assert [row["id"] for row in await fetch_all(client, [("q", f"{block}99")])] == [str(phones[0])]
+    assert await db.fetchval("SELECT count(*) FROM member_phone_terms WHERE member_id = $1", phones[1]) == 0
+
+
+def _walked(plan: dict[str, Any]) -> bool:
+    """Whether the plan ran a walk down the members (a scan of users filtered by the name)."""
+    if plan.get("Actual Loops", 0) == 0:
+        return False
+    if plan.get("Relation Name") == "users" and "~~*" in str(plan.get("Filter", "")):
+        return True
+    return any(_walked(child) for child in plan.get("Plans", []))
+
+
+@pytest.mark.parametrize(("distinct", "walks"), [(5, False), (list_repository._PAGE_TERMS + 1, True)])
+async def test_at_the_cap_the_page_takes_each_terms_first_rows_or_walks_when_the_text_begins_many(
+    db: asyncpg.Connection, distinct: int, walks: bool
+) -> None:
+    # Members whose names continue the text in `distinct` ways, two of each, counted with a cap of 3: at the cap.
+    needle = f"{TAG}wide{distinct}".replace("0", "o").replace("1", "i").replace("5", "s").replace("6", "g")
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    members = [
+        await create_member(db, name=f"Wide {needle}{letters[i // 26]}{letters[i % 26]}", status="active")
+        for i in range(distinct)
+        for _ in range(2)
+    ]
+    rows = await db.fetch(
+        "SELECT id, created_at FROM users WHERE id = ANY($1) ORDER BY created_at DESC, id DESC", members
+    )
+    newest_first = [str(row["id"]) for row in rows]
+    cursor = (rows[2]["created_at"], rows[2]["id"])  # a cursor after the third: the same page as offset 3
+    for offset, after, first in ((0, None, 0), (3, None, 3), (0, cursor, 3)):
+        query = replace(_query(needle), limit=4, offset=offset, after=after)
+        p = list_repository._Params()
+        sql = list_repository._capped_page(query, p, 3)
+        assert [row["id"] for row in await db.fetch(sql, *p.args)] == newest_first[first : first + 4]
+        plan = json.loads(await db.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *p.args))[0]["Plan"]
+        assert _walked(plan) is walks
