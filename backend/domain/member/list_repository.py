@@ -277,9 +277,10 @@ def _capped_rows(query: MemberListQuery, p: _Params, cap: int) -> str:
 # A search reads the terms (migrations 0019 and 0020) when nothing but its text narrows it, the list is in sign-up
 # order, and the text is long enough to have terms (suffixes of 3 characters or more).
 _TERM_CHARS = 3
-# At the cap, the page takes the first rows of each distinct term the text begins, when it begins this few: a text
-# common enough to begin more is common enough for a walk down the list to find its page soon.
-_PAGE_TERMS = 64
+# The page takes the first rows of each distinct term the text begins, when it begins this few: a text common enough
+# to begin more is common enough for a walk down the list to find its page soon. The most common surnames and given
+# names of the bench's 5M members begin 59 to 190 (`kim` 117, `son` 190, `jennifer` 95).
+_PAGE_TERMS = 256
 
 
 _TERM_ORDER_FIELDS = ("created_at", "id")
@@ -380,46 +381,69 @@ def _capped_page(query: MemberListQuery, p: _Params, cap: int) -> str:
     The capped count reads every match below the cap, with the values the list is ordered by; when it stops short
     of the cap those are all the matches, and the page is sorted from them: a full name's few thousand matches at
     5M were read twice, by the count's trigram bitmap and again by the page's (or at 1M by a walk down the sign-up
-    order that read 60,000 rows for 50). At the cap, the page walks the list's order itself, and stops after a
-    page's worth; a search the name terms answer takes the page's first rows of each distinct term instead when
-    there are few (`_term_values`): a text just past the cap is rare, and the walk read 25,000 rows at 5M for its 50.
-    The branches are gated on the count (and the terms), so one runs.
+    order that read 60,000 rows for 50). Only at the cap, where the matches are common, does the page walk the
+    list's order itself, and stops after a page's worth. Both branches are gated on the count, so one runs. A search
+    by its name alone has a page of its own (`_term_page`).
     """
+    search = _term_search(query)
+    if search is not None and search.digits is None:
+        return _term_page(query, p, cap, search)
     columns = ", ".join(dict.fromkeys(["u.id", *(SORT_COLUMNS[o.field] for o in query.order)]))
     order = _order_by(query.order)
-
-    def after() -> list[str]:
-        return [_after(p, query.order, query.after)] if query.after is not None else []
-
-    few = " AND ".join([*after(), f"(SELECT n FROM counted) < {int(cap)}"])
-    at_cap = f"(SELECT n FROM counted) >= {int(cap)}"
-    search = _term_search(query)
-    if search is None or search.digits is not None:
-        ctes = f"WITH {_capped_matches(query, p, cap, columns)}"
-        walk = _where(query, p, [*after(), at_cap])
-        at_cap_pages = f"(SELECT u.id FROM users u{walk} ORDER BY {order} {_page(query, p)})"
-    else:
-        name, _ = search.terms(p)
-        ctes = f"WITH RECURSIVE {_term_matches(name, None, cap)}, {_term_values(name)}"
-        few_values = f"(SELECT count(*) FROM term_values WHERE term IS NOT NULL) <= {_PAGE_TERMS}"
-        walk = _where(query, p, [*after(), at_cap, f"NOT {few_values}"])
-        firsts = (
-            f"SELECT u.id, u.created_at FROM (SELECT t.member_id AS id, t.created_at FROM member_name_terms t"
-            f" WHERE t.term = v.term) u{' WHERE ' + ' AND '.join(after()) if query.after is not None else ''}"
-            f" ORDER BY {order} LIMIT {p(query.limit + query.offset)}"
-        )
-        tops = (
-            f"SELECT DISTINCT l.id, l.created_at FROM term_values v CROSS JOIN LATERAL ({firsts}) l"
-            " WHERE v.term IS NOT NULL"
-        )
-        at_cap_pages = (
-            f"(SELECT u.id FROM ({tops}) u WHERE {at_cap} AND {few_values} ORDER BY {order} {_page(query, p)})"
-            f" UNION ALL (SELECT u.id FROM users u{walk} ORDER BY {order} {_page(query, p)})"
-        )
+    after = [_after(p, query.order, query.after)] if query.after is not None else []
+    few = " AND ".join([*after, f"(SELECT n FROM counted) < {int(cap)}"])
+    many = _where(query, p, [*after, f"(SELECT n FROM counted) >= {int(cap)}"])
     return (
-        f"{ctes}, counted AS (SELECT count(*) AS n FROM capped),"
+        f"WITH {_capped_matches(query, p, cap, columns)}, counted AS (SELECT count(*) AS n FROM capped),"
         f" page AS ((SELECT u.id FROM capped u WHERE {few} ORDER BY {order} {_page(query, p)})"
-        f" UNION ALL {at_cap_pages})"
+        f" UNION ALL (SELECT u.id FROM users u{many} ORDER BY {order} {_page(query, p)}))"
+        f" SELECT {_USER_COLUMNS}, {_FIRST_PHOTO_KEY}, (SELECT n FROM counted) AS total"
+        f" FROM users u WHERE u.id IN (SELECT id FROM page) ORDER BY {order}"
+    )
+
+
+def _term_page(query: MemberListQuery, p: _Params, cap: int, search: _TermSearch) -> str:
+    """`_capped_page` for a search by name alone, from the name terms.
+
+    The distinct terms the text begins are found first, one index probe each (`_term_values`, up to 257). Each holds
+    a member once, in sign-up order: with one term (a full name, most name parts) the count is the number of its
+    rows up to the cap, with no need to make them distinct, and with up to 64 the page is the page's first rows of
+    each term, merged (a member in several terms is one row). Otherwise the count is of `_term_matches`' distinct
+    members (all of them only when the first rows held fewer than the cap), and the page is sorted from its matches
+    under the cap and walks the list's order at it (a text that begins that many names is common: the walk finds
+    its page soon; `jennifer`, just past the cap at 5M with 95 terms, walked 18,000 rows for 50, 39 ms). The
+    branches are gated on the terms and the count, so one of each runs.
+    """
+    name, _ = search.terms(p)
+    order = _order_by(query.order)
+    after = [_after(p, query.order, query.after)] if query.after is not None else []
+    values = "(SELECT n FROM term_count)"
+    rows = f"SELECT FROM member_name_terms t WHERE t.term ^@ {name} LIMIT {int(cap)}"
+    counted = (
+        f"CASE WHEN {values} = 1 THEN (SELECT count(*) FROM ({rows}) one)"
+        f" WHEN (SELECT count(*) FROM hits) < {int(cap)} OR (SELECT count(*) FROM firsts) = {int(cap)}"
+        " THEN (SELECT count(*) FROM firsts)"
+        " ELSE (SELECT count(*) FROM capped) END"
+    )
+    firsts = (
+        f"SELECT u.id, u.created_at FROM (SELECT t.member_id AS id, t.created_at FROM member_name_terms t"
+        f" WHERE t.term = v.term) u{' WHERE ' + ' AND '.join(after) if after else ''}"
+        f" ORDER BY {order} LIMIT {p(query.limit + query.offset)}"
+    )
+    tops = (
+        f"SELECT DISTINCT l.id, l.created_at FROM term_values v CROSS JOIN LATERAL ({firsts}) l"
+        " WHERE v.term IS NOT NULL"
+    )
+    many_values = f"{values} > {_PAGE_TERMS}"
+    few = " AND ".join([*after, many_values, f"(SELECT n FROM counted) < {int(cap)}"])
+    walk = _where(query, p, [*after, many_values, f"(SELECT n FROM counted) >= {int(cap)}"])
+    return (
+        f"WITH RECURSIVE {_term_matches(name, None, cap)}, {_term_values(name)},"
+        " term_count AS (SELECT count(*) AS n FROM term_values WHERE term IS NOT NULL),"
+        f" counted AS (SELECT {counted} AS n),"
+        f" page AS ((SELECT u.id FROM ({tops}) u WHERE {values} <= {_PAGE_TERMS} ORDER BY {order} {_page(query, p)})"
+        f" UNION ALL (SELECT u.id FROM capped u WHERE {few} ORDER BY {order} {_page(query, p)})"
+        f" UNION ALL (SELECT u.id FROM users u{walk} ORDER BY {order} {_page(query, p)}))"
         f" SELECT {_USER_COLUMNS}, {_FIRST_PHOTO_KEY}, (SELECT n FROM counted) AS total"
         f" FROM users u WHERE u.id IN (SELECT id FROM page) ORDER BY {order}"
     )
