@@ -281,8 +281,6 @@ _TERM_CHARS = 3
 # to begin more is common enough for a walk down the list to find its page soon. The most common surnames and given
 # names of the bench's 5M members begin 59 to 190 (`kim` 117, `son` 190, `jennifer` 95).
 _PAGE_TERMS = 256
-
-
 _TERM_ORDER_FIELDS = ("created_at", "id")
 
 
@@ -407,10 +405,10 @@ def _term_page(query: MemberListQuery, p: _Params, cap: int, search: _TermSearch
 
     The distinct terms the text begins are found first, one index probe each (`_term_values`, up to 257). Each holds
     a member once, in sign-up order: with one term (a full name, most name parts) the count is the number of its
-    rows up to the cap, with no need to make them distinct, and with up to 64 the page is the page's first rows of
-    each term, merged (a member in several terms is one row). Otherwise the count is of `_term_matches`' distinct
-    members (all of them only when the first rows held fewer than the cap), and the page is sorted from its matches
-    under the cap and walks the list's order at it (a text that begins that many names is common: the walk finds
+    rows up to the cap, with no need to make them distinct, and with up to `_PAGE_TERMS` the page is the page's first
+    rows of each term, merged (a member in several terms is one row). Otherwise the count is of `_term_matches`'
+    distinct members (all of them only when the first rows held fewer than the cap), and the page is sorted from its
+    matches under the cap and walks the list's order at it (a text that begins that many names is common: the walk finds
     its page soon; `jennifer`, just past the cap at 5M with 95 terms, walked 18,000 rows for 50, 39 ms). The
     branches are gated on the terms and the count, so one of each runs.
     """
@@ -425,13 +423,13 @@ def _term_page(query: MemberListQuery, p: _Params, cap: int, search: _TermSearch
         " THEN (SELECT count(*) FROM firsts)"
         " ELSE (SELECT count(*) FROM capped) END"
     )
-    firsts = (
+    per_term = (
         f"SELECT u.id, u.created_at FROM (SELECT t.member_id AS id, t.created_at FROM member_name_terms t"
         f" WHERE t.term = v.term) u{' WHERE ' + ' AND '.join(after) if after else ''}"
         f" ORDER BY {order} LIMIT {p(query.limit + query.offset)}"
     )
     tops = (
-        f"SELECT DISTINCT l.id, l.created_at FROM term_values v CROSS JOIN LATERAL ({firsts}) l"
+        f"SELECT DISTINCT l.id, l.created_at FROM term_values v CROSS JOIN LATERAL ({per_term}) l"
         " WHERE v.term IS NOT NULL"
     )
     many_values = f"{values} > {_PAGE_TERMS}"
