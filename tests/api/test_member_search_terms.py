@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from backend.domain.member import list_repository
+from backend.domain.member import list_repository, term_repository
 from backend.domain.member.schemas import MemberFilters
 from backend.domain.member.service import total_order
 from backend.domain.ordering import SortKey
@@ -262,7 +262,7 @@ def _walked(plan: dict[str, Any]) -> bool:
     )
 
 
-@pytest.mark.parametrize(("distinct", "walks"), [(5, False), (list_repository._PAGE_TERMS + 1, True)])
+@pytest.mark.parametrize(("distinct", "walks"), [(5, False), (term_repository.PAGE_TERMS + 1, True)])
 async def test_at_the_cap_the_page_takes_each_terms_first_rows_or_walks_when_the_text_begins_many(
     db: asyncpg.Connection, distinct: int, walks: bool
 ) -> None:

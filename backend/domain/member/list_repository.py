@@ -16,6 +16,7 @@ from backend.domain.member.models import (
     User,
 )
 from backend.domain.member.schemas import MEMBER_SORT_FIELDS, MemberFilters
+from backend.domain.member.term_repository import PAGE_TERMS, TERM_CHARS, TermSearch, term_matches, term_values
 from backend.domain.ordering import SortKey
 from backend.domain.sessions import AnySession, Row, copy_query, fetch
 from backend.domain.timebounds import next_utc_midnight, utc_midnight_before
@@ -274,31 +275,10 @@ def _capped_rows(query: MemberListQuery, p: _Params, cap: int) -> str:
     return f"(WITH {_capped_matches(query, p, cap, 'u.id')} SELECT count(*) FROM capped)"
 
 
-# A search reads the terms (migrations 0019 and 0020) when nothing but its text narrows it, the list is in sign-up
-# order, and the text is long enough to have terms (suffixes of 3 characters or more).
-_TERM_CHARS = 3
-# The page takes the first rows of each distinct term the text begins, when it begins this few: a text common enough
-# to begin more is common enough for a walk down the list to find its page soon. The most common surnames and given
-# names of the bench's 5M members begin 59 to 190 (`kim` 117, `son` 190, `jennifer` 95).
-_PAGE_TERMS = 256
 _TERM_ORDER_FIELDS = ("created_at", "id")
 
 
-@dataclass(frozen=True)
-class _TermSearch:
-    """A search the terms answer alone: its text for the name terms, and its digits for the phone terms or None."""
-
-    text: str
-    digits: str | None
-
-    def terms(self, p: _Params) -> tuple[str, str | None]:
-        """The name terms' and the phone terms' SQL values: lower-cased by PostgreSQL (as ILIKE does, and as the
-        terms were), in the terms' collation."""
-        name = f'(lower({p(self.text)}) COLLATE "C")'
-        return name, None if self.digits is None else f'({p(self.digits)} COLLATE "C")'
-
-
-def _term_search(query: MemberListQuery) -> _TermSearch | None:
+def _term_search(query: MemberListQuery) -> TermSearch | None:
     """The search the terms answer alone, or None: only its text narrows it, the list is in sign-up order, and the
     text (and its digits) are long enough to have terms."""
     f = query.filters
@@ -314,61 +294,22 @@ def _term_search(query: MemberListQuery) -> _TermSearch | None:
         return None
     needle = f.q.strip()
     digits = _phone_digits(needle)
-    if len(needle) < _TERM_CHARS or (digits is not None and len(digits) < _TERM_CHARS):
+    if len(needle) < TERM_CHARS or (digits is not None and len(digits) < TERM_CHARS):
         return None
-    return _TermSearch(needle, digits)
-
-
-def _term_rows(name: str, digits: str | None) -> str:
-    """The term rows of a search's matches (`id`, `created_at`; a member once per term it matches), from the name
-    terms `name` begins, then the phone terms `digits` begins."""
-    sources = [("member_name_terms", name)] + ([("member_phone_terms", digits)] if digits is not None else [])
-    return " UNION ALL ".join(
-        f"SELECT t.member_id AS id, t.created_at FROM {table} t WHERE t.term ^@ {term}" for table, term in sources
-    )
-
-
-def _term_matches(name: str, digits: str | None, cap: int) -> str:
-    """The CTEs `matching` and `capped` of `_capped_matches` from the terms: the members whose name (or phone, for
-    digits) contains the search's text, with their sign-up time and id.
-
-    A member has one term per suffix, and a text that occurs twice in a name begins two of them: the first `cap`
-    term rows are read (index-only scans that stop there), and only when they hold fewer than `cap` members are all
-    of them read to count the members.
-    """
-    rows = _term_rows(name, digits)
-    refill = f"((SELECT count(*) FROM hits) = {int(cap)} AND (SELECT count(*) FROM firsts) < {int(cap)})"
-    return (
-        f"hits AS MATERIALIZED ({rows} LIMIT {int(cap)}),"
-        " firsts AS MATERIALIZED (SELECT DISTINCT id, created_at FROM hits),"
-        f" matching AS MATERIALIZED (SELECT * FROM firsts WHERE NOT {refill}"
-        f" UNION ALL SELECT DISTINCT * FROM ({rows}) every WHERE {refill}),"
-        f" capped AS MATERIALIZED (SELECT * FROM matching LIMIT {int(cap)})"
-    )
+    return TermSearch(needle, digits)
 
 
 def _capped_matches(query: MemberListQuery, p: _Params, cap: int, columns: str) -> str:
     """The CTEs `matching` (the members matching on their own columns, `columns` of each) and `capped` (the first
     `cap` of them that pass `has_photos=true`), as `_capped_rows` explains them; a search by its text alone reads
-    the terms (`_term_matches`), which hold every column the sign-up order needs."""
+    the terms (`term_matches`), which hold every column the sign-up order needs."""
     search = _term_search(query)
     if search is not None:
-        return _term_matches(*search.terms(p), cap)
+        return term_matches(*search.terms(p), cap)
     photos = " WHERE " + _HAS_PHOTOS.format(alias="m") if query.filters.has_photos else ""
     return (
         f"matching AS MATERIALIZED (SELECT {columns} FROM users u{_where(query, p, photos=False)}),"
         f" capped AS MATERIALIZED (SELECT * FROM matching m{photos} LIMIT {int(cap)})"
-    )
-
-
-def _term_values(term: str) -> str:
-    """The CTE `term_values`: the distinct name terms `term` begins, one index probe each, no more than
-    `_PAGE_TERMS` + 1 of them (PostgreSQL has no skip scan; this is its recursive form)."""
-    first = f"SELECT t.term FROM member_name_terms t WHERE t.term ^@ {term}"
-    return (
-        f"term_values(term, n) AS ((SELECT ({first} ORDER BY t.term LIMIT 1), 1)"
-        f" UNION ALL (SELECT ({first} AND t.term > v.term ORDER BY t.term LIMIT 1), v.n + 1 FROM term_values v"
-        f" WHERE v.term IS NOT NULL AND v.n <= {_PAGE_TERMS}))"
     )
 
 
@@ -400,13 +341,13 @@ def _capped_page(query: MemberListQuery, p: _Params, cap: int) -> str:
     )
 
 
-def _term_page(query: MemberListQuery, p: _Params, cap: int, search: _TermSearch) -> str:
+def _term_page(query: MemberListQuery, p: _Params, cap: int, search: TermSearch) -> str:
     """`_capped_page` for a search by name alone, from the name terms.
 
-    The distinct terms the text begins are found first, one index probe each (`_term_values`, up to 257). Each holds
+    The distinct terms the text begins are found first, one index probe each (`term_values`, up to 257). Each holds
     a member once, in sign-up order: with one term (a full name, most name parts) the count is the number of its
-    rows up to the cap, with no need to make them distinct, and with up to `_PAGE_TERMS` the page is the page's first
-    rows of each term, merged (a member in several terms is one row). Otherwise the count is of `_term_matches`'
+    rows up to the cap, with no need to make them distinct, and with up to `PAGE_TERMS` the page is the page's first
+    rows of each term, merged (a member in several terms is one row). Otherwise the count is of `term_matches`'
     distinct members (all of them only when the first rows held fewer than the cap), and the page is sorted from its
     matches under the cap and walks the list's order at it (a text that begins that many names is common: the walk finds
     its page soon; `jennifer`, just past the cap at 5M with 95 terms, walked 18,000 rows for 50, 39 ms). The
@@ -432,14 +373,14 @@ def _term_page(query: MemberListQuery, p: _Params, cap: int, search: _TermSearch
         f"SELECT DISTINCT l.id, l.created_at FROM term_values v CROSS JOIN LATERAL ({per_term}) l"
         " WHERE v.term IS NOT NULL"
     )
-    many_values = f"{values} > {_PAGE_TERMS}"
+    many_values = f"{values} > {PAGE_TERMS}"
     few = " AND ".join([*after, many_values, f"(SELECT n FROM counted) < {int(cap)}"])
     walk = _where(query, p, [*after, many_values, f"(SELECT n FROM counted) >= {int(cap)}"])
     return (
-        f"WITH RECURSIVE {_term_matches(name, None, cap)}, {_term_values(name)},"
+        f"WITH RECURSIVE {term_matches(name, None, cap)}, {term_values(name)},"
         " term_count AS (SELECT count(*) AS n FROM term_values WHERE term IS NOT NULL),"
         f" counted AS (SELECT {counted} AS n),"
-        f" page AS ((SELECT u.id FROM ({tops}) u WHERE {values} <= {_PAGE_TERMS} ORDER BY {order} {_page(query, p)})"
+        f" page AS ((SELECT u.id FROM ({tops}) u WHERE {values} <= {PAGE_TERMS} ORDER BY {order} {_page(query, p)})"
         f" UNION ALL (SELECT u.id FROM capped u WHERE {few} ORDER BY {order} {_page(query, p)})"
         f" UNION ALL (SELECT u.id FROM users u{walk} ORDER BY {order} {_page(query, p)}))"
         f" SELECT {_USER_COLUMNS}, {_FIRST_PHOTO_KEY}, (SELECT n FROM counted) AS total"
