@@ -5,10 +5,7 @@ here: 10,050 who share one name part, and 40 who share another."""
 
 from __future__ import annotations
 
-import json
 import random
-from collections.abc import Iterator
-from typing import Any
 
 import asyncpg
 import httpx
@@ -20,6 +17,7 @@ from backend.domain.member.service import EXACT_COUNT_BELOW, total_order
 from devtools.services import ServiceUrls
 from tests.api.test_members import fetch_all
 from tests.conftest import wait_for_replica
+from tests.plans import executed
 
 MEMBERS = "/api/v1/admin/members"
 MANY, FEW = EXACT_COUNT_BELOW + 50, 40
@@ -194,13 +192,6 @@ async def test_a_search_under_the_cap_pages_through_its_matches_in_order(
     assert second.headers["X-Total-Count"] == str(FEW)
 
 
-def _executed(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    if plan.get("Actual Loops", 0) > 0:
-        yield plan
-        for child in plan.get("Plans", []):
-            yield from _executed(child)
-
-
 @pytest.mark.parametrize("which", [0, 1])
 async def test_a_search_by_a_name_part_reads_its_term_once_for_the_count_and_a_page_for_the_page(
     db: asyncpg.Pool, names: tuple[str, str], which: int
@@ -213,13 +204,12 @@ async def test_a_search_by_a_name_part_reads_its_term_once_for_the_count_and_a_p
     )
     p = list_repository._Params()
     sql = list_repository._capped_page(query, p, EXACT_COUNT_BELOW + 1)
-    plan = json.loads(await db.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *p.args))[0]["Plan"]
-    executed = list(_executed(plan))
-    read = [node["Actual Rows"] for node in executed if node.get("Relation Name") == "member_name_terms"]
+    nodes = await executed(db, sql, p.args)
+    read = [node["Actual Rows"] for node in nodes if node.get("Relation Name") == "member_name_terms"]
     assert sorted(read) == sorted([1, 0, 10, min(EXACT_COUNT_BELOW + 1, MANY if which == 0 else FEW)]), read
     searching = [
         node
-        for node in executed
+        for node in nodes
         if node.get("Relation Name") == "users"
         and any("~~*" in str(node.get(key, "")) for key in ("Filter", "Index Cond", "Recheck Cond"))
     ]

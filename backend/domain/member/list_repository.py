@@ -16,7 +16,14 @@ from backend.domain.member.models import (
     User,
 )
 from backend.domain.member.schemas import MEMBER_SORT_FIELDS, MemberFilters
-from backend.domain.member.term_repository import PAGE_TERMS, TERM_CHARS, TermSearch, term_matches, term_values
+from backend.domain.member.term_repository import (
+    PAGE_TERMS,
+    TERM_CHARS,
+    TermSearch,
+    name_term_rows,
+    term_matches,
+    term_values,
+)
 from backend.domain.ordering import SortKey
 from backend.domain.sessions import AnySession, Row, copy_query, fetch
 from backend.domain.timebounds import next_utc_midnight, utc_midnight_before
@@ -272,7 +279,7 @@ def _capped_rows(query: MemberListQuery, p: _Params, cap: int) -> str:
     index for the members read takes 10,001 probes at most (30 to 250 ms). `has_photos=false` stays inside: its
     matches are few, and a probe per member would read them all.
     """
-    return f"(WITH {_capped_matches(query, p, cap, 'u.id')} SELECT count(*) FROM capped)"
+    return f"(WITH {_capped_matches(query, p, cap, 'u.id', _term_search(query))} SELECT count(*) FROM capped)"
 
 
 _TERM_ORDER_FIELDS = ("created_at", "id")
@@ -299,11 +306,11 @@ def _term_search(query: MemberListQuery) -> TermSearch | None:
     return TermSearch(needle, digits)
 
 
-def _capped_matches(query: MemberListQuery, p: _Params, cap: int, columns: str) -> str:
+def _capped_matches(query: MemberListQuery, p: _Params, cap: int, columns: str, search: TermSearch | None) -> str:
     """The CTEs `matching` (the members matching on their own columns, `columns` of each) and `capped` (the first
-    `cap` of them that pass `has_photos=true`), as `_capped_rows` explains them; a search by its text alone reads
-    the terms (`term_matches`), which hold every column the sign-up order needs."""
-    search = _term_search(query)
+    `cap` of them that pass `has_photos=true`), as `_capped_rows` explains them; a search by its text alone
+    (`search`, from `_term_search`) reads the terms (`term_matches`), which hold every column the sign-up order
+    needs."""
     if search is not None:
         return term_matches(*search.terms(p), cap)
     photos = " WHERE " + _HAS_PHOTOS.format(alias="m") if query.filters.has_photos else ""
@@ -333,7 +340,7 @@ def _capped_page(query: MemberListQuery, p: _Params, cap: int) -> str:
     few = " AND ".join([*after, f"(SELECT n FROM counted) < {int(cap)}"])
     many = _where(query, p, [*after, f"(SELECT n FROM counted) >= {int(cap)}"])
     return (
-        f"WITH {_capped_matches(query, p, cap, columns)}, counted AS (SELECT count(*) AS n FROM capped),"
+        f"WITH {_capped_matches(query, p, cap, columns, search)}, counted AS (SELECT count(*) AS n FROM capped),"
         f" page AS ((SELECT u.id FROM capped u WHERE {few} ORDER BY {order} {_page(query, p)})"
         f" UNION ALL (SELECT u.id FROM users u{many} ORDER BY {order} {_page(query, p)}))"
         f" SELECT {_USER_COLUMNS}, {_FIRST_PHOTO_KEY}, (SELECT n FROM counted) AS total"
@@ -365,8 +372,8 @@ def _term_page(query: MemberListQuery, p: _Params, cap: int, search: TermSearch)
         " ELSE (SELECT count(*) FROM capped) END"
     )
     per_term = (
-        f"SELECT u.id, u.created_at FROM (SELECT t.member_id AS id, t.created_at FROM member_name_terms t"
-        f" WHERE t.term = v.term) u{' WHERE ' + ' AND '.join(after) if after else ''}"
+        f"SELECT u.id, u.created_at FROM ({name_term_rows('v.term')}) u"
+        f"{' WHERE ' + ' AND '.join(after) if after else ''}"
         f" ORDER BY {order} LIMIT {p(query.limit + query.offset)}"
     )
     tops = (

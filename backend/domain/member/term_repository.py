@@ -31,13 +31,21 @@ class TermSearch:
         return name, None if self.digits is None else f'({p(self.digits)} COLLATE "C")'
 
 
+def _rows(table: str, condition: str) -> str:
+    """The rows (`id`, `created_at`) of the terms in `table` whose `t.term` meets `condition`."""
+    return f"SELECT t.member_id AS id, t.created_at FROM {table} t WHERE t.term {condition}"
+
+
 def term_rows(name: str, digits: str | None) -> str:
     """The term rows of a search's matches (`id`, `created_at`; a member once per term it matches), from the name
     terms `name` begins, then the phone terms `digits` begins."""
     sources = [("member_name_terms", name)] + ([("member_phone_terms", digits)] if digits is not None else [])
-    return " UNION ALL ".join(
-        f"SELECT t.member_id AS id, t.created_at FROM {table} t WHERE t.term ^@ {term}" for table, term in sources
-    )
+    return " UNION ALL ".join(_rows(table, f"^@ {term}") for table, term in sources)
+
+
+def name_term_rows(term: str) -> str:
+    """The rows (`id`, `created_at`) of the one name term `term`: each member once, in the key's order."""
+    return _rows("member_name_terms", f"= {term}")
 
 
 def term_matches(name: str, digits: str | None, cap: int) -> str:
